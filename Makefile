@@ -70,23 +70,28 @@ lint: targets
 	cargo clippy --target $(WASM_TARGET) --all-targets -- -D warnings
 	cargo clippy --lib --tests -- -D warnings
 
-demo:
-	@echo "make demo: not yet"
+# Istio's Traffic Shifting task on one local Envoy, each stage applied live over ECDS (tools/demo/).
+# DEMO_STAGE_SECONDS (default 10) and DEMO_RATE (requests/s, default 400) shorten or thicken it.
+demo: build envoy
+	@$(PY) -m tools.demo demo
 
-run:
-	@echo "make run: not yet"
+# Foreground Envoy on 127.0.0.1:10000, admin 127.0.0.1:9901; state in .run/ for `make apply`.
+run: build envoy
+	@$(PY) -m tools.demo run --config "$(or $(CONFIG),filter-config/plugin/reviews-all-v1.json)"
 
-apply:
-	@echo "make apply: not yet"
+apply: setup
+	@$(PY) -m tools.demo apply --config "$(or $(CONFIG),$(error make apply needs CONFIG=path/to/plugin.json))"
 
-docker-test:
-	@echo "make docker-test: not yet"
+# Needs a Docker daemon and docker-compose (envoy-test/ci-docker.sh sets both up as root); no registry needed.
+docker-test: build setup
+	$(PY) envoy-test/docker_test.py
 
 bench:
 	@echo "make bench: not yet"
 
-oci:
-	@echo "make oci: not yet"
+# OCI image (Wasm image "compat" variant) for Istio's WasmPlugin, written without docker under target/oci.
+oci: build setup
+	$(PY) tools/manifests/oci_image.py --module $(MODULE) --name traffic-shift --tag $(CRATE_VERSION) --out target/oci
 
 fuzz:
 	@echo "make fuzz: not yet"

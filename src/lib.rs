@@ -1,1 +1,18 @@
-pub fn x() {}
+//! traffic-shift: weighted traffic shifting between service subsets, as a proxy-wasm filter.
+//!
+//! The pure core (configuration, matching, weighted and sticky choice) never touches the host;
+//! the `filter` module is the thin shell that talks to Envoy through `proxy_wasm`.
+
+pub mod config;
+pub mod hosts;
+pub mod matcher;
+pub mod random;
+pub mod request;
+pub mod router;
+pub mod sticky;
+pub mod string_match;
+pub mod template;
+pub mod weighted;
+
+#[cfg(target_os = "wasi")]
+mod filter;

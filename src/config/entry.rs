@@ -1,0 +1,179 @@
+//! `http[]`: one entry of the VirtualService shape, compiled into an [`Entry`].
+
+use super::error::{ConfigError, ConfigResult};
+use super::match_block::match_rule;
+use super::names::{check_cluster_name, cookie_name, writable_header};
+use super::path::JsonPath;
+use super::read::{self, Schema};
+use crate::request::Attributes;
+use crate::router::{Entry, StickyKey};
+use crate::sticky::fnv1a;
+use crate::template::{ClusterNameTemplate, Destination};
+use crate::weighted::WeightedChoice;
+use serde_json::Value;
+
+const ENTRY: Schema = Schema {
+    known: &["name", "match", "route", "sticky"],
+    not_implemented: &[
+        "redirect",
+        "delegate",
+        "directResponse",
+        "rewrite",
+        "timeout",
+        "retries",
+        "fault",
+        "mirror",
+        "mirrors",
+        "mirrorPercent",
+        "mirrorPercentage",
+        "corsPolicy",
+        "headers",
+    ],
+};
+
+const ROUTE_DESTINATION: Schema = Schema {
+    known: &["destination", "weight"],
+    not_implemented: &["headers"],
+};
+
+const DESTINATION: Schema = Schema {
+    known: &["host", "subset", "port"],
+    not_implemented: &[],
+};
+
+const PORT: Schema = Schema {
+    known: &["number"],
+    not_implemented: &[],
+};
+
+const STICKY: Schema = Schema {
+    known: &["header", "cookie"],
+    not_implemented: &[],
+};
+
+fn destination(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Destination> {
+    let map = read::object(value, path)?;
+    DESTINATION.check(map, path)?;
+    let host_path = path.key("host");
+    let host = match map.get("host") {
+        Some(host) => read::non_empty_string(host, &host_path)?.to_string(),
+        None => return Err(ConfigError::at(&host_path, "missing; every destination needs a host")),
+    };
+    let subset = match map.get("subset") {
+        Some(subset) => Some(read::non_empty_string(subset, &path.key("subset"))?.to_string()),
+        None => None,
+    };
+    let port = match map.get("port") {
+        Some(port) => {
+            let port_path = path.key("port");
+            let port_map = read::object(port, &port_path)?;
+            PORT.check(port_map, &port_path)?;
+            let number_path = port_path.key("number");
+            let number = port_map
+                .get("number")
+                .ok_or_else(|| ConfigError::at(&number_path, "missing"))?;
+            match read::unsigned(number, &number_path, 65_535)? {
+                0 => return Err(ConfigError::at(&number_path, "a port must be 1 to 65535")),
+                n => Some(n as u32),
+            }
+        }
+        None => None,
+    };
+    Ok(Destination { host, subset, port })
+}
+
+/// The destinations' cluster names and weights, validated as Istio does.
+fn route(
+    value: &Value,
+    path: &JsonPath<'_>,
+    template: &ClusterNameTemplate,
+) -> ConfigResult<(Vec<String>, Vec<u32>)> {
+    let items = read::array(value, path)?;
+    if items.is_empty() {
+        return Err(ConfigError::at(path, "needs at least one destination"));
+    }
+    let mut clusters = Vec::with_capacity(items.len());
+    let mut weights = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let at = path.index(index);
+        let map = read::object(item, &at)?;
+        ROUTE_DESTINATION.check(map, &at)?;
+        let destination_path = at.key("destination");
+        let target = match map.get("destination") {
+            Some(target) => destination(target, &destination_path)?,
+            None => return Err(ConfigError::at(&destination_path, "missing")),
+        };
+        let cluster = template.render(&target);
+        check_cluster_name(&cluster, &destination_path)?;
+        let weight = match map.get("weight") {
+            Some(weight) => read::unsigned(weight, &at.key("weight"), u64::from(u32::MAX))? as u32,
+            None => 0,
+        };
+        clusters.push(cluster);
+        weights.push(weight);
+    }
+    if weights.len() == 1 {
+        // A lone destination takes all traffic, whatever its weight (as in Istio).
+        weights[0] = 1;
+    }
+    Ok((clusters, weights))
+}
+
+fn sticky(value: &Value, path: &JsonPath<'_>, attributes: &mut Attributes) -> ConfigResult<StickyKey> {
+    let map = read::object(value, path)?;
+    STICKY.check(map, path)?;
+    match (map.get("header"), map.get("cookie")) {
+        (Some(header), None) => Ok(StickyKey::Header {
+            slot: attributes.header(&writable_header(header, &path.key("header"))?),
+        }),
+        (None, Some(cookie)) => Ok(StickyKey::Cookie {
+            cookie_header: attributes.header("cookie"),
+            name: cookie_name(cookie, &path.key("cookie"))?,
+        }),
+        _ => Err(ConfigError::at(path, "give exactly one of header or cookie")),
+    }
+}
+
+pub fn entry(
+    value: &Value,
+    path: &JsonPath<'_>,
+    index: usize,
+    template: &ClusterNameTemplate,
+    attributes: &mut Attributes,
+) -> ConfigResult<Entry> {
+    let map = read::object(value, path)?;
+    ENTRY.check(map, path)?;
+    let name = match map.get("name") {
+        Some(name) => read::non_empty_string(name, &path.key("name"))?.to_string(),
+        None => format!("http-{index}"),
+    };
+    let rule = match map.get("match") {
+        Some(rule) => match_rule(rule, &path.key("match"), attributes)?,
+        None => Default::default(),
+    };
+    let sticky = match map.get("sticky") {
+        Some(key) => Some(sticky(key, &path.key("sticky"), attributes)?),
+        None => None,
+    };
+    let route_path = path.key("route");
+    let (clusters, weights) = match map.get("route") {
+        Some(routes) => route(routes, &route_path, template)?,
+        None => return Err(ConfigError::at(&route_path, "missing; an entry needs destinations")),
+    };
+    let choice = WeightedChoice::new(&weights).ok_or_else(|| {
+        ConfigError::at(
+            &route_path,
+            "every destination has weight 0; give at least one a positive weight",
+        )
+    })?;
+    let cluster_hashes = clusters.iter().map(|c| fnv1a(c.as_bytes())).collect();
+    Ok(Entry {
+        name,
+        rule,
+        sticky,
+        clusters,
+        weights,
+        cluster_hashes,
+        choice,
+    })
+}

@@ -1,0 +1,83 @@
+//! The plugin configuration: parsed, validated and compiled once, in `on_configure`.
+
+mod entry;
+mod error;
+mod match_block;
+mod names;
+mod path;
+mod read;
+
+pub use error::{ConfigError, ConfigResult};
+
+use crate::hosts::HostSet;
+use crate::router::Router;
+use crate::template::{ClusterNameTemplate, DEFAULT_TEMPLATE};
+use path::JsonPath;
+use read::Schema;
+use serde_json::Value;
+
+const TOP_LEVEL: Schema = Schema {
+    known: &["clusterHeader", "clusterName", "responseHeader", "hosts", "http"],
+    not_implemented: &["gateways", "tcp", "tls", "exportTo"],
+};
+
+/// Compiles the plugin configuration. Empty input and `{}` are valid and route nothing.
+pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
+    let root = JsonPath::Root;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Router::default());
+    }
+    let document: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ConfigError::at(&root, format!("not valid JSON: {e}")))?;
+    let map = read::object(&document, &root)?;
+    TOP_LEVEL.check(map, &root)?;
+    let mut router = Router::default();
+
+    if let Some(header) = map.get("clusterHeader") {
+        router.cluster_header = names::writable_header(header, &root.key("clusterHeader"))?;
+    }
+    if let Some(header) = map.get("responseHeader") {
+        router.response_header = Some(names::writable_header(header, &root.key("responseHeader"))?);
+    }
+    let template_path = root.key("clusterName");
+    let template = match map.get("clusterName") {
+        Some(text) => read::non_empty_string(text, &template_path)?,
+        None => DEFAULT_TEMPLATE,
+    };
+    let template = ClusterNameTemplate::parse(template)
+        .map_err(|reason| ConfigError::at(&template_path, reason))?;
+
+    if let Some(hosts) = map.get("hosts") {
+        let hosts_path = root.key("hosts");
+        let items = read::array(hosts, &hosts_path)?;
+        if items.is_empty() {
+            return Err(ConfigError::at(
+                &hosts_path,
+                "lists no host; omit hosts to apply to every authority",
+            ));
+        }
+        let mut set = HostSet::default();
+        for (index, item) in items.iter().enumerate() {
+            let at = hosts_path.index(index);
+            set.add(read::non_empty_string(item, &at)?)
+                .map_err(|reason| ConfigError::at(&at, reason))?;
+        }
+        router.hosts = Some((set, router.attributes.header(":authority")));
+    }
+
+    if let Some(http) = map.get("http") {
+        let http_path = root.key("http");
+        for (index, item) in read::array(http, &http_path)?.iter().enumerate() {
+            let at = http_path.index(index);
+            let entry = entry::entry(item, &at, index, &template, &mut router.attributes)?;
+            if router.entries.iter().any(|e| e.name == entry.name) {
+                return Err(ConfigError::at(
+                    &at.key("name"),
+                    format!("\"{}\" names an earlier entry too; names must be unique (they name the stats)", entry.name),
+                ));
+            }
+            router.entries.push(entry);
+        }
+    }
+    Ok(router)
+}

@@ -1,0 +1,58 @@
+//! One request: strip the client's cluster header, decide, set the header, count.
+
+use super::host::{self, HostRequest};
+use super::Shared;
+use crate::random::SplitMix64;
+use crate::router::Decision;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+pub struct ShiftRequest {
+    shared: Rc<Shared>,
+    random: Rc<RefCell<SplitMix64>>,
+    decision: Option<Decision>,
+}
+
+impl ShiftRequest {
+    pub fn new(shared: Rc<Shared>, random: Rc<RefCell<SplitMix64>>) -> Self {
+        ShiftRequest {
+            shared,
+            random,
+            decision: None,
+        }
+    }
+}
+
+impl Context for ShiftRequest {}
+
+impl HttpContext for ShiftRequest {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let router = &self.shared.router;
+        // try_borrow_mut cannot fail (one request runs at a time on a VM), but must never trap.
+        let decision = match self.random.try_borrow_mut() {
+            Ok(mut random) => router.decide(&HostRequest, &mut *random),
+            Err(_) => None,
+        };
+        match decision.and_then(|d| router.cluster(d)) {
+            // Replacing drops any value the client sent: a client never picks the upstream.
+            Some(cluster) => host::set_request_header(&router.cluster_header, cluster),
+            None => host::remove_request_header(&router.cluster_header),
+        }
+        self.shared.counters.count(decision);
+        self.decision = decision;
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let router = &self.shared.router;
+        if let (Some(header), Some(cluster)) = (
+            router.response_header.as_deref(),
+            self.decision.and_then(|d| router.cluster(d)),
+        ) {
+            host::add_response_header(header, cluster);
+        }
+        Action::Continue
+    }
+}

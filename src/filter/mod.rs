@@ -1,0 +1,88 @@
+//! The shell: the only code that talks to the proxy-wasm host.
+//!
+//! `Root` compiles the configuration in `on_configure` (refusing a bad one with one log line)
+//! and hands it, with the VM's random source, to each request's [`http::ShiftRequest`].
+
+mod host;
+mod http;
+mod metrics;
+
+use crate::config;
+use crate::random::SplitMix64;
+use crate::router::Router;
+use metrics::Counters;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{ContextType, LogLevel};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    log::info!("traffic-shift {VERSION} (commit {GIT_COMMIT}) loaded");
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::new()) });
+}}
+
+/// What every request of one plugin configuration shares.
+pub struct Shared {
+    pub router: Router,
+    pub counters: Counters,
+}
+
+struct Root {
+    shared: Rc<Shared>,
+    /// One generator per VM (a VM runs on one worker thread), seeded once.
+    random: Rc<RefCell<SplitMix64>>,
+}
+
+impl Root {
+    fn new() -> Self {
+        Root {
+            shared: Rc::new(Shared {
+                router: Router::default(),
+                counters: Counters::default(),
+            }),
+            random: Rc::new(RefCell::new(SplitMix64::new(host::entropy_seed()))),
+        }
+    }
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let bytes = host::plugin_configuration();
+        match config::parse(&bytes) {
+            Ok(router) => {
+                let counters = Counters::define(&router);
+                log::info!(
+                    "traffic-shift: configured {} http entries, setting header {}",
+                    router.entries.len(),
+                    router.cluster_header
+                );
+                self.shared = Rc::new(Shared { router, counters });
+                true
+            }
+            Err(error) => {
+                log::error!("{error}");
+                false
+            }
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(http::ShiftRequest::new(
+            Rc::clone(&self.shared),
+            Rc::clone(&self.random),
+        )))
+    }
+}

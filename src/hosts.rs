@@ -1,0 +1,151 @@
+//! The top-level `hosts` list: which request authorities the entries apply to.
+//!
+//! As in a sidecar's view of a VirtualService, a Kubernetes service name matches its other forms:
+//! `reviews`, `reviews.default`, `reviews.default.svc` and `reviews.default.svc.cluster.local`
+//! are one service. `*` matches everything and `*.example.com` any subdomain of example.com.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Any,
+    /// `*.example.com` stored as `.example.com`.
+    Suffix(String),
+    /// Any other name, lowercase.
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostSet {
+    patterns: Vec<HostPattern>,
+}
+
+/// A Kubernetes service name split into service and optional namespace, when it has that shape.
+fn service_and_namespace(host: &str) -> Option<(&str, Option<&str>)> {
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels.as_slice() {
+        [service] => Some((service, None)),
+        [service, namespace] | [service, namespace, "svc"] => Some((service, Some(namespace))),
+        [service, namespace, "svc", "cluster", "local"] => Some((service, Some(namespace))),
+        _ => None,
+    }
+}
+
+fn same_service(pattern: &str, authority: &str) -> bool {
+    if pattern == authority {
+        return true;
+    }
+    match (service_and_namespace(pattern), service_and_namespace(authority)) {
+        (Some((a, a_ns)), Some((b, b_ns))) => {
+            a == b && (a_ns.is_none() || b_ns.is_none() || a_ns == b_ns)
+        }
+        _ => false,
+    }
+}
+
+/// The host part of an authority: port removed, lowercase. `None` when it is not text.
+pub fn authority_host(authority: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(authority).ok()?;
+    let host = if let Some(bracketed) = text.strip_prefix('[') {
+        // IPv6 literal: "[::1]:8080"
+        bracketed.split(']').next().unwrap_or(bracketed)
+    } else {
+        text.rsplit_once(':').map_or(text, |(host, _port)| host)
+    };
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
+}
+
+impl HostSet {
+    /// Validates one entry of `hosts`; the reason is returned for the caller's path.
+    pub fn add(&mut self, host: &str) -> Result<(), String> {
+        let lower = host.to_ascii_lowercase();
+        let pattern = if lower == "*" {
+            HostPattern::Any
+        } else if let Some(domain) = lower.strip_prefix("*.") {
+            HostPattern::Suffix(format!(".{domain}"))
+        } else {
+            HostPattern::Name(lower)
+        };
+        let name = match &pattern {
+            HostPattern::Any => "x",
+            HostPattern::Suffix(s) => &s[1..],
+            HostPattern::Name(n) => n,
+        };
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']'));
+        if !valid {
+            return Err(format!("\"{host}\" is not a host name"));
+        }
+        self.patterns.push(pattern);
+        Ok(())
+    }
+
+    pub fn matches(&self, authority: &[u8]) -> bool {
+        let Some(host) = authority_host(authority) else {
+            return false;
+        };
+        self.patterns.iter().any(|pattern| match pattern {
+            HostPattern::Any => true,
+            HostPattern::Suffix(suffix) => host.ends_with(suffix.as_str()),
+            HostPattern::Name(name) => same_service(name, &host),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn set(hosts: &[&str]) -> HostSet {
+        let mut set = HostSet::default();
+        for host in hosts {
+            set.add(host).unwrap();
+        }
+        set
+    }
+
+    #[test]
+    fn short_name_matches_longer_forms_with_or_without_port() {
+        let hosts = set(&["reviews"]);
+        for authority in [
+            "reviews",
+            "reviews:9080",
+            "REVIEWS:9080",
+            "reviews.default",
+            "reviews.default.svc:9080",
+            "reviews.default.svc.cluster.local:9080",
+        ] {
+            assert!(hosts.matches(authority.as_bytes()), "{authority}");
+        }
+        for authority in ["ratings:9080", "reviews.example.com", "reviewsx", ""] {
+            assert!(!hosts.matches(authority.as_bytes()), "{authority}");
+        }
+    }
+
+    #[test]
+    fn long_name_matches_short_authority_of_same_namespace() {
+        let hosts = set(&["reviews.default.svc.cluster.local"]);
+        assert!(hosts.matches(b"reviews:9080"));
+        assert!(hosts.matches(b"reviews.default:9080"));
+        assert!(!hosts.matches(b"reviews.other:9080"));
+    }
+
+    #[test]
+    fn wildcards_and_plain_domains() {
+        let hosts = set(&["*.example.com", "bookinfo.io"]);
+        assert!(hosts.matches(b"api.example.com:443"));
+        assert!(!hosts.matches(b"example.com"));
+        assert!(hosts.matches(b"bookinfo.io"));
+        assert!(set(&["*"]).matches(b"anything:1"));
+    }
+
+    #[test]
+    fn ipv6_and_hostile_authorities() {
+        let hosts = set(&["::1"]);
+        assert!(hosts.matches(b"[::1]:8080"));
+        assert!(!set(&["reviews"]).matches(b"rev\xffiews:9080"));
+        assert!(set(&["reviews"]).add("re views").is_err());
+    }
+}

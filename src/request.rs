@@ -1,0 +1,189 @@
+//! What the core asks about a request, and a per-request memo so each value is fetched once.
+
+/// The host's view of the request. The proxy-wasm shell implements it with host calls;
+/// tests implement it with a map.
+pub trait RequestSource {
+    /// A request header (or pseudo-header such as `:path`) as raw bytes.
+    fn header(&self, name: &str) -> Option<Vec<u8>>;
+    /// Envoy's route name (`xds.route_name`).
+    fn route_name(&self) -> Option<Vec<u8>>;
+}
+
+/// Something a compiled configuration reads from a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attribute {
+    Header(String),
+    RouteName,
+}
+
+/// Compile-time registry of attributes: each distinct one gets a slot number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attributes {
+    list: Vec<Attribute>,
+}
+
+impl Attributes {
+    pub fn slot(&mut self, attribute: Attribute) -> usize {
+        match self.list.iter().position(|known| *known == attribute) {
+            Some(slot) => slot,
+            None => {
+                self.list.push(attribute);
+                self.list.len() - 1
+            }
+        }
+    }
+
+    pub fn header(&mut self, name: &str) -> usize {
+        self.slot(Attribute::Header(name.to_string()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Fetches attributes lazily, at most once each, for one request.
+pub struct Lookup<'a, S: RequestSource> {
+    source: &'a S,
+    attributes: &'a Attributes,
+    cache: Vec<Option<Option<Vec<u8>>>>,
+}
+
+impl<'a, S: RequestSource> Lookup<'a, S> {
+    pub fn new(source: &'a S, attributes: &'a Attributes) -> Self {
+        Lookup {
+            source,
+            attributes,
+            cache: vec![None; attributes.len()],
+        }
+    }
+
+    pub fn get(&mut self, slot: usize) -> Option<&[u8]> {
+        let (Some(cached), Some(attribute)) =
+            (self.cache.get_mut(slot), self.attributes.list.get(slot))
+        else {
+            return None;
+        };
+        cached
+            .get_or_insert_with(|| match attribute {
+                Attribute::Header(name) => self.source.header(name),
+                Attribute::RouteName => self.source.route_name(),
+            })
+            .as_deref()
+    }
+}
+
+/// The path without its query string or fragment, as Envoy's route path matching sees it.
+pub fn path_only(path: &[u8]) -> &[u8] {
+    let end = path
+        .iter()
+        .position(|b| *b == b'?' || *b == b'#')
+        .unwrap_or(path.len());
+    &path[..end]
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decoding; a malformed escape is kept as written.
+pub fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let decoded = match input.get(i..i + 3) {
+            Some([b'%', hi, lo]) => hex_value(*hi).zip(hex_value(*lo)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(input[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The decoded value of the first query parameter called `name` (itself compared decoded).
+/// A parameter without `=` has the empty value.
+pub fn query_param(path: &[u8], name: &[u8]) -> Option<Vec<u8>> {
+    let start = path.iter().position(|b| *b == b'?')? + 1;
+    let query = &path[start..];
+    let query = &query[..query.iter().position(|b| *b == b'#').unwrap_or(query.len())];
+    query.split(|b| *b == b'&').find_map(|pair| {
+        let (key, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        (percent_decode(key) == name).then(|| percent_decode(value))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::collections::HashMap;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    struct Counting {
+        headers: HashMap<&'static str, &'static [u8]>,
+        calls: Cell<usize>,
+    }
+    impl RequestSource for Counting {
+        fn header(&self, name: &str) -> Option<Vec<u8>> {
+            self.calls.set(self.calls.get() + 1);
+            self.headers.get(name).map(|v| v.to_vec())
+        }
+        fn route_name(&self) -> Option<Vec<u8>> {
+            None
+        }
+    }
+
+    #[test]
+    fn each_attribute_is_fetched_once() {
+        let source = Counting {
+            headers: HashMap::from([("x-user", &b"alice"[..])]),
+            calls: Cell::new(0),
+        };
+        let mut attributes = Attributes::default();
+        let user = attributes.header("x-user");
+        let missing = attributes.header("x-missing");
+        assert_eq!(attributes.header("x-user"), user);
+        let mut lookup = Lookup::new(&source, &attributes);
+        for _ in 0..3 {
+            assert_eq!(lookup.get(user), Some(&b"alice"[..]));
+            assert_eq!(lookup.get(missing), None);
+        }
+        assert_eq!(source.calls.get(), 2);
+        assert_eq!(lookup.get(99), None);
+    }
+
+    #[test]
+    fn paths_and_queries() {
+        assert_eq!(path_only(b"/reviews/1?u=x#f"), b"/reviews/1");
+        assert_eq!(path_only(b"/"), b"/");
+        let path = b"/p?a=1&user=j%41son&flag&sp%20ace=x+y&bad=%zz%4";
+        assert_eq!(query_param(path, b"user").as_deref(), Some(&b"jAson"[..]));
+        assert_eq!(query_param(path, b"flag").as_deref(), Some(&b""[..]));
+        assert_eq!(query_param(path, b"sp ace").as_deref(), Some(&b"x+y"[..]));
+        assert_eq!(query_param(path, b"bad").as_deref(), Some(&b"%zz%4"[..]));
+        assert_eq!(query_param(path, b"nope"), None);
+        assert_eq!(query_param(b"/no-query", b"a"), None);
+    }
+}

@@ -1,0 +1,50 @@
+"""Shared fixtures for the end-to-end tests: tools/ on sys.path, the built module, one Envoy per config,
+and Envoy's log attached to any failing test's report."""
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+
+import envoylab  # noqa: E402
+from envoylab import process  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def module() -> str:
+    """The built filter. Missing is a failure, never a skip: a skipped e2e run must not look green."""
+    path = envoylab.module_path()
+    if not os.path.isfile(path):
+        pytest.fail("no filter module at %s: run `make build` (or `make e2e`)" % path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def envoy_for(module):
+    """envoy_for(plugin_config, **render_options) -> a ready Envoy for that config. The last one is kept
+    and reused while tests ask for the same config (keep such tests adjacent); a new config replaces it."""
+    current = {}
+
+    def get(plugin_config, **render_options):
+        key = json.dumps([plugin_config, render_options], sort_keys=True, default=repr)
+        if current.get("key") != key:
+            if current:
+                current.pop("envoy").close()
+            current["envoy"] = envoylab.launch(plugin_config, module=module, **render_options)
+            current["key"] = key
+        return current["envoy"]
+
+    yield get
+    if current:
+        current["envoy"].close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.failed:
+        for envoy in list(process._running):
+            tail = "\n".join(envoy.log().splitlines()[-80:])
+            report.sections.append(("envoy log, last 80 lines (pid %s)" % envoy.pid, tail))

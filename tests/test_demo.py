@@ -1,0 +1,190 @@
+"""`make demo`, `make run` and `make apply`, run as a user runs them (python -m tools.demo ...), shortened.
+
+The demo writes a JSON summary (--summary-json); shares are checked per stage with envoylab's 5-sigma
+bound, 100% stages exactly. Envoy must keep one pid throughout: every stage is applied live over ECDS.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import envoylab
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PLUGIN = os.path.join(REPO, "filter-config", "plugin")
+ALL_V1, HALF_V3, ALL_V3 = (os.path.join(PLUGIN, n) for n in ("reviews-all-v1.json", "reviews-50-v3.json",
+                                                               "reviews-v3.json"))
+RATE = 1000  # requests per second asked of the demo's client
+SETTLE = 0.25  # tools/demo/runner.py leaves this much of each stage out of the share check
+# Long enough for the 50/50 stage's 5-sigma sample (tol 5%) at RATE, plus the settle time and a margin.
+STAGE_SECONDS = round(envoylab.sample_size(0.5) / RATE + SETTLE + 0.75, 1)
+
+
+def demo(*args, timeout=120, env=None):
+    return subprocess.run([sys.executable, "-m", "tools.demo", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def run_demo(tmp_path, *stages, seconds=STAGE_SECONDS):
+    summary_path = tmp_path / "summary.json"
+    stage_args = [a for path in stages for a in ("--stage", path)]
+    done = demo("demo", "--stage-seconds", str(seconds), "--rate", str(RATE), "--summary-json",
+                str(summary_path), *stage_args)
+    assert summary_path.exists(), "no summary written\nstdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
+    return done, json.loads(summary_path.read_text())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped) is not a running Envoy.
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().split(") ")[-1][0] != "Z"
+
+
+def assert_stage(stage: dict, weights: dict):
+    assert stage["counted"] >= 1000, "too few answers to judge %s: %s" % (stage["name"], stage)
+    envoylab.assert_shares(stage["counts"], weights)
+
+
+def assert_one_envoy(summary: dict):
+    """Every stage was served by the Envoy that started: no restart, no replacement."""
+    pids = [summary["envoy_pid"]["start"]] + [s["envoy_pid"] for s in summary["stages"]]
+    pids.append(summary["envoy_pid"]["end"])
+    assert pids[0] is not None and set(pids) == {pids[0]}, "Envoy pid changed: %s" % pids
+
+
+def test_demo_migrates_reviews_from_v1_to_v3_live_without_failures(module, tmp_path):
+    done, summary = run_demo(tmp_path)
+    report = "stdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
+    assert done.returncode == 0, report
+    assert [s["name"] for s in summary["stages"]] == ["reviews-all-v1", "reviews-50-v3", "reviews-v3"]
+    assert all(s["verdict"] == "accepted" for s in summary["stages"]), report
+    first, half, last = summary["stages"]
+    assert_stage(first, {"v1": 100})
+    assert_stage(half, {"v1": 50, "v3": 50})
+    assert_stage(last, {"v3": 100})
+    assert summary["failed"] == 0, report
+    assert_one_envoy(summary)
+    assert not alive(summary["envoy_pid"]["start"]), "the demo left Envoy running"
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "reviews migrated v1 -> v3: %d requests, 0 failed" % summary["requests"]
+    assert len([l for l in lines if l.startswith("stage ")]) == 3, "one line per stage without a terminal"
+
+
+def test_demo_keeps_serving_the_previous_stage_when_envoy_refuses_a_config(module, tmp_path):
+    negative = tmp_path / "negative-weight.json"
+    negative.write_text(open(HALF_V3).read().replace('"weight": 50', '"weight": -5', 1))
+    broken = tmp_path / "broken-json.json"
+    broken.write_text('{"http": [')
+    done, summary = run_demo(tmp_path, ALL_V1, str(negative), str(broken), ALL_V3, seconds=3)
+    report = "stdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
+    assert done.returncode == 1, "a refused stage must fail the demo\n" + report
+    verdicts = {s["name"]: s for s in summary["stages"]}
+    assert [verdicts[n]["verdict"] for n in ("reviews-all-v1", "negative-weight", "broken-json", "reviews-v3")] \
+        == ["accepted", "rejected", "rejected", "accepted"], report
+    assert summary["refused"] == ["negative-weight", "broken-json"]
+    for refused in ("negative-weight", "broken-json"):
+        assert verdicts[refused]["serving"] == "reviews-all-v1"
+        assert_stage(verdicts[refused], {"v1": 100})  # the previous configuration, exactly
+    assert_stage(verdicts["reviews-v3"], {"v3": 100})
+    assert "invalid configuration at http[0].route[0].weight" in verdicts["negative-weight"]["reason"]
+    assert "not valid JSON" in verdicts["broken-json"]["reason"] or "JSON" in verdicts["broken-json"]["reason"]
+    assert summary["failed"] == 0, report
+    assert_one_envoy(summary)
+    assert "negative-weight REFUSED by Envoy" in done.stdout, report
+    assert done.stdout.strip().splitlines()[-1].endswith("refused by Envoy: negative-weight, broken-json")
+
+
+def test_demo_stops_envoy_when_interrupted(module, tmp_path):
+    summary_path = tmp_path / "summary.json"
+    proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "demo", "--stage-seconds", "60",
+                             "--summary-json", str(summary_path)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert "ready" in first, first + proc.stdout.read()
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, first + out
+    summary = json.loads(summary_path.read_text())
+    assert summary["interrupted"] and not alive(summary["envoy_pid"]["start"]), out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def running(module, tmp_path):
+    """`make run` on free ports with its own state directory; yields (process, env for apply)."""
+    env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
+    proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config", ALL_V1, "--port",
+                             str(free_port()), "--admin-port", str(free_port())], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state_file = tmp_path / "run" / "state.json"
+    deadline = time.monotonic() + 30
+    while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        assert state_file.exists(), "make run did not come up:\n" + (proc.stdout.read() if proc.poll() else "")
+        yield proc, env, json.loads(state_file.read_text())
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_run_then_apply_swaps_the_config_live_and_reports_refusals(running):
+    proc, env, state = running
+    port, pid = state["port"], state["pid"]
+    n = envoylab.sample_size(0.5)
+    envoylab.assert_shares(envoylab.send_requests(port, 1000), {"v1": 100})
+
+    accepted = demo("apply", "--config", HALF_V3, env=env)
+    assert accepted.returncode == 0 and "accepted" in accepted.stdout, accepted.stdout + accepted.stderr
+    envoylab.assert_shares(envoylab.send_requests(port, n), {"v1": 50, "v3": 50})
+
+    broken = demo("apply", "--config", os.path.join(REPO, "tests", "test_demo.py"), env=env)  # not JSON at all
+    assert broken.returncode == 1 and "REFUSED by Envoy" in broken.stdout, broken.stdout + broken.stderr
+    assert "still serving %s" % HALF_V3 in broken.stdout
+    envoylab.assert_shares(envoylab.send_requests(port, n), {"v1": 50, "v3": 50})
+
+    assert alive(pid) and json.loads(open(os.path.join(env["DEMO_RUN_DIR"], "state.json")).read())["pid"] == pid
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(15) == 0
+    assert not alive(pid), "make run left Envoy running"
+    assert not os.path.exists(os.path.join(env["DEMO_RUN_DIR"], "state.json"))
+
+
+def test_run_refuses_a_busy_port_clearly(module, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        done = demo("run", "--config", ALL_V1, "--port", str(busy), "--admin-port", str(free_port()),
+                    env={"DEMO_RUN_DIR": str(tmp_path / "run")}, timeout=30)
+    assert done.returncode == 2 and "port %d on 127.0.0.1 is busy" % busy in done.stderr, done.stderr
+
+
+def test_apply_without_a_running_envoy_says_so(tmp_path):
+    done = demo("apply", "--config", ALL_V1, env={"DEMO_RUN_DIR": str(tmp_path / "run")}, timeout=30)
+    assert done.returncode == 2 and "no Envoy from `make run` is running" in done.stderr, done.stderr

@@ -1,0 +1,17 @@
+"""The product's first impression: Istio's Traffic Shifting task replayed on one local Envoy.
+
+`make demo` (migrate.py) moves Bookinfo's `reviews` from v1 to v3 in three stages while a steady client
+counts who answers; `make run` (serve.py) keeps that Envoy in the foreground on 127.0.0.1:10000 and
+`make apply` (apply.py) swaps its plugin configuration live. Each stage's configuration reaches the
+running Envoy the way Istio delivers a WasmPlugin: over ECDS (here a watched file, see ecds_file.py),
+never by restarting Envoy.
+
+Run as `.venv/bin/python -m tools.demo {demo,run,apply} --help` from the repository root.
+"""
+import os
+import sys
+
+# envoylab (the shared Envoy harness) is imported as a top-level package from tools/.
+_TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _TOOLS not in sys.path:
+    sys.path.insert(0, _TOOLS)

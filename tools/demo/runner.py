@@ -1,0 +1,82 @@
+"""Apply each stage to the running Envoy over ECDS, let traffic flow, and cut the client's record into stages.
+
+A stage's window runs for `duration` seconds from the end of the previous one (just before its write).
+Its first SETTLE seconds after Envoy accepted the file are left out of the share check (workers pick up
+the new filter config a moment after the admin counters move) but still count as requests, and any
+failure in them still counts as failed.
+"""
+import collections
+import time
+
+from . import ecds_file, ecds_status, stages as stages_mod
+
+SETTLE = 0.25
+
+
+def apply(envoy, watched_dir: str, text: str, module: str) -> ecds_status.Outcome:
+    """Write a new configuration into the watched directory and wait for Envoy's verdict."""
+    before, log_offset = ecds_status.counters(envoy), len(envoy.log())
+    started = time.monotonic()
+    ecds_file.write_resource(watched_dir, text, module)
+    return ecds_status.wait_outcome(envoy, before, started, log_offset)
+
+
+def run(envoy, watched_dir: str, module: str, stages: list, client, display, duration: float):
+    """Yields one result dict per stage as it ends (see summary.py); starts `client` once the first stage is
+    applied, so no request meets the empty configuration Envoy starts with."""
+    serving, weights = "nothing (no stage applied yet)", None
+    started = time.monotonic()  # windows join up: each stage's begins where the last one's ended
+    for index, stage in enumerate(stages, 1):
+        written = time.monotonic()
+        outcome = apply(envoy, watched_dir, stage.text, module)
+        if outcome.accepted:
+            serving, weights = stage.name, stage.weights
+        display.applied(stage, index, len(stages), outcome, serving)
+        if not client.is_alive() and client.ident is None:
+            client.start()
+        counted_from = written + outcome.seconds + SETTLE
+        end, interrupted = started + duration, False
+        try:
+            _show_each_second(client, display, stage, index, len(stages), started, end)
+        except KeyboardInterrupt:  # report the stage so far, then let the caller clean up
+            end, interrupted = time.monotonic(), True
+        result = _result(stage, outcome, serving, weights, client.answers_between(started, end),
+                         client.answers_between(counted_from, end))
+        result["envoy_pid"] = envoy.pid if envoy.running else None  # the same process all along?
+        result["interrupted"] = interrupted
+        display.finished(result, index, len(stages))
+        yield result
+        if interrupted:
+            raise KeyboardInterrupt
+        started = end
+
+
+def _show_each_second(client, display, stage, index: int, total: int, started: float, end: float):
+    while time.monotonic() < end:
+        time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+        now = time.monotonic()
+        counts = collections.Counter(client.answers_between(now - 1, now))
+        failed = sum(n for answer, n in counts.items() if answer.startswith("failed"))
+        display.second(stage, index, total, counts, failed, now - started)
+
+
+def _result(stage, outcome, serving: str, weights, answers: list, counted: list) -> dict:
+    counts = collections.Counter(a for a in counted if not a.startswith("failed"))
+    failures = collections.Counter(a for a in answers if a.startswith("failed"))
+    return {
+        "name": stage.name,
+        "config": stage.path,
+        "verdict": outcome.verdict,
+        "reason": outcome.reason,
+        "apply_ms": round(1000 * outcome.seconds, 1),
+        "applied": ("applied live in %.0f ms" % (1000 * outcome.seconds)) if outcome.accepted
+        else "refused (%s), still serving %s" % (outcome.verdict, serving),
+        "serving": serving,  # the stage whose configuration answered during this window
+        "expected_weights": weights,
+        "requests": len(answers),
+        "counted": sum(counts.values()),
+        "counts": dict(counts),
+        "failed": sum(failures.values()),
+        "failures": dict(failures),
+        "serving_label": stages_mod.label(weights),
+    }

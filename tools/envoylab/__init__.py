@@ -1,0 +1,71 @@
+"""envoylab: a real Envoy with the traffic-shift filter and Bookinfo-style `reviews` upstreams, for tests,
+the demo, the benchmark and the docker test. Put tools/ on sys.path, then `import envoylab`.
+
+Quick use:
+
+    with envoylab.launch({"http": [{"route": [...]}]}) as envoy:      # started, ready, stopped on exit
+        tally = envoylab.send_requests(envoy.port, envoylab.sample_size({"v1": 50, "v3": 50}))
+        envoylab.assert_shares(tally, {"v1": 50, "v3": 50})
+
+Stable API (everything else is internal):
+
+Envoy processes (process.py)
+    Envoy(bootstrap, *, concurrency=1, ready_timeout=30.0, log_level="info", envoy=None, extra_args=())
+        bootstrap: dict (written as JSON) or YAML/JSON text. Own random --base-id; stdout+stderr to a log file.
+        Envoy is SIGKILLed if the thread that started it exits: start it from the main thread.
+        .start() -> self (waits for admin /ready; raises EnvoyError with the log)   .spawn() (no wait)
+        .stop() -> exit status   .restart() (same file, same ports)   .close() (stop + remove files)
+        .wait_exit(timeout) -> exit status or None   context manager: starts if needed, closes on exit
+        .pid .admin_port .port (the "front" listener) .ports {listener name: port} .running
+        .log() -> str   .dump_log(file=None, tail=None)   .admin(path) -> body   .stats(filter=None) -> dict
+    EnvoyError(message, log, returncode)        raised when Envoy does not become ready
+    expect_startup_failure(bootstrap, *, timeout=30.0, **envoy_options) -> log text
+        for configs Envoy must refuse: fails the test if Envoy becomes ready, hangs, or exits 0.
+    envoy_binary() -> path ($ENVOY or the pinned .venv build)     parse_stats(text) -> dict
+    launch(plugin_config=None, *, concurrency=1, ready_timeout=30.0, attempts=3, envoy_options=None,
+           **render_options) -> started Envoy (render_bootstrap + start, retried on a port clash)
+
+Bootstraps (bootstrap.py)
+    render_bootstrap(plugin_config=None, *, routes=None, clusters=None, filter_disabled=False,
+                     http_filters=None, module=None, versions=VERSIONS, echo_headers=(CLUSTER_HEADER,),
+                     ports=None) -> dict
+        plugin_config: dict or raw string; None = no traffic-shift filter (plain Envoy).
+        Listeners: "front" (filter + router; routes default [cluster_header_route()]) and "upstream-<v>" per
+        version answering 200 with reviews_body(v) and headers x-version: <v>, x-echo-<h>: <request's h>.
+        clusters: {name: version}, default clusters_named(ISTIO_TEMPLATE).
+    cluster_header_route(header=CLUSTER_HEADER, *, prefix="/", name=None, shift=None)
+    cluster_route(cluster, *, prefix="/", headers=None, name=None, shift=None)
+    tag_routes({tag: cluster}, header=TAG_HEADER, *, prefix="/", name_prefix=None, shift=None) -> [route]
+        shift=True enables the filter on that route (FilterConfig), False disables it, None leaves it.
+    wasm_filter(plugin_config, *, module=None, disabled=False)   module_path()   to_yaml(bootstrap)
+    istio_cluster(subset, host="reviews.default.svc.cluster.local", port=9080)
+    clusters_named(template=ISTIO_TEMPLATE, versions=VERSIONS) -> {template.format(subset=v): v}
+    reviews_body(version) -> JSON text
+    constants: VERSIONS, FILTER_NAME, CLUSTER_HEADER, TAG_HEADER, ISTIO_TEMPLATE
+
+Traffic (traffic.py)
+    send_requests(port, n, *, path=PATH, method="GET", host=HOST, headers=None, body=None, connections=1,
+                  time_limit=60.0, version_header="x-version") -> Tally(versions: Counter, statuses: Counter, sent)
+    request(port, *, path=PATH, method="GET", host=HOST, headers=None, body=None, timeout=5.0)
+        -> Response(status, headers {lower name: value}, body bytes)
+    headers: dict or [(name, value)]; values str or bytes (bytes go on the wire unchanged).
+
+Statistics (shares.py)
+    sample_size(p_or_weights, tol=0.05, sigmas=5.0) -> int      normalise(weights) -> shares
+    assert_shares(counts_or_tally, weights, *, sigmas=5.0)  (5-sigma per destination; share 0 = exactly 0)
+"""
+from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, TAG_HEADER, VERSIONS, cluster_header_route,
+                        cluster_route, clusters_named, istio_cluster, module_path, render_bootstrap, reviews_body,
+                        tag_routes, to_yaml, wasm_filter)
+from .launch import launch
+from .process import Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
+from .shares import assert_shares, normalise, sample_size
+from .traffic import Response, Tally, request, send_requests
+
+__all__ = [
+    "CLUSTER_HEADER", "FILTER_NAME", "ISTIO_TEMPLATE", "TAG_HEADER", "VERSIONS", "cluster_header_route",
+    "cluster_route", "clusters_named", "istio_cluster", "module_path", "render_bootstrap", "reviews_body",
+    "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",
+    "expect_startup_failure", "parse_stats", "assert_shares", "normalise", "sample_size", "Response", "Tally",
+    "request", "send_requests",
+]

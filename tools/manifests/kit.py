@@ -1,0 +1,78 @@
+"""What the deployment kit is about: where its files live, the Bookinfo facts the manifests share, and the
+plugin configuration stages (filter-config/plugin/*.json, the only hand-written copy of each configuration).
+"""
+import dataclasses
+import json
+import os
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KIT = os.path.join(REPO, "filter-config")
+PLUGIN_DIR = os.path.join(KIT, "plugin")
+GENERATED_DIRS = ("istio", "envoy")  # every file below these is written by generate.py
+
+# Istio's Traffic Shifting task, in order; cluster_header mode (the filter's defaults).
+MIGRATION = ("reviews-all-v1", "reviews-50-v3", "reviews-v3")
+TAG_STAGE = "reviews-50-v3-tag"  # tag mode example: the same split, routed by a VirtualService
+STANDALONE_STAGE = "reviews-50-v3"  # the stage the standalone envoy.yaml carries
+
+# Bookinfo as Istio's samples deploy it. Change these (and the JSON hosts) for another namespace.
+NAMESPACE = "default"
+CLIENT_LABELS = {"app": "productpage"}  # the caller of reviews: its sidecar runs the filter
+SUBSETS = ("v1", "v2", "v3")  # DestinationRule subsets, selected by the pods' `version` label
+FALLBACK_SUBSET = "v1"  # tag mode: where a request without the tag header goes
+
+FILTER_NAME = "traffic-shift"  # Envoy filter name and root_id (WasmPlugin pluginName)
+PLUGIN_RESOURCE = "reviews-traffic-shift"  # one WasmPlugin name for every stage: apply replaces in place
+PLACEHOLDER_IMAGE = "registry.example.com/traffic-shift:0.1.0"
+POD_MODULE_DIR = "/var/local/lib/wasm-filters"  # where the direct EnvoyFilter expects the module in the pod
+LOCAL_MODULE = "target/wasm32-wasip1/release/traffic_shift.wasm"  # standalone envoy.yaml, from the repo root
+
+DEFAULT_CLUSTER_HEADER = "x-traffic-shift-cluster"
+DEFAULT_CLUSTER_NAME = "outbound|{port}|{subset}|{host}"
+
+
+@dataclasses.dataclass
+class Stage:
+    name: str  # file name without .json
+    path: str
+    config: dict  # the parsed JSON, key order kept
+
+    @property
+    def relpath(self) -> str:
+        return os.path.relpath(self.path, REPO)
+
+    @property
+    def cluster_header(self) -> str:
+        return self.config.get("clusterHeader", DEFAULT_CLUSTER_HEADER)
+
+    @property
+    def tag_mode(self) -> bool:
+        return self.config.get("clusterName", DEFAULT_CLUSTER_NAME) == "{subset}"
+
+    def destinations(self) -> list:
+        return [route["destination"] for entry in self.config.get("http", []) for route in entry.get("route", [])]
+
+    def service(self) -> tuple:
+        """(FQDN host, port) every destination of this stage shares."""
+        found = {(d["host"], d["port"]["number"]) for d in self.destinations()}
+        if len(found) != 1:
+            raise ValueError("%s: expected one destination service, found %s" % (self.relpath, sorted(found)))
+        return found.pop()
+
+    def split(self) -> str:
+        """'50% v1, 50% v3' for the first entry, the one a plain request takes."""
+        routes = self.config["http"][0]["route"]
+        total = sum(route.get("weight", 100 if len(routes) == 1 else 0) for route in routes)
+        parts = ["%g%% %s" % (route.get("weight", 100 if len(routes) == 1 else 0) * 100.0 / total,
+                              route["destination"]["subset"]) for route in routes]
+        return ", ".join(parts)
+
+
+def load_stage(name: str) -> Stage:
+    path = os.path.join(PLUGIN_DIR, name + ".json")
+    with open(path) as f:
+        return Stage(name, path, json.load(f))
+
+
+def short_host(fqdn: str) -> str:
+    return fqdn.split(".", 1)[0]
