@@ -17,7 +17,10 @@ WASM_BINDGEN_RUNNER := $(TOOLS)/bin/wasm-bindgen-test-runner
 export ENVOY
 export TRAFFIC_SHIFT_MODULE := $(abspath $(MODULE))
 
-.PHONY: help build setup targets envoy test unit wasm-unit e2e lint clean demo run apply docker-test bench oci fuzz
+manifests: setup
+	$(PY) tools/manifests/generate.py
+
+.PHONY: manifests help build setup targets envoy test unit wasm-unit e2e lint clean demo run apply docker-test bench oci fuzz
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
@@ -28,6 +31,7 @@ help:
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
 	@echo "make bench         overhead against native Envoy and a no-op Wasm filter"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
+	@echo "make manifests     regenerate filter-config/istio and filter-config/envoy from filter-config/plugin/*.json"
 	@echo "make fuzz          bounded fuzzing of the configuration parser and the request path"
 
 targets:
@@ -54,8 +58,9 @@ $(WASM_BINDGEN_RUNNER):
 
 test: unit wasm-unit e2e
 
+# Unit tests of the core, the integration tests under tests/*.rs, and the examples.
 unit:
-	cargo test --lib --quiet
+	cargo test --quiet
 
 # The pure core again, compiled to wasm and run under Node.
 wasm-unit: targets $(WASM_BINDGEN_RUNNER)
@@ -86,8 +91,12 @@ apply: setup
 docker-test: build setup
 	$(PY) envoy-test/docker_test.py
 
-bench:
-	@echo "make bench: not yet"
+# Overhead against native Envoy and a no-op Wasm filter (bench/, BENCHMARKS.md); BENCH_QUICK=1: one short round.
+bench: build envoy
+	@bash bench/install_tools.sh
+	cargo build --release --locked --target $(WASM_TARGET) --manifest-path bench/noop/Cargo.toml \
+		--target-dir target/bench-noop
+	@$(PY) -m bench
 
 # OCI image (Wasm image "compat" variant) for Istio's WasmPlugin, written without docker under target/oci.
 oci: build setup

@@ -32,7 +32,7 @@ daemon_up() {
 
 # Starts dockerd in the background with the given flags; waits until it answers, or gives up at the deadline.
 start_dockerd() {
-  echo "ci-docker: starting dockerd $* (log: $DOCKERD_LOG)"
+  echo "ci-docker: starting dockerd ${*:-with its defaults} (log: $DOCKERD_LOG)"
   setsid nohup dockerd "$@" >>"$DOCKERD_LOG" 2>&1 </dev/null &
   local pid=$! started=$SECONDS
   for ((i = 0; i < START_DEADLINE_S * 2; i++)); do
@@ -44,7 +44,7 @@ start_dockerd() {
     ((SECONDS - started < START_DEADLINE_S)) || break
     sleep 0.5
   done
-  echo "ci-docker: dockerd $* did not come up; its log ends with:"
+  echo "ci-docker: dockerd ${*:-with its defaults} did not come up; its log ends with:"
   tail -n 20 "$DOCKERD_LOG" || true
   kill "$pid" 2>/dev/null || true
   for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
@@ -57,7 +57,21 @@ fallback_netfilter() {
   iptables -P FORWARD ACCEPT 2>/dev/null || true
 }
 
+# A dockerd killed with its session leaves its pid file and that of its containerd; a new one refuses to start,
+# or waits for a containerd that is gone, while such a pid exists, even as a zombie not yet reaped.
+clear_stale_pidfile() {  # FILE PROCESS_NAME
+  local pid
+  [[ -f $1 ]] || return 0
+  pid=$(cat "$1" 2>/dev/null || true)
+  if [[ -z $pid || "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$2" ]] ||
+    grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null; then
+    rm -f "$1"
+  fi
+}
+
 if ! daemon_up; then
+  clear_stale_pidfile /var/run/docker.pid dockerd
+  clear_stale_pidfile /var/run/docker/containerd/containerd.pid containerd
   start_dockerd ||
     { fallback_netfilter && start_dockerd --iptables=false --storage-driver=vfs; } ||
     { echo "ci-docker: no Docker daemon could be started" >&2; exit 1; }

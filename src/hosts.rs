@@ -33,7 +33,10 @@ fn same_service(pattern: &str, authority: &str) -> bool {
     if pattern == authority {
         return true;
     }
-    match (service_and_namespace(pattern), service_and_namespace(authority)) {
+    match (
+        service_and_namespace(pattern),
+        service_and_namespace(authority),
+    ) {
         (Some((a, a_ns)), Some((b, b_ns))) => {
             a == b && (a_ns.is_none() || b_ns.is_none() || a_ns == b_ns)
         }
@@ -70,9 +73,9 @@ impl HostSet {
             HostPattern::Name(n) => n,
         };
         let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']'));
+            && name.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']')
+            });
         if !valid {
             return Err(format!("\"{host}\" is not a host name"));
         }

@@ -129,15 +129,36 @@ mod tests {
         let rule = MatchRule {
             blocks: vec![
                 vec![
-                    Condition::Value { slot: user, matcher: exact("jason") },
-                    Condition::Value { slot: method, matcher: exact("GET") },
+                    Condition::Value {
+                        slot: user,
+                        matcher: exact("jason"),
+                    },
+                    Condition::Value {
+                        slot: method,
+                        matcher: exact("GET"),
+                    },
                 ],
-                vec![Condition::Value { slot: user, matcher: prefix("admin-") }],
+                vec![Condition::Value {
+                    slot: user,
+                    matcher: prefix("admin-"),
+                }],
             ],
         };
-        assert!(check(&rule, &attributes, &request(&[("end-user", b"jason"), (":method", b"GET")])));
-        assert!(!check(&rule, &attributes, &request(&[("end-user", b"jason"), (":method", b"POST")])));
-        assert!(check(&rule, &attributes, &request(&[("end-user", b"admin-1"), (":method", b"POST")])));
+        assert!(check(
+            &rule,
+            &attributes,
+            &request(&[("end-user", b"jason"), (":method", b"GET")])
+        ));
+        assert!(!check(
+            &rule,
+            &attributes,
+            &request(&[("end-user", b"jason"), (":method", b"POST")])
+        ));
+        assert!(check(
+            &rule,
+            &attributes,
+            &request(&[("end-user", b"admin-1"), (":method", b"POST")])
+        ));
         assert!(!check(&rule, &attributes, &request(&[(":method", b"GET")])));
         assert!(check(&MatchRule::default(), &attributes, &request(&[])));
     }
@@ -146,12 +167,20 @@ mod tests {
     fn presence_absence_and_empty_values() {
         let mut attributes = Attributes::default();
         let canary = attributes.header("x-canary");
-        let present = MatchRule { blocks: vec![vec![Condition::Present { slot: canary }]] };
+        let present = MatchRule {
+            blocks: vec![vec![Condition::Present { slot: canary }]],
+        };
         let absent = MatchRule {
-            blocks: vec![vec![Condition::Without { slot: canary, matcher: None }]],
+            blocks: vec![vec![Condition::Without {
+                slot: canary,
+                matcher: None,
+            }]],
         };
         let not_beta = MatchRule {
-            blocks: vec![vec![Condition::Without { slot: canary, matcher: Some(exact("beta")) }]],
+            blocks: vec![vec![Condition::Without {
+                slot: canary,
+                matcher: Some(exact("beta")),
+            }]],
         };
         let empty = request(&[("x-canary", b"")]);
         let none = request(&[]);
@@ -170,7 +199,11 @@ mod tests {
         let mut attributes = Attributes::default();
         let path = attributes.header(":path");
         let rule = |matcher, ignore_case| MatchRule {
-            blocks: vec![vec![Condition::Uri { path, matcher, ignore_case }]],
+            blocks: vec![vec![Condition::Uri {
+                path,
+                matcher,
+                ignore_case,
+            }]],
         };
         let req = request(&[(":path", b"/Reviews/1?x=/other")]);
         assert!(check(&rule(exact("/Reviews/1"), false), &attributes, &req));
@@ -187,9 +220,20 @@ mod tests {
         let route = attributes.slot(Attribute::RouteName);
         let rule = MatchRule {
             blocks: vec![vec![
-                Condition::QueryParam { path, name: b"user".to_vec(), matcher: Some(exact("j son")) },
-                Condition::QueryParam { path, name: b"debug".to_vec(), matcher: None },
-                Condition::Value { slot: route, matcher: exact("reviews") },
+                Condition::QueryParam {
+                    path,
+                    name: b"user".to_vec(),
+                    matcher: Some(exact("j son")),
+                },
+                Condition::QueryParam {
+                    path,
+                    name: b"debug".to_vec(),
+                    matcher: None,
+                },
+                Condition::Value {
+                    slot: route,
+                    matcher: exact("reviews"),
+                },
             ]],
         };
         let good = request(&[(":path", b"/r?debug&user=j%20son"), ("@route", b"reviews")]);
@@ -204,7 +248,16 @@ mod tests {
     fn non_utf8_header_values_just_do_not_match() {
         let mut attributes = Attributes::default();
         let user = attributes.header("end-user");
-        let rule = MatchRule { blocks: vec![vec![Condition::Value { slot: user, matcher: exact("jason") }]] };
-        assert!(!check(&rule, &attributes, &request(&[("end-user", b"ja\xffson")])));
+        let rule = MatchRule {
+            blocks: vec![vec![Condition::Value {
+                slot: user,
+                matcher: exact("jason"),
+            }]],
+        };
+        assert!(!check(
+            &rule,
+            &attributes,
+            &request(&[("end-user", b"ja\xffson")])
+        ));
     }
 }

@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn below_maps_the_full_range_onto_the_bound() {
-        let mut low = Replay(vec![0], 0);
+        let mut low = Replay(vec![1], 0);
         assert_eq!(low.below(10), 0);
         let mut high = Replay(vec![u64::MAX], 0);
         assert_eq!(high.below(10), 9);

@@ -88,7 +88,11 @@ mod tests {
 
     #[test]
     fn shares_follow_weights_across_keys() {
-        let dests = hashes(&["outbound|9080|v1|r", "outbound|9080|v2|r", "outbound|9080|v3|r"]);
+        let dests = hashes(&[
+            "outbound|9080|v1|r",
+            "outbound|9080|v2|r",
+            "outbound|9080|v3|r",
+        ]);
         let weights = [20, 30, 50];
         let users = 20_000;
         let mut counts = [0f64; 3];
@@ -139,7 +143,10 @@ mod tests {
         assert_eq!(cookie_value(header, b"quoted"), Some(&b"bob"[..]));
         assert_eq!(cookie_value(header, b"broken"), None);
         assert_eq!(cookie_value(header, b"missing"), None);
-        assert_eq!(cookie_value(b"user=\xff\xfe", b"user"), Some(&b"\xff\xfe"[..]));
+        assert_eq!(
+            cookie_value(b"user=\xff\xfe", b"user"),
+            Some(&b"\xff\xfe"[..])
+        );
         assert_eq!(cookie_value(b";;;", b"user"), None);
     }
 }

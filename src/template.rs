@@ -36,7 +36,10 @@ impl ClusterNameTemplate {
                     break;
                 }
                 Some(at) if rest.as_bytes()[at] == b'}' => {
-                    return Err(format!("unbalanced \"}}\" at byte {}", template.len() - rest.len() + at));
+                    return Err(format!(
+                        "unbalanced \"}}\" at byte {}",
+                        template.len() - rest.len() + at
+                    ));
                 }
                 Some(open) => {
                     if open > 0 {
@@ -130,8 +133,14 @@ mod tests {
 
     #[test]
     fn refuses_bad_templates() {
-        assert!(ClusterNameTemplate::parse("{hots}").unwrap_err().contains("{hots}"));
-        assert!(ClusterNameTemplate::parse("a}b").unwrap_err().contains("unbalanced"));
-        assert!(ClusterNameTemplate::parse("{host").unwrap_err().contains("unclosed"));
+        assert!(ClusterNameTemplate::parse("{hots}")
+            .unwrap_err()
+            .contains("{hots}"));
+        assert!(ClusterNameTemplate::parse("a}b")
+            .unwrap_err()
+            .contains("unbalanced"));
+        assert!(ClusterNameTemplate::parse("{host")
+            .unwrap_err()
+            .contains("unclosed"));
     }
 }

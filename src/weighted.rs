@@ -96,10 +96,16 @@ mod tests {
         }
         let expected = f64::from(draws) * 0.25;
         let sigma = (f64::from(draws) * 0.25 * 0.75).sqrt();
-        assert!((f64::from(counts[0]) - expected).abs() < 5.0 * sigma, "{counts:?}");
+        assert!(
+            (f64::from(counts[0]) - expected).abs() < 5.0 * sigma,
+            "{counts:?}"
+        );
         // A weight next to 2^32 keeps a tiny one tiny: no measurable bias toward small indexes.
         let skewed = WeightedChoice::new(&weights).unwrap();
         let hits_small = (0..draws).filter(|_| skewed.pick(&mut rng) < 2).count();
-        assert!(hits_small <= 1, "{hits_small} hits on weights 1 and 3 out of 4e9");
+        assert!(
+            hits_small <= 1,
+            "{hits_small} hits on weights 1 and 3 out of 4e9"
+        );
     }
 }

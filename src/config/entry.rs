@@ -57,7 +57,12 @@ fn destination(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Destination> 
     let host_path = path.key("host");
     let host = match map.get("host") {
         Some(host) => read::non_empty_string(host, &host_path)?.to_string(),
-        None => return Err(ConfigError::at(&host_path, "missing; every destination needs a host")),
+        None => {
+            return Err(ConfigError::at(
+                &host_path,
+                "missing; every destination needs a host",
+            ))
+        }
     };
     let subset = match map.get("subset") {
         Some(subset) => Some(read::non_empty_string(subset, &path.key("subset"))?.to_string()),
@@ -119,7 +124,11 @@ fn route(
     Ok((clusters, weights))
 }
 
-fn sticky(value: &Value, path: &JsonPath<'_>, attributes: &mut Attributes) -> ConfigResult<StickyKey> {
+fn sticky(
+    value: &Value,
+    path: &JsonPath<'_>,
+    attributes: &mut Attributes,
+) -> ConfigResult<StickyKey> {
     let map = read::object(value, path)?;
     STICKY.check(map, path)?;
     match (map.get("header"), map.get("cookie")) {
@@ -130,7 +139,10 @@ fn sticky(value: &Value, path: &JsonPath<'_>, attributes: &mut Attributes) -> Co
             cookie_header: attributes.header("cookie"),
             name: cookie_name(cookie, &path.key("cookie"))?,
         }),
-        _ => Err(ConfigError::at(path, "give exactly one of header or cookie")),
+        _ => Err(ConfigError::at(
+            path,
+            "give exactly one of header or cookie",
+        )),
     }
 }
 
@@ -158,7 +170,12 @@ pub fn entry(
     let route_path = path.key("route");
     let (clusters, weights) = match map.get("route") {
         Some(routes) => route(routes, &route_path, template)?,
-        None => return Err(ConfigError::at(&route_path, "missing; an entry needs destinations")),
+        None => {
+            return Err(ConfigError::at(
+                &route_path,
+                "missing; an entry needs destinations",
+            ))
+        }
     };
     let choice = WeightedChoice::new(&weights).ok_or_else(|| {
         ConfigError::at(

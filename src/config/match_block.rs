@@ -22,7 +22,13 @@ const BLOCK: Schema = Schema {
         "ignoreUriCase",
         "routeName",
     ],
-    not_implemented: &["port", "sourceLabels", "gateways", "sourceNamespace", "statPrefix"],
+    not_implemented: &[
+        "port",
+        "sourceLabels",
+        "gateways",
+        "sourceNamespace",
+        "statPrefix",
+    ],
 };
 
 const STRING_MATCH: Schema = Schema {
@@ -42,8 +48,14 @@ fn string_match(
     let (Some((kind, text)), None) = (found.next(), found.next()) else {
         return match map.len() {
             0 if allow_empty => Ok(None),
-            0 => Err(ConfigError::at(path, "expected one of exact, prefix or regex")),
-            _ => Err(ConfigError::at(path, "give only one of exact, prefix or regex")),
+            0 => Err(ConfigError::at(
+                path,
+                "expected one of exact, prefix or regex",
+            )),
+            _ => Err(ConfigError::at(
+                path,
+                "give only one of exact, prefix or regex",
+            )),
         };
     };
     let at = path.key(kind);
@@ -76,14 +88,21 @@ fn named_matches<'v>(
             if lowercase_names {
                 header_name(name, &at)?;
             } else if name.is_empty() {
-                return Err(ConfigError::at(&at, "a query parameter name must not be empty"));
+                return Err(ConfigError::at(
+                    &at,
+                    "a query parameter name must not be empty",
+                ));
             }
             Ok((name.as_str(), string_match(matcher, &at, true)?))
         })
         .collect()
 }
 
-fn block(value: &Value, path: &JsonPath<'_>, attributes: &mut Attributes) -> ConfigResult<Vec<Condition>> {
+fn block(
+    value: &Value,
+    path: &JsonPath<'_>,
+    attributes: &mut Attributes,
+) -> ConfigResult<Vec<Condition>> {
     let map = read::object(value, path)?;
     BLOCK.check(map, path)?;
     let ignore_case = match map.get("ignoreUriCase") {

@@ -17,7 +17,13 @@ use read::Schema;
 use serde_json::Value;
 
 const TOP_LEVEL: Schema = Schema {
-    known: &["clusterHeader", "clusterName", "responseHeader", "hosts", "http"],
+    known: &[
+        "clusterHeader",
+        "clusterName",
+        "responseHeader",
+        "hosts",
+        "http",
+    ],
     not_implemented: &["gateways", "tcp", "tls", "exportTo"],
 };
 

@@ -15,7 +15,10 @@ fn is_token_byte(b: u8) -> bool {
 pub fn header_name(name: &str, path: &JsonPath<'_>) -> ConfigResult<String> {
     let bare = name.strip_prefix(':').unwrap_or(name);
     if bare.is_empty() || !bare.bytes().all(is_token_byte) {
-        return Err(ConfigError::at(path, format!("\"{name}\" is not a valid header name")));
+        return Err(ConfigError::at(
+            path,
+            format!("\"{name}\" is not a valid header name"),
+        ));
     }
     if name.bytes().any(|b| b.is_ascii_uppercase()) {
         return Err(ConfigError::at(
@@ -44,7 +47,10 @@ pub fn writable_header(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Strin
 pub fn cookie_name(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Vec<u8>> {
     let name = read::non_empty_string(value, path)?;
     if !name.bytes().all(is_token_byte) {
-        return Err(ConfigError::at(path, format!("\"{name}\" is not a valid cookie name")));
+        return Err(ConfigError::at(
+            path,
+            format!("\"{name}\" is not a valid cookie name"),
+        ));
     }
     Ok(name.as_bytes().to_vec())
 }

@@ -86,7 +86,9 @@ impl Schema<'_> {
             if self.not_implemented.contains(&key.as_str()) {
                 return Err(ConfigError::at(
                     &at,
-                    format!("the VirtualService field \"{key}\" is not implemented by traffic-shift"),
+                    format!(
+                        "the VirtualService field \"{key}\" is not implemented by traffic-shift"
+                    ),
                 ));
             }
             let hint = closest(key, self.known)
@@ -135,7 +137,10 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_key() {
-        assert_eq!(closest("wieght", &["destination", "weight"]), Some("weight"));
+        assert_eq!(
+            closest("wieght", &["destination", "weight"]),
+            Some("weight")
+        );
         assert_eq!(closest("colour", &["destination", "weight"]), None);
     }
 
@@ -147,11 +152,19 @@ mod tests {
         };
         let root = JsonPath::Root;
         let typo = json!({"wieght": 1});
-        let err = schema.check(object(&typo, &root).unwrap(), &root).unwrap_err();
+        let err = schema
+            .check(object(&typo, &root).unwrap(), &root)
+            .unwrap_err();
         assert_eq!(err.path, "wieght");
-        assert!(err.reason.contains("did you mean \"weight\""), "{}", err.reason);
+        assert!(
+            err.reason.contains("did you mean \"weight\""),
+            "{}",
+            err.reason
+        );
         let later = json!({"headers": {}});
-        let err = schema.check(object(&later, &root).unwrap(), &root).unwrap_err();
+        let err = schema
+            .check(object(&later, &root).unwrap(), &root)
+            .unwrap_err();
         assert!(err.reason.contains("not implemented"), "{}", err.reason);
     }
 
@@ -163,7 +176,10 @@ mod tests {
         let err = unsigned(&json!(1.5), &root, 10).unwrap_err();
         assert_eq!(err.reason, "expected a non-negative integer, got 1.5");
         let err = unsigned(&json!("50"), &root, 10).unwrap_err();
-        assert_eq!(err.reason, "expected a non-negative integer, got the string \"50\"");
+        assert_eq!(
+            err.reason,
+            "expected a non-negative integer, got the string \"50\""
+        );
         assert_eq!(unsigned(&json!(7), &root, 10), Ok(7));
         assert!(unsigned(&json!(11), &root, 10).is_err());
     }

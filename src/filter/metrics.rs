@@ -38,7 +38,9 @@ impl Counters {
                     entry
                         .clusters
                         .iter()
-                        .map(|cluster| counter(&format!("traffic_shift.{}.{cluster}.requests", entry.name)))
+                        .map(|cluster| {
+                            counter(&format!("traffic_shift.{}.{cluster}.requests", entry.name))
+                        })
                         .collect()
                 })
                 .collect(),

@@ -53,6 +53,7 @@ def write_resource(watched_dir: str, plugin_config: str, module: str) -> str:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(discovery_response(plugin_config, module), f, indent=1)
+        os.chmod(temp, 0o644)  # mkstemp's 0600 would hide it from an Envoy running as another user
         os.rename(temp, target)  # same directory, so atomic; the move is what Envoy's watch reacts to
     except BaseException:
         if os.path.exists(temp):

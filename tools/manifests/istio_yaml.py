@@ -56,9 +56,9 @@ $sha256_block
   # AUTHN, the earliest phase. Istio inserts AUTHN plugins right after metadata_exchange, ahead of cors,
   # jwt_authn, rbac, fault and stateful_session. The filter decides where the request goes (Envoy's Wasm
   # host clears the route cache when it edits request headers, so the router matches again); going first
-  # means no other filter has already acted on the route chosen before the header was set. AUTHZ and
-  # STATS come after cors and rbac; UNSPECIFIED_PHASE comes last, after fault injection has read the old
-  # route (in tag mode v1 and v3 are different routes that may carry different faults and timeouts).
+  # means no other filter has already acted on the route chosen before the header was set. AUTHZ comes
+  # after cors and jwt_authn, STATS after rbac and fault, and UNSPECIFIED_PHASE last, when fault injection
+  # has read the old route (in tag mode v1 and v3 are different routes, which may differ in faults).
   # A sidecar's outbound side has no Istio authentication to get ahead of, so AUTHN costs nothing.
   phase: AUTHN
   # Within a phase, higher runs first: ahead of any other AUTHN plugin that might read the route.

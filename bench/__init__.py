@@ -1,0 +1,22 @@
+"""`make bench`: what the traffic-shift filter costs, measured against native Envoy and a no-op Wasm filter.
+
+One measured Envoy (concurrency 1, pinned to its own core) carries five front listeners that differ only in
+what runs before the router; a separate upstream Envoy answers them all. wrk drives each listener in turn,
+closed loop, round after round (order rotated), and the medians are compared; h2load then paces a fixed
+rate below the knee for latency percentiles. Separate short-lived Envoys give the memory figures.
+
+Listeners (listeners.py): native (weighted_clusters, no Wasm), noop (bench/noop + weighted_clusters),
+shift (traffic-shift, realistic config, cluster_header mode), shift-1 and shift-1000 (one or 1,000
+authority entries, requests hitting the last). Method and one run's numbers: BENCHMARKS.md.
+
+Run as `.venv/bin/python -m bench` from the repository root (after `make build` and the noop build);
+BENCH_QUICK=1 does one short round; BENCH_COMPARE_MODULE=other.wasm also measures that build of the filter
+as "shift-cmp" on the realistic config (A/B a change). Other knobs: settings.py.
+"""
+import os
+import sys
+
+# envoylab (the shared Envoy harness) is imported as a top-level package from tools/.
+_TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+if _TOOLS not in sys.path:
+    sys.path.insert(0, _TOOLS)

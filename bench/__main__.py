@@ -1,0 +1,91 @@
+"""python -m bench: measure, print the table, end with `ratio_vs_noop=X.XXX ratio_vs_native=Y.YYY`."""
+import os
+import sys
+import time
+
+import envoylab
+
+from . import envoys, listeners, machine, measure, memory, report, sanity, settings as bench_settings
+from .cpu import Placement
+from .load import LoadError, require
+
+RESULTS = os.path.join(listeners.REPO, "target", "bench", "results.json")
+LATENCY_VARIANTS = ("native", "noop", "shift")
+MEMORY_VARIANTS = ("native", "noop", "shift", "shift-1000")
+
+
+def progress(message: str):
+    print("  " + message, file=sys.stderr, flush=True)
+
+
+def latency_rate(runs, settings) -> int:
+    """Half the slowest of native/noop/shift medians, in hundreds: well below every listener's knee."""
+    if settings.rate:
+        return settings.rate
+    rps = measure.medians(runs, "rps")
+    return max(100, int(0.5 * min(rps[name] for name in LATENCY_VARIANTS) // 100 * 100))
+
+
+def modules(module: str) -> dict:
+    return {os.path.basename(path): os.path.getsize(path) for path in (module, listeners.NOOP_MODULE)}
+
+
+def run(settings) -> dict:
+    module = envoylab.module_path()
+    for path, how in ((module, "make build"), (listeners.NOOP_MODULE, "make bench (builds bench/noop)")):
+        if not os.path.isfile(path):
+            raise measure.BenchError("missing %s: run `%s`" % (path, how))
+    require("wrk")
+    require("h2load")
+    placement = Placement()
+    placement.pin_self()  # the driver and everything it starts, except the measured Envoy
+    context = {"machine": machine.describe(envoylab.envoy_binary()), "placement": placement.describe(),
+               "background_busy": machine.background_busy(), "settings": settings.__dict__}
+    if settings.compare_module and not os.path.isfile(settings.compare_module):
+        raise measure.BenchError("BENCH_COMPARE_MODULE: no file %s" % settings.compare_module)
+    variants = listeners.variants(module, settings.compare_module)
+    by_name = {v.name: v for v in variants}
+    started = time.monotonic()
+    upstream = envoys.start(listeners.upstream_bootstrap)
+    try:
+        ports = listeners.upstream_ports(upstream)
+        measured = envoys.start(lambda: listeners.measured_bootstrap(variants, ports))
+        try:
+            placement.pin_process(measured.pid)
+            sanity.check(measured, variants)
+            progress("closed loop: %d round(s) x %d listeners x %.0f s, wrk -c%d" % (
+                settings.rounds, len(variants), settings.seconds, settings.connections))
+            runs = measure.throughput_rounds(measured, placement, variants, settings, progress)
+            rate = latency_rate(runs, settings)
+            progress("fixed rate: %d req/s, %d round(s) x %.0f s" % (rate, settings.latency_rounds,
+                                                                     settings.latency_seconds))
+            latencies = measure.latency_rounds(measured, [by_name[n] for n in LATENCY_VARIANTS], rate, settings,
+                                               progress)
+        finally:
+            measured.close()
+        progress("memory: one Envoy per listener")
+        memories = memory.measure([by_name[n] for n in MEMORY_VARIANTS], ports, placement, settings)
+    finally:
+        upstream.close()
+    context["seconds"] = round(time.monotonic() - started)
+    result = report.summary(runs, latencies, memories, variants, modules(module), rate, context)
+    result["table"] = report.table(result, latencies)
+    return result
+
+
+def main() -> int:
+    settings = bench_settings.from_environment()
+    try:
+        result = run(settings)
+    except (measure.BenchError, LoadError, envoylab.EnvoyError) as failure:
+        print("bench failed: %s" % failure, file=sys.stderr)
+        return 1
+    report.save(result, RESULTS)
+    print(result["table"])
+    print("(all numbers: %s)" % os.path.relpath(RESULTS))
+    print(report.final_line(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

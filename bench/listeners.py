@@ -1,0 +1,113 @@
+"""Bootstraps: the measured Envoy (one front listener per variant, all to the same upstream) and the
+upstream Envoy (a direct_response per subset, run as its own process so it never shares the measured
+Envoy's worker thread)."""
+import dataclasses
+import os
+
+import envoylab
+from envoylab.ports import free_port
+
+from . import plugin_configs
+from .plugin_configs import REQUEST_HOST, V1, V2, V3
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOOP_MODULE = os.path.join(REPO, "target", "bench-noop", "wasm32-wasip1", "release", "noop_filter.wasm")
+UPSTREAM_VERSIONS = ("v1", "v2", "v3")
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    name: str
+    what: str  # one line for the table
+    host: str  # Host header the load sends
+    filters: tuple  # http filters before the router
+    route: dict  # the route action
+
+
+def _weighted_native() -> dict:
+    return {"weighted_clusters": {"clusters": [{"name": V1, "weight": 50}, {"name": V3, "weight": 50}]}}
+
+
+def _cluster_header() -> dict:
+    return {"cluster_header": envoylab.CLUSTER_HEADER}
+
+
+def _noop_filter() -> dict:
+    return {
+        "name": "noop",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {"name": "noop", "root_id": "noop",
+                       "vm_config": {"runtime": "envoy.wasm.runtime.v8",
+                                     "code": {"local": {"filename": NOOP_MODULE}}}},
+        },
+    }
+
+
+def variants(module: str, compare_module: str = "") -> list:
+    """Measured listeners, in table order; with compare_module, also that build on the realistic config."""
+    shift = lambda config, path=module: (envoylab.wasm_filter(config, module=path),)  # noqa: E731
+    compare = [Variant("shift-cmp", "BENCH_COMPARE_MODULE, 4 entries + hosts", REQUEST_HOST,
+                       shift(plugin_configs.REALISTIC, compare_module), _cluster_header())] if compare_module else []
+    return [
+        Variant("native", "weighted_clusters, no Wasm", REQUEST_HOST, (), _weighted_native()),
+        Variant("noop", "no-op Wasm + weighted_clusters", REQUEST_HOST, (_noop_filter(),), _weighted_native()),
+        Variant("shift", "traffic-shift, 4 entries + hosts", REQUEST_HOST, shift(plugin_configs.REALISTIC),
+                _cluster_header()),
+        Variant("shift-1", "traffic-shift, 1 authority entry", plugin_configs.authority(0),
+                shift(plugin_configs.authority_entries(1)), _cluster_header()),
+        Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", plugin_configs.authority(999),
+                shift(plugin_configs.authority_entries(1000)), _cluster_header()),
+    ] + compare
+
+
+def _address(port: int) -> dict:
+    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+
+
+def _listener(variant: Variant, port: int) -> dict:
+    router = {"name": "envoy.filters.http.router",
+              "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+    virtual_host = {"name": variant.name, "domains": ["*"], "routes": [{"match": {"prefix": "/"},
+                                                                        "route": variant.route}]}
+    return {
+        "name": variant.name,
+        "address": _address(port),
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                         ".HttpConnectionManager",
+                "stat_prefix": variant.name.replace("-", "_"),
+                "route_config": {"name": variant.name, "virtual_hosts": [virtual_host]},
+                "http_filters": list(variant.filters) + [router],
+            },
+        }]}],
+    }
+
+
+def _cluster(name: str, port: int) -> dict:
+    return {"name": name, "type": "STATIC", "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": name,
+                                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(port)}}]}]}}
+
+
+def measured_bootstrap(variant_list: list, upstream_ports: dict) -> dict:
+    """Front listeners for the given variants; upstream_ports is {version: port} of the upstream Envoy."""
+    clusters = {V1: "v1", V2: "v2", V3: "v3"}
+    return {
+        "admin": {"address": _address(free_port())},
+        "static_resources": {
+            "listeners": [_listener(v, free_port()) for v in variant_list],
+            "clusters": [_cluster(name, upstream_ports[version]) for name, version in clusters.items()],
+        },
+    }
+
+
+def upstream_bootstrap() -> dict:
+    """envoylab's upstream listeners (fixed reviews body, x-version, echo of the cluster header)."""
+    return envoylab.render_bootstrap(None, versions=UPSTREAM_VERSIONS)
+
+
+def upstream_ports(upstream: "envoylab.Envoy") -> dict:
+    return {v: upstream.ports["upstream-" + v] for v in UPSTREAM_VERSIONS}

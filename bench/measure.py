@@ -1,0 +1,85 @@
+"""The measurement rounds: every listener once per round, order rotated, so slow drifts hit all alike."""
+import dataclasses
+import statistics
+
+from . import cpu, load
+
+
+@dataclasses.dataclass
+class Run:
+    variant: str
+    round: int
+    rps: float
+    cpu_us_per_request: float  # measured Envoy's own CPU time per answered request
+    others_busy: float  # share of the generator/upstream core(s) in use: near 1.0 means they limited it
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def rotated(items: list, by: int) -> list:
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
+def throughput_run(envoy, placement, variant, seconds: float, connections: int, round_no: int) -> Run:
+    cores_before, cpu_before = cpu.core_times(), cpu.process_seconds(envoy.pid)
+    result = load.closed_loop(envoy.ports[variant.name], variant.host, seconds, connections)
+    cores_after, cpu_after = cpu.core_times(), cpu.process_seconds(envoy.pid)
+    if result.bad or not result.requests:
+        raise BenchError("%s: %d of %d answers were errors: the listener is broken, its numbers would lie"
+                         % (variant.name, result.bad, result.requests))
+    return Run(variant.name, round_no, result.rps, (cpu_after - cpu_before) / result.requests * 1e6,
+               cpu.busy_share(cores_before, cores_after, placement.others))
+
+
+def throughput_rounds(envoy, placement, variants, settings, progress) -> list:
+    for variant in variants:  # warm-up: connections, VM caches, upstream pools; discarded
+        load.closed_loop(envoy.ports[variant.name], variant.host, settings.warmup_seconds, settings.connections)
+    runs = []
+    for round_no in range(settings.rounds):
+        for variant in rotated(list(variants), round_no):
+            run = throughput_run(envoy, placement, variant, settings.seconds, settings.connections, round_no)
+            progress("round %d/%d  %-11s %8.0f req/s  %5.1f us CPU/req" % (
+                round_no + 1, settings.rounds, variant.name, run.rps, run.cpu_us_per_request))
+            runs.append(run)
+    return runs
+
+
+def latency_rounds(envoy, variants, rate: int, settings, progress) -> dict:
+    """{variant name: [Latency per round]} at a fixed rate."""
+    results = {v.name: [] for v in variants}
+    for round_no in range(settings.latency_rounds):
+        for variant in rotated(list(variants), round_no):
+            latency = load.fixed_rate(envoy.ports[variant.name], variant.host, rate, settings.latency_seconds,
+                                      settings.latency_connections)
+            if latency.bad:
+                raise BenchError("%s: %d errors at %d req/s" % (variant.name, latency.bad, rate))
+            progress("latency %d/%d %-11s %6.0f req/s  p50 %.3f ms  p99 %.3f ms" % (
+                round_no + 1, settings.latency_rounds, variant.name, latency.achieved_rps, latency.p50_ms,
+                latency.p99_ms))
+            results[variant.name].append(latency)
+    return results
+
+
+def medians(runs: list, field: str) -> dict:
+    by_variant = {}
+    for run in runs:
+        by_variant.setdefault(run.variant, []).append(getattr(run, field))
+    return {name: statistics.median(values) for name, values in by_variant.items()}
+
+
+def spread(runs: list, variant: str) -> float:
+    """(max - min) / median of a variant's throughput over the rounds."""
+    values = [r.rps for r in runs if r.variant == variant]
+    return (max(values) - min(values)) / statistics.median(values)
+
+
+def round_ratio(runs: list, numerator: str, denominator: str) -> float:
+    """Median over rounds of throughput(numerator) / throughput(denominator) within the same round."""
+    per_round = {}
+    for run in runs:
+        per_round.setdefault(run.round, {})[run.variant] = run.rps
+    ratios = [r[numerator] / r[denominator] for r in per_round.values() if numerator in r and denominator in r]
+    return statistics.median(ratios)

@@ -1,0 +1,98 @@
+"""The printed table and the saved JSON. The last printed line is the summary other tools read:
+`ratio_vs_noop=X.XXX ratio_vs_native=Y.YYY`."""
+import dataclasses
+import json
+import os
+import statistics
+
+from . import measure
+
+MIB = 1024 * 1024
+
+
+def _latency_cells(latencies: list) -> tuple:
+    if not latencies:
+        return ("-", "-")
+    return ("%.3f" % statistics.median(l.p50_ms for l in latencies),
+            "%.3f" % statistics.median(l.p99_ms for l in latencies))
+
+
+def summary(runs, latencies, memories, variants, modules, rate, context) -> dict:
+    rps = measure.medians(runs, "rps")
+    cpu_us = measure.medians(runs, "cpu_us_per_request")
+    return {
+        "context": context,
+        "rate_for_latency": rate,
+        "variants": [{
+            "name": v.name, "what": v.what, "rps": rps[v.name], "spread": measure.spread(runs, v.name),
+            "cpu_us_per_request": cpu_us[v.name],
+            "latency": [dataclasses.asdict(l) for l in latencies.get(v.name, [])],
+        } for v in variants],
+        "runs": [dataclasses.asdict(r) for r in runs],
+        "memory": [dataclasses.asdict(m) for m in memories],
+        "modules": modules,
+        "ratio_vs_noop": measure.round_ratio(runs, "shift", "noop"),
+        "ratio_vs_native": measure.round_ratio(runs, "shift", "native"),
+        "ratio_1000_vs_1": measure.round_ratio(runs, "shift-1000", "shift-1"),
+        "ratio_cmp_vs_shift": (measure.round_ratio(runs, "shift-cmp", "shift")
+                               if any(r.variant == "shift-cmp" for r in runs) else None),
+        "max_others_busy": max(r.others_busy for r in runs),
+    }
+
+
+def table(result: dict, latencies: dict) -> str:
+    by_name = {v["name"]: v for v in result["variants"]}
+    native_cpu = by_name["native"]["cpu_us_per_request"]
+    lines = ["| listener | what runs before the router | req/s (median) | spread | Envoy CPU us/req | "
+             "+us/req vs native | p50 ms | p99 ms |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for v in result["variants"]:
+        p50, p99 = _latency_cells(latencies.get(v["name"], []))
+        extra = "-" if v["name"] == "native" else "%+.1f" % (v["cpu_us_per_request"] - native_cpu)
+        lines.append("| %s | %s | %.0f | %.1f%% | %.1f | %s | %s | %s |" % (
+            v["name"], v["what"], v["rps"], 100 * v["spread"], v["cpu_us_per_request"], extra, p50, p99))
+    lines.append("")
+    lines.append("latency: h2load at a fixed %d req/s (HTTP/1.1), median of the rounds' p50/p99"
+                 % result["rate_for_latency"])
+    memory = {m["variant"]: m for m in result["memory"]}
+    if "native" in memory:
+        base = memory["native"]
+        lines += ["", "| Envoy after load | RSS MiB | vs native | tcmalloc allocated MiB | vs native |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, m in memory.items():
+            lines.append("| %s | %.1f | %+.1f | %.1f | %+.1f |" % (
+                name, m["rss"] / MIB, (m["rss"] - base["rss"]) / MIB, m["allocated"] / MIB,
+                (m["allocated"] - base["allocated"]) / MIB))
+    lines.append("")
+    for name, size in result["modules"].items():
+        lines.append("module %s: %d bytes (%.0f KiB)" % (name, size, size / 1024))
+    ones, thousands = by_name["shift-1"], by_name["shift-1000"]
+    per_entry_ns = (thousands["cpu_us_per_request"] - ones["cpu_us_per_request"]) / 999 * 1000
+    lines.append("1 -> 1,000 authority entries: throughput ratio %.3f, %+.1f us CPU/req (%.1f ns per skipped entry)"
+                 % (result["ratio_1000_vs_1"], thousands["cpu_us_per_request"] - ones["cpu_us_per_request"],
+                    per_entry_ns))
+    if result["ratio_cmp_vs_shift"] is not None:
+        lines.append("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): throughput ratio %.3f, "
+                     "%+.1f us CPU/req" % (result["ratio_cmp_vs_shift"], by_name["shift-cmp"]["cpu_us_per_request"]
+                                           - by_name["shift"]["cpu_us_per_request"]))
+    context = result["context"]
+    lines.append("machine: %d cores, %s; %s" % (context["machine"]["nproc"], context["machine"]["cpu"],
+                                                 context["placement"]))
+    lines.append("busy before the run: %.0f%% of all cores; generator-side core(s) at most %.0f%% busy during runs"
+                 % (100 * context["background_busy"], 100 * result["max_others_busy"]))
+    if context["background_busy"] > 0.10:
+        lines.append("WARNING: the machine was not idle before the run; these numbers are noisy")
+    if result["max_others_busy"] > 0.95:
+        lines.append("WARNING: the generator-side core was saturated: the load side, not Envoy, may have limited "
+                     "throughput")
+    return "\n".join(lines)
+
+
+def final_line(result: dict) -> str:
+    return "ratio_vs_noop=%.3f ratio_vs_native=%.3f" % (result["ratio_vs_noop"], result["ratio_vs_native"])
+
+
+def save(result: dict, path: str):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)

@@ -1,0 +1,39 @@
+"""Run length and load shape, from the environment (defaults keep `make bench` under ~5 minutes)."""
+import dataclasses
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    rounds: int  # throughput rounds; every listener runs once per round
+    seconds: float  # one closed-loop run
+    latency_rounds: int
+    latency_seconds: float  # one fixed-rate run
+    warmup_seconds: float  # per listener, before round 1 (discarded)
+    connections: int  # wrk's keep-alive connections (closed loop)
+    latency_connections: int  # h2load clients sharing the fixed rate
+    rate: int  # fixed rate for latency; 0 = half the slowest median throughput
+    memory_seconds: float  # load on each memory-measurement Envoy before reading its memory
+    compare_module: str  # another build of the filter, measured as "shift-cmp" with the realistic config (A/B)
+
+
+def from_environment() -> Settings:
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+
+    def number(name, default, kind=float):
+        value = os.environ.get(name)
+        return kind(value) if value else default
+
+    return Settings(
+        rounds=number("BENCH_ROUNDS", 1 if quick else 5, int),
+        seconds=number("BENCH_SECONDS", 2.0 if quick else 6.0),
+        latency_rounds=number("BENCH_LATENCY_ROUNDS", 1 if quick else 3, int),
+        latency_seconds=number("BENCH_LATENCY_SECONDS", 2.0 if quick else 5.0),
+        warmup_seconds=1.0 if quick else 2.0,
+        connections=number("BENCH_CONNECTIONS", 32, int),
+        latency_connections=8,
+        rate=number("BENCH_RATE", 0, int),
+        memory_seconds=1.0 if quick else 2.0,
+        compare_module=os.path.abspath(os.environ["BENCH_COMPARE_MODULE"]) if os.environ.get(
+            "BENCH_COMPARE_MODULE") else "",
+    )

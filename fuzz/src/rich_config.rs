@@ -1,0 +1,58 @@
+//! One configuration that uses every feature the request path has: hosts, each match kind, sticky
+//! header and cookie, zero and maximal weights. The request target decides against it, and the
+//! structured config target mutates it.
+
+/// Header names the request target fills from fuzz input, in input order (route name comes last).
+pub const REQUEST_HEADERS: [&str; 10] = [
+    ":path",
+    ":authority",
+    ":method",
+    ":scheme",
+    "end-user",
+    "x-canary",
+    "x-debug",
+    "x-user-id",
+    "cookie",
+    "x-traffic-shift-cluster",
+];
+
+pub const RICH_CONFIG: &str = r#"{
+  "clusterHeader": "x-traffic-shift-cluster",
+  "clusterName": "outbound|{port}|{subset}|{host}",
+  "responseHeader": "x-traffic-shift-destination",
+  "hosts": ["reviews", "reviews.prod.svc.cluster.local", "*.example.com", "[::1]"],
+  "http": [
+    { "name": "jason-or-canary-query",
+      "match": [
+        { "name": "jason", "headers": { "end-user": { "exact": "jason" } }, "uri": { "prefix": "/reviews" } },
+        { "queryParams": { "canary": { "exact": "1" }, "flag": {} } }
+      ],
+      "route": [ { "destination": { "host": "reviews", "subset": "v3", "port": { "number": 9080 } } } ] },
+    { "name": "api-post-ignoring-case",
+      "match": [ { "uri": { "exact": "/API/v1" }, "ignoreUriCase": true,
+                   "method": { "exact": "POST" }, "scheme": { "prefix": "http" } } ],
+      "route": [
+        { "destination": { "host": "reviews", "subset": "v1", "port": { "number": 1 } }, "weight": 1 },
+        { "destination": { "host": "reviews", "subset": "v2", "port": { "number": 65535 } }, "weight": 3 } ] },
+    { "name": "canary-header-sticky",
+      "match": [ { "headers": { "x-canary": {} }, "withoutHeaders": { "x-debug": { "prefix": "off" } } } ],
+      "sticky": { "header": "x-user-id" },
+      "route": [
+        { "destination": { "host": "reviews", "subset": "v1" }, "weight": 0 },
+        { "destination": { "host": "reviews", "subset": "v2" }, "weight": 1 },
+        { "destination": { "host": "reviews", "subset": "v3" }, "weight": 4294967295 } ] },
+    { "name": "named-route-cookie",
+      "match": [ { "routeName": { "exact": "shift" }, "authority": { "prefix": "reviews" },
+                   "withoutHeaders": { "x-debug": {} } } ],
+      "sticky": { "cookie": "user" },
+      "route": [
+        { "destination": { "host": "reviews.default.svc.cluster.local", "subset": "v1", "port": { "number": 9080 } }, "weight": 20 },
+        { "destination": { "host": "reviews.default.svc.cluster.local", "subset": "v2", "port": { "number": 9080 } }, "weight": 30 },
+        { "destination": { "host": "reviews.default.svc.cluster.local", "subset": "v3", "port": { "number": 9080 } }, "weight": 50 } ] },
+    { "name": "everyone-else",
+      "sticky": { "cookie": "user" },
+      "route": [
+        { "destination": { "host": "reviews", "subset": "v1", "port": { "number": 9080 } }, "weight": 50 },
+        { "destination": { "host": "reviews", "subset": "v3", "port": { "number": 9080 } }, "weight": 50 } ] }
+  ]
+}"#;

@@ -1,0 +1,58 @@
+"""Plugin configurations for the routing e2e tests (the filter's JSON shape), and a check that a request
+ends where a configuration says.
+
+"Labelled" configurations give every http entry its own lone destination whose subset is the entry's name and
+whose cluster is named after it (`clusterName: "{subset}"`), so the response header names the entry that
+applied, and one Envoy can check many match rules at once.
+"""
+import collections
+
+import envoylab as lab
+
+ISTIO_HOST = "reviews.default.svc.cluster.local"
+RESPONSE_HEADER = "x-traffic-shift-destination"
+
+
+def destination(subset, weight=None, host=ISTIO_HOST) -> dict:
+    entry = {"destination": {"host": host, "subset": subset, "port": {"number": 9080}}}
+    if weight is not None:
+        entry["weight"] = weight
+    return entry
+
+
+def split(weights: dict, host=ISTIO_HOST) -> list:
+    """`route` list for {subset: weight}."""
+    return [destination(subset, weight, host) for subset, weight in weights.items()]
+
+
+def entry(name: str, route: list, *, match: list = None, sticky: dict = None) -> dict:
+    item = {"name": name}
+    if match is not None:
+        item["match"] = match
+    if sticky is not None:
+        item["sticky"] = sticky
+    item["route"] = route
+    return item
+
+
+def config(*entries, **top) -> dict:
+    """A plugin configuration that reports its choice in RESPONSE_HEADER."""
+    return {"responseHeader": RESPONSE_HEADER, **top, "http": list(entries)}
+
+
+def labelled(rules: dict, **top):
+    """rules: {label: match list or None}, in order. Returns (plugin config, clusters {label: version})."""
+    entries = [entry(label, [destination(label)], match=match) for label, match in rules.items()]
+    clusters = {label: lab.VERSIONS[i % len(lab.VERSIONS)] for i, label in enumerate(rules)}
+    return config(*entries, clusterName="{subset}", **top), clusters
+
+
+def expect_route(envoy, label, clusters: dict, n: int = 10, **request_options):
+    """n requests all reach cluster `label` (and that cluster's upstream), or, for label None, none is routed:
+    every answer is a 503 without a destination header."""
+    tally = collections.Counter()
+    for _ in range(n):
+        answer = lab.request(envoy.port, **request_options)
+        tally[(answer.status, answer.headers.get(RESPONSE_HEADER), answer.headers.get("x-version"))] += 1
+    wanted = (503, None, None) if label is None else (200, label, clusters[label])
+    assert tally == {wanted: n}, "%r: expected %d x %r, got %r" % (request_options, n, wanted, dict(tally))

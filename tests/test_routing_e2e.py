@@ -1,0 +1,182 @@
+"""Issue 3, end to end: where the filter runs (per-route opt-in, Envoy's way and the filter's way), tag mode
+(Envoy re-evaluates the route after the filter sets the header), the request counters and the response header.
+"""
+import collections
+
+import pytest
+
+import envoylab as lab
+from shift_configs import RESPONSE_HEADER, config, destination, entry, split
+from user_traffic import Pool, connections_by_worker
+
+TOLERANCE = 0.06
+SPLIT = {"v1": 50, "v3": 50}
+SHIFT = config(entry("reviews-shift", split(SPLIT)))
+
+
+def check_split(envoy, weights, **request_options) -> lab.Tally:
+    tally = lab.send_requests(envoy.port, lab.sample_size(weights, TOLERANCE), **request_options)
+    assert tally.statuses == {200: tally.sent}
+    lab.assert_shares(tally, weights)
+    return tally
+
+
+def shift_stats(envoy) -> dict:
+    return envoy.stats(r"^wasmcustom\.traffic_shift\.")
+
+
+def counted(envoy, action) -> dict:
+    """How much each traffic_shift counter grew while action() ran (counters absent before count from 0)."""
+    before = shift_stats(envoy)
+    action()
+    return {name: value - before.get(name, 0) for name, value in shift_stats(envoy).items()
+            if value != before.get(name, 0)}
+
+
+def counter(entry_name, cluster) -> str:
+    """The name Envoy's admin /stats shows for a destination counter."""
+    return "wasmcustom.traffic_shift.%s.%s.requests" % (entry_name, cluster)
+
+
+UNMATCHED = "wasmcustom.traffic_shift.unmatched_requests"
+
+
+# -- per-route opt-in, Envoy's way: the filter is on only where a route's FilterConfig says so -----------------
+
+OPT_IN_WAYS = {
+    # filter disabled in the chain, enabled on /reviews only
+    "disabled, enabled per route": dict(
+        routes=[lab.cluster_header_route(prefix="/reviews", name="shifted", shift=True),
+                lab.cluster_header_route(prefix="/", name="untouched")],
+        filter_disabled=True),
+    # filter enabled in the chain, disabled on everything but /reviews
+    "enabled, disabled per route": dict(
+        routes=[lab.cluster_header_route(prefix="/reviews", name="shifted"),
+                lab.cluster_header_route(prefix="/", name="untouched", shift=False)]),
+}
+
+
+@pytest.mark.parametrize("render_options", OPT_IN_WAYS.values(), ids=OPT_IN_WAYS.keys())
+def test_envoy_per_route_opt_in(envoy_for, render_options):
+    envoy = envoy_for(SHIFT, **render_options)
+    check_split(envoy, SPLIT, path="/reviews/1")
+    # Elsewhere the filter does not run: nothing sets, strips, counts or reports.
+    grown = counted(envoy, lambda: lab.send_requests(envoy.port, 20, path="/ratings/1"))
+    assert grown == {}
+    plain = lab.request(envoy.port, path="/ratings/1")
+    assert plain.status == 503 and RESPONSE_HEADER not in plain.headers
+    chosen = lab.request(envoy.port, path="/ratings/1", headers={lab.CLUSTER_HEADER: lab.istio_cluster("v2")})
+    assert chosen.headers["x-version"] == "v2" and RESPONSE_HEADER not in chosen.headers
+
+
+# -- per-route opt-in, the filter's way: one filter everywhere, entries choose by route name, uri or host ---------
+
+IN_FILTER_ROUTES = [lab.cluster_header_route(prefix="/reviews", name="reviews-route"),
+                    lab.cluster_header_route(prefix="/", name="other-route")]
+IN_FILTER = config(
+    entry("by-route-name", split(SPLIT), match=[{"routeName": {"exact": "reviews-route"}}]),
+    entry("by-uri", [destination("v2")], match=[{"uri": {"prefix": "/details"}}]),
+    hosts=["reviews"],
+)
+
+
+def test_filter_per_route_opt_in(envoy_for):
+    envoy = envoy_for(IN_FILTER, routes=IN_FILTER_ROUTES)
+    check_split(envoy, SPLIT, path="/reviews/1")
+    assert lab.send_requests(envoy.port, 50, path="/details/1").versions == {"v2": 50}
+    # Neither route name nor uri, or a host not listed: unrouted, and the client's header is dropped.
+    spoofed = {lab.CLUSTER_HEADER: lab.istio_cluster("v2")}
+    for request_options in ({"path": "/ratings/1"}, {"path": "/reviews/1", "host": "ratings:9080"}):
+        grown = counted(envoy, lambda: lab.send_requests(envoy.port, 20, headers=spoofed, **request_options))
+        assert grown == {UNMATCHED: 20}, request_options
+        assert lab.send_requests(envoy.port, 20, headers=spoofed, **request_options).statuses == {503: 20}
+
+
+# -- tag mode: the filter sets a subset header, header-matched routes pick the cluster ---------------------------
+
+TAG_TOP = dict(clusterName="{subset}", clusterHeader=lab.TAG_HEADER)
+# Tag routes first, then a fallback route to cluster "fallback" (served by v2). v2 gets weight 0 below, so a
+# v2 answer means the request used the route Envoy picked before the filter set the header.
+TAG_ROUTES = lab.tag_routes({v: v for v in lab.VERSIONS}, name_prefix="tag-") + [
+    lab.cluster_route("fallback", name="fallback")]
+TAG_CLUSTERS = {**lab.clusters_named("{subset}"), "fallback": "v2"}
+TAG_SPLIT = {"v1": 50, "v2": 0, "v3": 50}
+TAG_SHIFT = config(entry("tag-shift", split(TAG_SPLIT), match=[{"uri": {"prefix": "/reviews"}}]), **TAG_TOP)
+# The same, but applying by the route name Envoy picked for the request as it arrived.
+TAG_BY_ROUTE = config(entry("tag-shift", split(TAG_SPLIT), match=[{"routeName": {"exact": "fallback"}}]),
+                      **TAG_TOP)
+
+
+@pytest.mark.parametrize("spoofed", [None, "v2"], ids=["no client tag", "client sends tag v2"])
+def test_tag_mode_route_is_re_evaluated_after_the_filter(envoy_for, spoofed):
+    envoy = envoy_for(TAG_SHIFT, routes=TAG_ROUTES, clusters=TAG_CLUSTERS)
+    check_split(envoy, TAG_SPLIT, headers={lab.TAG_HEADER: spoofed} if spoofed else None)
+
+
+@pytest.mark.parametrize("spoofed", [None, "v1"], ids=["no client tag", "client sends tag v1"])
+def test_tag_mode_unmatched_falls_back_without_the_clients_tag(envoy_for, spoofed):
+    envoy = envoy_for(TAG_SHIFT, routes=TAG_ROUTES, clusters=TAG_CLUSTERS)
+    tally = lab.send_requests(envoy.port, 50, path="/ratings/1",
+                              headers={lab.TAG_HEADER: spoofed} if spoofed else None)
+    assert tally.versions == {"v2": 50}  # the fallback route: the tag was removed and the route re-evaluated
+
+
+@pytest.mark.parametrize("spoofed", [None, "v2"], ids=["no client tag", "client sends tag v2"])
+def test_tag_mode_by_route_name_ignores_the_clients_tag(envoy_for, spoofed):
+    # The route name the filter matches on must be the one of the request without the client's tag:
+    # otherwise a client sending a tag changes which entry applies (here: escapes the shift to the fallback).
+    envoy = envoy_for(TAG_BY_ROUTE, routes=TAG_ROUTES, clusters=TAG_CLUSTERS)
+    check_split(envoy, TAG_SPLIT, headers={lab.TAG_HEADER: spoofed} if spoofed else None)
+
+
+# -- counters and the response header -----------------------------------------------------------------------
+
+STATS_SPLIT = {"v1": 30, "v3": 70}
+STATS_CONFIG = config(
+    entry("jason-v2", [destination("v2")], match=[{"headers": {"end-user": {"exact": "jason"}}}]),
+    entry("reviews-shift", split(STATS_SPLIT), match=[{"uri": {"prefix": "/reviews"}}]),
+)
+EXPECTED_COUNTERS = {
+    counter("jason-v2", lab.istio_cluster("v2")),
+    counter("reviews-shift", lab.istio_cluster("v1")),
+    counter("reviews-shift", lab.istio_cluster("v3")),
+    UNMATCHED,
+}
+
+
+def test_counters_equal_the_traffic_on_both_workers(envoy_for):
+    envoy = envoy_for(STATS_CONFIG, concurrency=2)
+    assert set(shift_stats(envoy)) == EXPECTED_COUNTERS  # exactly these names, defined before any traffic
+    by_worker = connections_by_worker(envoy, per_worker=2)  # these first requests are counted too: excluded
+    seen = collections.Counter()
+    requests = [({"end-user": "jason"}, "/reviews/1", 150), ({}, "/reviews/1", lab.sample_size(STATS_SPLIT, TOLERANCE)),
+                ({}, "/ratings/1", 120)]
+
+    def send():
+        with Pool(connections=[c for conns in by_worker.values() for c in conns]) as pool:
+            for headers, path, n in requests:
+                for _ in range(n):
+                    answer = pool.send(headers, path=path)
+                    seen[(answer.status, answer.headers.get("x-version"))] += 1
+
+    grown = counted(envoy, send)
+    assert grown == {
+        counter("jason-v2", lab.istio_cluster("v2")): seen[(200, "v2")],
+        counter("reviews-shift", lab.istio_cluster("v1")): seen[(200, "v1")],
+        counter("reviews-shift", lab.istio_cluster("v3")): seen[(200, "v3")],
+        UNMATCHED: seen[(503, None)],
+    }
+    assert seen[(200, "v2")] == 150 and seen[(503, None)] == 120
+    lab.assert_shares({v: seen[(200, v)] for v in ("v1", "v3")}, STATS_SPLIT)
+
+
+def test_response_header_names_the_cluster_that_answered(envoy_for):
+    envoy = envoy_for(STATS_CONFIG, concurrency=2)
+    seen = collections.Counter()
+    for headers, path in (({"end-user": "jason"}, "/reviews/1"), ({}, "/reviews/1"), ({}, "/ratings/1")):
+        for _ in range(60):
+            answer = lab.request(envoy.port, path=path, headers=headers)
+            version = answer.headers.get("x-version")
+            assert answer.headers.get(RESPONSE_HEADER) == (version and lab.istio_cluster(version)), answer.headers
+            seen[version] += 1
+    assert set(seen) == {"v1", "v2", "v3", None}
