@@ -65,7 +65,7 @@ unit:
 # The pure core again, compiled to wasm and run under Node.
 wasm-unit: targets $(WASM_BINDGEN_RUNNER)
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WASM_BINDGEN_RUNNER)) \
-		cargo test --lib --quiet --target wasm32-unknown-unknown
+		cargo test --lib --target wasm32-unknown-unknown
 
 e2e: build envoy
 	$(PYTEST) -q tests

@@ -13,7 +13,7 @@ import envoylab as lab
 import wasm_health
 from shift_configs import RESPONSE_HEADER, config, destination, entry, split
 
-TOLERANCE = 0.05
+TOLERANCE = 0.06
 REPEATS = 5
 KIB = 1024
 SPLIT = {"v1": 50, "v3": 50}

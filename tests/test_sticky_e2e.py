@@ -14,7 +14,7 @@ import envoylab as lab
 from shift_configs import RESPONSE_HEADER, config, entry, split
 from user_traffic import Pool, connections_by_worker, destinations, only_destination
 
-TOLERANCE = 0.05
+TOLERANCE = 0.06
 REPEATS = 5
 USERS = ["user-%d" % i for i in range(200)]
 # Other cookies around the user's, in a different place each round: the user must not notice.

@@ -8,7 +8,7 @@ use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG};
 use std::sync::OnceLock;
 use traffic_shift::hosts::authority_host;
 use traffic_shift::request::{path_only, percent_decode, query_param};
-use traffic_shift::router::Router;
+use traffic_shift::router::{Decision, Router};
 use traffic_shift::sticky::cookie_value;
 
 fn router() -> &'static Router {
@@ -22,7 +22,7 @@ fn router() -> &'static Router {
 }
 
 /// Input: an 8-byte seed, then one `Cursor::field` per name in REQUEST_HEADERS, then the route name.
-pub fn request(data: &[u8]) {
+pub fn request(data: &[u8]) -> Option<Decision> {
     let mut cursor = Cursor::new(data);
     let seed = cursor.u64();
     let mut request = FakeRequest::default();
@@ -32,10 +32,11 @@ pub fn request(data: &[u8]) {
         }
     }
     request.route_name = cursor.field();
-    check_decision(router(), &request, seed);
+    let decision = check_decision(router(), &request, seed);
     for (_, value) in &request.headers {
         check_byte_helpers(value);
     }
+    decision
 }
 
 /// The helpers decide() uses on raw header bytes, with the properties the matchers rely on.

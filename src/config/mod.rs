@@ -87,3 +87,6 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
     }
     Ok(router)
 }
+
+#[cfg(test)]
+mod tests;

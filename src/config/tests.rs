@@ -1,0 +1,321 @@
+//! The configuration contract: what is accepted, what is refused, and the path each error names.
+
+use super::parse;
+use crate::random::SplitMix64;
+use crate::request::RequestSource;
+use crate::router::{Router, StickyKey};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+fn compile(config: Value) -> Router {
+    parse(config.to_string().as_bytes()).unwrap()
+}
+
+/// The error line for a configuration that must be refused.
+fn refused(config: &str) -> String {
+    parse(config.as_bytes()).unwrap_err().to_string()
+}
+
+fn route(subset: &str, weight: Value) -> Value {
+    json!({"destination": {"host": "reviews.default.svc.cluster.local", "subset": subset, "port": {"number": 9080}}, "weight": weight})
+}
+
+fn one_entry(entry: Value) -> String {
+    json!({"http": [entry]}).to_string()
+}
+
+struct Headers(HashMap<&'static str, &'static [u8]>);
+impl RequestSource for Headers {
+    fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.0.get(name).map(|v| v.to_vec())
+    }
+    fn route_name(&self) -> Option<Vec<u8>> {
+        self.0.get("@route").map(|v| v.to_vec())
+    }
+}
+
+fn cluster_for(router: &Router, headers: &[(&'static str, &'static [u8])]) -> Option<String> {
+    let request = Headers(headers.iter().copied().collect());
+    let decision = router.decide(&request, &mut SplitMix64::new(3))?;
+    router.cluster(decision).map(String::from)
+}
+
+#[test]
+fn the_issue_example_compiles_with_istio_names() {
+    let router = compile(json!({
+        "clusterHeader": "x-traffic-shift-cluster",
+        "clusterName": "outbound|{port}|{subset}|{host}",
+        "http": [{"name": "reviews-shift", "route": [route("v1", json!(50)), route("v3", json!(50))]}]
+    }));
+    assert_eq!(router.cluster_header, "x-traffic-shift-cluster");
+    let entry = &router.entries[0];
+    assert_eq!(entry.name, "reviews-shift");
+    assert_eq!(
+        entry.clusters,
+        [
+            "outbound|9080|v1|reviews.default.svc.cluster.local",
+            "outbound|9080|v3|reviews.default.svc.cluster.local"
+        ]
+    );
+    assert_eq!(entry.weights, [50, 50]);
+}
+
+#[test]
+fn empty_configurations_route_nothing() {
+    for empty in ["", "  \n", "{}"] {
+        let router = parse(empty.as_bytes()).unwrap();
+        assert!(router.entries.is_empty());
+        assert_eq!(router.cluster_header, "x-traffic-shift-cluster");
+        assert_eq!(cluster_for(&router, &[(":authority", b"reviews")]), None);
+    }
+    assert!(compile(json!({"http": []})).entries.is_empty());
+}
+
+#[test]
+fn weights_follow_istio() {
+    let lone = compile(json!({"http": [{"route": [{"destination": {"host": "reviews"}}]}]}));
+    assert_eq!(lone.entries[0].weights, [1]);
+    let lone_zero = compile(json!({"http": [{"route": [route("v1", json!(0))]}]}));
+    assert_eq!(lone_zero.entries[0].weights, [1]);
+    let missing_is_zero = compile(json!({"http": [{"route": [
+        route("v1", json!(1)),
+        {"destination": {"host": "reviews", "subset": "v2"}}
+    ]}]}));
+    assert_eq!(missing_is_zero.entries[0].weights, [1, 0]);
+    let huge = compile(
+        json!({"http": [{"route": [route("v1", json!(4_294_967_295u64)), route("v2", json!(4_294_967_295u64))]}]}),
+    );
+    assert_eq!(huge.entries[0].choice.total(), 2 * 4_294_967_295u64);
+}
+
+#[test]
+fn errors_name_the_path_and_the_reason() {
+    let cases = [
+        (
+            one_entry(json!({"route": [route("v1", json!(50)), route("v3", json!(-5))]})),
+            "traffic-shift: invalid configuration at http[0].route[1].weight: expected a non-negative integer, got -5",
+        ),
+        (
+            one_entry(json!({"route": [route("v1", json!(4_294_967_296u64))]})),
+            "at http[0].route[0].weight: expected an integer no larger than 4294967295, got 4294967296",
+        ),
+        (
+            one_entry(json!({"route": [route("v1", json!("50"))]})),
+            "at http[0].route[0].weight: expected a non-negative integer, got the string \"50\"",
+        ),
+        (
+            one_entry(json!({"route": [{"destination": {"subset": "v1"}}]})),
+            "at http[0].route[0].destination.host: missing; every destination needs a host",
+        ),
+        (
+            one_entry(json!({"route": [{"destination": {"host": "r"}, "wieght": 5}]})),
+            "at http[0].route[0].wieght: unknown field \"wieght\" (did you mean \"weight\"?)",
+        ),
+        (
+            one_entry(json!({"route": [route("v1", json!(0)), route("v2", json!(0))]})),
+            "at http[0].route: every destination has weight 0",
+        ),
+        (
+            one_entry(json!({"route": []})),
+            "at http[0].route: needs at least one destination",
+        ),
+        (one_entry(json!({"name": "x"})), "at http[0].route: missing"),
+        (
+            json!({"http": {}}).to_string(),
+            "at http: expected an array, got an object",
+        ),
+        ("[1]".to_string(), "at (top level): expected an object, got an array"),
+        ("{\"http\": [".to_string(), "at (top level): not valid JSON"),
+        (
+            json!({"clusterHeader": "X-Cluster"}).to_string(),
+            "at clusterHeader: header names must be lowercase: write \"x-cluster\"",
+        ),
+        (
+            json!({"clusterHeader": ":authority"}).to_string(),
+            "at clusterHeader: \":authority\" cannot be set by the filter",
+        ),
+        (
+            json!({"clusterName": "{hots}"}).to_string(),
+            "at clusterName: unknown placeholder \"{hots}\"",
+        ),
+        (
+            json!({"clusterName": "{subset}", "http": [{"route": [{"destination": {"host": "r"}}]}]}).to_string(),
+            "at http[0].route[0].destination: the clusterName template renders an empty cluster name",
+        ),
+        (
+            one_entry(json!({"route": [{"destination": {"host": "r", "port": {"number": 70000}}}]})),
+            "at http[0].route[0].destination.port.number: expected an integer no larger than 65535",
+        ),
+        (
+            one_entry(json!({"timeout": "5s", "route": [route("v1", json!(1))]})),
+            "at http[0].timeout: the VirtualService field \"timeout\" is not implemented by traffic-shift",
+        ),
+        (
+            json!({"gateways": ["mesh"]}).to_string(),
+            "at gateways: the VirtualService field \"gateways\" is not implemented",
+        ),
+        (
+            json!({"hosts": []}).to_string(),
+            "at hosts: lists no host",
+        ),
+        (
+            json!({"hosts": ["re views"]}).to_string(),
+            "at hosts[0]: \"re views\" is not a host name",
+        ),
+        (
+            json!({"http": [{"name": "a", "route": [route("v1", json!(1))]}, {"name": "a", "route": [route("v1", json!(1))]}]}).to_string(),
+            "at http[1].name: \"a\" names an earlier entry too",
+        ),
+        (
+            one_entry(json!({"match": [{"uri": {"regex": "/r.*"}}], "route": [route("v1", json!(1))]})),
+            "at http[0].match[0].uri.regex: regex matching is not supported",
+        ),
+        (
+            one_entry(json!({"match": [{"uri": {"exact": "/a", "prefix": "/b"}}], "route": [route("v1", json!(1))]})),
+            "at http[0].match[0].uri: give only one of exact, prefix or regex",
+        ),
+        (
+            one_entry(json!({"match": [{"uri": {}}], "route": [route("v1", json!(1))]})),
+            "at http[0].match[0].uri: expected one of exact, prefix or regex",
+        ),
+        (
+            one_entry(json!({"match": [{"headers": {"End-User": {"exact": "jason"}}}], "route": [route("v1", json!(1))]})),
+            "at http[0].match[0].headers.End-User: header names must be lowercase",
+        ),
+        (
+            one_entry(json!({"match": [{"port": 9080}], "route": [route("v1", json!(1))]})),
+            "at http[0].match[0].port: the VirtualService field \"port\" is not implemented",
+        ),
+        (
+            one_entry(json!({"match": [{"ignoreUriCase": "yes"}], "route": [route("v1", json!(1))]})),
+            "at http[0].match[0].ignoreUriCase: expected true or false",
+        ),
+        (
+            one_entry(json!({"sticky": {"header": "x-user", "cookie": "u"}, "route": [route("v1", json!(1))]})),
+            "at http[0].sticky: give exactly one of header or cookie",
+        ),
+        (
+            one_entry(json!({"sticky": {"cookie": "a b"}, "route": [route("v1", json!(1))]})),
+            "at http[0].sticky.cookie: \"a b\" is not a valid cookie name",
+        ),
+    ];
+    for (config, expected) in cases {
+        let message = refused(&config);
+        assert!(
+            message.contains(expected),
+            "{config}\n  gave: {message}\n  want: {expected}"
+        );
+        assert!(
+            message.starts_with("traffic-shift: invalid configuration at "),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "one line: {message}");
+    }
+}
+
+#[test]
+fn matching_and_hosts_route_requests() {
+    let router = compile(json!({
+        "hosts": ["reviews"],
+        "http": [
+            {"name": "jason", "match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": [route("v2", json!(1))]},
+            {"name": "api", "match": [{"uri": {"prefix": "/api"}, "method": {"exact": "POST"}}, {"queryParams": {"canary": {}}}], "route": [route("v3", json!(1))]},
+            {"name": "rest", "route": [route("v1", json!(1))]}
+        ]
+    }));
+    let v = |subset: &str| {
+        Some(format!(
+            "outbound|9080|{subset}|reviews.default.svc.cluster.local"
+        ))
+    };
+    let reviews: (&str, &[u8]) = (":authority", b"reviews:9080");
+    assert_eq!(
+        cluster_for(&router, &[reviews, ("end-user", b"jason")]),
+        v("v2")
+    );
+    assert_eq!(
+        cluster_for(
+            &router,
+            &[reviews, (":path", b"/api/x"), (":method", b"POST")]
+        ),
+        v("v3")
+    );
+    assert_eq!(
+        cluster_for(
+            &router,
+            &[reviews, (":path", b"/api/x"), (":method", b"GET")]
+        ),
+        v("v1")
+    );
+    assert_eq!(
+        cluster_for(&router, &[reviews, (":path", b"/x?canary")]),
+        v("v3")
+    );
+    assert_eq!(
+        cluster_for(&router, &[reviews, ("end-user", b"ja\xffson")]),
+        v("v1")
+    );
+    assert_eq!(
+        cluster_for(
+            &router,
+            &[(":authority", b"ratings:9080"), ("end-user", b"jason")]
+        ),
+        None
+    );
+    assert_eq!(
+        cluster_for(&router, &[("end-user", b"jason")]),
+        None,
+        "no authority, no match"
+    );
+}
+
+#[test]
+fn route_names_scope_entries() {
+    let router = compile(json!({"http": [
+        {"match": [{"routeName": {"exact": "reviews-route"}}], "route": [route("v3", json!(1))]}
+    ]}));
+    assert!(cluster_for(&router, &[("@route", b"reviews-route")]).is_some());
+    assert_eq!(cluster_for(&router, &[("@route", b"details-route")]), None);
+    assert_eq!(cluster_for(&router, &[]), None);
+}
+
+#[test]
+fn sticky_keys_compile_and_decide() {
+    let router = compile(json!({"http": [
+        {"name": "by-header", "match": [{"headers": {"x-kind": {"exact": "h"}}}], "sticky": {"header": "x-user"}, "route": [route("v1", json!(50)), route("v3", json!(50))]},
+        {"name": "by-cookie", "sticky": {"cookie": "user"}, "route": [route("v1", json!(50)), route("v3", json!(50))]}
+    ]}));
+    assert!(matches!(
+        router.entries[0].sticky,
+        Some(StickyKey::Header { .. })
+    ));
+    assert!(matches!(
+        router.entries[1].sticky,
+        Some(StickyKey::Cookie { .. })
+    ));
+    // The random source changes between calls, the answer for a key does not.
+    let request = Headers(HashMap::from([("cookie", &b"a=1; user=alice"[..])]));
+    let mut random = SplitMix64::new(9);
+    let first = router.decide(&request, &mut random).unwrap();
+    for _ in 0..50 {
+        assert_eq!(router.decide(&request, &mut random), Some(first));
+    }
+}
+
+#[test]
+fn tag_mode_and_custom_headers() {
+    let router = compile(json!({
+        "clusterHeader": "x-traffic-shift-subset",
+        "clusterName": "{subset}",
+        "responseHeader": "x-traffic-shift-destination",
+        "http": [{"route": [route("v3", json!(1))]}]
+    }));
+    assert_eq!(router.cluster_header, "x-traffic-shift-subset");
+    assert_eq!(
+        router.response_header.as_deref(),
+        Some("x-traffic-shift-destination")
+    );
+    assert_eq!(cluster_for(&router, &[]).as_deref(), Some("v3"));
+}
