@@ -1,9 +1,49 @@
 //! Istio's `StringMatch` over raw bytes: values that are not UTF-8 simply do not match.
 
+/// An RE2-style pattern that must match the whole value, as Envoy's `safe_regex` does.
+/// `regex-lite` guarantees linear-time matching, so a hostile value cannot stall a worker.
+#[derive(Debug, Clone)]
+pub struct WholeRegex {
+    pattern: String,
+    compiled: regex_lite::Regex,
+}
+
+impl WholeRegex {
+    /// Fails with the engine's reason on an invalid pattern.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let compiled = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| format!("invalid regex: {e}").replace('\n', " "))?;
+        Ok(WholeRegex {
+            pattern: pattern.to_string(),
+            compiled,
+        })
+    }
+
+    /// The same pattern, matching regardless of case (for `ignoreUriCase`).
+    pub fn ignoring_case(&self) -> Result<Self, String> {
+        let mut insensitive = WholeRegex::new(&format!("(?i:{})", self.pattern))?;
+        insensitive.pattern = self.pattern.clone();
+        Ok(insensitive)
+    }
+
+    fn matches(&self, value: &[u8]) -> bool {
+        std::str::from_utf8(value).is_ok_and(|text| self.compiled.is_match(text))
+    }
+}
+
+impl PartialEq for WholeRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl Eq for WholeRegex {}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StringMatch {
     Exact(Vec<u8>),
     Prefix(Vec<u8>),
+    Regex(WholeRegex),
 }
 
 impl StringMatch {
@@ -11,6 +51,7 @@ impl StringMatch {
         match self {
             StringMatch::Exact(expected) => value == expected.as_slice(),
             StringMatch::Prefix(prefix) => value.starts_with(prefix),
+            StringMatch::Regex(regex) => regex.matches(value),
         }
     }
 
@@ -21,6 +62,8 @@ impl StringMatch {
             StringMatch::Prefix(prefix) => value
                 .get(..prefix.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(prefix)),
+            // Compiled case-insensitive already (see `WholeRegex::ignoring_case`).
+            StringMatch::Regex(regex) => regex.matches(value),
         }
     }
 }
@@ -51,11 +94,33 @@ mod tests {
     }
 
     #[test]
+    fn regex_matches_the_whole_value_and_only_text() {
+        let regex = StringMatch::Regex(WholeRegex::new("/reviews/[0-9]+").unwrap());
+        assert!(regex.matches(b"/reviews/12"));
+        assert!(!regex.matches(b"/reviews/12/x"), "anchored at the end");
+        assert!(!regex.matches(b"x/reviews/12"), "anchored at the start");
+        assert!(!regex.matches(b"/reviews/\xff"));
+        let either = StringMatch::Regex(WholeRegex::new("v1|v2").unwrap());
+        assert!(either.matches(b"v2"));
+        assert!(
+            !either.matches(b"v1v2"),
+            "alternation stays inside the anchors"
+        );
+        assert!(WholeRegex::new("(unclosed")
+            .unwrap_err()
+            .starts_with("invalid regex"));
+    }
+
+    #[test]
     fn ignoring_case() {
         let prefix = StringMatch::Prefix(b"/Reviews".to_vec());
         assert!(prefix.matches_ignoring_ascii_case(b"/reviews/1"));
         assert!(!prefix.matches_ignoring_ascii_case(b"/rev"));
         let exact = StringMatch::Exact(b"/A".to_vec());
         assert!(exact.matches_ignoring_ascii_case(b"/a"));
+        let regex = WholeRegex::new("/Reviews/.*").unwrap();
+        let insensitive = StringMatch::Regex(regex.ignoring_case().unwrap());
+        assert!(insensitive.matches_ignoring_ascii_case(b"/REVIEWS/1"));
+        assert!(!StringMatch::Regex(regex).matches(b"/REVIEWS/1"));
     }
 }

@@ -15,7 +15,11 @@ pub fn parse_and_check(bytes: &[u8]) -> Option<Router> {
         Ok(router) => {
             check_router(&router);
             // Compilation is a pure function of the bytes.
-            assert_eq!(config::parse(bytes).as_ref(), Ok(&router), "parse is not deterministic");
+            assert_eq!(
+                config::parse(bytes).as_ref(),
+                Ok(&router),
+                "parse is not deterministic"
+            );
             for source in [Uniform(None), Uniform(Some(b"")), Uniform(Some(bytes))] {
                 check_decision(&router, &source, bytes.len() as u64);
             }
@@ -33,19 +37,27 @@ fn check_error(error: &ConfigError, bytes: &[u8]) {
     let line = error.to_string();
     assert!(line.starts_with(ERROR_PREFIX), "{line:?}");
     //TMP assert!(!line.contains(['\n', '\r']), "the error must be one log line: {line:?}");
-    assert!(line.len() <= 8 * bytes.len() + 1024, "error of {} bytes for {} input bytes", line.len(), bytes.len());
+    assert!(
+        line.len() <= 8 * bytes.len() + 1024,
+        "error of {} bytes for {} input bytes",
+        line.len(),
+        bytes.len()
+    );
 }
 
 fn is_token(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
 }
 
 /// A header the filter writes: a lowercase token, never a pseudo-header or Host.
 fn check_writable_header(name: &str) {
-    assert!(is_token(name) && name != "host", "filter would write header {name:?}");
+    assert!(
+        is_token(name) && name != "host",
+        "filter would write header {name:?}"
+    );
 }
 
 /// A compiled configuration is internally consistent: everything `decide` and the shell index exists.
@@ -93,7 +105,11 @@ fn sticky_key<S: RequestSource>(router: &Router, entry: usize, source: &S) -> Op
 
 /// Decides twice with different randomness: the entry never depends on it, the destination exists and
 /// has a positive weight, and a sticky key pins the destination to its rendezvous choice.
-pub fn check_decision<S: RequestSource>(router: &Router, source: &S, seed: u64) -> Option<Decision> {
+pub fn check_decision<S: RequestSource>(
+    router: &Router,
+    source: &S,
+    seed: u64,
+) -> Option<Decision> {
     let first = router.decide(source, &mut SplitMix64::new(seed));
     let second = router.decide(source, &mut SplitMix64::new(!seed));
     assert_eq!(
@@ -103,8 +119,14 @@ pub fn check_decision<S: RequestSource>(router: &Router, source: &S, seed: u64) 
     );
     for decision in [first, second].into_iter().flatten() {
         let entry = &router.entries[decision.entry];
-        assert!(decision.destination < entry.clusters.len(), "{decision:?} out of range");
-        assert!(entry.weights[decision.destination] > 0, "{decision:?} picked a zero weight");
+        assert!(
+            decision.destination < entry.clusters.len(),
+            "{decision:?} out of range"
+        );
+        assert!(
+            entry.weights[decision.destination] > 0,
+            "{decision:?} picked a zero weight"
+        );
         assert_eq!(
             router.cluster(decision),
             Some(entry.clusters[decision.destination].as_str())
@@ -115,7 +137,11 @@ pub fn check_decision<S: RequestSource>(router: &Router, source: &S, seed: u64) 
             if let Some(key) = sticky_key(router, decision.entry, source) {
                 let entry = &router.entries[decision.entry];
                 let pinned = sticky::choose(&key, &entry.cluster_hashes, &entry.weights);
-                assert_eq!(Some(decision.destination), pinned, "sticky key {key:?} not honoured");
+                assert_eq!(
+                    Some(decision.destination),
+                    pinned,
+                    "sticky key {key:?} not honoured"
+                );
                 assert_eq!(second.map(|d| d.destination), pinned);
             }
         }
@@ -124,5 +150,8 @@ pub fn check_decision<S: RequestSource>(router: &Router, source: &S, seed: u64) 
 }
 
 fn entry_has_choice(router: &Router, entry: usize) -> bool {
-    router.entries.get(entry).is_some_and(|e| e.clusters.len() > 1)
+    router
+        .entries
+        .get(entry)
+        .is_some_and(|e| e.clusters.len() > 1)
 }

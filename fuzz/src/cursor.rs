@@ -39,9 +39,28 @@ impl<'a> Cursor<'a> {
     pub fn field(&mut self) -> Option<&'a [u8]> {
         let length = match self.byte()? {
             0 => return None,
-            255 => usize::from(self.byte().unwrap_or(0)) | usize::from(self.byte().unwrap_or(0)) << 8,
+            255 => {
+                usize::from(self.byte().unwrap_or(0)) | usize::from(self.byte().unwrap_or(0)) << 8
+            }
             tag => usize::from(tag - 1),
         };
         Some(self.take(length))
+    }
+}
+
+/// Appends `value` in the form `Cursor::field` reads back (for generated inputs and seeds).
+pub fn push_field(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        None => out.push(0),
+        Some(bytes) if bytes.len() < 254 => {
+            out.push(bytes.len() as u8 + 1);
+            out.extend_from_slice(bytes);
+        }
+        Some(bytes) => {
+            let bytes = &bytes[..bytes.len().min(usize::from(u16::MAX))];
+            out.push(255);
+            out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
     }
 }

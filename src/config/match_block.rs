@@ -6,7 +6,7 @@ use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::matcher::{Condition, MatchRule};
 use crate::request::{Attribute, Attributes};
-use crate::string_match::StringMatch;
+use crate::string_match::{StringMatch, WholeRegex};
 use serde_json::Value;
 
 const BLOCK: Schema = Schema {
@@ -63,10 +63,9 @@ fn string_match(
     match kind.as_str() {
         "exact" => Ok(Some(StringMatch::Exact(bytes))),
         "prefix" => Ok(Some(StringMatch::Prefix(bytes))),
-        _ => Err(ConfigError::at(
-            &at,
-            "regex matching is not supported by traffic-shift (it would multiply the module's size); use exact or prefix",
-        )),
+        _ => WholeRegex::new(read::string(text, &at)?)
+            .map(|regex| Some(StringMatch::Regex(regex)))
+            .map_err(|reason| ConfigError::at(&at, reason)),
     }
 }
 
@@ -117,11 +116,21 @@ fn block(
                 read::string(field, &at)?;
             }
             "ignoreUriCase" => {}
-            "uri" => conditions.push(Condition::Uri {
-                path: attributes.header(":path"),
-                matcher: required_match(field, &at)?,
-                ignore_case,
-            }),
+            "uri" => {
+                let matcher = match required_match(field, &at)? {
+                    StringMatch::Regex(regex) if ignore_case => StringMatch::Regex(
+                        regex
+                            .ignoring_case()
+                            .map_err(|reason| ConfigError::at(&at, reason))?,
+                    ),
+                    other => other,
+                };
+                conditions.push(Condition::Uri {
+                    path: attributes.header(":path"),
+                    matcher,
+                    ignore_case,
+                })
+            }
             "scheme" | "method" | "authority" => conditions.push(Condition::Value {
                 slot: attributes.header(&format!(":{key}")),
                 matcher: required_match(field, &at)?,

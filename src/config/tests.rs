@@ -169,8 +169,8 @@ fn errors_name_the_path_and_the_reason() {
             "at http[1].name: \"a\" names an earlier entry too",
         ),
         (
-            one_entry(json!({"match": [{"uri": {"regex": "/r.*"}}], "route": [route("v1", json!(1))]})),
-            "at http[0].match[0].uri.regex: regex matching is not supported",
+            one_entry(json!({"match": [{"uri": {"regex": "/r(.*"}}], "route": [route("v1", json!(1))]})),
+            "at http[0].match[0].uri.regex: invalid regex",
         ),
         (
             one_entry(json!({"match": [{"uri": {"exact": "/a", "prefix": "/b"}}], "route": [route("v1", json!(1))]})),
@@ -318,4 +318,23 @@ fn tag_mode_and_custom_headers() {
         Some("x-traffic-shift-destination")
     );
     assert_eq!(cluster_for(&router, &[]).as_deref(), Some("v3"));
+}
+
+#[test]
+fn regex_matches_compile_whole_and_respect_ignore_uri_case() {
+    let router = compile(json!({"http": [
+        {"name": "ids", "match": [{"uri": {"regex": "/reviews/[0-9]+"}, "ignoreUriCase": true}], "route": [route("v2", json!(1))]},
+        {"name": "beta", "match": [{"headers": {"x-group": {"regex": "beta-(a|b)"}}}], "route": [route("v3", json!(1))]}
+    ]}));
+    let subset = |headers: &[(&'static str, &'static [u8])]| {
+        cluster_for(&router, headers).map(|c| c.split('|').nth(2).unwrap_or("").to_string())
+    };
+    assert_eq!(
+        subset(&[(":path", b"/REVIEWS/12?x=1")]).as_deref(),
+        Some("v2")
+    );
+    assert_eq!(subset(&[(":path", b"/reviews/12/ratings")]), None);
+    assert_eq!(subset(&[("x-group", b"beta-b")]).as_deref(), Some("v3"));
+    assert_eq!(subset(&[("x-group", b"beta-bc")]), None);
+    assert_eq!(subset(&[("x-group", b"beta-\xff")]), None);
 }

@@ -1,0 +1,226 @@
+//! `make test`'s bounded pass over the fuzz entry points (fuzz/src, included by path so both run the
+//! same code): a deterministic pseudo-random corpus of configurations and hostile requests, plus every
+//! input fuzzing has found. `make fuzz` explores further with libFuzzer.
+
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)]
+mod fuzz_entry;
+
+use fuzz_entry::cursor::push_field;
+use fuzz_entry::rich_config::{REQUEST_HEADERS, RICH_CONFIG};
+use traffic_shift::random::{RandomSource, SplitMix64};
+
+const CONFIG_INPUTS: u64 = 3_000;
+const REQUEST_INPUTS: u64 = 20_000;
+
+/// Inputs fuzzing found, kept so they stay fixed: (what went wrong, input to the config target).
+const CONFIG_REGRESSIONS: &[(&str, &[u8])] = &[
+    ("error text broke the one-line log: raw newline from an unknown key", b"{\"a\nb\": 1}"),
+    ("... from a long string value", b"{\"clusterName\": \"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\"}"),
+    ("... from a header name", b"{\"clusterHeader\": \"a\nb\"}"),
+    ("... from a rendered cluster name", b"{\"http\": [{\"route\": [{\"destination\": {\"host\": \"a\nb\"}}]}]}"),
+    ("... from a template placeholder", b"{\"clusterName\": \"{a\nb}\"}"),
+];
+
+/// Words the documents and requests are made of, so random edits stay near what the parser knows.
+const TOKENS: &[&[u8]] = &[
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b",",
+    b"\"",
+    b"null",
+    b"-1",
+    b"0",
+    b"4294967296",
+    b"1.5",
+    b"\"http\"",
+    b"\"route\"",
+    b"\"destination\"",
+    b"\"weight\"",
+    b"\"host\"",
+    b"\"subset\"",
+    b"\"match\"",
+    b"\"headers\"",
+    b"\"sticky\"",
+    b"{host}",
+    b"{",
+    b"jason",
+    b"/reviews",
+    b"/api/V1",
+    b"POST",
+    b"http",
+    b"shift",
+    b"reviews",
+    b"reviews:9080",
+    b"[::1]:80",
+    b"a.example.com",
+    b"off",
+    b"user=",
+    b"; ",
+    b"?",
+    b"canary=1",
+    b"&flag",
+    b"%",
+    b"%ff",
+    b"#",
+    b"\xff\xfe",
+    b"\xc3",
+    b"\0",
+    b"\r\n",
+    b" ",
+];
+
+fn below(rng: &mut SplitMix64, bound: usize) -> usize {
+    rng.below(bound as u64) as usize
+}
+
+fn random_bytes(rng: &mut SplitMix64, max_len: usize) -> Vec<u8> {
+    let len = below(rng, max_len + 1);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+fn token(rng: &mut SplitMix64) -> &'static [u8] {
+    TOKENS[below(rng, TOKENS.len())]
+}
+
+/// A few byte-level edits: flips, cuts, token inserts, duplicated ranges.
+fn mutate_bytes(seed: &[u8], rng: &mut SplitMix64) -> Vec<u8> {
+    let mut out = seed.to_vec();
+    for _ in 0..1 + below(rng, 8) {
+        let at = below(rng, out.len() + 1);
+        let span = below(rng, 16).min(out.len() - at);
+        match below(rng, 4) {
+            0 if at < out.len() => out[at] ^= 1 << below(rng, 8),
+            1 => {
+                out.drain(at..at + span);
+            }
+            2 => {
+                let copy = out[at..at + span].to_vec();
+                out.splice(at..at, copy);
+            }
+            _ => {
+                out.splice(at..at, token(rng).iter().copied());
+            }
+        }
+    }
+    out
+}
+
+fn plugin_configs() -> Vec<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/filter-config/plugin");
+    let mut seeds = vec![RICH_CONFIG.as_bytes().to_vec()];
+    for file in std::fs::read_dir(dir).expect("filter-config/plugin exists") {
+        seeds.push(std::fs::read(file.expect("readable entry").path()).expect("readable file"));
+    }
+    assert!(seeds.len() > 1, "no example configurations in {dir}");
+    seeds
+}
+
+#[test]
+fn config_target_holds_on_random_and_mutated_documents() {
+    let seeds = plugin_configs();
+    let mut rng = SplitMix64::new(0x7261_6666_6963);
+    let mut valid = [0u64; 2];
+    for i in 0..CONFIG_INPUTS {
+        let input = match i % 3 {
+            0 => random_bytes(&mut rng, 256),
+            1 => mutate_bytes(&seeds[below(&mut rng, seeds.len())], &mut rng),
+            _ => random_bytes(&mut rng, 48), // read as an edit list by the structured half
+        };
+        let [raw, edited] = fuzz_entry::config(&input);
+        valid[0] += u64::from(raw);
+        valid[1] += u64::from(edited);
+    }
+    // The corpus must reach both outcomes, or it tests only the first checks of the parser.
+    for (what, count) in ["raw", "edited"].iter().zip(valid) {
+        assert!(
+            count > 10 && count < CONFIG_INPUTS * 9 / 10,
+            "{count} valid {what} documents"
+        );
+    }
+}
+
+#[test]
+fn config_regressions_stay_fixed() {
+    for (what, input) in CONFIG_REGRESSIONS {
+        let outcome = std::panic::catch_unwind(|| fuzz_entry::config(input));
+        assert!(
+            outcome.is_ok(),
+            "{what}: {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+/// Values that make the rich configuration's conditions hold, per REQUEST_HEADERS slot (then route name).
+const PLAUSIBLE: &[&[&[u8]]] = &[
+    &[
+        b"/reviews/1",
+        b"/API/V1",
+        b"/api/v1?x=1",
+        b"/?canary=1&flag",
+        b"/x?canary=%31&flag=",
+    ],
+    &[
+        b"reviews",
+        b"reviews:9080",
+        b"a.example.com",
+        b"[::1]:10000",
+        b"REVIEWS.prod.svc.cluster.local.",
+    ],
+    &[b"POST", b"GET"],
+    &[b"http", b"https"],
+    &[b"jason"],
+    &[b"1", b""],
+    &[b"off", b"on"],
+    &[b"u1", b"u2", b""],
+    &[b"user=alice", b"a=1; user=\"bob\"", b"user="],
+    &[b"outbound|9080|v2|reviews"],
+    &[b"shift"],
+];
+
+/// A header value: often one the configuration matches, else hostile: absent, random (mostly
+/// non-UTF-8) bytes, dictionary words, hundreds of cookies, rarely 60 KiB.
+fn hostile_value(rng: &mut SplitMix64, slot: usize) -> Option<Vec<u8>> {
+    match below(rng, 40) {
+        0..=19 => Some(PLAUSIBLE[slot][below(rng, PLAUSIBLE[slot].len())].to_vec()),
+        20..=23 => None,
+        24..=29 => Some(random_bytes(rng, 64)),
+        30 => Some(
+            b"a=1; "
+                .repeat(below(rng, 400))
+                .into_iter()
+                .chain(*b"user=x")
+                .collect(),
+        ),
+        31 if below(rng, 8) == 0 => Some(vec![b'x'; 60 * 1024]),
+        _ => Some(
+            (0..below(rng, 5))
+                .flat_map(|_| token(rng).to_vec())
+                .collect(),
+        ),
+    }
+}
+
+#[test]
+fn request_target_holds_on_hostile_headers() {
+    let mut rng = SplitMix64::new(0x7265_7175_6573_74);
+    let entries = 5;
+    let mut decided = vec![0u64; entries + 1]; // last slot: no entry applied
+    for _ in 0..REQUEST_INPUTS {
+        let mut input = rng.next_u64().to_le_bytes().to_vec();
+        for slot in 0..=REQUEST_HEADERS.len() {
+            push_field(&mut input, hostile_value(&mut rng, slot).as_deref());
+        }
+        let decision = fuzz_entry::request(&input);
+        decided[decision.map_or(entries, |d| d.entry)] += 1;
+    }
+    // Every entry of the rich configuration (and "none") must have been reached.
+    assert!(
+        decided.iter().all(|n| *n > 0),
+        "decisions per entry: {decided:?}"
+    );
+}
