@@ -35,6 +35,8 @@ MATCH_RULES = {
     "scheme-http": [{"scheme": {"exact": "http"}, "headers": {"x-scheme": {}}}],
     "route-exact": [{"routeName": {"exact": "named-route"}}],
     "route-prefix": [{"routeName": {"prefix": "canary-"}}],
+    "regex-header": [{"headers": {"x-group": {"regex": "beta-(a|b)"}}}],
+    "regex-uri": [{"uri": {"regex": "/items/[0-9]+"}}],
 }
 MATCH_CONFIG, MATCH_CLUSTERS = labelled(MATCH_RULES)
 MATCH_ROUTES = [  # every route sends to the cluster the filter names; only their names differ
@@ -74,6 +76,12 @@ CASES = [
     ("uri prefix, only in the query", None, {"path": "/other?next=/prefix/"}),
     ("uri case differs, case ignored", "uri-nocase", {"path": "/nocase/1"}),
     ("uri upper case, case ignored", "uri-nocase", {"path": "/NOCASE/1"}),
+    # regex: RE2 syntax, matching the whole value (as Envoy's safe_regex)
+    ("regex header", "regex-header", {"headers": {"x-group": "beta-b"}}),
+    ("regex must match the whole value", None, {"headers": {"x-group": "beta-bc"}}),
+    ("regex on non-UTF-8 bytes", None, {"headers": {"x-group": b"beta-\xff"}}),
+    ("regex uri ignores the query", "regex-uri", {"path": "/items/42?x=1"}),
+    ("regex uri is anchored", None, {"path": "/items/42/reviews"}),
     # method
     ("method", "method", {"method": "PUT"}),
     ("other method", None, {"method": "DELETE"}),
@@ -169,16 +177,16 @@ def test_hosts_outside_the_list_ignore_a_spoofed_header(envoy_for):
     expect_route(envoy, None, HOSTS_CLUSTERS, host="ratings:9080", headers={lab.CLUSTER_HEADER: "in-hosts"})
 
 
-# -- regex is refused when Envoy loads the configuration -----------------------------------------------------
+# -- an invalid regex is refused when Envoy loads the configuration ---------------------------------------
 
 REGEX_FIELDS = {
-    "header": ({"headers": {"end-user": {"regex": "ja.*"}}}, "http[0].match[0].headers.end-user.regex"),
-    "uri": ({"uri": {"regex": "/r.*"}}, "http[0].match[0].uri.regex"),
+    "header": ({"headers": {"end-user": {"regex": "ja(.*"}}}, "http[0].match[0].headers.end-user.regex"),
+    "uri": ({"uri": {"regex": "/r[.*"}}, "http[0].match[0].uri.regex"),
 }
 
 
 @pytest.mark.parametrize("block,path", REGEX_FIELDS.values(), ids=REGEX_FIELDS.keys())
-def test_regex_is_refused_naming_the_field(module, block, path):
+def test_an_invalid_regex_is_refused_naming_the_field(module, block, path):
     config, _ = labelled({"regex": [block]})
     log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module))
     messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
