@@ -3,6 +3,7 @@
 //! The pure core (configuration, matching, weighted and sticky choice) never touches the host;
 //! the `filter` module is the thin shell that talks to Envoy through `proxy_wasm`.
 
+pub mod authority_index;
 pub mod config;
 pub mod hosts;
 pub mod matcher;

@@ -33,6 +33,13 @@ impl Attributes {
         }
     }
 
+    /// The slot of a header already registered, without registering it.
+    pub fn find_header(&self, name: &str) -> Option<usize> {
+        self.list
+            .iter()
+            .position(|known| matches!(known, Attribute::Header(h) if h == name))
+    }
+
     pub fn header(&mut self, name: &str) -> usize {
         self.slot(Attribute::Header(name.to_string()))
     }

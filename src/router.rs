@@ -1,5 +1,6 @@
 //! A compiled configuration and the per-request decision it makes.
 
+use crate::authority_index::AuthorityIndex;
 use crate::hosts::HostSet;
 use crate::matcher::MatchRule;
 use crate::random::RandomSource;
@@ -73,6 +74,8 @@ pub struct Router {
     /// The top-level `hosts` and the slot of `:authority`.
     pub hosts: Option<(HostSet, usize)>,
     pub entries: Vec<Entry>,
+    /// Present when entries are keyed by exact authority (large configurations).
+    pub authority_index: Option<AuthorityIndex>,
     pub attributes: Attributes,
 }
 
@@ -84,6 +87,7 @@ impl Default for Router {
             response_header: None,
             hosts: None,
             entries: Vec::new(),
+            authority_index: None,
             attributes: Attributes::default(),
         }
     }
@@ -104,13 +108,21 @@ impl Router {
                 return None;
             }
         }
-        let (index, entry) = self
-            .entries
-            .iter()
-            .enumerate()
-            .find(|(_, entry)| entry.rule.applies(&mut request))?;
+        let applies = |index: &usize, request: &mut Lookup<'_, S>| {
+            self.entries
+                .get(*index)
+                .is_some_and(|entry| entry.rule.applies(request))
+        };
+        let found = match &self.authority_index {
+            Some(index) => {
+                let candidates = index.candidates(request.get(index.slot));
+                candidates.into_iter().find(|i| applies(i, &mut request))
+            }
+            None => (0..self.entries.len()).find(|i| applies(i, &mut request)),
+        }?;
+        let entry = self.entries.get(found)?;
         Some(Decision {
-            entry: index,
+            entry: found,
             destination: entry.pick(&mut request, random),
         })
     }

@@ -9,6 +9,7 @@ mod read;
 
 pub use error::{ConfigError, ConfigResult};
 
+use crate::authority_index::AuthorityIndex;
 use crate::hosts::HostSet;
 use crate::router::Router;
 use crate::template::{ClusterNameTemplate, DEFAULT_TEMPLATE};
@@ -85,6 +86,8 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
             router.entries.push(entry);
         }
     }
+    router.authority_index =
+        AuthorityIndex::build(&router.entries, router.attributes.header(":authority"));
     Ok(router)
 }
 

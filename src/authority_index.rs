@@ -1,0 +1,126 @@
+//! Entries keyed by exact authority, so a request only visits the entries that can apply to it.
+//!
+//! An entry is keyed when every one of its match blocks requires an exact `authority`; its keys
+//! are those authorities. Other entries are visited for every request. Visiting keyed and unkeyed
+//! entries in ascending index order keeps Istio's first-match semantics.
+
+use crate::matcher::Condition;
+use crate::router::Entry;
+use crate::string_match::StringMatch;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorityIndex {
+    /// The `:authority` attribute slot.
+    pub slot: usize,
+    by_authority: BTreeMap<Vec<u8>, Vec<usize>>,
+    unkeyed: Vec<usize>,
+}
+
+/// The exact authorities an entry requires, or `None` if some request of any authority may match.
+fn keys(entry: &Entry, slot: usize) -> Option<Vec<&[u8]>> {
+    if entry.rule.blocks.is_empty() {
+        return None;
+    }
+    entry
+        .rule
+        .blocks
+        .iter()
+        .map(|block| {
+            block.iter().find_map(|condition| match condition {
+                Condition::Value {
+                    slot: s,
+                    matcher: StringMatch::Exact(value),
+                } if *s == slot => Some(value.as_slice()),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+impl AuthorityIndex {
+    /// Worth building only when some entries are keyed; `None` otherwise.
+    pub fn build(entries: &[Entry], slot: usize) -> Option<Self> {
+        let mut index = AuthorityIndex {
+            slot,
+            ..Default::default()
+        };
+        for (position, entry) in entries.iter().enumerate() {
+            match keys(entry, slot) {
+                Some(authorities) => {
+                    for authority in authorities {
+                        let list = index.by_authority.entry(authority.to_vec()).or_default();
+                        if list.last() != Some(&position) {
+                            list.push(position);
+                        }
+                    }
+                }
+                None => index.unkeyed.push(position),
+            }
+        }
+        (!index.by_authority.is_empty()).then_some(index)
+    }
+
+    /// Entry indexes that may apply to a request with this authority, in ascending order.
+    pub fn candidates<'a>(&'a self, authority: Option<&[u8]>) -> impl Iterator<Item = usize> + 'a {
+        let keyed = authority
+            .and_then(|a| self.by_authority.get(a))
+            .map_or(&[][..], Vec::as_slice);
+        merge_sorted(keyed, &self.unkeyed)
+    }
+}
+
+/// The union of two ascending lists, ascending.
+fn merge_sorted<'a>(a: &'a [usize], b: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if x <= y => a.next().copied(),
+        (_, Some(_)) => b.next().copied(),
+        (Some(_), None) => a.next().copied(),
+        (None, None) => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+    use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn merges_in_order() {
+        let merged: Vec<usize> = merge_sorted(&[0, 3, 7], &[1, 2, 8]).collect();
+        assert_eq!(merged, [0, 1, 2, 3, 7, 8]);
+        assert_eq!(merge_sorted(&[], &[4]).collect::<Vec<_>>(), [4]);
+    }
+
+    #[test]
+    fn keyed_entries_are_found_by_authority_and_order_is_kept() {
+        let dest = json!([{"destination": {"host": "h"}}]);
+        let config = json!({"http": [
+            {"name": "a", "match": [{"authority": {"exact": "svc-a"}}], "route": dest},
+            {"name": "any-jason", "match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": dest},
+            {"name": "b-or-a", "match": [{"authority": {"exact": "svc-b"}}, {"authority": {"exact": "svc-a"}, "method": {"exact": "GET"}}], "route": dest},
+            {"name": "prefix", "match": [{"authority": {"prefix": "svc-"}}], "route": dest},
+            {"name": "rest", "route": dest}
+        ]});
+        let router = parse(config.to_string().as_bytes()).unwrap();
+        let index = router.authority_index.as_ref().unwrap();
+        let visit = |authority: Option<&[u8]>| index.candidates(authority).collect::<Vec<_>>();
+        assert_eq!(visit(Some(b"svc-a")), [0, 1, 2, 3, 4]);
+        assert_eq!(visit(Some(b"svc-b")), [1, 2, 3, 4]);
+        assert_eq!(visit(Some(b"other")), [1, 3, 4]);
+        assert_eq!(visit(None), [1, 3, 4]);
+    }
+
+    #[test]
+    fn no_index_without_keyed_entries() {
+        let config = json!({"http": [{"route": [{"destination": {"host": "h"}}]}]});
+        assert!(parse(config.to_string().as_bytes())
+            .unwrap()
+            .authority_index
+            .is_none());
+    }
+}
