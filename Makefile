@@ -38,8 +38,10 @@ targets:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
+# The module logs its version and commit when its VM starts.
 build: targets
-	cargo build --release --target $(WASM_TARGET)
+	TRAFFIC_SHIFT_GIT_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+		cargo build --release --target $(WASM_TARGET)
 	@echo "module: $(MODULE) ($$(wc -c < $(MODULE)) bytes)"
 
 # Python tools and the pinned Envoy, in the project's own folder.
@@ -102,8 +104,24 @@ bench: build envoy
 oci: build setup
 	$(PY) tools/manifests/oci_image.py --module $(MODULE) --name traffic-shift --tag $(CRATE_VERSION) --out target/oci
 
-fuzz:
-	@echo "make fuzz: not yet"
+# libFuzzer on the pure core (fuzz/, its own workspace): the configuration parser, then the request path,
+# FUZZ_SECONDS each; a crash leaves its input in fuzz/artifacts/<target>/ and fails the run (after both).
+# cargo-fuzz needs nightly flags: the nightly toolchain when installed, else stable with RUSTC_BOOTSTRAP=1.
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
+FUZZ_TOOLCHAIN = $(if $(shell rustup toolchain list 2>/dev/null | grep '^nightly'),RUSTUP_TOOLCHAIN=nightly,RUSTC_BOOTSTRAP=1)
+FUZZ_LIMITS := -rss_limit_mb=1024 -malloc_limit_mb=64 -timeout=10 -max_len=16384 -print_final_stats=1
+
+$(CARGO_FUZZ):
+	cargo install --quiet --locked cargo-fuzz --version 0.13.2 --root $(TOOLS)
+
+fuzz: $(CARGO_FUZZ)
+	@cd fuzz && status=0 && for target in config request; do \
+		mkdir -p corpus/$$target && \
+		$(FUZZ_TOOLCHAIN) $(abspath $(CARGO_FUZZ)) fuzz run --debug-assertions $$target corpus/$$target \
+			$$([ $$target = config ] && echo ../filter-config/plugin) -- -dict=dict/$$target.dict \
+			-max_total_time=$(FUZZ_SECONDS) $(FUZZ_LIMITS) || status=1; \
+	done; exit $$status
 
 clean:
 	cargo clean

@@ -6,7 +6,7 @@ import time
 import envoylab
 
 from . import envoys, listeners, machine, measure, memory, report, sanity, settings as bench_settings
-from .cpu import Placement
+from .cpu import Meter, Placement
 from .load import LoadError, require
 
 RESULTS = os.path.join(listeners.REPO, "target", "bench", "results.json")
@@ -52,14 +52,15 @@ def run(settings) -> dict:
         measured = envoys.start(lambda: listeners.measured_bootstrap(variants, ports))
         try:
             placement.pin_process(measured.pid)
+            meter = Meter([measured.pid, upstream.pid])
             sanity.check(measured, variants)
             progress("closed loop: %d round(s) x %d listeners x %.0f s, wrk -c%d" % (
                 settings.rounds, len(variants), settings.seconds, settings.connections))
-            runs = measure.throughput_rounds(measured, placement, variants, settings, progress)
+            runs = measure.throughput_rounds(measured, placement, meter, variants, settings, progress)
             rate = latency_rate(runs, settings)
             progress("fixed rate: %d req/s, %d round(s) x %.0f s" % (rate, settings.latency_rounds,
                                                                      settings.latency_seconds))
-            latencies = measure.latency_rounds(measured, [by_name[n] for n in LATENCY_VARIANTS], rate, settings,
+            latencies = measure.latency_rounds(measured, meter, [by_name[n] for n in LATENCY_VARIANTS], rate, settings,
                                                progress)
         finally:
             measured.close()

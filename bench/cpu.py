@@ -5,6 +5,8 @@ generators share the rest (children inherit the driver's affinity). Then the mea
 bottleneck, and its own CPU time per request is a second, load-independent view of the cost.
 """
 import os
+import resource
+import time
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -63,3 +65,36 @@ def busy_share(before: dict, after: dict, cores) -> float:
     busy = sum(after[c][0] - before[c][0] for c in cores)
     total = sum(after[c][1] - before[c][1] for c in cores)
     return busy / total if total else 0.0
+
+
+def machine_busy_seconds() -> float:
+    """CPU-seconds all cores spent busy since boot (the aggregate /proc/stat line)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / TICKS
+
+
+def _rusage_seconds(who) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Meter:
+    """Splits the machine's CPU time during a run into ours (the bench's Envoys, the driver and the load
+    generators it waited for) and foreign: other work on a shared machine, which makes a run unreliable."""
+
+    def __init__(self, pids):
+        self.pids = list(pids)
+
+    def _ours(self) -> float:
+        return (sum(process_seconds(pid) for pid in self.pids) + _rusage_seconds(resource.RUSAGE_SELF)
+                + _rusage_seconds(resource.RUSAGE_CHILDREN))
+
+    def start(self):
+        self._begin = (time.monotonic(), machine_busy_seconds(), self._ours())
+
+    def foreign_cores(self) -> float:
+        """Average number of cores busy with other work since start()."""
+        wall, busy, ours = self._begin
+        elapsed = time.monotonic() - wall
+        return max(0.0, (machine_busy_seconds() - busy) - (self._ours() - ours)) / elapsed if elapsed else 0.0

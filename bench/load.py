@@ -38,6 +38,7 @@ class Latency:
     p50_ms: float
     p99_ms: float
     p999_ms: float
+    foreign_cores: float = 0.0  # other work on the machine meanwhile (set by measure.py)
 
 
 def require(tool: str) -> str:

@@ -1,8 +1,16 @@
-"""The measurement rounds: every listener once per round, order rotated, so slow drifts hit all alike."""
+"""The measurement rounds: every listener once per round, order rotated, so slow drifts hit all alike.
+
+A run during which other work kept more than FOREIGN_LIMIT of a core busy (a shared machine: builds, other
+tests) is repeated after a pause, at most RETRIES times; what it finally measured is kept, and flagged."""
 import dataclasses
 import statistics
+import time
 
 from . import cpu, load
+
+FOREIGN_LIMIT = 0.2  # cores of other work tolerated during a run
+RETRIES = 2
+PAUSE_SECONDS = 3.0
 
 
 @dataclasses.dataclass
@@ -12,6 +20,7 @@ class Run:
     rps: float
     cpu_us_per_request: float  # measured Envoy's own CPU time per answered request
     others_busy: float  # share of the generator/upstream core(s) in use: near 1.0 means they limited it
+    foreign_cores: float  # other work on the machine during the run, in cores
 
 
 class BenchError(RuntimeError):
@@ -23,7 +32,20 @@ def rotated(items: list, by: int) -> list:
     return items[by:] + items[:by]
 
 
-def throughput_run(envoy, placement, variant, seconds: float, connections: int, round_no: int) -> Run:
+def _undisturbed(measure_once, meter: cpu.Meter, label: str, progress):
+    """(result, foreign cores) of measure_once(), repeated while other work disturbed it."""
+    for attempt in range(RETRIES + 1):
+        meter.start()
+        result = measure_once()
+        foreign = meter.foreign_cores()
+        if foreign <= FOREIGN_LIMIT or attempt == RETRIES:
+            return result, foreign
+        progress("%s: %.2f cores of other work meanwhile, measuring again" % (label, foreign))
+        time.sleep(PAUSE_SECONDS)
+    raise AssertionError("unreachable")
+
+
+def _throughput_once(envoy, placement, variant, seconds: float, connections: int, round_no: int) -> Run:
     cores_before, cpu_before = cpu.core_times(), cpu.process_seconds(envoy.pid)
     result = load.closed_loop(envoy.ports[variant.name], variant.host, seconds, connections)
     cores_after, cpu_after = cpu.core_times(), cpu.process_seconds(envoy.pid)
@@ -31,31 +53,37 @@ def throughput_run(envoy, placement, variant, seconds: float, connections: int, 
         raise BenchError("%s: %d of %d answers were errors: the listener is broken, its numbers would lie"
                          % (variant.name, result.bad, result.requests))
     return Run(variant.name, round_no, result.rps, (cpu_after - cpu_before) / result.requests * 1e6,
-               cpu.busy_share(cores_before, cores_after, placement.others))
+               cpu.busy_share(cores_before, cores_after, placement.others), 0.0)
 
 
-def throughput_rounds(envoy, placement, variants, settings, progress) -> list:
+def throughput_rounds(envoy, placement, meter, variants, settings, progress) -> list:
     for variant in variants:  # warm-up: connections, VM caches, upstream pools; discarded
         load.closed_loop(envoy.ports[variant.name], variant.host, settings.warmup_seconds, settings.connections)
     runs = []
     for round_no in range(settings.rounds):
         for variant in rotated(list(variants), round_no):
-            run = throughput_run(envoy, placement, variant, settings.seconds, settings.connections, round_no)
-            progress("round %d/%d  %-11s %8.0f req/s  %5.1f us CPU/req" % (
-                round_no + 1, settings.rounds, variant.name, run.rps, run.cpu_us_per_request))
+            run, run.foreign_cores = _undisturbed(
+                lambda: _throughput_once(envoy, placement, variant, settings.seconds, settings.connections,
+                                         round_no), meter, variant.name, progress)
+            progress("round %d/%d  %-11s %8.0f req/s  %5.1f us CPU/req%s" % (
+                round_no + 1, settings.rounds, variant.name, run.rps, run.cpu_us_per_request,
+                "  (disturbed: %.2f cores of other work)" % run.foreign_cores
+                if run.foreign_cores > FOREIGN_LIMIT else ""))
             runs.append(run)
     return runs
 
 
-def latency_rounds(envoy, variants, rate: int, settings, progress) -> dict:
-    """{variant name: [Latency per round]} at a fixed rate."""
+def latency_rounds(envoy, meter, variants, rate: int, settings, progress) -> dict:
+    """{variant name: [Latency per round]} at a fixed rate; each Latency also gets .foreign_cores."""
     results = {v.name: [] for v in variants}
     for round_no in range(settings.latency_rounds):
         for variant in rotated(list(variants), round_no):
-            latency = load.fixed_rate(envoy.ports[variant.name], variant.host, rate, settings.latency_seconds,
-                                      settings.latency_connections)
+            latency, foreign = _undisturbed(
+                lambda: load.fixed_rate(envoy.ports[variant.name], variant.host, rate, settings.latency_seconds,
+                                        settings.latency_connections), meter, variant.name, progress)
             if latency.bad:
                 raise BenchError("%s: %d errors at %d req/s" % (variant.name, latency.bad, rate))
+            latency.foreign_cores = foreign
             progress("latency %d/%d %-11s %6.0f req/s  p50 %.3f ms  p99 %.3f ms" % (
                 round_no + 1, settings.latency_rounds, variant.name, latency.achieved_rps, latency.p50_ms,
                 latency.p99_ms))

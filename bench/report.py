@@ -36,7 +36,12 @@ def summary(runs, latencies, memories, variants, modules, rate, context) -> dict
         "ratio_1000_vs_1": measure.round_ratio(runs, "shift-1000", "shift-1"),
         "ratio_cmp_vs_shift": (measure.round_ratio(runs, "shift-cmp", "shift")
                                if any(r.variant == "shift-cmp" for r in runs) else None),
-        "max_others_busy": max(r.others_busy for r in runs),
+        # Runs other work disturbed say nothing about the generator side, so they are left out here.
+        "others_busy": statistics.median([r.others_busy for r in runs if r.foreign_cores <= measure.FOREIGN_LIMIT]
+                                         or [r.others_busy for r in runs]),
+        "disturbed_runs": sum(r.foreign_cores > measure.FOREIGN_LIMIT for r in runs)
+        + sum(l.foreign_cores > measure.FOREIGN_LIMIT for ls in latencies.values() for l in ls),
+        "median_foreign_cores": statistics.median([r.foreign_cores for r in runs]),
     }
 
 
@@ -78,11 +83,14 @@ def table(result: dict, latencies: dict) -> str:
     context = result["context"]
     lines.append("machine: %d cores, %s; %s" % (context["machine"]["nproc"], context["machine"]["cpu"],
                                                  context["placement"]))
-    lines.append("busy before the run: %.0f%% of all cores; generator-side core(s) at most %.0f%% busy during runs"
-                 % (100 * context["background_busy"], 100 * result["max_others_busy"]))
-    if context["background_busy"] > 0.10:
-        lines.append("WARNING: the machine was not idle before the run; these numbers are noisy")
-    if result["max_others_busy"] > 0.95:
+    lines.append("other work on the machine: %.0f%% busy before the run, median %.2f cores during runs; "
+                 "generator-side core(s) %.0f%% busy (median)" % (100 * context["background_busy"],
+                                                                 result["median_foreign_cores"],
+                                                                 100 * result["others_busy"]))
+    if result["disturbed_runs"]:
+        lines.append("WARNING: %d run(s) stayed disturbed by other work after %d retries; these numbers are noisy"
+                     % (result["disturbed_runs"], measure.RETRIES))
+    if result["others_busy"] > 0.95:
         lines.append("WARNING: the generator-side core was saturated: the load side, not Envoy, may have limited "
                      "throughput")
     return "\n".join(lines)

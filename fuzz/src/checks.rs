@@ -36,7 +36,10 @@ pub fn parse_and_check(bytes: &[u8]) -> Option<Router> {
 fn check_error(error: &ConfigError, bytes: &[u8]) {
     let line = error.to_string();
     assert!(line.starts_with(ERROR_PREFIX), "{line:?}");
-    //TMP assert!(!line.contains(['\n', '\r']), "the error must be one log line: {line:?}");
+    assert!(
+        !line.contains(['\n', '\r']),
+        "the error must be one log line: {line:?}"
+    );
     assert!(
         line.len() <= 8 * bytes.len() + 1024,
         "error of {} bytes for {} input bytes",

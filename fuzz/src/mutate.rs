@@ -4,9 +4,10 @@
 use super::cursor::Cursor;
 use super::rich_config::RICH_CONFIG;
 use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
 
 const MAX_EDITS: usize = 16;
-/// Edits stop once the document is this large: the point is odd shapes, not big ones.
+/// Edits stop once the document is larger than this: the point is odd shapes, not big ones.
 const MAX_DOCUMENT: usize = 64 * 1024;
 
 /// Field names the parser knows, ones it refuses as not implemented, near misses, and header names.
@@ -124,7 +125,11 @@ fn interesting_value(cursor: &mut Cursor) -> Value {
         14 => json!(1e308),
         15 => json!(pick(STRINGS, cursor)),
         16 => json!(input_string(cursor)),
-        17 => json!(pick(STRINGS, cursor).repeat(usize::from(cursor.byte().unwrap_or(0)) * 64)),
+        17 => {
+            let unit = pick(STRINGS, cursor);
+            let times = usize::from(cursor.byte().unwrap_or(0)) * 64;
+            json!(unit.repeat(times.min(MAX_DOCUMENT / unit.len().max(1))))
+        }
         18 => json!([]),
         _ => json!({}),
     }
@@ -205,20 +210,41 @@ fn edit(node: &mut Value, cursor: &mut Cursor) {
     }
 }
 
+/// Serialized size, give or take quoting; stops counting past `limit` (cheaper than serializing).
+fn size_within(value: &Value, limit: usize) -> Option<usize> {
+    let size = match value {
+        Value::String(text) => text.len() + 2,
+        Value::Array(items) => items.iter().try_fold(2, |sum, item| {
+            size_within(item, limit)
+                .map(|size| sum + size + 1)
+                .filter(|sum| *sum <= limit)
+        })?,
+        Value::Object(map) => map.iter().try_fold(2, |sum, (key, item)| {
+            size_within(item, limit)
+                .map(|size| sum + key.len() + size + 4)
+                .filter(|sum| *sum <= limit)
+        })?,
+        _ => 24,
+    };
+    (size <= limit).then_some(size)
+}
+
 /// The rich configuration after the edits the input spells, serialized.
 pub fn mutated_rich_config(data: &[u8]) -> Vec<u8> {
-    let mut document: Value = serde_json::from_str(RICH_CONFIG).expect("RICH_CONFIG is JSON");
+    static RICH: OnceLock<Value> = OnceLock::new();
+    let mut document = RICH
+        .get_or_init(|| serde_json::from_str(RICH_CONFIG).expect("RICH_CONFIG is JSON"))
+        .clone();
     let mut cursor = Cursor::new(data);
-    let mut bytes = serde_json::to_vec(&document).unwrap_or_default();
     for _ in 0..MAX_EDITS {
         if cursor.is_empty() {
             break;
         }
         edit(walk(&mut document, &mut cursor), &mut cursor);
-        match serde_json::to_vec(&document) {
-            Ok(next) if next.len() <= MAX_DOCUMENT => bytes = next,
-            _ => break, // keep the last document within bounds
+        // One edit at most doubles the document (or adds a MAX_DOCUMENT string), so it stays bounded.
+        if size_within(&document, MAX_DOCUMENT).is_none() {
+            break;
         }
     }
-    bytes
+    serde_json::to_vec(&document).unwrap_or_default()
 }
