@@ -22,7 +22,8 @@ class LoadError(RuntimeError):
 class Throughput:
     requests: int
     seconds: float
-    bad: int  # non-2xx answers and socket errors
+    bad: int  # non-2xx answers: a broken listener
+    socket_errors: int  # connect/read/write errors and timeouts: a stalled (e.g. starved) process
 
     @property
     def rps(self) -> float:
@@ -61,9 +62,8 @@ def parse_wrk(text: str) -> Throughput:
         raise LoadError("unexpected wrk output:\n" + text)
     bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    if socket:
-        bad += sum(int(n) for n in socket.groups())
-    return Throughput(int(done.group(1)), float(done.group(2)) * _UNITS[done.group(3)], bad)
+    socket_errors = sum(int(n) for n in socket.groups()) if socket else 0
+    return Throughput(int(done.group(1)), float(done.group(2)) * _UNITS[done.group(3)], bad, socket_errors)
 
 
 def closed_loop(port: int, host: str, seconds: float, connections: int) -> Throughput:

@@ -21,6 +21,7 @@ class Run:
     cpu_us_per_request: float  # measured Envoy's own CPU time per answered request
     others_busy: float  # share of the generator/upstream core(s) in use: near 1.0 means they limited it
     foreign_cores: float  # other work on the machine during the run, in cores
+    socket_errors: int = 0
 
 
 class BenchError(RuntimeError):
@@ -33,14 +34,20 @@ def rotated(items: list, by: int) -> list:
 
 
 def _undisturbed(measure_once, meter: cpu.Meter, label: str, progress):
-    """(result, foreign cores) of measure_once(), repeated while other work disturbed it."""
+    """(result, foreign cores) of measure_once(), repeated while other work disturbed it. A run whose
+    connections stalled (socket errors, e.g. timeouts of a starved process) must not be kept at all."""
     for attempt in range(RETRIES + 1):
         meter.start()
         result = measure_once()
         foreign = meter.foreign_cores()
-        if foreign <= FOREIGN_LIMIT or attempt == RETRIES:
+        stalled = getattr(result, "socket_errors", 0)
+        if stalled and attempt == RETRIES:
+            raise BenchError("%s: %d socket errors (timeouts) in every attempt, with %.2f cores of other work: "
+                             "the machine is too busy or Envoy stalls" % (label, stalled, foreign))
+        if not stalled and (foreign <= FOREIGN_LIMIT or attempt == RETRIES):
             return result, foreign
-        progress("%s: %.2f cores of other work meanwhile, measuring again" % (label, foreign))
+        progress("%s: %s, measuring again" % (label, "%d socket errors" % stalled if stalled else
+                                              "%.2f cores of other work meanwhile" % foreign))
         time.sleep(PAUSE_SECONDS)
     raise AssertionError("unreachable")
 
@@ -53,7 +60,7 @@ def _throughput_once(envoy, placement, variant, seconds: float, connections: int
         raise BenchError("%s: %d of %d answers were errors: the listener is broken, its numbers would lie"
                          % (variant.name, result.bad, result.requests))
     return Run(variant.name, round_no, result.rps, (cpu_after - cpu_before) / result.requests * 1e6,
-               cpu.busy_share(cores_before, cores_after, placement.others), 0.0)
+               cpu.busy_share(cores_before, cores_after, placement.others), 0.0, result.socket_errors)
 
 
 def throughput_rounds(envoy, placement, meter, variants, settings, progress) -> list:

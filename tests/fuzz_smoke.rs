@@ -30,54 +30,14 @@ const CONFIG_REGRESSIONS: &[(&str, &[u8])] = &[
 ];
 
 /// Words the documents and requests are made of, so random edits stay near what the parser knows.
+#[rustfmt::skip]
 const TOKENS: &[&[u8]] = &[
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b":",
-    b",",
-    b"\"",
-    b"null",
-    b"-1",
-    b"0",
-    b"4294967296",
-    b"1.5",
-    b"\"http\"",
-    b"\"route\"",
-    b"\"destination\"",
-    b"\"weight\"",
-    b"\"host\"",
-    b"\"subset\"",
-    b"\"match\"",
-    b"\"headers\"",
-    b"\"sticky\"",
-    b"{host}",
-    b"{",
-    b"jason",
-    b"/reviews",
-    b"/api/V1",
-    b"POST",
-    b"http",
-    b"shift",
-    b"reviews",
-    b"reviews:9080",
-    b"[::1]:80",
-    b"a.example.com",
-    b"off",
-    b"user=",
-    b"; ",
-    b"?",
-    b"canary=1",
-    b"&flag",
-    b"%",
-    b"%ff",
-    b"#",
-    b"\xff\xfe",
-    b"\xc3",
-    b"\0",
-    b"\r\n",
-    b" ",
+    b"{", b"}", b"[", b"]", b":", b",", b"\"", b"null", b"-1", b"0", b"4294967296", b"1.5", b"\"http\"",
+    b"\"route\"", b"\"destination\"", b"\"weight\"", b"\"host\"", b"\"subset\"", b"\"match\"",
+    b"\"headers\"", b"\"sticky\"", b"\"regex\"", b"{host}", b".*", b"jason", b"/reviews", b"/api/V1",
+    b"POST", b"http", b"shift", b"reviews", b"reviews:9080", b"[::1]:80", b"a.example.com", b"off",
+    b"user=", b"; ", b"?", b"canary=1", b"&flag", b"%", b"%ff", b"#", b"\xff\xfe", b"\xc3", b"\0",
+    b"\r\n", b" ",
 ];
 
 fn below(rng: &mut SplitMix64, bound: usize) -> usize {
@@ -165,24 +125,13 @@ fn config_regressions_stay_fixed() {
 }
 
 /// Values that make the rich configuration's conditions hold, per REQUEST_HEADERS slot (then route name).
+#[rustfmt::skip]
 const PLAUSIBLE: &[&[&[u8]]] = &[
-    &[
-        b"/reviews/1",
-        b"/API/V1",
-        b"/api/v1?x=1",
-        b"/?canary=1&flag",
-        b"/x?canary=%31&flag=",
-    ],
-    &[
-        b"reviews",
-        b"reviews:9080",
-        b"a.example.com",
-        b"[::1]:10000",
-        b"REVIEWS.prod.svc.cluster.local.",
-    ],
+    &[b"/reviews/1", b"/REVIEWS/42", b"/API/V1", b"/api/v1?x=1", b"/?canary=1&flag", b"/x?canary=%31&flag="],
+    &[b"reviews", b"reviews:9080", b"a.example.com", b"[::1]:10000", b"REVIEWS.prod.svc.cluster.local."],
     &[b"POST", b"GET"],
     &[b"http", b"https"],
-    &[b"jason"],
+    &[b"jason", b"xaxaxab"],
     &[b"1", b""],
     &[b"off", b"on"],
     &[b"u1", b"u2", b""],
@@ -217,7 +166,7 @@ fn hostile_value(rng: &mut SplitMix64, slot: usize) -> Option<Vec<u8>> {
 #[test]
 fn request_target_holds_on_hostile_headers() {
     let mut rng = SplitMix64::new(0x0072_6571_7565_7374);
-    let entries = 5;
+    let entries = fuzz_entry::request_target::rich_router().entries.len();
     let mut decided = vec![0u64; entries + 1]; // last slot: no entry applied
     for _ in 0..REQUEST_INPUTS {
         let mut input = rng.next_u64().to_le_bytes().to_vec();

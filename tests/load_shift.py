@@ -7,31 +7,20 @@ with its send time).
 """
 import collections
 import dataclasses
-import os
 import time
 
 import envoylab as lab
 from demo import client as demo_client, ecds_file, ecds_status, lab as demo_lab
-from user_traffic import _worker_connection_counts as connections_per_worker
+from user_traffic import worker_connection_counts as connections_per_worker
 
 # A request is routed when Envoy reads it, a moment after it was sent: one sent this long before a rename may
 # already meet the new configuration.
 LEAD = 0.1
 
 
-def start_envoy(watched_dir: str, first_config: str, module: str, workers: int, attempts: int = 3) -> lab.Envoy:
-    """tools/demo/lab.start with `workers` worker threads (lab.start always runs one)."""
-    os.makedirs(watched_dir, exist_ok=True)
-    ecds_file.write_resource(watched_dir, first_config, module)
-    for attempt in range(attempts):
-        envoy = lab.Envoy(demo_lab.bootstrap(watched_dir), concurrency=workers)
-        try:
-            return envoy.start()
-        except lab.EnvoyError as failure:
-            envoy.close()
-            if "Address already in use" not in failure.log or attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+def start_envoy(watched_dir: str, first_config: str, module: str, workers: int) -> lab.Envoy:
+    """The demo's ECDS Envoy (tools/demo/lab.start) with `workers` worker threads."""
+    return demo_lab.start(watched_dir, first_config, module, concurrency=workers)
 
 
 def clients_on_every_worker(envoy, per_worker: int, rate: float, max_seconds: float, max_clients: int = 16):

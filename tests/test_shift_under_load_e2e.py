@@ -78,10 +78,24 @@ def run_scenario(module: str, watched_dir: str) -> dict:
     finally:
         for client in running:
             client.stop()
+        counted = envoy.stats(r"^wasmcustom\.traffic_shift\.") if envoy.running else {}
         log = envoy.log()
         envoy.close()
     return {"pid": (pid, pid_at_end), "by_worker": by_worker, "answers": timeline(running + extra),
-            "connections": (connections, connections_at_end), "swaps": swaps, "ended": ended, "log": log}
+            "connections": (connections, connections_at_end), "swaps": swaps, "ended": ended, "log": log,
+            "filter_counters": counted}
+
+
+def assert_verdict(name: str, done, accepted: bool, log: str):
+    """Envoy's verdict on a swap, from its ECDS counters, and for a refusal the filter's own log line."""
+    verdict = "accepted" if accepted else "rejected"
+    assert done.outcome.verdict == verdict, "%s: %s (%s), counters moved %r" % (
+        name, done.outcome.verdict, done.outcome.reason, done.moved)
+    assert done.moved == {"update_success": int(accepted), "update_rejected": int(not accepted),
+                          "update_failure": 0}, (name, done.moved)
+    if not accepted:
+        assert INVALID_REASON in done.outcome.reason, "%s: not the filter's reason: %r" % (name, done.outcome.reason)
+        assert "traffic-shift: " + INVALID_REASON in log
 
 
 def test_swaps_under_load_on_two_workers_never_fail_and_take_effect_within_settle(module, tmp_path, capsys):
@@ -110,16 +124,8 @@ def test_swaps_under_load_on_two_workers_never_fail_and_take_effect_within_settl
 
     report = []
     for i, name in enumerate(names):
-        if i:  # Envoy's verdict on the swap, from its ECDS counters (and, for a refusal, the filter's log line)
-            outcome, moved = swaps[i - 1].outcome, swaps[i - 1].moved
-            verdict = "accepted" if SWAPS[i - 1][2] else "rejected"
-            assert outcome.verdict == verdict, "%s: %s (%s), counters moved %r" % (
-                name, outcome.verdict, outcome.reason, moved)
-            assert moved == {"update_success": int(verdict == "accepted"),
-                             "update_rejected": int(verdict == "rejected"), "update_failure": 0}, (name, moved)
-            if verdict == "rejected":
-                assert INVALID_REASON in outcome.reason, "%s: not the filter's reason: %r" % (name, outcome.reason)
-                assert "traffic-shift: " + INVALID_REASON in run["log"]
+        if i:
+            assert_verdict(name, swaps[i - 1], accepted=SWAPS[i - 1][2] is not None, log=run["log"])
         old = destinations(serving[i - 1] if i else serving[0])
         following = destinations(serving[i + 1]) if i + 1 < len(serving) else set()
         judged = judge_stage(answers, starts[i], ends[i], old, destinations(serving[i]), following, SETTLE)
@@ -131,6 +137,11 @@ def test_swaps_under_load_on_two_workers_never_fail_and_take_effect_within_settl
         report.append({"stage": name, "verdict": swaps[i - 1].outcome.verdict if i else "initial",
                        "ecds_ms": round(1000 * swaps[i - 1].outcome.seconds, 2) if i else None,
                        **judged, "settled": dict(settled)})
+
+    # The filter's own counters kept counting across the swaps, on both workers: one per answer.
+    seen = collections.Counter(a for _, a in answers)
+    expected = {"wasmcustom.traffic_shift.reviews.%s.requests" % lab.istio_cluster(v): n for v, n in seen.items()}
+    assert {k: v for k, v in run["filter_counters"].items() if v} == expected, (run["filter_counters"], seen)
 
     in_force = [r["in_force_ms"] for r in report if r["verdict"] == "accepted"]
     summary = ("shift under load: %d requests over %d connections on %d workers, 0 failed; %d swaps (%d refused, "

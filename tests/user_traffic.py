@@ -85,7 +85,7 @@ def only_destination(seen: dict) -> dict:
     return {user: versions[0] for user, versions in seen.items()}
 
 
-def _worker_connection_counts(envoy) -> dict:
+def worker_connection_counts(envoy) -> dict:
     """{worker index: connections accepted} on the front listener (Envoy's per-worker listener stats)."""
     prefix = "listener.127.0.0.1_%d.worker_" % envoy.port
     pattern = r"^listener\.127\.0\.0\.1_%d\.worker_\d+\.downstream_cx_total$" % envoy.port
@@ -99,15 +99,15 @@ def _worker_connection_counts(envoy) -> dict:
 def connections_by_worker(envoy, per_worker: int, max_connections: int = 64) -> dict:
     """{worker index: [Connection]} with at least `per_worker` open connections on every worker. The kernel
     picks the worker of each new connection; the per-worker accept counters tell which one it picked."""
-    found = {worker: [] for worker in _worker_connection_counts(envoy)}
+    found = {worker: [] for worker in worker_connection_counts(envoy)}
     spare = []
     for _ in range(max_connections):
         if all(len(conns) >= per_worker for conns in found.values()):
             break
-        before = _worker_connection_counts(envoy)
+        before = worker_connection_counts(envoy)
         connection = Connection(envoy.port)
         assert connection.send({}).status in (200, 503)  # accepted and served
-        after = _worker_connection_counts(envoy)
+        after = worker_connection_counts(envoy)
         grown = [worker for worker in after if after[worker] != before.get(worker, 0)]
         assert len(grown) == 1, "could not tell the worker of a new connection: %r -> %r" % (before, after)
         (found[grown[0]] if len(found[grown[0]]) < per_worker else spare).append(connection)

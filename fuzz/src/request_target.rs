@@ -11,7 +11,8 @@ use traffic_shift::request::{path_only, percent_decode, query_param};
 use traffic_shift::router::{Decision, Router};
 use traffic_shift::sticky::cookie_value;
 
-fn router() -> &'static Router {
+/// The rich configuration, compiled once per process.
+pub fn rich_router() -> &'static Router {
     static ROUTER: OnceLock<Router> = OnceLock::new();
     ROUTER.get_or_init(|| {
         let router = traffic_shift::config::parse(RICH_CONFIG.as_bytes())
@@ -32,7 +33,7 @@ pub fn request(data: &[u8]) -> Option<Decision> {
         }
     }
     request.route_name = cursor.field();
-    let decision = check_decision(router(), &request, seed);
+    let decision = check_decision(rich_router(), &request, seed);
     for (_, value) in &request.headers {
         check_byte_helpers(value);
     }

@@ -1,4 +1,4 @@
-//! One configuration that uses every feature the request path has: hosts, each match kind, sticky
+//! One configuration that uses every feature the request path has: hosts, each match kind (regex too), sticky
 //! header and cookie, zero and maximal weights. The request target decides against it, and the
 //! structured config target mutates it.
 
@@ -49,6 +49,12 @@ pub const RICH_CONFIG: &str = r#"{
         { "destination": { "host": "reviews.default.svc.cluster.local", "subset": "v1", "port": { "number": 9080 } }, "weight": 20 },
         { "destination": { "host": "reviews.default.svc.cluster.local", "subset": "v2", "port": { "number": 9080 } }, "weight": 30 },
         { "destination": { "host": "reviews.default.svc.cluster.local", "subset": "v3", "port": { "number": 9080 } }, "weight": 50 } ] },
+    { "name": "regex-paths-or-users",
+      "match": [ { "uri": { "regex": "/reviews/[0-9]+" }, "ignoreUriCase": true },
+                 { "headers": { "end-user": { "regex": "(?:.*a){3}b" } } } ],
+      "route": [
+        { "destination": { "host": "reviews", "subset": "v2", "port": { "number": 9080 } }, "weight": 1 },
+        { "destination": { "host": "reviews", "subset": "v3", "port": { "number": 9080 } }, "weight": 2 } ] },
     { "name": "everyone-else",
       "sticky": { "cookie": "user" },
       "route": [

@@ -10,10 +10,11 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// Control characters from the user's strings are escaped: the error is one log line.
     pub fn at(path: &JsonPath<'_>, reason: impl Into<String>) -> Self {
         ConfigError {
-            path: path.to_string(),
-            reason: reason.into(),
+            path: one_line(&path.to_string()),
+            reason: one_line(&reason.into()),
         }
     }
 }
@@ -26,6 +27,21 @@ impl fmt::Display for ConfigError {
             self.path, self.reason
         )
     }
+}
+
+fn one_line(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 pub type ConfigResult<T> = Result<T, ConfigError>;

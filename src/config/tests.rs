@@ -197,6 +197,14 @@ fn errors_name_the_path_and_the_reason() {
             "at http[0].sticky: give exactly one of header or cookie",
         ),
         (
+            json!({"clusterHeader": "\r\n"}).to_string(),
+            "at clusterHeader: \"\\r\\n\" is not a valid header name",
+        ),
+        (
+            json!({"a\nb": 1}).to_string(),
+            "at [\"a\\nb\"]: unknown field \"a\\nb\"",
+        ),
+        (
             one_entry(json!({"sticky": {"cookie": "a b"}, "route": [route("v1", json!(1))]})),
             "at http[0].sticky.cookie: \"a b\" is not a valid cookie name",
         ),

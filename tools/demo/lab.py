@@ -19,13 +19,14 @@ def bootstrap(watched_dir: str, ports: dict = None) -> dict:
     return config
 
 
-def start(watched_dir: str, first_config: str, module: str, ports: dict = None, attempts: int = 3):
+def start(watched_dir: str, first_config: str, module: str, ports: dict = None, attempts: int = 3,
+          concurrency: int = 1):
     """Put `first_config` in the watched directory and start Envoy on it; returns a ready envoylab.Envoy.
     Free ports (ports=None) are picked again if another process took one meanwhile."""
     os.makedirs(watched_dir, exist_ok=True)
     ecds_file.write_resource(watched_dir, first_config, module)
     for attempt in range(attempts):
-        envoy = envoylab.Envoy(bootstrap(watched_dir, ports), concurrency=1)
+        envoy = envoylab.Envoy(bootstrap(watched_dir, ports), concurrency=concurrency)
         try:
             return envoy.start()
         except envoylab.EnvoyError as failure:
