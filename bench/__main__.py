@@ -52,16 +52,16 @@ def run(settings) -> dict:
         measured = envoys.start(lambda: listeners.measured_bootstrap(variants, ports))
         try:
             placement.pin_process(measured.pid)
-            meter = Meter([measured.pid, upstream.pid])
+            meter, retries = Meter([measured.pid, upstream.pid]), measure.Retries(settings.retry_seconds)
             sanity.check(measured, variants)
             progress("closed loop: %d round(s) x %d listeners x %.0f s, wrk -c%d" % (
                 settings.rounds, len(variants), settings.seconds, settings.connections))
-            runs = measure.throughput_rounds(measured, placement, meter, variants, settings, progress)
+            runs = measure.throughput_rounds(measured, placement, meter, retries, variants, settings, progress)
             rate = latency_rate(runs, settings)
             progress("fixed rate: %d req/s, %d round(s) x %.0f s" % (rate, settings.latency_rounds,
                                                                      settings.latency_seconds))
-            latencies = measure.latency_rounds(measured, meter, [by_name[n] for n in LATENCY_VARIANTS], rate, settings,
-                                               progress)
+            latencies = measure.latency_rounds(measured, meter, retries, [by_name[n] for n in LATENCY_VARIANTS],
+                                               rate, settings, progress)
         finally:
             measured.close()
         progress("memory: one Envoy per listener")

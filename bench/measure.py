@@ -1,7 +1,8 @@
 """The measurement rounds: every listener once per round, order rotated, so slow drifts hit all alike.
 
 A run during which other work kept more than FOREIGN_LIMIT of a core busy (a shared machine: builds, other
-tests) is repeated after a pause, at most RETRIES times; what it finally measured is kept, and flagged."""
+tests) is repeated after a pause, at most RETRIES times and while the whole bench's retry time lasts
+(settings.retry_seconds); what it finally measured is kept, and flagged."""
 import dataclasses
 import statistics
 import time
@@ -33,18 +34,29 @@ def rotated(items: list, by: int) -> list:
     return items[by:] + items[:by]
 
 
-def _undisturbed(measure_once, meter: cpu.Meter, label: str, progress):
+class Retries:
+    """The time the whole bench may spend measuring disturbed runs again (keeps `make bench` bounded)."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+
+    def left(self) -> bool:
+        return time.monotonic() < self.deadline
+
+
+def _undisturbed(measure_once, meter: cpu.Meter, retries: Retries, label: str, progress):
     """(result, foreign cores) of measure_once(), repeated while other work disturbed it. A run whose
-    connections stalled (socket errors, e.g. timeouts of a starved process) must not be kept at all."""
+    connections stalled (socket errors, e.g. timeouts of a starved process) is never kept."""
     for attempt in range(RETRIES + 1):
         meter.start()
         result = measure_once()
         foreign = meter.foreign_cores()
         stalled = getattr(result, "socket_errors", 0)
-        if stalled and attempt == RETRIES:
-            raise BenchError("%s: %d socket errors (timeouts) in every attempt, with %.2f cores of other work: "
-                             "the machine is too busy or Envoy stalls" % (label, stalled, foreign))
-        if not stalled and (foreign <= FOREIGN_LIMIT or attempt == RETRIES):
+        last = attempt == RETRIES or not retries.left()
+        if stalled and last:
+            raise BenchError("%s: %d socket errors (timeouts), with %.2f cores of other work: the machine is "
+                             "too busy or Envoy stalls" % (label, stalled, foreign))
+        if not stalled and (foreign <= FOREIGN_LIMIT or last):
             return result, foreign
         progress("%s: %s, measuring again" % (label, "%d socket errors" % stalled if stalled else
                                               "%.2f cores of other work meanwhile" % foreign))
@@ -63,7 +75,7 @@ def _throughput_once(envoy, placement, variant, seconds: float, connections: int
                cpu.busy_share(cores_before, cores_after, placement.others), 0.0, result.socket_errors)
 
 
-def throughput_rounds(envoy, placement, meter, variants, settings, progress) -> list:
+def throughput_rounds(envoy, placement, meter, retries, variants, settings, progress) -> list:
     for variant in variants:  # warm-up: connections, VM caches, upstream pools; discarded
         load.closed_loop(envoy.ports[variant.name], variant.host, settings.warmup_seconds, settings.connections)
     runs = []
@@ -71,7 +83,7 @@ def throughput_rounds(envoy, placement, meter, variants, settings, progress) -> 
         for variant in rotated(list(variants), round_no):
             run, run.foreign_cores = _undisturbed(
                 lambda: _throughput_once(envoy, placement, variant, settings.seconds, settings.connections,
-                                         round_no), meter, variant.name, progress)
+                                         round_no), meter, retries, variant.name, progress)
             progress("round %d/%d  %-11s %8.0f req/s  %5.1f us CPU/req%s" % (
                 round_no + 1, settings.rounds, variant.name, run.rps, run.cpu_us_per_request,
                 "  (disturbed: %.2f cores of other work)" % run.foreign_cores
@@ -80,14 +92,14 @@ def throughput_rounds(envoy, placement, meter, variants, settings, progress) -> 
     return runs
 
 
-def latency_rounds(envoy, meter, variants, rate: int, settings, progress) -> dict:
+def latency_rounds(envoy, meter, retries, variants, rate: int, settings, progress) -> dict:
     """{variant name: [Latency per round]} at a fixed rate; each Latency also gets .foreign_cores."""
     results = {v.name: [] for v in variants}
     for round_no in range(settings.latency_rounds):
         for variant in rotated(list(variants), round_no):
             latency, foreign = _undisturbed(
                 lambda: load.fixed_rate(envoy.ports[variant.name], variant.host, rate, settings.latency_seconds,
-                                        settings.latency_connections), meter, variant.name, progress)
+                                        settings.latency_connections), meter, retries, variant.name, progress)
             if latency.bad:
                 raise BenchError("%s: %d errors at %d req/s" % (variant.name, latency.bad, rate))
             latency.foreign_cores = foreign

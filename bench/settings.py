@@ -14,6 +14,7 @@ class Settings:
     latency_connections: int  # h2load clients sharing the fixed rate
     rate: int  # fixed rate for latency; 0 = half the slowest median throughput
     memory_seconds: float  # load on each memory-measurement Envoy before reading its memory
+    retry_seconds: float  # total time for measuring runs again that other work on the machine disturbed
     compare_module: str  # another build of the filter, measured as "shift-cmp" with the realistic config (A/B)
 
 
@@ -26,7 +27,7 @@ def from_environment() -> Settings:
 
     return Settings(
         rounds=number("BENCH_ROUNDS", 1 if quick else 5, int),
-        seconds=number("BENCH_SECONDS", 2.0 if quick else 6.0),
+        seconds=number("BENCH_SECONDS", 2.0 if quick else 5.0),
         latency_rounds=number("BENCH_LATENCY_ROUNDS", 1 if quick else 3, int),
         latency_seconds=number("BENCH_LATENCY_SECONDS", 2.0 if quick else 5.0),
         warmup_seconds=1.0 if quick else 2.0,
@@ -34,6 +35,7 @@ def from_environment() -> Settings:
         latency_connections=8,
         rate=number("BENCH_RATE", 0, int),
         memory_seconds=1.0 if quick else 2.0,
+        retry_seconds=number("BENCH_RETRY_SECONDS", 20.0 if quick else 60.0),
         compare_module=os.path.abspath(os.environ["BENCH_COMPARE_MODULE"]) if os.environ.get(
             "BENCH_COMPARE_MODULE") else "",
     )

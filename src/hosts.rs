@@ -50,6 +50,9 @@ pub fn authority_host(authority: &[u8]) -> Option<String> {
     let host = if let Some(bracketed) = text.strip_prefix('[') {
         // IPv6 literal: "[::1]:8080"
         bracketed.split(']').next().unwrap_or(bracketed)
+    } else if text.matches(':').count() > 1 {
+        // A bare IPv6 address has no port.
+        text
     } else {
         text.rsplit_once(':').map_or(text, |(host, _port)| host)
     };
@@ -59,7 +62,15 @@ pub fn authority_host(authority: &[u8]) -> Option<String> {
 impl HostSet {
     /// Validates one entry of `hosts`; the reason is returned for the caller's path.
     pub fn add(&mut self, host: &str) -> Result<(), String> {
-        let lower = host.to_ascii_lowercase();
+        let mut lower = host.to_ascii_lowercase();
+        if let Some(inner) = lower.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            lower = inner.to_string();
+        }
+        if lower.matches(':').count() == 1 {
+            return Err(format!(
+                "\"{host}\" has a port; hosts are names (any port matches)"
+            ));
+        }
         let pattern = if lower == "*" {
             HostPattern::Any
         } else if let Some(domain) = lower.strip_prefix("*.") {
@@ -73,9 +84,9 @@ impl HostSet {
             HostPattern::Name(n) => n,
         };
         let valid = !name.is_empty()
-            && name.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']')
-            });
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'));
         if !valid {
             return Err(format!("\"{host}\" is not a host name"));
         }
@@ -146,8 +157,18 @@ mod tests {
 
     #[test]
     fn ipv6_and_hostile_authorities() {
-        let hosts = set(&["::1"]);
-        assert!(hosts.matches(b"[::1]:8080"));
+        for written in ["::1", "[::1]"] {
+            let hosts = set(&[written]);
+            assert!(hosts.matches(b"[::1]:8080"), "{written}");
+            assert!(hosts.matches(b"[::1]"), "{written}");
+            assert!(hosts.matches(b"::1"), "{written}");
+            assert!(!hosts.matches(b"[::2]:8080"), "{written}");
+        }
+        assert!(HostSet::default().add("[::1]:80").is_err());
+        assert!(HostSet::default()
+            .add("reviews:9080")
+            .unwrap_err()
+            .contains("port"));
         assert!(!set(&["reviews"]).matches(b"rev\xffiews:9080"));
         assert!(set(&["reviews"]).add("re views").is_err());
     }

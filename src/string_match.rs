@@ -1,5 +1,11 @@
 //! Istio's `StringMatch` over raw bytes: values that are not UTF-8 simply do not match.
 
+/// The compiled size one pattern may take (bytes of the engine's program, per VM). Ordinary
+/// patterns need 1 to 8 KiB (`.{0,256}` needs 32 KiB); a counted-repetition bomb such as
+/// `(?:.{1000}){200}` needs megabytes and is refused. It also bounds the work per request,
+/// which grows with program size times value length.
+pub const REGEX_SIZE_LIMIT: usize = 32 * 1024;
+
 /// An RE2-style pattern that must match the whole value, as Envoy's `safe_regex` does.
 /// `regex-lite` guarantees linear-time matching, so a hostile value cannot stall a worker.
 #[derive(Debug, Clone)]
@@ -9,10 +15,23 @@ pub struct WholeRegex {
 }
 
 impl WholeRegex {
-    /// Fails with the engine's reason on an invalid pattern.
+    /// Fails with the engine's reason on an invalid pattern, or one whose compiled program would
+    /// exceed [`REGEX_SIZE_LIMIT`].
     pub fn new(pattern: &str) -> Result<Self, String> {
-        let compiled = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
-            .map_err(|e| format!("invalid regex: {e}").replace('\n', " "))?;
+        let compiled = regex_lite::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| {
+                let reason = e.to_string().replace('\n', " ");
+                if reason.contains("size limit") {
+                    format!(
+                        "regex too large: it compiles beyond the {} KiB limit; simplify it",
+                        REGEX_SIZE_LIMIT / 1024
+                    )
+                } else {
+                    format!("invalid regex: {reason}")
+                }
+            })?;
         Ok(WholeRegex {
             pattern: pattern.to_string(),
             compiled,

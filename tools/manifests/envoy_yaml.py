@@ -65,8 +65,8 @@ static_resources:
               config:
                 name: $filter
                 root_id: $filter
-                # As in the Istio manifests: a broken filter only costs the routes that need it.
-                failure_policy: FAIL_OPEN
+                # A crashed VM is replaced after a short backoff (docs/failure-policy.md).
+                failure_policy: FAIL_RELOAD
                 vm_config:
                   runtime: envoy.wasm.runtime.v8
                   code:

@@ -63,13 +63,12 @@ $sha256_block
   phase: AUTHN
   # Within a phase, higher runs first: ahead of any other AUTHN plugin that might read the route.
   priority: 1000
-  # FAIL_OPEN. If the image cannot be pulled or the VM crashes, the filter sets no header either way;
-  # the difference is everything else crossing this filter chain (all of productpage's outbound
-  # calls on port 9080, details included): FAIL_CLOSE fails every one of them with 5xx, FAIL_OPEN lets
-  # them through untouched. reviews without the header: $no_header
-  # Traffic shifting is not an access control, so bypassing it grants nothing. (FAIL_RELOAD restarts a
-  # crashed VM for the next request but treats a failed pull like FAIL_CLOSE.)
-  failStrategy: FAIL_OPEN
+  # FAIL_RELOAD (docs/failure-policy.md). If a worker's VM crashes, Envoy creates a new one after a short
+  # backoff and routing resumes with the same configuration. FAIL_OPEN would skip the filter: nothing would
+  # strip a client's own cluster header, so clients could pick their upstream, and reviews without the
+  # header: $no_header. FAIL_CLOSE gives the worker up for good. A failed image pull is treated like
+  # FAIL_CLOSE (the chain's requests are refused until the pull succeeds): loud, never a silent misroute.
+  failStrategy: FAIL_RELOAD
   # CLIENT is the sidecar's outbound side; 9080 is the reviews service port, so the filter sits only on
   # the listener that carries calls to reviews (other services on 9080 pass: "hosts" leaves them alone).
   match:
@@ -229,8 +228,8 @@ $labels
           config:
             name: $filter
             root_id: $filter
-            # As the WasmPlugin's failStrategy (see cluster-header/ for the reasoning).
-            failure_policy: FAIL_OPEN
+            # As the WasmPlugin's failStrategy (see cluster-header/ and docs/failure-policy.md).
+            failure_policy: FAIL_RELOAD
             vm_config:
               runtime: envoy.wasm.runtime.v8
               code:

@@ -1,0 +1,56 @@
+"""The bench's own logic, without Envoy or load (`.venv/bin/pytest bench`): parsing the generators' output
+and the round statistics. No timing is asserted anywhere."""
+import pytest
+
+from bench import load, measure
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:40001/reviews/0
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.51ms  300.00us   9.00ms   90.00%
+    Req/Sec    12.80k   500.00    13.50k    70.00%
+  64000 requests in 5.00s, 30.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:  12800.00
+Transfer/sec:      6.00MB
+"""
+
+
+def test_wrk_output():
+    result = load.parse_wrk(WRK_OUTPUT)
+    assert (result.requests, result.seconds, result.bad, result.socket_errors) == (64000, 5.0, 7, 3)
+    assert result.rps == pytest.approx(12800.0)
+    clean = load.parse_wrk(WRK_OUTPUT.replace("  Non-2xx or 3xx responses: 7\n", "").replace(
+        "  Socket errors: connect 0, read 2, write 0, timeout 1\n", ""))
+    assert (clean.bad, clean.socket_errors) == (0, 0)
+    with pytest.raises(load.LoadError):
+        load.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_h2load_log_percentiles():
+    # 1000 requests taking 1..1000 us; one answered 503.
+    lines = ["1700000000%06d\t%d\t%d" % (i, 503 if i == 5 else 200, i) for i in range(1, 1001)]
+    latency = load.parse_h2load_log("\n".join(lines) + "\n", target_rps=500, seconds=2)
+    assert (latency.requests, latency.bad, latency.achieved_rps) == (1000, 1, 500.0)
+    assert (latency.p50_ms, latency.p99_ms, latency.p999_ms) == (0.5, 0.99, 0.999)
+    with pytest.raises(load.LoadError):
+        load.parse_h2load_log("", 1, 1)
+
+
+def run(variant, round_no, rps):
+    return measure.Run(variant, round_no, rps, cpu_us_per_request=1.0, others_busy=0.5, foreign_cores=0.0)
+
+
+def test_ratios_pair_runs_of_the_same_round():
+    # Round 1 ran on a slower machine: per-round ratios stay 0.8, a ratio of medians would not be.
+    runs = [run("shift", 0, 80), run("noop", 0, 100), run("shift", 1, 40), run("noop", 1, 50),
+            run("shift", 2, 88), run("noop", 2, 110)]
+    assert measure.round_ratio(runs, "shift", "noop") == pytest.approx(0.8)
+    assert measure.medians(runs, "rps") == {"shift": 80, "noop": 100}
+    assert measure.spread(runs, "noop") == pytest.approx(0.6)
+
+
+def test_rotation_visits_every_order_position():
+    assert [measure.rotated(["a", "b", "c"], r) for r in range(4)] == [
+        ["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
