@@ -70,7 +70,7 @@ wasm-unit: targets $(WASM_BINDGEN_RUNNER)
 		cargo test --lib --target wasm32-unknown-unknown
 
 e2e: build envoy
-	$(PYTEST) -q tests
+	$(PYTEST) -q tests bench/test_bench.py
 
 lint: targets
 	cargo fmt --check
@@ -125,4 +125,4 @@ fuzz: $(CARGO_FUZZ)
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) .run
+	rm -rf $(VENV) $(TOOLS) .run fuzz/target

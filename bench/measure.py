@@ -117,16 +117,29 @@ def medians(runs: list, field: str) -> dict:
     return {name: statistics.median(values) for name, values in by_variant.items()}
 
 
+def quartiles(values: list) -> tuple:
+    """(first quartile, third quartile); both the value itself when there is only one."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
+
+
 def spread(runs: list, variant: str) -> float:
-    """(max - min) / median of a variant's throughput over the rounds."""
+    """Interquartile range / median of a variant's throughput over the rounds."""
     values = [r.rps for r in runs if r.variant == variant]
-    return (max(values) - min(values)) / statistics.median(values)
+    q1, q3 = quartiles(values)
+    return (q3 - q1) / statistics.median(values)
 
 
-def round_ratio(runs: list, numerator: str, denominator: str) -> float:
-    """Median over rounds of throughput(numerator) / throughput(denominator) within the same round."""
+def round_ratios(runs: list, numerator: str, denominator: str) -> list:
+    """throughput(numerator) / throughput(denominator) within each round."""
     per_round = {}
     for run in runs:
         per_round.setdefault(run.round, {})[run.variant] = run.rps
-    ratios = [r[numerator] / r[denominator] for r in per_round.values() if numerator in r and denominator in r]
-    return statistics.median(ratios)
+    return [r[numerator] / r[denominator] for r in per_round.values() if numerator in r and denominator in r]
+
+
+def round_ratio(runs: list, numerator: str, denominator: str) -> float:
+    """Median over rounds of the within-round ratio: drift that hits a whole round cancels out."""
+    return statistics.median(round_ratios(runs, numerator, denominator))

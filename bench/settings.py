@@ -26,8 +26,8 @@ def from_environment() -> Settings:
         return kind(value) if value else default
 
     return Settings(
-        rounds=number("BENCH_ROUNDS", 1 if quick else 5, int),
-        seconds=number("BENCH_SECONDS", 2.0 if quick else 5.0),
+        rounds=number("BENCH_ROUNDS", 1 if quick else 10, int),
+        seconds=number("BENCH_SECONDS", 2.0 if quick else 3.0),
         latency_rounds=number("BENCH_LATENCY_ROUNDS", 1 if quick else 3, int),
         latency_seconds=number("BENCH_LATENCY_SECONDS", 2.0 if quick else 5.0),
         warmup_seconds=1.0 if quick else 2.0,

@@ -48,7 +48,8 @@ def test_ratios_pair_runs_of_the_same_round():
             run("shift", 2, 88), run("noop", 2, 110)]
     assert measure.round_ratio(runs, "shift", "noop") == pytest.approx(0.8)
     assert measure.medians(runs, "rps") == {"shift": 80, "noop": 100}
-    assert measure.spread(runs, "noop") == pytest.approx(0.6)
+    assert measure.spread(runs, "noop") == pytest.approx((105 - 75) / 100)  # interquartile range / median
+    assert measure.quartiles(measure.round_ratios(runs, "shift", "noop")) == pytest.approx((0.8, 0.8))
 
 
 def test_rotation_visits_every_order_position():
