@@ -115,8 +115,8 @@ impl Router {
         };
         let found = match &self.authority_index {
             Some(index) => {
-                let candidates = index.candidates(request.get(index.slot));
-                candidates.into_iter().find(|i| applies(i, &mut request))
+                let mut candidates = index.candidates(request.get(index.slot));
+                candidates.find(|i| applies(i, &mut request))
             }
             None => (0..self.entries.len()).find(|i| applies(i, &mut request)),
         }?;

@@ -47,7 +47,12 @@ pub fn set_request_header(name: &str, value: &str) {
     }
 }
 
-pub fn remove_request_header(name: &str) {
+/// Removes a header only when the client sent it: any header change makes Envoy clear its route
+/// cache and match the route again, while looking up an absent header costs next to nothing.
+pub fn remove_request_header_if_present(name: &str) {
+    if HostRequest.header(name).is_none() {
+        return;
+    }
     if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
         log::warn!("traffic-shift: could not remove {name}");
     }

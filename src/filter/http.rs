@@ -38,7 +38,7 @@ impl HttpContext for ShiftRequest {
         match decision.and_then(|d| router.cluster(d)) {
             // Replacing drops any value the client sent: a client never picks the upstream.
             Some(cluster) => host::set_request_header(&router.cluster_header, cluster),
-            None => host::remove_request_header(&router.cluster_header),
+            None => host::remove_request_header_if_present(&router.cluster_header),
         }
         self.shared.counters.count(decision);
         self.decision = decision;
