@@ -66,6 +66,7 @@ unit:
 
 # The pure core again, compiled to wasm and run under Node.
 wasm-unit: targets $(WASM_BINDGEN_RUNNER)
+	@command -v node >/dev/null || { echo "wasm-unit runs the core's tests under Node.js: install it (e.g. apt-get install nodejs)"; exit 1; }
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WASM_BINDGEN_RUNNER)) \
 		cargo test --lib --target wasm32-unknown-unknown
 
