@@ -66,24 +66,9 @@ def _address(port: int) -> dict:
 
 
 def _listener(variant: Variant, port: int) -> dict:
-    router = {"name": "envoy.filters.http.router",
-              "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
     virtual_host = {"name": variant.name, "domains": ["*"], "routes": [{"match": {"prefix": "/"},
                                                                         "route": variant.route}]}
-    return {
-        "name": variant.name,
-        "address": _address(port),
-        "filter_chains": [{"filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
-                         ".HttpConnectionManager",
-                "stat_prefix": variant.name.replace("-", "_"),
-                "route_config": {"name": variant.name, "virtual_hosts": [virtual_host]},
-                "http_filters": list(variant.filters) + [router],
-            },
-        }]}],
-    }
+    return envoylab.http_listener(variant.name, port, virtual_host, list(variant.filters))
 
 
 def _cluster(name: str, port: int) -> dict:

@@ -38,6 +38,7 @@ Bootstraps (bootstrap.py)
     tag_routes({tag: cluster}, header=TAG_HEADER, *, prefix="/", name_prefix=None, shift=None) -> [route]
         shift=True enables the filter on that route (FilterConfig), False disables it, None leaves it.
     wasm_filter(plugin_config, *, module=None, disabled=False)   module_path()   to_yaml(bootstrap)
+    http_listener(name, port, virtual_host, http_filters) -> one 127.0.0.1 listener (filters, then the router)
     istio_cluster(subset, host="reviews.default.svc.cluster.local", port=9080)
     clusters_named(template=ISTIO_TEMPLATE, versions=VERSIONS) -> {template.format(subset=v): v}
     reviews_body(version) -> JSON text
@@ -55,8 +56,8 @@ Statistics (shares.py)
     assert_shares(counts_or_tally, weights, *, sigmas=5.0)  (5-sigma per destination; share 0 = exactly 0)
 """
 from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, TAG_HEADER, VERSIONS, cluster_header_route,
-                        cluster_route, clusters_named, istio_cluster, module_path, render_bootstrap, reviews_body,
-                        tag_routes, to_yaml, wasm_filter)
+                        cluster_route, clusters_named, http_listener, istio_cluster, module_path, render_bootstrap,
+                        reviews_body, tag_routes, to_yaml, wasm_filter)
 from .launch import launch
 from .process import Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
 from .shares import assert_shares, normalise, sample_size
@@ -64,7 +65,8 @@ from .traffic import Response, Tally, request, send_requests
 
 __all__ = [
     "CLUSTER_HEADER", "FILTER_NAME", "ISTIO_TEMPLATE", "TAG_HEADER", "VERSIONS", "cluster_header_route",
-    "cluster_route", "clusters_named", "istio_cluster", "module_path", "render_bootstrap", "reviews_body",
+    "cluster_route", "clusters_named", "http_listener", "istio_cluster", "module_path", "render_bootstrap",
+    "reviews_body",
     "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",
     "expect_startup_failure", "parse_stats", "assert_shares", "normalise", "sample_size", "Response", "Tally",
     "request", "send_requests",

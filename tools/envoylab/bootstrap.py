@@ -113,7 +113,8 @@ def _address(port: int) -> dict:
     return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
 
 
-def _http_listener(name: str, port: int, virtual_host: dict, http_filters: list) -> dict:
+def http_listener(name: str, port: int, virtual_host: dict, http_filters: list) -> dict:
+    """A listener on 127.0.0.1:port with one virtual host and `http_filters` before the router."""
     return {
         "name": name,
         "address": _address(port),
@@ -144,7 +145,7 @@ def _upstream_listener(version: str, port: int, echo_headers) -> dict:
                     "direct_response": {"status": 200, "body": {"inline_string": reviews_body(version)}}}],
         "response_headers_to_add": [{"header": {"key": k, "value": v}} for k, v in headers],
     }
-    return _http_listener("upstream-" + version, port, virtual_host, [])
+    return http_listener("upstream-" + version, port, virtual_host, [])
 
 
 def _cluster(name: str, port: int) -> dict:
@@ -180,7 +181,7 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
     return {
         "admin": {"address": _address(ports[ADMIN])},
         "static_resources": {
-            "listeners": [_http_listener(FRONT, ports[FRONT], front_host, http_filters)]
+            "listeners": [http_listener(FRONT, ports[FRONT], front_host, http_filters)]
             + [_upstream_listener(v, ports[v], echo_headers) for v in versions],
             "clusters": [_cluster(name, ports[version]) for name, version in clusters.items()],
         },
