@@ -4,8 +4,7 @@
 //! are those authorities. Other entries are visited for every request. Visiting keyed and unkeyed
 //! entries in ascending index order keeps Istio's first-match semantics.
 
-use crate::matcher::Condition;
-use crate::router::Entry;
+use crate::matcher::{Condition, MatchRule};
 use crate::string_match::StringMatch;
 use std::collections::BTreeMap;
 
@@ -17,14 +16,12 @@ pub struct AuthorityIndex {
     unkeyed: Vec<usize>,
 }
 
-/// The exact authorities an entry requires, or `None` if some request of any authority may match.
-fn keys(entry: &Entry, slot: usize) -> Option<Vec<&[u8]>> {
-    if entry.rule.blocks.is_empty() {
+/// The exact authorities a rule requires, or `None` if some request of any authority may match.
+fn keys(rule: &MatchRule, slot: usize) -> Option<Vec<&[u8]>> {
+    if rule.blocks.is_empty() {
         return None;
     }
-    entry
-        .rule
-        .blocks
+    rule.blocks
         .iter()
         .map(|block| {
             block.iter().find_map(|condition| match condition {
@@ -39,14 +36,14 @@ fn keys(entry: &Entry, slot: usize) -> Option<Vec<&[u8]>> {
 }
 
 impl AuthorityIndex {
-    /// Worth building only when some entries are keyed; `None` otherwise.
-    pub fn build(entries: &[Entry], slot: usize) -> Option<Self> {
+    /// Over the entries' rules, in entry order; worth building only when some are keyed.
+    pub fn build<'a>(rules: impl IntoIterator<Item = &'a MatchRule>, slot: usize) -> Option<Self> {
         let mut index = AuthorityIndex {
             slot,
             ..Default::default()
         };
-        for (position, entry) in entries.iter().enumerate() {
-            match keys(entry, slot) {
+        for (position, rule) in rules.into_iter().enumerate() {
+            match keys(rule, slot) {
                 Some(authorities) => {
                     for authority in authorities {
                         let list = index.by_authority.entry(authority.to_vec()).or_default();

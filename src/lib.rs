@@ -1,7 +1,7 @@
 //! traffic-shift: weighted traffic shifting between service subsets, as a proxy-wasm filter.
 //!
 //! The pure core (configuration, matching, weighted and sticky choice) never touches the host;
-//! the `filter` module is the thin shell that talks to Envoy through `proxy_wasm`.
+//! the `proxy_wasm` module is the thin shell that talks to Envoy through the proxy-wasm ABI.
 
 pub mod authority_index;
 pub mod config;
@@ -16,4 +16,4 @@ pub mod template;
 pub mod weighted;
 
 #[cfg(target_os = "wasi")]
-mod filter;
+mod proxy_wasm;

@@ -86,8 +86,10 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
             router.entries.push(entry);
         }
     }
-    router.authority_index =
-        AuthorityIndex::build(&router.entries, router.attributes.header(":authority"));
+    router.authority_index = AuthorityIndex::build(
+        router.entries.iter().map(|entry| &entry.rule),
+        router.attributes.header(":authority"),
+    );
     Ok(router)
 }
 

@@ -2,8 +2,8 @@
 //! `traffic_shift.unmatched_requests`. Envoy lists them under `wasmcustom.` in its admin `/stats`.
 
 use crate::router::{Decision, Router};
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
+use ::proxy_wasm::hostcalls;
+use ::proxy_wasm::types::MetricType;
 
 #[derive(Debug, Default)]
 pub struct Counters {

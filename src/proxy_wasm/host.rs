@@ -1,8 +1,8 @@
 //! Host calls that must never trap a request: every failure becomes "absent" or is ignored.
 
 use crate::request::RequestSource;
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, MapType};
+use ::proxy_wasm::hostcalls;
+use ::proxy_wasm::types::{BufferType, MapType};
 
 pub fn plugin_configuration() -> Vec<u8> {
     hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)

@@ -4,8 +4,8 @@ use super::host::{self, HostRequest};
 use super::Shared;
 use crate::random::SplitMix64;
 use crate::router::Decision;
-use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use ::proxy_wasm::traits::{Context, HttpContext};
+use ::proxy_wasm::types::Action;
 use std::cell::RefCell;
 use std::rc::Rc;
 

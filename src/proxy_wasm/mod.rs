@@ -10,9 +10,9 @@ mod metrics;
 use crate::config;
 use crate::random::SplitMix64;
 use crate::router::Router;
+use ::proxy_wasm::traits::{Context, HttpContext, RootContext};
+use ::proxy_wasm::types::{ContextType, LogLevel};
 use metrics::Counters;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{ContextType, LogLevel};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -22,10 +22,10 @@ const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
     None => "unknown",
 };
 
-proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Info);
+::proxy_wasm::main! {{
+    ::proxy_wasm::set_log_level(LogLevel::Info);
     log::info!("traffic-shift {VERSION} (commit {GIT_COMMIT}) loaded");
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::new()) });
+    ::proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::new()) });
 }}
 
 /// What every request of one plugin configuration shares.
