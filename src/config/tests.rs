@@ -9,12 +9,12 @@ use std::collections::HashMap;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-fn compile(config: Value) -> Router {
+pub(super) fn compile(config: Value) -> Router {
     parse(config.to_string().as_bytes()).unwrap()
 }
 
 /// The error line for a configuration that must be refused.
-fn refused(config: &str) -> String {
+pub(super) fn refused(config: &str) -> String {
     parse(config.as_bytes()).unwrap_err().to_string()
 }
 
@@ -36,7 +36,10 @@ impl RequestSource for Headers {
     }
 }
 
-fn cluster_for(router: &Router, headers: &[(&'static str, &'static [u8])]) -> Option<String> {
+pub(super) fn cluster_for(
+    router: &Router,
+    headers: &[(&'static str, &'static [u8])],
+) -> Option<String> {
     let request = Headers(headers.iter().copied().collect());
     let decision = router.decide(&request, &mut SplitMix64::new(3))?;
     router.cluster(decision).map(String::from)
