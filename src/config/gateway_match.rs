@@ -1,6 +1,7 @@
 //! `rules[].matches[]`: Gateway API's HTTPRouteMatch, compiled into the same conditions as Istio's.
 
 use super::error::{ConfigError, ConfigResult};
+use super::match_block::blocks_of;
 use super::names::header_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
@@ -78,6 +79,26 @@ fn regex(text: &str, path: &JsonPath<'_>) -> ConfigResult<StringMatch> {
         .map_err(|reason| ConfigError::at(path, reason))
 }
 
+/// A string that must be one of `allowed` (`what` names them in the error).
+fn one_of<'v>(
+    value: &'v Value,
+    path: &JsonPath<'_>,
+    allowed: &[&str],
+    what: &str,
+) -> ConfigResult<&'v str> {
+    let given = read::string(value, path)?;
+    if !allowed.contains(&given) {
+        return Err(ConfigError::at(
+            path,
+            format!(
+                "\"{given}\" is not {what}; expected one of: {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(given)
+}
+
 /// The optional `type` of a match: `default` when absent, else one of `allowed`.
 fn match_type<'v>(
     map: &'v Map<String, Value>,
@@ -85,21 +106,10 @@ fn match_type<'v>(
     default: &'v str,
     allowed: &[&str],
 ) -> ConfigResult<&'v str> {
-    let Some(kind) = map.get("type") else {
-        return Ok(default);
-    };
-    let at = path.key("type");
-    let kind = read::string(kind, &at)?;
-    if !allowed.contains(&kind) {
-        return Err(ConfigError::at(
-            &at,
-            format!(
-                "\"{kind}\" is not a match type here; expected one of: {}",
-                allowed.join(", ")
-            ),
-        ));
+    match map.get("type") {
+        Some(kind) => one_of(kind, &path.key("type"), allowed, "a match type here"),
+        None => Ok(default),
     }
-    Ok(kind)
 }
 
 /// `path`: `{type, value}`, defaulting to `PathPrefix` and `/`.
@@ -205,16 +215,7 @@ fn one_match(
                 ignore_case: false,
             }),
             "method" => {
-                let method = read::string(field, &at)?;
-                if !METHODS.contains(&method) {
-                    return Err(ConfigError::at(
-                        &at,
-                        format!(
-                            "\"{method}\" is not a Gateway API method; expected one of: {}",
-                            METHODS.join(", ")
-                        ),
-                    ));
-                }
+                let method = one_of(field, &at, METHODS, "a Gateway API method")?;
                 conditions.push(Condition::Value {
                     slot: attributes.header(":method"),
                     matcher: StringMatch::Exact(method.as_bytes().to_vec()),
@@ -248,10 +249,5 @@ pub fn matches(
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
 ) -> ConfigResult<MatchRule> {
-    let blocks = read::array(value, path)?
-        .iter()
-        .enumerate()
-        .map(|(index, item)| one_match(item, &path.index(index), attributes))
-        .collect::<ConfigResult<Vec<_>>>()?;
-    Ok(MatchRule { blocks })
+    blocks_of(value, path, attributes, one_match)
 }

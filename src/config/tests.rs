@@ -36,6 +36,22 @@ impl RequestSource for Headers {
     }
 }
 
+/// Each configuration is refused with one error line containing its expected text.
+pub(super) fn assert_refusals(cases: &[(String, &str)]) {
+    for (config, expected) in cases {
+        let message = refused(config);
+        assert!(
+            message.contains(expected),
+            "{config}\n  gave: {message}\n  want: {expected}"
+        );
+        assert!(
+            message.starts_with("traffic-shift: invalid configuration at "),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "one line: {message}");
+    }
+}
+
 pub(super) fn cluster_for(
     router: &Router,
     headers: &[(&'static str, &'static [u8])],
@@ -212,18 +228,7 @@ fn errors_name_the_path_and_the_reason() {
             "at http[0].sticky.cookie: \"a b\" is not a valid cookie name",
         ),
     ];
-    for (config, expected) in cases {
-        let message = refused(&config);
-        assert!(
-            message.contains(expected),
-            "{config}\n  gave: {message}\n  want: {expected}"
-        );
-        assert!(
-            message.starts_with("traffic-shift: invalid configuration at "),
-            "{message}"
-        );
-        assert!(!message.contains('\n'), "one line: {message}");
-    }
+    assert_refusals(&cases);
 }
 
 #[test]
