@@ -1,5 +1,6 @@
-//! `rules[]`: one rule of Gateway API's HTTPRoute shape, compiled into the same [`Entry`] as an
-//! `http[]` entry (through [`entry::assemble`], so every traffic-shift extension carries over).
+//! Gateway API's HTTPRoute shape: the top-level `hostnames`, `parentRefs`, `namespace` and `rules`;
+//! each rule compiles into the same [`Entry`] as an `http[]` entry (through [`entry::assemble`], so
+//! every traffic-shift extension carries over).
 
 use super::entry::{self, Targets, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
@@ -8,14 +9,14 @@ use super::names::check_cluster_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::request::Attributes;
-use crate::router::Entry;
+use crate::router::{Entry, Router};
 use crate::template::{ClusterNameTemplate, Destination};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 const API: &str = "HTTPRoute";
 
 /// The namespace of a backendRef without one and no top-level `namespace`.
-pub const DEFAULT_NAMESPACE: &str = "default";
+const DEFAULT_NAMESPACE: &str = "default";
 
 const RULE: Schema = Schema {
     known: &["name", "matches", "backendRefs"],
@@ -31,7 +32,7 @@ const BACKEND_REF: Schema = Schema {
 const MAX_WEIGHT: u64 = 1_000_000;
 
 /// A Kubernetes name that becomes a DNS label of the destination host (RFC 1123 label).
-pub fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
+fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
     let text = read::non_empty_string(value, path)?;
     let valid = text.len() <= 63
         && text
@@ -49,10 +50,7 @@ pub fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> Confi
 }
 
 /// `group` and `kind` must name the core Service, the only backend a sidecar routes to by name.
-fn check_service_kind(
-    map: &serde_json::Map<String, Value>,
-    path: &JsonPath<'_>,
-) -> ConfigResult<()> {
+fn check_service_kind(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigResult<()> {
     for (key, core) in [("group", ""), ("kind", "Service")] {
         if let Some(value) = map.get(key) {
             let at = path.key(key);
@@ -146,7 +144,7 @@ fn backend_refs(
 }
 
 /// One rule; `namespace` is the default for its backendRefs.
-pub fn rule(
+fn rule(
     value: &Value,
     path: &JsonPath<'_>,
     index: usize,
@@ -175,4 +173,43 @@ pub fn rule(
         }
     };
     entry::assemble(name, rule, targets, &refs_path, map, path, attributes)
+}
+
+/// The HTTPRoute shape's top-level keys of the configuration `map`, into `router`.
+pub fn http_route(
+    map: &Map<String, Value>,
+    root: &JsonPath<'_>,
+    template: &ClusterNameTemplate,
+    router: &mut Router,
+) -> ConfigResult<()> {
+    if let Some(hostnames) = map.get("hostnames") {
+        let hostnames_path = root.key("hostnames");
+        let items = read::array(hostnames, &hostnames_path)?;
+        // As in Gateway API, no hostnames means every authority.
+        if !items.is_empty() {
+            let set = super::host_set(items, &hostnames_path)?;
+            router.hosts = Some((set, router.attributes.header(":authority")));
+        }
+    }
+    if let Some(parents) = map.get("parentRefs") {
+        // Where the route attaches: for the filter, where it is loaded (README), so only its form is checked.
+        let parents_path = root.key("parentRefs");
+        for (index, parent) in read::array(parents, &parents_path)?.iter().enumerate() {
+            read::object(parent, &parents_path.index(index))?;
+        }
+    }
+    let namespace = match map.get("namespace") {
+        Some(namespace) => dns_label(namespace, &root.key("namespace"), "namespace")?,
+        None => DEFAULT_NAMESPACE,
+    };
+    if let Some(rules) = map.get("rules") {
+        let rules_path = root.key("rules");
+        for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
+            let at = rules_path.index(index);
+            let attributes = &mut router.attributes;
+            let entry = rule(item, &at, index, namespace, template, attributes)?;
+            super::push_unique(router, entry, &at)?;
+        }
+    }
+    Ok(())
 }

@@ -122,27 +122,6 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
         let set = host_set(items, &hosts_path)?;
         router.hosts = Some((set, router.attributes.header(":authority")));
     }
-    if let Some(hostnames) = map.get("hostnames") {
-        let hostnames_path = root.key("hostnames");
-        let items = read::array(hostnames, &hostnames_path)?;
-        // As in Gateway API, no hostnames means every authority.
-        if !items.is_empty() {
-            let set = host_set(items, &hostnames_path)?;
-            router.hosts = Some((set, router.attributes.header(":authority")));
-        }
-    }
-    if let Some(parents) = map.get("parentRefs") {
-        // Where the HTTPRoute attaches; the WasmPlugin's selector says that here (README).
-        let parents_path = root.key("parentRefs");
-        for (index, parent) in read::array(parents, &parents_path)?.iter().enumerate() {
-            read::object(parent, &parents_path.index(index))?;
-        }
-    }
-    let namespace = match map.get("namespace") {
-        Some(namespace) => gateway::dns_label(namespace, &root.key("namespace"), "namespace")?,
-        None => gateway::DEFAULT_NAMESPACE,
-    };
-
     if let Some(http) = map.get("http") {
         let http_path = root.key("http");
         for (index, item) in read::array(http, &http_path)?.iter().enumerate() {
@@ -151,15 +130,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
             push_unique(&mut router, entry, &at)?;
         }
     }
-    if let Some(rules) = map.get("rules") {
-        let rules_path = root.key("rules");
-        for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
-            let at = rules_path.index(index);
-            let attributes = &mut router.attributes;
-            let entry = gateway::rule(item, &at, index, namespace, &template, attributes)?;
-            push_unique(&mut router, entry, &at)?;
-        }
-    }
+    gateway::http_route(map, &root, &template, &mut router)?;
     router.authority_index = AuthorityIndex::build(
         router.entries.iter().map(|entry| &entry.rule),
         router.attributes.header(":authority"),
