@@ -62,7 +62,18 @@ impl Eq for WholeRegex {}
 pub enum StringMatch {
     Exact(Vec<u8>),
     Prefix(Vec<u8>),
+    /// Gateway API's `PathPrefix`: whole `/`-separated segments (`/foo` matches `/foo/bar`, not
+    /// `/foobar`). Held without its trailing `/`, so `/` is the empty prefix and matches every path.
+    PathSegments(Vec<u8>),
     Regex(WholeRegex),
+}
+
+/// `value` starts with the segments of `prefix`, compared by `same`.
+fn has_segments(value: &[u8], prefix: &[u8], same: fn(&[u8], &[u8]) -> bool) -> bool {
+    value
+        .get(..prefix.len())
+        .is_some_and(|head| same(head, prefix))
+        && value.get(prefix.len()).is_none_or(|next| *next == b'/')
 }
 
 impl StringMatch {
@@ -70,6 +81,7 @@ impl StringMatch {
         match self {
             StringMatch::Exact(expected) => value == expected.as_slice(),
             StringMatch::Prefix(prefix) => value.starts_with(prefix),
+            StringMatch::PathSegments(prefix) => has_segments(value, prefix, |a, b| a == b),
             StringMatch::Regex(regex) => regex.matches(value),
         }
     }
@@ -81,6 +93,9 @@ impl StringMatch {
             StringMatch::Prefix(prefix) => value
                 .get(..prefix.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(prefix)),
+            StringMatch::PathSegments(prefix) => {
+                has_segments(value, prefix, <[u8]>::eq_ignore_ascii_case)
+            }
             // Compiled case-insensitive already (see `WholeRegex::ignoring_case`).
             StringMatch::Regex(regex) => regex.matches(value),
         }
@@ -103,6 +118,22 @@ mod tests {
         assert!(prefix.matches(b"/api/v1"));
         assert!(!prefix.matches(b"/ap"));
         assert!(StringMatch::Prefix(Vec::new()).matches(b""));
+    }
+
+    #[test]
+    fn path_segments_match_whole_segments() {
+        let foo = StringMatch::PathSegments(b"/foo".to_vec());
+        assert!(foo.matches(b"/foo"));
+        assert!(foo.matches(b"/foo/"));
+        assert!(foo.matches(b"/foo/bar"));
+        assert!(!foo.matches(b"/foobar"));
+        assert!(!foo.matches(b"/fo"));
+        assert!(!foo.matches(b"/Foo"));
+        assert!(foo.matches_ignoring_ascii_case(b"/FOO/bar"));
+        assert!(!foo.matches_ignoring_ascii_case(b"/FOOBAR"));
+        let root = StringMatch::PathSegments(Vec::new());
+        assert!(root.matches(b"/"));
+        assert!(root.matches(b"/anything"));
     }
 
     #[test]

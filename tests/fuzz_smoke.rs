@@ -10,7 +10,7 @@
 mod fuzz_entry;
 
 use fuzz_entry::cursor::push_field;
-use fuzz_entry::rich_config::{REQUEST_HEADERS, RICH_CONFIG};
+use fuzz_entry::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use traffic_shift::random::{RandomSource, SplitMix64};
 
 const CONFIG_INPUTS: u64 = 1_200;
@@ -78,7 +78,10 @@ fn mutate_bytes(seed: &[u8], rng: &mut SplitMix64) -> Vec<u8> {
 
 fn plugin_configs() -> Vec<Vec<u8>> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/filter-config/plugin");
-    let mut seeds = vec![RICH_CONFIG.as_bytes().to_vec()];
+    let mut seeds = vec![
+        RICH_CONFIG.as_bytes().to_vec(),
+        RICH_GATEWAY_CONFIG.as_bytes().to_vec(),
+    ];
     for file in std::fs::read_dir(dir).expect("filter-config/plugin exists") {
         seeds.push(std::fs::read(file.expect("readable entry").path()).expect("readable file"));
     }
@@ -90,19 +93,19 @@ fn plugin_configs() -> Vec<Vec<u8>> {
 fn config_target_holds_on_random_and_mutated_documents() {
     let seeds = plugin_configs();
     let mut rng = SplitMix64::new(0x7261_6666_6963);
-    let mut valid = [0u64; 2];
+    let mut valid = [0u64; 3];
     for i in 0..CONFIG_INPUTS {
         let input = match i % 3 {
             0 => random_bytes(&mut rng, 256),
             1 => mutate_bytes(&seeds[below(&mut rng, seeds.len())], &mut rng),
             _ => random_bytes(&mut rng, 48), // read as an edit list by the structured half
         };
-        let [raw, edited] = fuzz_entry::config(&input);
-        valid[0] += u64::from(raw);
-        valid[1] += u64::from(edited);
+        for (count, ok) in valid.iter_mut().zip(fuzz_entry::config(&input)) {
+            *count += u64::from(ok);
+        }
     }
     // The corpus must reach both outcomes, or it tests only the first checks of the parser.
-    for (what, count) in ["raw", "edited"].iter().zip(valid) {
+    for (what, count) in ["raw", "edited", "edited HTTPRoute"].iter().zip(valid) {
         assert!(
             count > 0 && count < CONFIG_INPUTS * 9 / 10,
             "{count} valid {what} documents"
@@ -166,19 +169,28 @@ fn hostile_value(rng: &mut SplitMix64, slot: usize) -> Option<Vec<u8>> {
 #[test]
 fn request_target_holds_on_hostile_headers() {
     let mut rng = SplitMix64::new(0x0072_6571_7565_7374);
-    let entries = fuzz_entry::request_target::rich_router().entries.len();
-    let mut decided = vec![0u64; entries + 1]; // last slot: no entry applied
+    let routers = [
+        fuzz_entry::request_target::rich_router(),
+        fuzz_entry::request_target::rich_gateway_router(),
+    ];
+    // Per router, decisions per entry; the last slot: no entry applied.
+    let mut decided: Vec<Vec<u64>> = routers
+        .iter()
+        .map(|router| vec![0u64; router.entries.len() + 1])
+        .collect();
     for _ in 0..REQUEST_INPUTS {
         let mut input = rng.next_u64().to_le_bytes().to_vec();
         for slot in 0..=REQUEST_HEADERS.len() {
             push_field(&mut input, hostile_value(&mut rng, slot).as_deref());
         }
-        let decision = fuzz_entry::request(&input);
-        decided[decision.map_or(entries, |d| d.entry)] += 1;
+        for (counts, decision) in decided.iter_mut().zip(fuzz_entry::request(&input)) {
+            let none = counts.len() - 1;
+            counts[decision.map_or(none, |d| d.entry)] += 1;
+        }
     }
-    // Every entry of the rich configuration (and "none") must have been reached.
+    // Every entry of each rich configuration (and "none") must have been reached.
     assert!(
-        decided.iter().all(|n| *n > 0),
+        decided.iter().flatten().all(|n| *n > 0),
         "decisions per entry: {decided:?}"
     );
 }

@@ -149,8 +149,8 @@ BAD_CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("config,path,words", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
-def test_bad_configuration_stops_envoy_naming_the_field(module, config, path, words):
+def assert_refused_naming(module, config, path, words=()):
+    """Envoy refuses to start with `config`, after one traffic-shift error naming `path` (and `words`)."""
     log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module))
     messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
     assert len(messages) == 1, "expected one traffic-shift configuration error, got %r" % messages
@@ -158,3 +158,8 @@ def test_bad_configuration_stops_envoy_naming_the_field(module, config, path, wo
     assert message.startswith(path), message
     for word in words:
         assert word in message, message
+
+
+@pytest.mark.parametrize("config,path,words", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
+def test_bad_configuration_stops_envoy_naming_the_field(module, config, path, words):
+    assert_refused_naming(module, config, path, words)

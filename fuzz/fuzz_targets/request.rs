@@ -1,4 +1,4 @@
-//! Request path: arbitrary header bytes against a fixed rich configuration.
+//! Request path: arbitrary header bytes against the fixed rich configurations (both shapes).
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     traffic_shift_fuzz::request(data);

@@ -1,13 +1,15 @@
 //! Fuzz entry for the configuration parser: the input as configuration bytes, then the input as a list
-//! of JSON edits to the rich configuration (reaching deep validation that random bytes rarely do).
+//! of JSON edits to each rich configuration, VirtualService and HTTPRoute shape (reaching deep
+//! validation that random bytes rarely do).
 
 use super::checks::parse_and_check;
-use super::mutate::mutated_rich_config;
+use super::mutate::{mutated_rich_config, mutated_rich_gateway_config};
 
 /// Returns whether each of the two documents was a valid configuration (the smoke test counts them).
-pub fn config(data: &[u8]) -> [bool; 2] {
+pub fn config(data: &[u8]) -> [bool; 3] {
     [
         parse_and_check(data).is_some(),
         parse_and_check(&mutated_rich_config(data)).is_some(),
+        parse_and_check(&mutated_rich_gateway_config(data)).is_some(),
     ]
 }

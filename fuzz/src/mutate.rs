@@ -2,7 +2,7 @@
 //! inputs reach the checks behind valid JSON and valid neighbours (weights, ports, names, templates).
 
 use super::cursor::Cursor;
-use super::rich_config::RICH_CONFIG;
+use super::rich_config::{RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
@@ -18,6 +18,9 @@ const KEYS: &[&str] = &[
     "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "ignoreUriCase",
     "routeName", "exact", "prefix", "regex", "gateways", "tcp", "exportTo", "redirect", "mirror",
     "sourceLabels", "wieght", "Weight", "", "end-user", ":path", "x-user-id", "Upper", "a\nb", "\u{0}",
+    // The HTTPRoute shape.
+    "rules", "hostnames", "parentRefs", "namespace", "matches", "backendRefs", "path", "type", "value", "group",
+    "kind", "filters", "timeouts", "retry", "sessionPersistence", "backendRef",
 ];
 
 /// Strings for names, hosts, templates and patterns: valid ones, near misses and hostile bytes.
@@ -30,6 +33,9 @@ const STRINGS: &[&str] = &[
     // Regex patterns: invalid, anchors, classes, nested and large repetitions.
     "(", ")", "[", "a{2,1}", "^/a$", ".*", "(?i)x", "[^\\x00-\\x7f]", "\\p{L}", "\\b", "(a|b)*c",
     "(?:.{1000}){10}", "a{1001}",
+    // Gateway API's enums and names.
+    "Exact", "PathPrefix", "RegularExpression", "Prefix", "Service", "ServiceImport", "GET", "get", "/", "/foo/",
+    "//", "/./", "%2F", "reviews-v1", "Reviews", "-a", "End-User",
 ];
 
 fn pick<'t>(table: &[&'t str], cursor: &mut Cursor) -> &'t str {
@@ -163,12 +169,8 @@ fn size_within(value: &Value, limit: usize) -> Option<usize> {
     (size <= limit).then_some(size)
 }
 
-/// The rich configuration after the edits the input spells, serialized.
-pub fn mutated_rich_config(data: &[u8]) -> Vec<u8> {
-    static RICH: OnceLock<Value> = OnceLock::new();
-    let mut document = RICH
-        .get_or_init(|| serde_json::from_str(RICH_CONFIG).expect("RICH_CONFIG is JSON"))
-        .clone();
+/// `document` after the edits the input spells, serialized.
+fn mutated(mut document: Value, data: &[u8]) -> Vec<u8> {
     let mut cursor = Cursor::new(data);
     for _ in 0..MAX_EDITS {
         if cursor.is_empty() {
@@ -181,4 +183,21 @@ pub fn mutated_rich_config(data: &[u8]) -> Vec<u8> {
         }
     }
     serde_json::to_vec(&document).unwrap_or_default()
+}
+
+/// The rich configuration (VirtualService shape) after the input's edits.
+pub fn mutated_rich_config(data: &[u8]) -> Vec<u8> {
+    static RICH: OnceLock<Value> = OnceLock::new();
+    let document =
+        RICH.get_or_init(|| serde_json::from_str(RICH_CONFIG).expect("RICH_CONFIG is JSON"));
+    mutated(document.clone(), data)
+}
+
+/// The rich HTTPRoute-shaped configuration after the input's edits.
+pub fn mutated_rich_gateway_config(data: &[u8]) -> Vec<u8> {
+    static RICH: OnceLock<Value> = OnceLock::new();
+    let document = RICH.get_or_init(|| {
+        serde_json::from_str(RICH_GATEWAY_CONFIG).expect("RICH_GATEWAY_CONFIG is JSON")
+    });
+    mutated(document.clone(), data)
 }

@@ -1,29 +1,39 @@
-//! Fuzz entry for the request path: the rich configuration, compiled once, decides on requests whose
-//! headers and route name are arbitrary bytes; the byte helpers under it see the same values.
+//! Fuzz entry for the request path: the rich configurations (both shapes), compiled once, decide on
+//! requests whose headers and route name are arbitrary bytes; the byte helpers under them see the same
+//! values.
 
 use super::checks::{check_decision, check_router};
 use super::cursor::Cursor;
 use super::fake_request::FakeRequest;
-use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG};
+use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use std::sync::OnceLock;
 use traffic_shift::hosts::authority_host;
 use traffic_shift::request::{path_only, percent_decode, query_param};
 use traffic_shift::router::{Decision, Router};
 use traffic_shift::sticky::cookie_value;
 
+fn compiled(config: &str) -> Router {
+    let router = traffic_shift::config::parse(config.as_bytes())
+        .unwrap_or_else(|e| panic!("the rich configuration must be valid: {e}"));
+    check_router(&router);
+    router
+}
+
 /// The rich configuration, compiled once per process.
 pub fn rich_router() -> &'static Router {
     static ROUTER: OnceLock<Router> = OnceLock::new();
-    ROUTER.get_or_init(|| {
-        let router = traffic_shift::config::parse(RICH_CONFIG.as_bytes())
-            .unwrap_or_else(|e| panic!("the rich configuration must be valid: {e}"));
-        check_router(&router);
-        router
-    })
+    ROUTER.get_or_init(|| compiled(RICH_CONFIG))
+}
+
+/// The rich HTTPRoute-shaped configuration, compiled once per process.
+pub fn rich_gateway_router() -> &'static Router {
+    static ROUTER: OnceLock<Router> = OnceLock::new();
+    ROUTER.get_or_init(|| compiled(RICH_GATEWAY_CONFIG))
 }
 
 /// Input: an 8-byte seed, then one `Cursor::field` per name in REQUEST_HEADERS, then the route name.
-pub fn request(data: &[u8]) -> Option<Decision> {
+/// Returns each rich router's decision (VirtualService shape, HTTPRoute shape).
+pub fn request(data: &[u8]) -> [Option<Decision>; 2] {
     let mut cursor = Cursor::new(data);
     let seed = cursor.u64();
     let mut request = FakeRequest::default();
@@ -33,11 +43,14 @@ pub fn request(data: &[u8]) -> Option<Decision> {
         }
     }
     request.route_name = cursor.field();
-    let decision = check_decision(rich_router(), &request, seed);
+    let decisions = [
+        check_decision(rich_router(), &request, seed),
+        check_decision(rich_gateway_router(), &request, seed),
+    ];
     for (_, value) in &request.headers {
         check_byte_helpers(value);
     }
-    decision
+    decisions
 }
 
 /// The helpers decide() uses on raw header bytes, with the properties the matchers rely on.

@@ -1,19 +1,25 @@
-//! `http[]`: one entry of the VirtualService shape, compiled into an [`Entry`].
+//! `http[]`: one entry of the VirtualService shape, compiled into an [`Entry`]; and [`assemble`],
+//! which both shapes (this and Gateway API's `rules[]`) use to finish an entry.
 
 use super::error::{ConfigError, ConfigResult};
 use super::match_block::match_rule;
 use super::names::{check_cluster_name, cookie_name, writable_header};
 use super::path::JsonPath;
 use super::read::{self, Schema};
+use crate::matcher::MatchRule;
 use crate::request::Attributes;
 use crate::router::{Entry, StickyKey};
 use crate::sticky::fnv1a;
 use crate::template::{ClusterNameTemplate, Destination};
 use crate::weighted::WeightedChoice;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// traffic-shift's own keys, valid in an entry of either shape (`http[]` and `rules[]`); they are
+/// read by [`assemble`], so whatever is added here carries over to both shapes.
+pub const EXTENSIONS: &[&str] = &["sticky"];
 
 const ENTRY: Schema = Schema {
-    known: &["name", "match", "route", "sticky"],
+    known: &["name", "match", "route"],
     not_implemented: &[
         "redirect",
         "delegate",
@@ -146,40 +152,31 @@ fn sticky(
     }
 }
 
-pub fn entry(
-    value: &Value,
+/// Where an entry's traffic goes: rendered cluster names and their weights, in order.
+pub struct Targets {
+    pub clusters: Vec<String>,
+    pub weights: Vec<u32>,
+}
+
+/// Finishes an entry of either shape from its name, match rule and targets (read by the shape's own
+/// code) and the [`EXTENSIONS`] in `map`, the entry's object at `path`.
+pub fn assemble(
+    name: String,
+    rule: MatchRule,
+    targets: Targets,
+    targets_path: &JsonPath<'_>,
+    map: &Map<String, Value>,
     path: &JsonPath<'_>,
-    index: usize,
-    template: &ClusterNameTemplate,
     attributes: &mut Attributes,
 ) -> ConfigResult<Entry> {
-    let map = read::object(value, path)?;
-    ENTRY.check(map, path)?;
-    let name = match map.get("name") {
-        Some(name) => read::non_empty_string(name, &path.key("name"))?.to_string(),
-        None => format!("http-{index}"),
-    };
-    let rule = match map.get("match") {
-        Some(rule) => match_rule(rule, &path.key("match"), attributes)?,
-        None => Default::default(),
-    };
     let sticky = match map.get("sticky") {
         Some(key) => Some(sticky(key, &path.key("sticky"), attributes)?),
         None => None,
     };
-    let route_path = path.key("route");
-    let (clusters, weights) = match map.get("route") {
-        Some(routes) => route(routes, &route_path, template)?,
-        None => {
-            return Err(ConfigError::at(
-                &route_path,
-                "missing; an entry needs destinations",
-            ))
-        }
-    };
+    let Targets { clusters, weights } = targets;
     let choice = WeightedChoice::new(&weights).ok_or_else(|| {
         ConfigError::at(
-            &route_path,
+            targets_path,
             "every destination has weight 0; give at least one a positive weight",
         )
     })?;
@@ -193,4 +190,35 @@ pub fn entry(
         cluster_hashes,
         choice,
     })
+}
+
+pub fn entry(
+    value: &Value,
+    path: &JsonPath<'_>,
+    index: usize,
+    template: &ClusterNameTemplate,
+    attributes: &mut Attributes,
+) -> ConfigResult<Entry> {
+    let map = read::object(value, path)?;
+    ENTRY.check_as(map, path, "VirtualService", EXTENSIONS)?;
+    let name = match map.get("name") {
+        Some(name) => read::non_empty_string(name, &path.key("name"))?.to_string(),
+        None => format!("http-{index}"),
+    };
+    let rule = match map.get("match") {
+        Some(rule) => match_rule(rule, &path.key("match"), attributes)?,
+        None => Default::default(),
+    };
+    let route_path = path.key("route");
+    let (clusters, weights) = match map.get("route") {
+        Some(routes) => route(routes, &route_path, template)?,
+        None => {
+            return Err(ConfigError::at(
+                &route_path,
+                "missing; an entry needs destinations",
+            ))
+        }
+    };
+    let targets = Targets { clusters, weights };
+    assemble(name, rule, targets, &route_path, map, path, attributes)
 }

@@ -175,6 +175,16 @@ pub fn match_rule(
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
 ) -> ConfigResult<MatchRule> {
+    blocks_of(value, path, attributes, block)
+}
+
+/// A list of match blocks (either shape's), each compiled by `block`.
+pub fn blocks_of(
+    value: &Value,
+    path: &JsonPath<'_>,
+    attributes: &mut Attributes,
+    block: fn(&Value, &JsonPath<'_>, &mut Attributes) -> ConfigResult<Vec<Condition>>,
+) -> ConfigResult<MatchRule> {
     let blocks = read::array(value, path)?
         .iter()
         .enumerate()

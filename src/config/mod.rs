@@ -2,6 +2,8 @@
 
 mod entry;
 mod error;
+mod gateway;
+mod gateway_match;
 mod match_block;
 mod names;
 mod path;
@@ -11,7 +13,7 @@ pub use error::{ConfigError, ConfigResult};
 
 use crate::authority_index::AuthorityIndex;
 use crate::hosts::HostSet;
-use crate::router::Router;
+use crate::router::{Entry, Router};
 use crate::template::{ClusterNameTemplate, DEFAULT_TEMPLATE};
 use path::JsonPath;
 use read::Schema;
@@ -24,9 +26,62 @@ const TOP_LEVEL: Schema = Schema {
         "responseHeader",
         "hosts",
         "http",
+        "hostnames",
+        "rules",
+        "parentRefs",
+        "namespace",
     ],
     not_implemented: &["gateways", "tcp", "tls", "exportTo"],
 };
+
+/// The keys of each shape: a configuration is a VirtualService's (`http`) or an HTTPRoute's
+/// (`rules`), never a mix.
+const VIRTUAL_SERVICE_KEYS: &[&str] = &["http", "hosts"];
+const HTTP_ROUTE_KEYS: &[&str] = &["rules", "hostnames", "parentRefs", "namespace"];
+
+fn check_one_shape(map: &serde_json::Map<String, Value>, root: &JsonPath<'_>) -> ConfigResult<()> {
+    let present = |keys: &'static [&'static str]| keys.iter().find(|k| map.contains_key(**k));
+    let (Some(virtual_service), Some(http_route)) =
+        (present(VIRTUAL_SERVICE_KEYS), present(HTTP_ROUTE_KEYS))
+    else {
+        return Ok(());
+    };
+    let reason = if (*virtual_service, *http_route) == ("http", "rules") {
+        "give either http (the VirtualService shape) or rules (the HTTPRoute shape), not both"
+            .to_string()
+    } else {
+        format!(
+            "\"{http_route}\" belongs to the HTTPRoute shape (rules, hostnames) and \"{virtual_service}\" to the VirtualService shape (http, hosts); use one shape"
+        )
+    };
+    Err(ConfigError::at(&root.key(http_route), reason))
+}
+
+/// `hosts` or `hostnames`: the authorities the entries apply to.
+fn host_set(items: &[Value], path: &JsonPath<'_>) -> ConfigResult<HostSet> {
+    let mut set = HostSet::default();
+    for (index, item) in items.iter().enumerate() {
+        let at = path.index(index);
+        set.add(read::non_empty_string(item, &at)?)
+            .map_err(|reason| ConfigError::at(&at, reason))?;
+    }
+    Ok(set)
+}
+
+/// Adds an entry, refusing a name an earlier one has (names name the stats).
+fn push_unique(router: &mut Router, entry: Entry, path: &JsonPath<'_>) -> ConfigResult<()> {
+    if router.entries.iter().any(|e| e.name == entry.name) {
+        return Err(ConfigError::at(
+            &path.key("name"),
+            format!(
+                "\"{}\" names an earlier entry too; names must be unique (they name the stats)",
+                entry.name
+            ),
+        ));
+    }
+    router.entries.push(entry);
+    Ok(())
+}
 
 /// Compiles the plugin configuration. Empty input and `{}` are valid and route nothing.
 pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
@@ -38,6 +93,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
         .map_err(|e| ConfigError::at(&root, format!("not valid JSON: {e}")))?;
     let map = read::object(&document, &root)?;
     TOP_LEVEL.check(map, &root)?;
+    check_one_shape(map, &root)?;
     let mut router = Router::default();
 
     if let Some(header) = map.get("clusterHeader") {
@@ -63,29 +119,18 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
                 "lists no host; omit hosts to apply to every authority",
             ));
         }
-        let mut set = HostSet::default();
-        for (index, item) in items.iter().enumerate() {
-            let at = hosts_path.index(index);
-            set.add(read::non_empty_string(item, &at)?)
-                .map_err(|reason| ConfigError::at(&at, reason))?;
-        }
+        let set = host_set(items, &hosts_path)?;
         router.hosts = Some((set, router.attributes.header(":authority")));
     }
-
     if let Some(http) = map.get("http") {
         let http_path = root.key("http");
         for (index, item) in read::array(http, &http_path)?.iter().enumerate() {
             let at = http_path.index(index);
             let entry = entry::entry(item, &at, index, &template, &mut router.attributes)?;
-            if router.entries.iter().any(|e| e.name == entry.name) {
-                return Err(ConfigError::at(
-                    &at.key("name"),
-                    format!("\"{}\" names an earlier entry too; names must be unique (they name the stats)", entry.name),
-                ));
-            }
-            router.entries.push(entry);
+            push_unique(&mut router, entry, &at)?;
         }
     }
+    gateway::http_route(map, &root, &template, &mut router)?;
     router.authority_index = AuthorityIndex::build(
         router.entries.iter().map(|entry| &entry.rule),
         router.attributes.header(":authority"),
@@ -93,5 +138,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
     Ok(router)
 }
 
+#[cfg(test)]
+mod gateway_tests;
 #[cfg(test)]
 mod tests;

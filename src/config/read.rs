@@ -78,23 +78,34 @@ pub struct Schema<'s> {
 impl Schema<'_> {
     /// Refuses any key outside the schema, so a typo never passes unnoticed.
     pub fn check(&self, map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigResult<()> {
+        self.check_as(map, path, "VirtualService", &[])
+    }
+
+    /// [`Schema::check`] for an object of the `api` resource (`not_implemented` are its fields),
+    /// which may also hold traffic-shift's own `extensions`.
+    pub fn check_as(
+        &self,
+        map: &Map<String, Value>,
+        path: &JsonPath<'_>,
+        api: &str,
+        extensions: &[&str],
+    ) -> ConfigResult<()> {
         for key in map.keys() {
-            if self.known.contains(&key.as_str()) {
+            if self.known.contains(&key.as_str()) || extensions.contains(&key.as_str()) {
                 continue;
             }
             let at = path.key(key);
             if self.not_implemented.contains(&key.as_str()) {
                 return Err(ConfigError::at(
                     &at,
-                    format!(
-                        "the VirtualService field \"{key}\" is not implemented by traffic-shift"
-                    ),
+                    format!("the {api} field \"{key}\" is not implemented by traffic-shift"),
                 ));
             }
-            let hint = closest(key, self.known)
+            let known: Vec<&str> = self.known.iter().chain(extensions).copied().collect();
+            let hint = closest(key, &known)
                 .map(|k| format!(" (did you mean \"{k}\"?)"))
                 .unwrap_or_default();
-            let choices = self.known.join(", ");
+            let choices = known.join(", ");
             return Err(ConfigError::at(
                 &at,
                 format!("unknown field \"{key}\"{hint}; expected one of: {choices}"),

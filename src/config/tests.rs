@@ -9,12 +9,12 @@ use std::collections::HashMap;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-fn compile(config: Value) -> Router {
+pub(super) fn compile(config: Value) -> Router {
     parse(config.to_string().as_bytes()).unwrap()
 }
 
 /// The error line for a configuration that must be refused.
-fn refused(config: &str) -> String {
+pub(super) fn refused(config: &str) -> String {
     parse(config.as_bytes()).unwrap_err().to_string()
 }
 
@@ -36,7 +36,26 @@ impl RequestSource for Headers {
     }
 }
 
-fn cluster_for(router: &Router, headers: &[(&'static str, &'static [u8])]) -> Option<String> {
+/// Each configuration is refused with one error line containing its expected text.
+pub(super) fn assert_refusals(cases: &[(String, &str)]) {
+    for (config, expected) in cases {
+        let message = refused(config);
+        assert!(
+            message.contains(expected),
+            "{config}\n  gave: {message}\n  want: {expected}"
+        );
+        assert!(
+            message.starts_with("traffic-shift: invalid configuration at "),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "one line: {message}");
+    }
+}
+
+pub(super) fn cluster_for(
+    router: &Router,
+    headers: &[(&'static str, &'static [u8])],
+) -> Option<String> {
     let request = Headers(headers.iter().copied().collect());
     let decision = router.decide(&request, &mut SplitMix64::new(3))?;
     router.cluster(decision).map(String::from)
@@ -209,18 +228,7 @@ fn errors_name_the_path_and_the_reason() {
             "at http[0].sticky.cookie: \"a b\" is not a valid cookie name",
         ),
     ];
-    for (config, expected) in cases {
-        let message = refused(&config);
-        assert!(
-            message.contains(expected),
-            "{config}\n  gave: {message}\n  want: {expected}"
-        );
-        assert!(
-            message.starts_with("traffic-shift: invalid configuration at "),
-            "{message}"
-        );
-        assert!(!message.contains('\n'), "one line: {message}");
-    }
+    assert_refusals(&cases);
 }
 
 #[test]

@@ -42,7 +42,8 @@ Bootstraps (bootstrap.py)
     istio_cluster(subset, host="reviews.default.svc.cluster.local", port=9080)
     clusters_named(template=ISTIO_TEMPLATE, versions=VERSIONS) -> {template.format(subset=v): v}
     reviews_body(version) -> JSON text
-    constants: VERSIONS, FILTER_NAME, CLUSTER_HEADER, TAG_HEADER, ISTIO_TEMPLATE
+    constants: VERSIONS, FILTER_NAME, CLUSTER_HEADER, TAG_HEADER, ISTIO_TEMPLATE,
+        SERVICE_TEMPLATE (clusters_named(SERVICE_TEMPLATE): Istio's names for Services reviews-v1, ...)
 
 Traffic (traffic.py)
     send_requests(port, n, *, path=PATH, method="GET", host=HOST, headers=None, body=None, connections=1,
@@ -55,7 +56,8 @@ Statistics (shares.py)
     sample_size(p_or_weights, tol=0.05, sigmas=5.0) -> int      normalise(weights) -> shares
     assert_shares(counts_or_tally, weights, *, sigmas=5.0)  (5-sigma per destination; share 0 = exactly 0)
 """
-from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, TAG_HEADER, VERSIONS, cluster_header_route,
+from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, SERVICE_TEMPLATE, TAG_HEADER, VERSIONS,
+                        cluster_header_route,
                         cluster_route, clusters_named, http_listener, istio_cluster, module_path, render_bootstrap,
                         reviews_body, tag_routes, to_yaml, wasm_filter)
 from .launch import launch
@@ -64,7 +66,7 @@ from .shares import assert_shares, normalise, sample_size
 from .traffic import Response, Tally, request, send_requests
 
 __all__ = [
-    "CLUSTER_HEADER", "FILTER_NAME", "ISTIO_TEMPLATE", "TAG_HEADER", "VERSIONS", "cluster_header_route",
+    "CLUSTER_HEADER", "FILTER_NAME", "ISTIO_TEMPLATE", "SERVICE_TEMPLATE", "TAG_HEADER", "VERSIONS", "cluster_header_route",
     "cluster_route", "clusters_named", "http_listener", "istio_cluster", "module_path", "render_bootstrap",
     "reviews_body",
     "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",

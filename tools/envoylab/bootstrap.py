@@ -15,6 +15,8 @@ FILTER_NAME = "traffic-shift"
 CLUSTER_HEADER = "x-traffic-shift-cluster"  # the filter's default clusterHeader
 TAG_HEADER = "x-traffic-shift-subset"  # the header tag mode routes on
 ISTIO_TEMPLATE = "outbound|9080|{subset}|reviews.default.svc.cluster.local"
+# Istio's cluster for a per-version Service (Gateway API backendRefs, Bookinfo's bookinfo-versions.yaml).
+SERVICE_TEMPLATE = "outbound|9080||reviews-{subset}.default.svc.cluster.local"
 FRONT = "front"
 ADMIN = "admin"
 

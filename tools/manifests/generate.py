@@ -1,6 +1,6 @@
 """Write (or check) every generated file of the deployment kit from filter-config/plugin/*.json.
 
-  generate.py                      rewrite filter-config/istio/ and filter-config/envoy/
+  generate.py                      rewrite filter-config/istio/, filter-config/envoy/, filter-config/gateway-api/
   generate.py --check              exit 1 if a committed file differs from what would be generated
   generate.py --image REF --sha256 HEX --out DIR
                                    render deploy-ready copies (real image and digest) into DIR instead
@@ -12,13 +12,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from manifests import envoy_yaml, istio_yaml, kit  # noqa: E402
+from manifests import envoy_yaml, gateway_yaml, istio_yaml, kit  # noqa: E402
 
 
 def outputs(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
     """{path relative to filter-config/: text} of every generated file."""
     files = istio_yaml.render(image, sha256)
     files.update(envoy_yaml.render())
+    files.update(gateway_yaml.render())
     return files
 
 

@@ -6,6 +6,7 @@ Layout under filter-config/istio/:
   cluster-header/route-patch.yaml        EnvoyFilter: the reviews route takes its cluster from the header
   tag/wasmplugin-<stage>.yaml            the filter in tag mode
   tag/virtual-service-reviews.yaml       header-matched routes to each subset, v1 without the header
+  gateway-api/wasmplugin-<stage>.yaml    the filter per Gateway API stage (rules shape), cluster_header mode
   envoyfilter-direct/<stage>.yaml        EnvoyFilter inserting the filter itself, for meshes without WasmPlugin
 """
 from manifests import kit
@@ -86,6 +87,13 @@ CLUSTER_HEADER_COMPANIONS = """\
 # then route-patch.yaml once the plugin runs (filter-config/README.md gives the order and the rollback)."""
 CLUSTER_HEADER_NO_HEADER = """the patched route names no cluster
   # and answers 503 (loud, and limited to reviews)."""
+
+GATEWAY_MODE = """the Gateway API shape (the plugin configuration is an
+# HTTPRoute's spec; its backendRefs are the per-version Services), default cluster_header mode."""
+GATEWAY_COMPANIONS = """\
+# Apply ../../gateway-api/reviews-versions.yaml first (one Service per version, hence the clusters named
+# below), then this, then ../cluster-header/route-patch.yaml once the plugin runs (filter-config/README.md,
+# "The task with Gateway API", gives the order and the rollback)."""
 
 TAG_MODE = "tag mode (the filter writes the subset name;\n# tag/virtual-service-reviews.yaml routes on it)."
 TAG_COMPANIONS = """\
@@ -251,6 +259,8 @@ def wasmplugin(stage: kit.Stage, image: str, sha256) -> str:
     host, port = stage.service()
     if stage.tag_mode:
         mode, companions, no_header = TAG_MODE, TAG_COMPANIONS, fill(TAG_NO_HEADER, fallback=kit.FALLBACK_SUBSET)
+    elif stage.http_route:
+        mode, companions, no_header = GATEWAY_MODE, GATEWAY_COMPANIONS, CLUSTER_HEADER_NO_HEADER
     else:
         mode, companions, no_header = CLUSTER_HEADER_MODE, CLUSTER_HEADER_COMPANIONS, CLUSTER_HEADER_NO_HEADER
     filled = image != kit.PLACEHOLDER_IMAGE or sha256
@@ -297,6 +307,7 @@ def direct_envoyfilter(stage: kit.Stage) -> str:
 def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
     """{path relative to filter-config/: text} for every Istio manifest."""
     migration = [kit.load_stage(name) for name in kit.MIGRATION]
+    gateway = [kit.load_stage(name) for name in kit.GATEWAY_MIGRATION]
     tag = kit.load_stage(kit.TAG_STAGE)
     for stage in migration:
         if stage.tag_mode:
@@ -304,10 +315,13 @@ def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
     if not tag.tag_mode:
         raise ValueError('%s: tag mode needs "clusterName": "{subset}"' % tag.relpath)
     files = {"istio/destination-rule-reviews.yaml": destination_rule(migration + [tag]),
-             "istio/cluster-header/route-patch.yaml": route_patch(migration),
+             # One route patch for both shapes: both name the Service reviews (a parentRef, for rules).
+             "istio/cluster-header/route-patch.yaml": route_patch(migration + gateway),
              "istio/tag/virtual-service-reviews.yaml": virtual_service(tag),
              "istio/tag/wasmplugin-%s.yaml" % tag.name: wasmplugin(tag, image, sha256)}
     for stage in migration:
         files["istio/cluster-header/wasmplugin-%s.yaml" % stage.name] = wasmplugin(stage, image, sha256)
         files["istio/envoyfilter-direct/%s.yaml" % stage.name] = direct_envoyfilter(stage)
+    for stage in gateway:
+        files["istio/gateway-api/wasmplugin-%s.yaml" % stage.name] = wasmplugin(stage, image, sha256)
     return files

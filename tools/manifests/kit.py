@@ -8,12 +8,14 @@ import os
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KIT = os.path.join(REPO, "filter-config")
 PLUGIN_DIR = os.path.join(KIT, "plugin")
-GENERATED_DIRS = ("istio", "envoy")  # every file below these is written by generate.py
+GENERATED_DIRS = ("istio", "envoy", "gateway-api")  # every file below these is written by generate.py
 
 # Istio's Traffic Shifting task, in order; cluster_header mode (the filter's defaults).
 MIGRATION = ("reviews-all-v1", "reviews-50-v3", "reviews-v3")
 TAG_STAGE = "reviews-50-v3-tag"  # tag mode example: the same split, routed by a VirtualService
 STANDALONE_STAGE = "reviews-50-v3"  # the stage the standalone envoy.yaml carries
+# The same task in the Gateway API shape (an HTTPRoute's rules), named after Istio's Gateway API samples.
+GATEWAY_MIGRATION = ("route-reviews-v1", "route-reviews-50-v3", "route-reviews-v3")
 
 # Bookinfo as Istio's samples deploy it. Change these (and the JSON hosts) for another namespace.
 NAMESPACE = "default"
@@ -46,6 +48,18 @@ class Stage:
         return self.config.get("clusterHeader", DEFAULT_CLUSTER_HEADER)
 
     @property
+    def http_route(self) -> bool:
+        """The Gateway API shape: `rules` (backendRefs to one Service per version) instead of `http`."""
+        return "rules" in self.config
+
+    @property
+    def namespace(self) -> str:
+        return self.config.get("namespace", NAMESPACE)
+
+    def backend_refs(self) -> list:
+        return [ref for rule in self.config.get("rules", []) for ref in rule.get("backendRefs", [])]
+
+    @property
     def tag_mode(self) -> bool:
         return self.config.get("clusterName", DEFAULT_CLUSTER_NAME) == "{subset}"
 
@@ -53,14 +67,24 @@ class Stage:
         return [route["destination"] for entry in self.config.get("http", []) for route in entry.get("route", [])]
 
     def service(self) -> tuple:
-        """(FQDN host, port) every destination of this stage shares."""
-        found = {(d["host"], d["port"]["number"]) for d in self.destinations()}
+        """(FQDN host, port) every destination of this stage shares; for the Gateway API shape, the Service
+        the route attaches to (its parentRef: the filter ignores it, the kit places the filter by it)."""
+        if self.http_route:
+            found = {("%s.%s.svc.cluster.local" % (p["name"], p.get("namespace", self.namespace)), p["port"])
+                     for p in self.config["parentRefs"]}
+        else:
+            found = {(d["host"], d["port"]["number"]) for d in self.destinations()}
         if len(found) != 1:
             raise ValueError("%s: expected one destination service, found %s" % (self.relpath, sorted(found)))
         return found.pop()
 
     def split(self) -> str:
-        """'50% v1, 50% v3' for the first entry, the one a plain request takes."""
+        """'50% v1, 50% v3' for the first entry, the one a plain request takes ('50% reviews-v1, ...' for
+        the Gateway API shape, whose weights default to 1)."""
+        if self.http_route:
+            refs = self.config["rules"][0]["backendRefs"]
+            total = sum(ref.get("weight", 1) for ref in refs)
+            return ", ".join("%g%% %s" % (ref.get("weight", 1) * 100.0 / total, ref["name"]) for ref in refs)
         routes = self.config["http"][0]["route"]
         total = sum(route.get("weight", 100 if len(routes) == 1 else 0) for route in routes)
         parts = ["%g%% %s" % (route.get("weight", 100 if len(routes) == 1 else 0) * 100.0 / total,
