@@ -1,7 +1,9 @@
-//! Envoy counters for the split: `traffic_shift.<entry>.<cluster>.requests` per destination and
-//! `traffic_shift.unmatched_requests`. Envoy lists them under `wasmcustom.` in its admin `/stats`.
+//! Envoy counters for the split, named by [`crate::stat_name`] so that Envoy's tag regexes turn
+//! them into `traffic_shift_requests_total{entry, destination, host, subset}` and
+//! `traffic_shift_unmatched_requests_total` (Envoy puts Wasm stats under `wasmcustom.`).
 
 use crate::router::{Decision, Router};
+use crate::stat_name::{self, stat_name, Tag};
 use ::proxy_wasm::hostcalls;
 use ::proxy_wasm::types::MetricType;
 
@@ -38,13 +40,23 @@ impl Counters {
                     entry
                         .clusters
                         .iter()
-                        .map(|cluster| {
-                            counter(&format!("traffic_shift.{}.{cluster}.requests", entry.name))
+                        .zip(&entry.destinations)
+                        .map(|(cluster, destination)| {
+                            let tags: [(Tag, &str); 4] = [
+                                (stat_name::ENTRY, &entry.name),
+                                (stat_name::DESTINATION, cluster),
+                                (stat_name::HOST, &destination.host),
+                                (
+                                    stat_name::SUBSET,
+                                    destination.subset.as_deref().unwrap_or(""),
+                                ),
+                            ];
+                            counter(&stat_name(stat_name::REQUESTS, &tags))
                         })
                         .collect()
                 })
                 .collect(),
-            unmatched: counter("traffic_shift.unmatched_requests"),
+            unmatched: counter(&stat_name(stat_name::UNMATCHED_REQUESTS, &[])),
         }
     }
 
