@@ -47,6 +47,7 @@ def test_one_labelled_series_per_destination_counting_what_the_upstreams_saw(aft
 
     samples = METRICS.prometheus(envoy)
     requests = [s for s in samples if s.name == METRICS.REQUESTS]
+    assert all(list(s.labels) == METRICS.METRICS[METRICS.REQUESTS]["labels"] for s in requests)
     assert sorted((sorted(s.labels.items()), s.value) for s in requests) == sorted(
         (sorted(labels(v).items()), upstreams[v]) for v in SPLIT)
     assert [(s.labels, s.value) for s in samples if s.name == METRICS.UNMATCHED] == [({}, 0)]

@@ -1,0 +1,103 @@
+"""Issue 12: every config we ship or start turns the filter's stat names into labels, from one list of names
+(filter-config/metrics.json, kept equal to src/stat_name.rs by the Rust tests), and those names stay clear of
+the tags Envoy and Istio already define. The real-Envoy behaviour is in test_metrics_e2e.py."""
+import os
+
+import pytest
+import yaml
+
+import envoylab as lab
+from demo import lab as demo_lab
+from manifests import generate, kit, metrics_yaml, yaml_io
+
+METRICS = lab.metrics
+REPO = kit.REPO
+
+# Tag names Istio's sidecar bootstrap declares (tools/packaging/common/envoy_bootstrap.json) and the
+# telemetry tags it added through extraStatTags by default up to 1.16 (pkg/bootstrap DefaultStatTags).
+ISTIO_TAGS = {
+    "cluster_name", "tcp_prefix", "response_code", "response_code_class", "http_conn_manager_listener_prefix",
+    "http_conn_manager_prefix", "listener_address", "mongo_prefix", "cache", "component", "tag", "wasm_filter",
+    "authz_enforce_result", "authz_dry_run_action", "authz_dry_run_result",
+    "reporter", "source_namespace", "source_workload", "source_workload_namespace", "source_principal", "source_app",
+    "source_version", "source_cluster", "destination_namespace", "destination_workload",
+    "destination_workload_namespace", "destination_principal", "destination_app", "destination_version",
+    "destination_service", "destination_service_name", "destination_service_namespace", "destination_port",
+    "destination_cluster", "request_protocol", "request_operation", "request_host", "response_flags",
+    "grpc_response_status", "connection_security_policy", "permissive_response_code", "permissive_response_policyid",
+    "source_canonical_service", "destination_canonical_service", "source_canonical_revision",
+    "destination_canonical_revision",
+}
+# The ProxyConfig fields the mesh settings may use (istio/api mesh/v1alpha1/proxy.proto).
+PROXY_CONFIG_FIELDS = {"extraStatTags": list, "proxyStatsMatcher": {"inclusionPrefixes": list}}
+
+
+def test_names_are_istio_free():
+    assert ISTIO_TAGS.isdisjoint(METRICS.TAGS)
+
+
+def test_every_metric_is_named_under_the_one_prefix():
+    for name, described in METRICS.METRICS.items():
+        assert described["stat"].startswith(METRICS.STAT_PREFIX), name
+        # Envoy drops the wasmcustom namespace and Prometheus turns dots into underscores.
+        assert described["stat"].replace(".", "_") == name
+        assert set(described["labels"]) <= set(METRICS.TAGS), name
+
+
+def _load_yaml(relpath: str) -> dict:
+    with open(os.path.join(REPO, relpath)) as f:
+        return yaml.safe_load(f)
+
+
+SHIPPED_ENVOY_CONFIGS = {
+    "filter-config/envoy/envoy.yaml": lambda: _load_yaml("filter-config/envoy/envoy.yaml"),
+    "envoy-test/envoy.yaml (make docker-test)": lambda: _load_yaml("envoy-test/envoy.yaml"),
+    "envoylab.render_bootstrap (tests, bench)": lambda: lab.render_bootstrap({}),
+    "tools/demo lab (make demo, make run)": lambda: demo_lab.bootstrap("/tmp/unused"),
+}
+
+
+@pytest.mark.parametrize("load", SHIPPED_ENVOY_CONFIGS.values(), ids=SHIPPED_ENVOY_CONFIGS.keys())
+def test_every_envoy_config_we_ship_or_start_carries_the_tag_regexes(load):
+    stats_config = load()["stats_config"]
+    assert stats_config["stats_tags"] == METRICS.stats_tags()
+    assert stats_config.get("use_all_default_tags", True), "Envoy's own tags must stay on"
+
+
+def test_the_regexes_are_the_ones_istio_generates():
+    # tools/packaging/common/envoy_bootstrap.json: "regex": "({{ $tag }}=\\.=(.*?);\\.;)" per extraStatTags entry
+    assert METRICS.stats_tags()[0] == {"tag_name": "entry", "regex": r"(entry=\.=(.*?);\.;)"}
+
+
+def _proxy_configs() -> dict:
+    """{relative path: the ProxyConfig fields it sets} of the generated mesh settings."""
+    found = {}
+    for relpath in (metrics_yaml.MESH_CONFIG, metrics_yaml.POD_PATCH):
+        doc, = yaml_io.load_all_file(os.path.join(kit.KIT, relpath))
+        if relpath == metrics_yaml.MESH_CONFIG:
+            assert (doc["apiVersion"], doc["kind"]) == ("install.istio.io/v1alpha1", "IstioOperator")
+            found[relpath] = doc["spec"]["meshConfig"]["defaultConfig"]
+        else:
+            annotations = doc["spec"]["template"]["metadata"]["annotations"]
+            assert list(annotations) == [metrics_yaml.ANNOTATION]
+            found[relpath] = yaml_io.load_all(annotations[metrics_yaml.ANNOTATION])[0]
+    return found
+
+
+def _shape(value):
+    return {k: _shape(v) for k, v in value.items()} if isinstance(value, dict) else type(value)
+
+
+def test_mesh_settings_declare_our_tags_and_keep_our_stats():
+    assert generate.differences() == [], "run `make manifests`"
+    for relpath, proxy_config in _proxy_configs().items():
+        assert proxy_config == METRICS.istio_proxy_config(), relpath
+        assert _shape(proxy_config) == PROXY_CONFIG_FIELDS, relpath
+        with open(os.path.join(kit.KIT, relpath)) as f:
+            assert f.readline().startswith("# GENERATED by tools/manifests/generate.py"), relpath
+
+
+def test_inclusion_prefix_keeps_every_stat_of_the_filter():
+    prefix, = METRICS.istio_proxy_config()["proxyStatsMatcher"]["inclusionPrefixes"]
+    for described in METRICS.METRICS.values():
+        assert (METRICS.WASM_NAMESPACE + described["stat"]).startswith(prefix)
