@@ -4,15 +4,19 @@ With the tag regexes every Envoy config of ours carries (tools/envoylab/metrics.
 for `extraStatTags`), Envoy 1.40's /stats/prometheus shows one `traffic_shift_requests_total` series per
 destination, labelled entry/destination/host/subset, while plain /stats keeps the full names with the same
 counts. A live configuration change that renames an entry starts new series and leaves the old ones as they
-were.
+were. The shipped filter-config/envoy/envoy.yaml gives the same labels.
 """
 import collections
 import json
+import os
 
 import pytest
+import yaml
 
 import envoylab as lab
+from envoylab.ports import free_port
 from load_shift import start_envoy, swap
+from manifests import kit
 from shift_configs import ISTIO_HOST, config, entry, split
 
 SPLIT = {"v1": 20, "v2": 30, "v3": 50}
@@ -117,3 +121,32 @@ def test_renaming_an_entry_live_starts_new_series_and_keeps_the_old(module, tmp_
     assert +after == +expected
     names = [s.name for s in samples]
     assert names.count(METRICS.REQUESTS) == 2 * len(SPLIT) and names.count(METRICS.UNMATCHED) == 1
+
+
+def _on_free_ports(node, ports: dict):
+    """The same config with every port_value moved to a free port (one new port per old one, so clusters
+    still point at the listeners they named)."""
+    if isinstance(node, dict):
+        return {key: ports.setdefault(value, free_port()) if key == "port_value" else _on_free_ports(value, ports)
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_on_free_ports(item, ports) for item in node]
+    return node
+
+
+def test_the_shipped_standalone_envoy_yaml_exports_the_labels(module):
+    """filter-config/envoy/envoy.yaml as shipped (only its ports and module path changed) gives the labels."""
+    with open(os.path.join(kit.KIT, "envoy", "envoy.yaml")) as f:
+        shipped = yaml.safe_load(f.read().replace(kit.LOCAL_MODULE, module))
+    stage = kit.load_stage(kit.STANDALONE_STAGE)
+    host, port = stage.service()
+    weights = {d["destination"]["subset"]: d["weight"] for d in stage.config["http"][0]["route"]}
+    with lab.Envoy(_on_free_ports(shipped, {})) as envoy:
+        tally = lab.send_requests(envoy.ports["outbound"], 400, host="%s:%d" % (kit.short_host(host), port),
+                                  version_header=stage.config["responseHeader"])
+        series = [(s.labels, s.value) for s in METRICS.prometheus(envoy) if s.name == METRICS.REQUESTS]
+    assert tally.statuses == {200: 400}
+    expected = [({"entry": stage.config["http"][0]["name"], "destination": lab.istio_cluster(subset, host, port),
+                  "host": host, "subset": subset}, tally.versions[lab.istio_cluster(subset, host, port)])
+                for subset in weights]
+    assert sorted(series, key=repr) == sorted(expected, key=repr)
