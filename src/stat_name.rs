@@ -109,6 +109,8 @@ fn push_escaped(name: &mut String, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// What Envoy does with the regex Istio generates for one tag: the first match of
     /// `<tag>=.=(.*?);.;` is the value, and the whole match is cut out of the name.
