@@ -12,7 +12,10 @@
 //! which, once the tags are cut out, leaves `traffic_shift.requests_total`; under Envoy's
 //! `wasmcustom.` namespace that is exported to Prometheus as `traffic_shift_requests_total{…}`.
 //! `filter-config/metrics.json` lists the same names for the Envoy and Istio configs and the
-//! dashboard; a test below keeps the two in step.
+//! dashboard; a test below keeps the two in step. A new metric or tag is a constant here, listed in
+//! `METRICS` or `TAGS`, and the same name in `metrics.json` (with its type and labels); then
+//! `make manifests` updates the Istio settings. Any host shell (Wasm, a native module) uses
+//! [`stat_name`]: gauges are named the same way as counters.
 
 use std::fmt::Write;
 
