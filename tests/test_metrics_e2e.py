@@ -88,6 +88,17 @@ def test_our_label_names_are_not_envoys(after_split):
     assert theirs.isdisjoint(METRICS.TAGS)
 
 
+FORGER = "a;.;subset=.=v9;.;destination=.=x"  # an entry name shaped like the tags that follow it
+
+
+def test_an_entry_name_cannot_forge_labels(envoy_for):
+    envoy = envoy_for(config(entry(FORGER, split({"v2": 1}))))
+    lab.send_requests(envoy.port, 5)
+    series = [(s.labels, s.value) for s in METRICS.prometheus(envoy) if s.name == METRICS.REQUESTS]
+    # ";" and "=" are written %3B and %3D, so the name stays one label and the real subset is kept.
+    assert series == [(labels("v2", entry_name="a%3B.%3Bsubset%3D.%3Dv9%3B.%3Bdestination%3D.%3Dx"), 5)]
+
+
 RENAMED = "reviews-canary"
 RENAMED_HEADER = "x-renamed-destination"  # tells which configuration answered a request
 
