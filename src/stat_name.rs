@@ -98,9 +98,9 @@ pub fn stat_name(metric: Metric, tags: &[(Tag, &str)]) -> String {
 fn push_escaped(name: &mut String, value: &str) {
     for c in value.chars() {
         if matches!(c, '%' | ';' | '=') || c.is_control() {
-            // Writing to a String cannot fail.
             let mut bytes = [0u8; 4];
             for byte in c.encode_utf8(&mut bytes).bytes() {
+                // Writing to a String cannot fail.
                 let _ = write!(name, "%{byte:02X}");
             }
         } else {
@@ -162,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn the_example_in_the_readme() {
+    fn tags_are_embedded_in_order_before_the_metric() {
         let name = stat_name(
             REQUESTS,
             &[
