@@ -17,6 +17,7 @@
 //! `make manifests` updates the Istio settings. Any host shell (Wasm, a native module) uses
 //! [`stat_name`]: gauges are named the same way as counters.
 
+use crate::router::Entry;
 use std::fmt::Write;
 
 /// What every stat name starts with, so one `inclusionPrefixes` entry keeps them all in Istio.
@@ -27,20 +28,14 @@ pub const PROMETHEUS_PREFIX: &str = "traffic_shift_";
 const TAG_START: &str = "=.=";
 const TAG_END: &str = ";.;";
 
-/// A metric the filter exports (its name without [`PROMETHEUS_PREFIX`]).
+/// A metric the filter exports: its name without [`PROMETHEUS_PREFIX`], and its tags in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metric(&'static str);
+pub struct Metric(&'static str, &'static [Tag]);
 
 /// A tag (Prometheus label) name. Only this module makes them, so every one is declared in the
 /// Envoy and Istio configs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tag(&'static str);
-
-/// Requests sent to a destination by an entry (tags: entry, destination, host, subset).
-pub const REQUESTS: Metric = Metric("requests_total");
-/// Requests no entry applied to (no tags).
-pub const UNMATCHED_REQUESTS: Metric = Metric("unmatched_requests_total");
-pub const METRICS: [Metric; 2] = [REQUESTS, UNMATCHED_REQUESTS];
 
 /// The entry's `name`.
 pub const ENTRY: Tag = Tag("entry");
@@ -52,6 +47,12 @@ pub const HOST: Tag = Tag("host");
 pub const SUBSET: Tag = Tag("subset");
 pub const TAGS: [Tag; 4] = [ENTRY, DESTINATION, HOST, SUBSET];
 
+/// Requests sent to a destination by an entry; tagged by [`destination_tags`].
+pub const REQUESTS: Metric = Metric("requests_total", &TAGS);
+/// Requests no entry applied to.
+pub const UNMATCHED_REQUESTS: Metric = Metric("unmatched_requests_total", &[]);
+pub const METRICS: [Metric; 2] = [REQUESTS, UNMATCHED_REQUESTS];
+
 impl Metric {
     pub fn name(self) -> &'static str {
         self.0
@@ -59,6 +60,11 @@ impl Metric {
 
     pub fn prometheus_name(self) -> String {
         format!("{PROMETHEUS_PREFIX}{}", self.0)
+    }
+
+    /// The tags every stat of this metric carries, in the order [`stat_name`] is given them.
+    pub fn tags(self) -> &'static [Tag] {
+        self.1
     }
 }
 
@@ -93,6 +99,19 @@ pub fn stat_name(metric: Metric, tags: &[(Tag, &str)]) -> String {
     }
     name.push_str(metric.0);
     name
+}
+
+/// The [`REQUESTS`] tags of one destination of an entry, so that every shell labels it alike;
+/// `None` for an index the entry does not have.
+pub fn destination_tags(entry: &Entry, index: usize) -> Option<[(Tag, &str); 4]> {
+    let cluster = entry.clusters.get(index)?;
+    let destination = entry.destinations.get(index)?;
+    Some([
+        (ENTRY, &entry.name),
+        (DESTINATION, cluster),
+        (HOST, &destination.host),
+        (SUBSET, destination.subset.as_deref().unwrap_or("")),
+    ])
 }
 
 fn push_escaped(name: &mut String, value: &str) {
@@ -248,6 +267,29 @@ mod tests {
     }
 
     #[test]
+    fn destination_tags_follow_the_configuration() {
+        let router = crate::config::parse(
+            br#"{"http": [{"name": "reviews", "route": [
+                {"destination": {"host": "reviews", "subset": "v1", "port": {"number": 9080}}, "weight": 1},
+                {"destination": {"host": "ratings"}, "weight": 1}]}]}"#,
+        )
+        .unwrap();
+        let entry = &router.entries[0];
+        let values = |index| destination_tags(entry, index).map(|tags| tags.map(|(_, v)| v));
+        assert_eq!(
+            values(0),
+            Some(["reviews", "outbound|9080|v1|reviews", "reviews", "v1"])
+        );
+        assert_eq!(
+            values(1),
+            Some(["reviews", "outbound|||ratings", "ratings", ""])
+        );
+        assert_eq!(values(2), None);
+        let names = destination_tags(entry, 0).unwrap().map(|(tag, _)| tag);
+        assert_eq!(names.as_slice(), REQUESTS.tags());
+    }
+
+    #[test]
     fn names_are_valid_prometheus_names() {
         let valid = |name: &str| {
             name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
@@ -280,8 +322,10 @@ mod tests {
         exported_sorted.sort();
         assert_eq!(listed_names, exported_sorted);
         for metric in METRICS {
-            let stat = &listed[&metric.prometheus_name()]["stat"];
-            assert_eq!(stat, &format!("{STAT_PREFIX}{}", metric.name()));
+            let listed = &listed[&metric.prometheus_name()];
+            assert_eq!(listed["stat"], format!("{STAT_PREFIX}{}", metric.name()));
+            let labels: Vec<&str> = metric.tags().iter().map(|t| t.name()).collect();
+            assert_eq!(listed["labels"], serde_json::json!(labels));
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `traffic_shift_unmatched_requests_total` (Envoy puts Wasm stats under `wasmcustom.`).
 
 use crate::router::{Decision, Router};
-use crate::stat_name::{self, stat_name, Tag};
+use crate::stat_name::{self, stat_name};
 use ::proxy_wasm::hostcalls;
 use ::proxy_wasm::types::MetricType;
 
@@ -37,20 +37,9 @@ impl Counters {
                 .entries
                 .iter()
                 .map(|entry| {
-                    entry
-                        .clusters
-                        .iter()
-                        .zip(&entry.destinations)
-                        .map(|(cluster, destination)| {
-                            let tags: [(Tag, &str); 4] = [
-                                (stat_name::ENTRY, &entry.name),
-                                (stat_name::DESTINATION, cluster),
-                                (stat_name::HOST, &destination.host),
-                                (
-                                    stat_name::SUBSET,
-                                    destination.subset.as_deref().unwrap_or(""),
-                                ),
-                            ];
+                    (0..entry.clusters.len())
+                        .map(|index| {
+                            let tags = stat_name::destination_tags(entry, index)?;
                             counter(&stat_name(stat_name::REQUESTS, &tags))
                         })
                         .collect()
