@@ -7,33 +7,19 @@ import pytest
 import yaml
 
 import envoylab as lab
+import istio_bootstrap
 from demo import lab as demo_lab
 from manifests import generate, kit, metrics_yaml, yaml_io
 
 METRICS = lab.metrics
 REPO = kit.REPO
 
-# Tag names Istio's sidecar bootstrap declares (tools/packaging/common/envoy_bootstrap.json) and the
-# telemetry tags it added through extraStatTags by default up to 1.16 (pkg/bootstrap DefaultStatTags).
-ISTIO_TAGS = {
-    "cluster_name", "tcp_prefix", "response_code", "response_code_class", "http_conn_manager_listener_prefix",
-    "http_conn_manager_prefix", "listener_address", "mongo_prefix", "cache", "component", "tag", "wasm_filter",
-    "authz_enforce_result", "authz_dry_run_action", "authz_dry_run_result",
-    "reporter", "source_namespace", "source_workload", "source_workload_namespace", "source_principal", "source_app",
-    "source_version", "source_cluster", "destination_namespace", "destination_workload",
-    "destination_workload_namespace", "destination_principal", "destination_app", "destination_version",
-    "destination_service", "destination_service_name", "destination_service_namespace", "destination_port",
-    "destination_cluster", "request_protocol", "request_operation", "request_host", "response_flags",
-    "grpc_response_status", "connection_security_policy", "permissive_response_code", "permissive_response_policyid",
-    "source_canonical_service", "destination_canonical_service", "source_canonical_revision",
-    "destination_canonical_revision",
-}
 # The ProxyConfig fields the mesh settings may use (istio/api mesh/v1alpha1/proxy.proto).
 PROXY_CONFIG_FIELDS = {"extraStatTags": list, "proxyStatsMatcher": {"inclusionPrefixes": list}}
 
 
 def test_names_are_istio_free():
-    assert ISTIO_TAGS.isdisjoint(METRICS.TAGS)
+    assert istio_bootstrap.TAG_NAMES.isdisjoint(METRICS.TAGS)
 
 
 def test_every_metric_is_named_under_the_one_prefix():

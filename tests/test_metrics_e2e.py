@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import envoylab as lab
+import istio_bootstrap
 from envoylab.ports import free_port
 from load_shift import start_envoy, swap
 from manifests import kit
@@ -88,29 +89,6 @@ def test_our_label_names_are_not_envoys(after_split):
     assert theirs.isdisjoint(METRICS.TAGS)
 
 
-# Istio's sidecar bootstrap (tools/packaging/common/envoy_bootstrap.json): its own tag regexes, Envoy's defaults
-# off, one regex per extraStatTags entry, and a stats matcher keeping only what it lists.
-ISTIO_TAGS = [
-    ("cluster_name", r"^cluster\.((.+?(\..+?\.svc\.cluster\.local)?)\.)"),
-    ("tcp_prefix", r"^tcp\.((.*?)\.)\w+?$"),
-    ("response_code", r"_rq(_(\d{3}))$"),
-    ("response_code_class", r"_rq(_(\dxx))$"),
-    ("http_conn_manager_prefix", r"^http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)"),
-    ("cache", r"(cache\.(.+?)\.)"),
-    ("component", r"(component\.(.+?)\.)"),
-    ("tag", r"(tag\.(.+?);\.)"),
-    ("wasm_filter", r"(wasm_filter\.(.+?)\.)"),
-]
-
-
-def istio_like_stats_config(proxy_config: dict) -> dict:
-    tags = [{"tag_name": name, "regex": regex} for name, regex in ISTIO_TAGS]
-    tags += [{"tag_name": tag, "regex": METRICS.tag_regex(tag)} for tag in proxy_config["extraStatTags"]]
-    kept = ["reporter="] + proxy_config["proxyStatsMatcher"]["inclusionPrefixes"] + ["component", "istio"]
-    return {"use_all_default_tags": False, "stats_tags": tags,
-            "stats_matcher": {"inclusion_list": {"patterns": [{"prefix": p} for p in kept]}}}
-
-
 def test_with_istios_bootstrap_our_mesh_settings_give_the_labels(module):
     """What a sidecar with filter-config/istio/metrics/ applied does, including the caveat the README states:
     Istio's unanchored `cache.` regex adds a label to a destination whose name contains `cache.`."""
@@ -118,7 +96,7 @@ def test_with_istios_bootstrap_our_mesh_settings_give_the_labels(module):
     plugin = config(entry(ENTRY, split({"v1": 1}) + split({"v3": 1}, host=cache)))
     clusters = {lab.istio_cluster("v1"): "v1", lab.istio_cluster("v3", cache): "v3"}
     bootstrap = lab.render_bootstrap(plugin, clusters=clusters, module=module)
-    bootstrap["stats_config"] = istio_like_stats_config(METRICS.istio_proxy_config())
+    bootstrap["stats_config"] = istio_bootstrap.stats_config(METRICS.istio_proxy_config())
     with lab.Envoy(bootstrap) as sidecar:
         tally = lab.send_requests(sidecar.port, 200)
         samples = METRICS.prometheus(sidecar)
