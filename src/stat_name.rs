@@ -78,7 +78,7 @@ impl Tag {
 ///
 /// Values are escaped so that none can end its tag early or start another: `%`, `;`, `=` and
 /// control characters become `%XX`. Ordinary entry and cluster names pass unchanged, so a label
-/// still equals the cluster name Envoy's own cluster stats use.
+/// still equals the cluster's name.
 pub fn stat_name(metric: Metric, tags: &[(Tag, &str)]) -> String {
     let values: usize = tags
         .iter()
