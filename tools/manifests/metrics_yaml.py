@@ -20,7 +20,7 @@ WHY = """\
 # once did. Each extraStatTags entry makes Istio add the bootstrap regex (<tag>=\\.=(.*?);\\.;) that cuts one
 # label out, so Prometheus scrapes traffic_shift_requests_total{entry, destination, host, subset} and
 # traffic_shift_unmatched_requests_total. proxyStatsMatcher keeps them: Istio drops every Envoy stat it is
-# not told to keep, and Envoy names every Wasm stat wasmcustom.<the name the filter gave it>.
+# not told to keep (recent releases keep all "wasm…" stats anyway; older ones do not).
 # Declare the tags in ONE place: this file or the other one in this folder (filter-config/README.md,
 # "Metrics in a mesh", lists the known caveats). Sidecars read it when they start: restart the pods."""
 
