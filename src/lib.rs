@@ -10,6 +10,7 @@ pub mod matcher;
 pub mod random;
 pub mod request;
 pub mod router;
+pub mod stat_name;
 pub mod sticky;
 pub mod string_match;
 pub mod template;

@@ -6,6 +6,7 @@ use crate::matcher::MatchRule;
 use crate::random::RandomSource;
 use crate::request::{Attributes, Lookup, RequestSource};
 use crate::sticky;
+use crate::template::Destination;
 use crate::weighted::WeightedChoice;
 
 /// The header the filter sets when the configuration does not name one.
@@ -27,6 +28,8 @@ pub struct Entry {
     /// Rendered cluster names, one per destination.
     pub clusters: Vec<String>,
     pub weights: Vec<u32>,
+    /// The destinations as configured (host, subset, port), for metric labels.
+    pub destinations: Vec<Destination>,
     pub cluster_hashes: Vec<u64>,
     pub choice: WeightedChoice,
 }

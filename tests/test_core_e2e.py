@@ -76,13 +76,10 @@ def test_client_sent_cluster_header_that_is_not_utf8_is_ignored(envoy_for):
 
 def test_request_counters_match_traffic(envoy_for):
     envoy = envoy_for(shift(SPLITS["50/50"]))
-    before = envoy.stats("traffic_shift")
+    before = lab.metrics.requests(envoy)
     tally = lab.send_requests(envoy.port, 400)
-    after = envoy.stats("traffic_shift")
-    for version in ("v1", "v3"):
-        names = [k for k in after if k.endswith("reviews-shift.%s.requests" % lab.istio_cluster(version))]
-        assert len(names) == 1, "no single counter for %s in %s" % (version, sorted(after))
-        assert after[names[0]] - before.get(names[0], 0) == tally.versions[version]
+    grown = lab.metrics.requests(envoy) - before
+    assert grown == {("reviews-shift", lab.istio_cluster(v)): tally.versions[v] for v in ("v1", "v3")}
 
 
 def test_custom_cluster_header(envoy_for):

@@ -52,6 +52,9 @@ def alive(pid: int) -> bool:
 def assert_stage(stage: dict, weights: dict):
     assert stage["counted"] >= 1000, "too few answers to judge %s: %s" % (stage["name"], stage)
     envoylab.assert_shares(stage["counts"], weights)
+    # What the demo read from the filter's own traffic_shift_requests_total over the same settled window.
+    assert sum(stage["filter_counts"].values()) >= 1000, stage
+    envoylab.assert_shares(stage["filter_counts"], weights)
 
 
 def assert_one_envoy(summary: dict):
@@ -77,6 +80,7 @@ def test_demo_migrates_reviews_from_v1_to_v3_live_without_failures(module, tmp_p
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "reviews migrated v1 -> v3: %d requests, 0 failed" % summary["requests"]
     assert len([l for l in lines if l.startswith("stage ")]) == 3, "one line per stage without a terminal"
+    assert all("(traffic_shift_requests_total)" in l for l in lines if l.startswith("stage ")), report
 
 
 def test_demo_keeps_serving_the_previous_stage_when_envoy_refuses_a_config(module, tmp_path):

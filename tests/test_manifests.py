@@ -59,7 +59,9 @@ def rel(path: str) -> str:
     return os.path.relpath(path, REPO)
 
 
-ISTIO_MANIFESTS = files_under(ISTIO_DIR, ".yaml")
+# Istio settings for the filter's metrics (ProxyConfig snippets, not resources): tests/test_metric_names.py.
+MESH_SETTINGS = files_under(os.path.join(ISTIO_DIR, "metrics"), ".yaml")
+ISTIO_MANIFESTS = [path for path in files_under(ISTIO_DIR, ".yaml") if path not in MESH_SETTINGS]
 ENVOY_CONFIGS = files_under(ENVOY_DIR, ".yaml")
 GATEWAY_MANIFESTS = files_under(GATEWAY_DIR, ".yaml")
 PLUGIN_JSON = files_under(kit.PLUGIN_DIR, ".json")

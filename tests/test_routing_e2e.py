@@ -22,23 +22,24 @@ def check_split(envoy, weights, **request_options) -> lab.Tally:
 
 
 def shift_stats(envoy) -> dict:
-    return envoy.stats(r"^wasmcustom\.traffic_shift\.")
+    """The filter's series in /stats/prometheus: {counter(entry, destination): n, UNMATCHED: n}."""
+    return {**lab.metrics.requests(envoy), UNMATCHED: lab.metrics.unmatched(envoy)}
 
 
 def counted(envoy, action) -> dict:
-    """How much each traffic_shift counter grew while action() ran (counters absent before count from 0)."""
+    """How much each traffic_shift series grew while action() ran (series absent before count from 0)."""
     before = shift_stats(envoy)
     action()
     return {name: value - before.get(name, 0) for name, value in shift_stats(envoy).items()
             if value != before.get(name, 0)}
 
 
-def counter(entry_name, cluster) -> str:
-    """The name Envoy's admin /stats shows for a destination counter."""
-    return "wasmcustom.traffic_shift.%s.%s.requests" % (entry_name, cluster)
+def counter(entry_name, cluster) -> tuple:
+    """A traffic_shift_requests_total series, by its entry and destination labels."""
+    return (entry_name, cluster)
 
 
-UNMATCHED = "wasmcustom.traffic_shift.unmatched_requests"
+UNMATCHED = "traffic_shift_unmatched_requests_total"
 
 
 # -- per-route opt-in, Envoy's way: the filter is on only where a route's FilterConfig says so -----------------
@@ -131,10 +132,10 @@ def test_tag_mode_by_route_name_never_honours_a_clients_tag(envoy_for):
     # arrived, so a client's tag selects tag-v2 and the entry scoped to "fallback" does not apply. The filter
     # still strips the tag, so the request cannot reach the route it named: it lands on the untagged route.
     envoy = envoy_for(TAG_BY_ROUTE, routes=TAG_ROUTES, clusters=TAG_CLUSTERS)
-    before = envoy.stats().get("wasmcustom.traffic_shift.unmatched_requests", 0)
+    before = lab.metrics.unmatched(envoy)
     tally = lab.send_requests(envoy.port, 50, headers={lab.TAG_HEADER: "v1"})
     assert tally.versions == {"v2": 50}, tally  # fallback (v2), never the v1 the client named
-    assert envoy.stats()["wasmcustom.traffic_shift.unmatched_requests"] - before == 50
+    assert lab.metrics.unmatched(envoy) - before == 50
 
 
 # -- counters and the response header -----------------------------------------------------------------------
@@ -154,7 +155,7 @@ EXPECTED_COUNTERS = {
 
 def test_counters_equal_the_traffic_on_both_workers(envoy_for):
     envoy = envoy_for(STATS_CONFIG, concurrency=2)
-    assert set(shift_stats(envoy)) == EXPECTED_COUNTERS  # exactly these names, defined before any traffic
+    assert set(shift_stats(envoy)) == EXPECTED_COUNTERS  # exactly these series, defined before any traffic
     by_worker = connections_by_worker(envoy, per_worker=2)  # these first requests are counted too: excluded
     seen = collections.Counter()
     requests = [({"end-user": "jason"}, "/reviews/1", 150), ({}, "/reviews/1", lab.sample_size(STATS_SPLIT, TOLERANCE)),

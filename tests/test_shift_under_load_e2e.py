@@ -78,7 +78,7 @@ def run_scenario(module: str, watched_dir: str) -> dict:
     finally:
         for client in running:
             client.stop()
-        counted = envoy.stats(r"^wasmcustom\.traffic_shift\.") if envoy.running else {}
+        counted = lab.metrics.requests(envoy, by=("subset",)) if envoy.running else {}
         log = envoy.log()
         envoy.close()
     return {"pid": (pid, pid_at_end), "by_worker": by_worker, "answers": timeline(running + extra),
@@ -140,7 +140,7 @@ def test_swaps_under_load_on_two_workers_never_fail_and_take_effect_within_settl
 
     # The filter's own counters kept counting across the swaps, on both workers: one per answer.
     seen = collections.Counter(a for _, a in answers)
-    expected = {"wasmcustom.traffic_shift.reviews.%s.requests" % lab.istio_cluster(v): n for v, n in seen.items()}
+    expected = {(version,): n for version, n in seen.items()}
     assert {k: v for k, v in run["filter_counters"].items() if v} == expected, (run["filter_counters"], seen)
 
     in_force = [r["in_force_ms"] for r in report if r["verdict"] == "accepted"]

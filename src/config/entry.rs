@@ -98,13 +98,14 @@ fn route(
     value: &Value,
     path: &JsonPath<'_>,
     template: &ClusterNameTemplate,
-) -> ConfigResult<(Vec<String>, Vec<u32>)> {
+) -> ConfigResult<Targets> {
     let items = read::array(value, path)?;
     if items.is_empty() {
         return Err(ConfigError::at(path, "needs at least one destination"));
     }
     let mut clusters = Vec::with_capacity(items.len());
     let mut weights = Vec::with_capacity(items.len());
+    let mut destinations = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let at = path.index(index);
         let map = read::object(item, &at)?;
@@ -122,12 +123,17 @@ fn route(
         };
         clusters.push(cluster);
         weights.push(weight);
+        destinations.push(target);
     }
     if weights.len() == 1 {
         // A lone destination takes all traffic, whatever its weight (as in Istio).
         weights[0] = 1;
     }
-    Ok((clusters, weights))
+    Ok(Targets {
+        clusters,
+        weights,
+        destinations,
+    })
 }
 
 fn sticky(
@@ -152,10 +158,12 @@ fn sticky(
     }
 }
 
-/// Where an entry's traffic goes: rendered cluster names and their weights, in order.
+/// Where an entry's traffic goes: rendered cluster names, their weights and the destinations they
+/// were rendered from, in order.
 pub struct Targets {
     pub clusters: Vec<String>,
     pub weights: Vec<u32>,
+    pub destinations: Vec<Destination>,
 }
 
 /// Finishes an entry of either shape from its name, match rule and targets (read by the shape's own
@@ -173,7 +181,11 @@ pub fn assemble(
         Some(key) => Some(sticky(key, &path.key("sticky"), attributes)?),
         None => None,
     };
-    let Targets { clusters, weights } = targets;
+    let Targets {
+        clusters,
+        weights,
+        destinations,
+    } = targets;
     let choice = WeightedChoice::new(&weights).ok_or_else(|| {
         ConfigError::at(
             targets_path,
@@ -187,6 +199,7 @@ pub fn assemble(
         sticky,
         clusters,
         weights,
+        destinations,
         cluster_hashes,
         choice,
     })
@@ -210,7 +223,7 @@ pub fn entry(
         None => Default::default(),
     };
     let route_path = path.key("route");
-    let (clusters, weights) = match map.get("route") {
+    let targets = match map.get("route") {
         Some(routes) => route(routes, &route_path, template)?,
         None => {
             return Err(ConfigError::at(
@@ -219,6 +232,5 @@ pub fn entry(
             ))
         }
     };
-    let targets = Targets { clusters, weights };
     assemble(name, rule, targets, &route_path, map, path, attributes)
 }

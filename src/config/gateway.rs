@@ -72,7 +72,7 @@ fn backend_ref(
     path: &JsonPath<'_>,
     namespace: &str,
     template: &ClusterNameTemplate,
-) -> ConfigResult<(String, u32)> {
+) -> ConfigResult<(String, u32, Destination)> {
     let map = read::object(value, path)?;
     BACKEND_REF.check_as(map, path, API, &[])?;
     check_service_kind(map, path)?;
@@ -114,7 +114,7 @@ fn backend_ref(
     };
     let cluster = template.render(&destination);
     check_cluster_name(&cluster, path)?;
-    Ok((cluster, weight))
+    Ok((cluster, weight, destination))
 }
 
 fn backend_refs(
@@ -133,11 +133,14 @@ fn backend_refs(
     let mut targets = Targets {
         clusters: Vec::with_capacity(items.len()),
         weights: Vec::with_capacity(items.len()),
+        destinations: Vec::with_capacity(items.len()),
     };
     for (index, item) in items.iter().enumerate() {
-        let (cluster, weight) = backend_ref(item, &path.index(index), namespace, template)?;
+        let (cluster, weight, destination) =
+            backend_ref(item, &path.index(index), namespace, template)?;
         targets.clusters.push(cluster);
         targets.weights.push(weight);
+        targets.destinations.push(destination);
     }
     // Unlike Istio, a lone backend keeps its weight: weight 0 means no traffic, refused below.
     Ok(targets)

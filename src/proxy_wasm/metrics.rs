@@ -1,7 +1,9 @@
-//! Envoy counters for the split: `traffic_shift.<entry>.<cluster>.requests` per destination and
-//! `traffic_shift.unmatched_requests`. Envoy lists them under `wasmcustom.` in its admin `/stats`.
+//! Envoy counters for the split, named by [`crate::stat_name`] so that Envoy's tag regexes turn
+//! them into `traffic_shift_requests_total{entry, destination, host, subset}` and
+//! `traffic_shift_unmatched_requests_total` (Envoy puts Wasm stats under `wasmcustom.`).
 
 use crate::router::{Decision, Router};
+use crate::stat_name::{self, stat_name};
 use ::proxy_wasm::hostcalls;
 use ::proxy_wasm::types::MetricType;
 
@@ -35,16 +37,15 @@ impl Counters {
                 .entries
                 .iter()
                 .map(|entry| {
-                    entry
-                        .clusters
-                        .iter()
-                        .map(|cluster| {
-                            counter(&format!("traffic_shift.{}.{cluster}.requests", entry.name))
+                    (0..entry.clusters.len())
+                        .map(|index| {
+                            let tags = stat_name::destination_tags(entry, index)?;
+                            counter(&stat_name(stat_name::REQUESTS, &tags))
                         })
                         .collect()
                 })
                 .collect(),
-            unmatched: counter("traffic_shift.unmatched_requests"),
+            unmatched: counter(&stat_name(stat_name::UNMATCHED_REQUESTS, &[])),
         }
     }
 

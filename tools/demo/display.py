@@ -1,8 +1,9 @@
 """What the person running the demo sees.
 
 In a terminal: a block redrawn every second with the stage, and one bar per `reviews` version showing its
-share of the last second's answers, with Bookinfo's stars (v1 none, v2 black, v3 red). Otherwise (CI,
-pipes, tests): one plain line per stage. Both end with the summary printed by the caller.
+share of the last second's answers, with Bookinfo's stars (v1 none, v2 black, v3 red), and what the filter's
+own counter (traffic_shift_requests_total on /stats/prometheus) counted since the stage settled. Otherwise
+(CI, pipes, tests): one plain line per stage. Both end with the summary printed by the caller.
 """
 import shutil
 import sys
@@ -22,10 +23,15 @@ def describe_split(counts, total: int) -> str:
                      for v in VERSIONS)
 
 
+def describe_filter_counts(counts: dict) -> str:
+    return "the filter counted %s (traffic_shift_requests_total)" % ", ".join(
+        "%s %d" % (v, counts.get(v, 0)) for v in VERSIONS)
+
+
 def stage_line(result: dict, index: int, total: int) -> str:
-    return "stage %d/%d %s: %s; %d requests, %d failed; split: %s" % (
+    return "stage %d/%d %s: %s; %d requests, %d failed; split: %s; %s" % (
         index, total, result["name"], result["applied"], result["requests"], result["failed"],
-        describe_split(result["counts"], result["counted"]))
+        describe_split(result["counts"], result["counted"]), describe_filter_counts(result["filter_counts"]))
 
 
 def verdict_line(stage, outcome, serving: str) -> str:
@@ -47,7 +53,7 @@ class PlainDisplay:
         if not outcome.accepted:
             self.say("stage %d/%d: %s" % (index, total, verdict_line(stage, outcome, serving)))
 
-    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float):
+    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict):
         pass
 
     def finished(self, result: dict, index: int, total: int):
@@ -76,7 +82,7 @@ class LiveDisplay(PlainDisplay):
         self.serving = serving
         self.say("%s%s%s" % (colour, verdict_line(stage, outcome, serving), RESET))
 
-    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float):
+    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict):
         answered = sum(counts.get(v, 0) for v in VERSIONS)
         width = max(10, min(50, shutil.get_terminal_size().columns - 30))
         name = stage.name if self.serving == stage.name else "%s (refused: still %s)" % (stage.name, self.serving)
@@ -89,6 +95,7 @@ class LiveDisplay(PlainDisplay):
             lines.append("  %s %s%-9s%s %s%s%s%s %3.0f%%" % (
                 version, colour or DIM, stars, RESET, colour, "█" * filled, RESET, "░" * (width - filled),
                 100 * share))
+        lines.append("  %s%s since the stage settled%s" % (DIM, describe_filter_counts(filter_counts), RESET))
         self._erase()
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()

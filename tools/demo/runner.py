@@ -3,10 +3,13 @@
 A stage's window runs for `duration` seconds from the end of the previous one (just before its write).
 Its first SETTLE seconds after Envoy accepted the file are left out of the share check (workers pick up
 the new filter config a moment after the admin counters move) but still count as requests, and any
-failure in them still counts as failed.
+failure in them still counts as failed. Over the same settled window the filter's own counters
+(traffic_shift_requests_total, read from /stats/prometheus by subset) are shown beside the client's count.
 """
 import collections
 import time
+
+import envoylab
 
 from . import ecds_file, ecds_status, stages as stages_mod
 
@@ -36,12 +39,17 @@ def run(envoy, watched_dir: str, module: str, stages: list, client, display, dur
             client.start()
         counted_from = written + outcome.seconds + SETTLE
         end, interrupted = started + duration, False
+        filter_counts = {}
         try:
-            _show_each_second(client, display, stage, index, len(stages), started, end)
+            time.sleep(max(0.0, counted_from - time.monotonic()))
+            counted_by_filter = _since(envoy, filter_requests(envoy))
+            _show_each_second(client, display, stage, index, len(stages), started, end, counted_by_filter)
+            filter_counts = counted_by_filter()
         except KeyboardInterrupt:  # report the stage so far, then let the caller clean up
             end, interrupted = time.monotonic(), True
         result = _result(stage, outcome, serving, weights, client.answers_between(started, end),
                          client.answers_between(counted_from, end))
+        result["filter_counts"] = filter_counts  # {subset: n}, the filter's count of the settled window
         result["envoy_pid"] = envoy.pid if envoy.running else None  # the same process all along?
         result["interrupted"] = interrupted
         display.finished(result, index, len(stages))
@@ -51,13 +59,23 @@ def run(envoy, watched_dir: str, module: str, stages: list, client, display, dur
         started = end
 
 
-def _show_each_second(client, display, stage, index: int, total: int, started: float, end: float):
+def filter_requests(envoy) -> collections.Counter:
+    """The filter's own count so far: traffic_shift_requests_total by subset, {subset: n}."""
+    return collections.Counter({subset: n for (subset,), n in envoylab.metrics.requests(envoy, by=("subset",)).items()})
+
+
+def _since(envoy, baseline: collections.Counter):
+    """A function returning how much the filter counted per subset since `baseline`."""
+    return lambda: dict(filter_requests(envoy) - baseline)
+
+
+def _show_each_second(client, display, stage, index: int, total: int, started: float, end: float, counted_by_filter):
     while time.monotonic() < end:
         time.sleep(min(1.0, max(0.0, end - time.monotonic())))
         now = time.monotonic()
         counts = collections.Counter(client.answers_between(now - 1, now))
         failed = sum(n for answer, n in counts.items() if answer.startswith("failed"))
-        display.second(stage, index, total, counts, failed, now - started)
+        display.second(stage, index, total, counts, failed, now - started, counted_by_filter())
 
 
 def _result(stage, outcome, serving: str, weights, answers: list, counted: list) -> dict:

@@ -42,7 +42,7 @@ def _try_this(config: str, port: int, admin: int, log_path: str) -> str:
         "  for i in $(seq 100); do %s -o /dev/null -w '%%header{x-version}\\n'; done | sort | uniq -c" % curl,
         "Swap the configuration live from another terminal:",
         "  make apply CONFIG=filter-config/plugin/reviews-v3.json",
-        "Admin: http://127.0.0.1:%d/   counters: curl -s 'http://127.0.0.1:%d/stats?filter=traffic_shift'"
+        "Admin: http://127.0.0.1:%d/   counters: curl -s http://127.0.0.1:%d/stats/prometheus | grep ^traffic_shift"
         % (admin, admin),
         "       ECDS:     curl -s 'http://127.0.0.1:%d/stats?filter=extension_config_discovery'" % admin,
         "Envoy log: %s" % log_path,

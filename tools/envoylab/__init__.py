@@ -52,6 +52,12 @@ Traffic (traffic.py)
         -> Response(status, headers {lower name: value}, body bytes)
     headers: dict or [(name, value)]; values str or bytes (bytes go on the wire unchanged).
 
+The filter's metrics (metrics.py, from filter-config/metrics.json): envoylab.metrics
+    stats_config() (in every render_bootstrap)   istio_proxy_config()   TAGS, METRICS, REQUESTS, UNMATCHED
+    requests(envoy, by=("entry", "destination")) -> Counter({label values: n}) from /stats/prometheus
+    unmatched(envoy) -> int   prometheus(envoy) / parse_prometheus(text) -> [Sample(name, labels, value)]
+    tags_of(plain /stats name) -> (name left, {tag: value})
+
 Statistics (shares.py)
     sample_size(p_or_weights, tol=0.05, sigmas=5.0) -> int      normalise(weights) -> shares
     assert_shares(counts_or_tally, weights, *, sigmas=5.0)  (5-sigma per destination; share 0 = exactly 0)
@@ -60,6 +66,7 @@ from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, SERVICE_TEM
                         cluster_header_route,
                         cluster_route, clusters_named, http_listener, istio_cluster, module_path, render_bootstrap,
                         reviews_body, tag_routes, to_yaml, wasm_filter)
+from . import metrics
 from .launch import launch
 from .process import Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
 from .shares import assert_shares, normalise, sample_size
@@ -71,5 +78,5 @@ __all__ = [
     "reviews_body",
     "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",
     "expect_startup_failure", "parse_stats", "assert_shares", "normalise", "sample_size", "Response", "Tally",
-    "request", "send_requests",
+    "request", "send_requests", "metrics",
 ]

@@ -8,6 +8,7 @@ front route picked (`x-version` header, `podname` in the body).
 import json
 import os
 
+from . import metrics
 from .ports import free_port
 
 VERSIONS = ("v1", "v2", "v3")
@@ -182,6 +183,7 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
     front_host = {"name": "reviews", "domains": ["*"], "routes": routes or [cluster_header_route()]}
     return {
         "admin": {"address": _address(ports[ADMIN])},
+        "stats_config": metrics.stats_config(),  # the filter's labels (tools/envoylab/metrics.py)
         "static_resources": {
             "listeners": [http_listener(FRONT, ports[FRONT], front_host, http_filters)]
             + [_upstream_listener(v, ports[v], echo_headers) for v in versions],

@@ -1,6 +1,7 @@
 """filter-config/envoy/envoy.yaml: a standalone Envoy (no Istio) running the filter, opted in per route."""
+import envoylab
 from manifests import kit
-from manifests.render import fill, header, json_literal
+from manifests.render import fill, header, json_literal, yaml_block
 
 UPSTREAM_BASE_PORT = 9081  # v1, v2, v3 then details on the following ports, all on 127.0.0.1
 
@@ -19,6 +20,12 @@ admin:
     socket_address:
       address: 127.0.0.1
       port_value: 9901
+# The filter's labels: each regex (the one Istio generates for an extraStatTags entry) cuts one label out of
+# the filter's stat names, so curl -s 127.0.0.1:9901/stats/prometheus | grep ^traffic_shift shows
+# traffic_shift_requests_total{entry=...,destination=...,host=...,subset=...} ($metrics_source).
+stats_config:
+  stats_tags:
+$stats_tags
 static_resources:
   listeners:
   - name: outbound
@@ -144,5 +151,6 @@ def render() -> dict:
     text = fill(ENVOY, header=header(stage.relpath), port=port, split=stage.split(), service=service,
                 cluster_header=stage.cluster_header, filter=kit.FILTER_NAME, namespace=kit.NAMESPACE,
                 local_module=kit.LOCAL_MODULE, source=stage.relpath, plugin_json=json_literal(stage.config, 20),
-                upstream_listeners="\n".join(listeners), clusters="\n".join(clusters))
+                upstream_listeners="\n".join(listeners), clusters="\n".join(clusters),
+                stats_tags=yaml_block(envoylab.metrics.stats_tags(), 2), metrics_source="filter-config/metrics.json")
     return {"envoy/envoy.yaml": text}

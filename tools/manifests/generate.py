@@ -1,4 +1,5 @@
-"""Write (or check) every generated file of the deployment kit from filter-config/plugin/*.json.
+"""Write (or check) every generated file of the deployment kit from filter-config/plugin/*.json (and the
+metrics' Istio settings from filter-config/metrics.json).
 
   generate.py                      rewrite filter-config/istio/, filter-config/envoy/, filter-config/gateway-api/
   generate.py --check              exit 1 if a committed file differs from what would be generated
@@ -12,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from manifests import envoy_yaml, gateway_yaml, istio_yaml, kit  # noqa: E402
+from manifests import envoy_yaml, gateway_yaml, istio_yaml, kit, metrics_yaml  # noqa: E402
 
 
 def outputs(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
@@ -20,6 +21,7 @@ def outputs(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
     files = istio_yaml.render(image, sha256)
     files.update(envoy_yaml.render())
     files.update(gateway_yaml.render())
+    files.update(metrics_yaml.render())
     return files
 
 
