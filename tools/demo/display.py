@@ -23,9 +23,11 @@ def describe_split(counts, total: int) -> str:
 
 
 def stage_line(result: dict, index: int, total: int) -> str:
-    return "stage %d/%d %s: %s; %d requests, %d failed; split: %s" % (
-        index, total, result["name"], result["applied"], result["requests"], result["failed"],
-        describe_split(result["counts"], result["counted"]))
+    """Every request of the stage's window: the answered ones split by version, plus the failed ones."""
+    answered = sum(result["answered"].values())
+    return "stage %d/%d %s: %s; %d requests, %d failed; split of the %d answered: %s" % (
+        index, total, result["name"], result["applied"], result["requests"], result["failed"], answered,
+        describe_split(result["answered"], answered))
 
 
 def verdict_line(stage, outcome, serving: str) -> str:
