@@ -50,6 +50,7 @@ PLUGIN_JSON = files_under(kit.PLUGIN_DIR, ".json")
 # Every manifest validated against the pinned schema packages: one line per folder (or file) to register.
 VALIDATED_MANIFESTS = [
     *ISTIO_MANIFESTS,
+    *GATEWAY_MANIFESTS,
 ]
 
 
