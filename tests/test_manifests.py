@@ -1,9 +1,11 @@
 """The deployment kit (filter-config/): generated YAML up to date and faithful to the plugin JSON, stages
-that mean what their names say, Istio manifests valid against Istio's CRD schemas ($ISTIO_CRDS), Envoy
-configs valid with the built module ($TRAFFIC_SHIFT_MODULE), every plugin configuration accepted by the
-filter's own parser (`cargo run --example check-config`), and a well-formed OCI image layout.
+that mean what their names say, manifests valid against the pinned Istio / Gateway API / Kubernetes schema
+packages (tools/manifests/schema_check.py, strict about unknown fields) and, when $ISTIO_CRDS names a CRD
+file, against those CRDs with their CEL rules (tools/manifests/crd_check.py); Envoy configs valid with the
+built module ($TRAFFIC_SHIFT_MODULE), every plugin configuration accepted by the filter's own parser
+(`cargo run --example check-config`), and a well-formed OCI image layout.
 
-A check that cannot run is a skip with its reason, printed in the run's output too: never a silent pass.
+A check that cannot run fails and says what to install: never a skip.
 """
 import copy
 import gzip
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import warnings
 
 import pytest
 
@@ -24,31 +27,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import envoy_path  # noqa: E402
-from manifests import crd_validate, generate, kit, oci_image, yaml_io  # noqa: E402
+from manifests import crd_check, generate, kit, oci_image, schema_check, yaml_io  # noqa: E402
 
 ISTIO_DIR = os.path.join(kit.KIT, "istio")
 ENVOY_DIR = os.path.join(kit.KIT, "envoy")
 GATEWAY_DIR = os.path.join(kit.KIT, "gateway-api")
 WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
-_announced = set()
-
-
-def not_run(request, reason: str):
-    """Skip, and say so in the run's output (a skip reason alone hides behind -q)."""
-    if reason not in _announced:
-        _announced.add(reason)
-        line = "test_manifests: NOT RUN: " + reason
-        capture = request.config.pluginmanager.get_plugin("capturemanager")
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if capture is not None and reporter is not None:
-            with capture.global_and_fixture_disabled():  # past pytest's output capture, to the terminal
-                reporter.write_line("")
-                reporter.write_line(line)
-        else:
-            sys.stderr.write(line + "\n")
-    pytest.skip(reason)
-
-
 def files_under(folder: str, suffix: str) -> list:
     found = [os.path.join(parent, name) for parent, _, names in os.walk(folder) for name in names
              if name.endswith(suffix)]
@@ -65,6 +49,11 @@ ISTIO_MANIFESTS = [path for path in files_under(ISTIO_DIR, ".yaml") if path not 
 ENVOY_CONFIGS = files_under(ENVOY_DIR, ".yaml")
 GATEWAY_MANIFESTS = files_under(GATEWAY_DIR, ".yaml")
 PLUGIN_JSON = files_under(kit.PLUGIN_DIR, ".json")
+# Every manifest validated against the pinned schema packages: one line per folder (or file) to register.
+VALIDATED_MANIFESTS = [
+    *ISTIO_MANIFESTS,
+    *GATEWAY_MANIFESTS,
+]
 
 
 # ---- Where the YAML embeds plugin configurations -----------------------------------------------------------
@@ -218,22 +207,24 @@ def test_companion_resources_agree_with_the_plugin():
     assert selectors and all(s == kit.CLIENT_LABELS for s in selectors), "one set of workloads everywhere"
 
 
-# ---- Istio CRD schemas -----------------------------------------------------------------------------------------
+# ---- Schemas: the pinned packages in tools/manifests/schemas (make schemas) ---------------------------------------
 
 @pytest.fixture(scope="module")
-def crds(request):
-    path = os.environ.get("ISTIO_CRDS")
-    if not path:
-        not_run(request, "ISTIO_CRDS is not set: Istio manifests were NOT validated against Istio's CRD schemas "
-                         "(set ISTIO_CRDS=/path/to/customresourcedefinitions.gen.yaml; .ci/run does)")
-    if not os.path.isfile(path):
-        pytest.fail("ISTIO_CRDS=%s is not a file" % path)
-    return crd_validate.CrdSet(path)
+def schemas():
+    why = schema_check.missing_tools()
+    if why:
+        pytest.fail(why)
+    return schema_check
 
 
-@pytest.mark.parametrize("path", ISTIO_MANIFESTS, ids=rel)
-def test_istio_manifest_is_valid(crds, path):
-    assert crd_validate.validate_file(path, crds) == []
+@pytest.fixture(scope="module")
+def manifest_problems(schemas):
+    return schemas.validate_files(VALIDATED_MANIFESTS)
+
+
+@pytest.mark.parametrize("path", VALIDATED_MANIFESTS, ids=rel)
+def test_manifest_is_valid(manifest_problems, path):
+    assert manifest_problems[path] == []
 
 
 def _wasmplugin() -> dict:
@@ -241,58 +232,79 @@ def _wasmplugin() -> dict:
     return doc
 
 
-def _mutated(change) -> dict:
-    doc = copy.deepcopy(_wasmplugin())
+def _mutated(change, doc=None) -> dict:
+    doc = copy.deepcopy(doc or _wasmplugin())
     change(doc)
     return doc
 
 
+SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "reviews"},
+           "spec": {"selector": {"app": "reviews"}, "ports": [{"name": "http", "port": 9080}]}}
+HTTP_ROUTE = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "reviews"},
+              "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "reviews", "port": 9080}],
+                       "rules": [{"backendRefs": [{"name": "reviews-v1", "port": 9080, "weight": 50},
+                                                  {"name": "reviews-v3", "port": 9080, "weight": 50}]}]}}
+
+
+def _route_patch() -> dict:
+    doc, = _docs("istio/cluster-header/route-patch.yaml")
+    return doc
+
+
+def _unknown_route_field(doc):
+    doc["spec"]["configPatches"][0]["match"]["routeConfiguration"]["vhost"]["route"]["nam"] = "default"
+
+
 REJECTED = {
-    "unknown spec field": (lambda d: d["spec"].update(phases="AUTHN"), 'unknown field "phases"'),
-    "unknown nested field": (lambda d: d["spec"]["match"][0].update(port=9080), 'unknown field "port"'),
-    "unknown metadata field": (lambda d: d["metadata"].update(nmae="x"), 'unknown field "nmae"'),
-    "string for an integer": (lambda d: d["spec"].update(priority="high"), "must be of type integer"),
-    "integer for a string": (lambda d: d["spec"].update(pluginName=7), "must be of type string"),
-    "object for an array": (lambda d: d["spec"].update(match={"mode": "CLIENT"}), "must be of type array"),
-    "value outside the enum": (lambda d: d["spec"].update(phase="BEFORE_ROUTER"), "unsupported value"),
+    "unknown spec field": (lambda d: d["spec"].update(phases="AUTHN"), "'\"phases\"' does not exist"),
+    "unknown nested field": (lambda d: d["spec"]["match"][0].update(port=9080), "'\"port\"' does not exist"),
+    "unknown metadata field": (lambda d: d["metadata"].update(nmae="x"), "'\"nmae\"' does not exist"),
+    "unknown field in EnvoyFilter match": (_unknown_route_field, "'\"nam\"' does not exist", _route_patch),
+    "unknown field in HTTPRoute backendRef": (
+        lambda d: d["spec"]["rules"][0]["backendRefs"][0].update(wieght=1), "'\"wieght\"' does not exist",
+        lambda: HTTP_ROUTE),
+    "string for an integer": (lambda d: d["spec"].update(priority="high"), "spec/priority must be integer"),
+    "integer for a string": (lambda d: d["spec"].update(pluginName=7), "spec/pluginName must be string"),
+    "object for an array": (lambda d: d["spec"].update(match={"mode": "CLIENT"}), "spec/match must be array"),
+    "string for a Service port": (lambda d: d["spec"]["ports"][0].update(port="http"),
+                                  "spec/ports/0/port must be integer", lambda: SERVICE),
+    "value outside the enum": (lambda d: d["spec"].update(phase="BEFORE_ROUTER"),
+                               "spec/phase must be equal to one of the allowed values"),
     "EnvoyFilter's context in WasmPlugin": (lambda d: d["spec"]["match"][0].update(mode="SIDECAR_OUTBOUND"),
-                                            "unsupported value"),
-    "missing required url": (lambda d: d["spec"].pop("url"), 'required field "url"'),
-    "sha256 not 64 hex digits": (lambda d: d["spec"].update(sha256="sha256:abc"), "does not match"),
-    "port out of range": (lambda d: d["spec"]["match"][0]["ports"][0].update(number=70000), "less than or equal"),
-    "priority beyond int32": (lambda d: d["spec"].update(priority=2 ** 31), "out of range for int32"),
-    "duplicate list-map key": (lambda d: d["spec"]["match"][0]["ports"].append({"number": 9080}), "duplicate"),
-    "selector and targetRefs (CEL)": (
-        lambda d: d["spec"].update(targetRefs=[{"kind": "Gateway", "name": "gw"}]),
-        "only one of targetRefs or selector can be set"),
-    "registry:port without oci:// (CEL)": (
-        lambda d: d["spec"].update(url="registry.example.com:5000/traffic-shift:0.1.0"),
-        "url must have schema one of"),
-    "null where not nullable": (lambda d: d["spec"].update(phase=None), "null is not allowed"),
-    "version not served": (lambda d: d.update(apiVersion="extensions.istio.io/v1"), "not a served version"),
-    "bad metadata name": (lambda d: d["metadata"].update(name="Reviews_Shift"), "DNS-1123 subdomain"),
+                                            "spec/match/0/mode must be equal to one of the allowed values"),
+    "missing required url": (lambda d: d["spec"].pop("url"), "spec must have required property url"),
+    "sha256 not 64 hex digits": (lambda d: d["spec"].update(sha256="sha256:abc"), "spec/sha256 must match pattern"),
+    "port out of range": (lambda d: d["spec"]["match"][0]["ports"][0].update(number=70000), "must be <= 65535"),
+    "priority beyond int32": (lambda d: d["spec"].update(priority=2 ** 31), 'must match format "int32"'),
+    "null where not nullable": (lambda d: d["spec"].update(phase=None), "Type 'null' is not assignable"),
+    "version not served": (lambda d: d.update(apiVersion="extensions.istio.io/v1"), "no schema for apiVersion"),
 }
 
 
+@pytest.fixture(scope="module")
+def rejections(schemas):
+    """Every REJECTED case checked in one run of the validator."""
+    cases = sorted(REJECTED)
+    objects = [_mutated(REJECTED[c][0], (REJECTED[c][2:] or [_wasmplugin])[0]()) for c in cases]
+    return dict(zip(cases, schemas.validate_all(objects + [_wasmplugin(), SERVICE, HTTP_ROUTE])))
+
+
 @pytest.mark.parametrize("case", sorted(REJECTED))
-def test_validator_rejects(crds, case):
-    change, expected = REJECTED[case]
-    problems = crd_validate.validate(_mutated(change), crds)
-    assert any(expected in problem for problem in problems), problems
+def test_validator_rejects(rejections, case):
+    expected = REJECTED[case][1]
+    assert any(expected in problem for problem in rejections[case]), rejections[case]
 
 
-def test_validator_rejects_an_unknown_field_in_envoyfilter_match(crds):
-    doc, = _docs("istio/cluster-header/route-patch.yaml")
-    doc["spec"]["configPatches"][0]["match"]["routeConfiguration"]["vhost"]["route"]["nam"] = "default"
-    assert any('unknown field "nam"' in p for p in crd_validate.validate(doc, crds))
+def test_validator_accepts_what_the_rejections_start_from(schemas):
+    assert schemas.validate_all([_wasmplugin(), _route_patch(), SERVICE, HTTP_ROUTE]) == [[], [], [], []]
 
 
-def test_validator_accepts_anything_under_preserve_unknown_fields(crds):
+def test_validator_accepts_anything_under_preserve_unknown_fields(schemas):
     doc = _mutated(lambda d: d["spec"].update(pluginConfig={"any": {"shape": [1, "two", None, {"x": True}]}}))
-    assert crd_validate.validate(doc, crds) == []
+    assert schemas.validate(doc) == []
 
 
-def test_validator_rejects_a_duplicated_yaml_key(crds):
+def test_validator_rejects_a_duplicated_yaml_key(schemas):
     folder = tempfile.mkdtemp(prefix="ts-manifests-")
     try:
         path = os.path.join(folder, "dup.yaml")
@@ -300,19 +312,70 @@ def test_validator_rejects_a_duplicated_yaml_key(crds):
             text = f.read()
         with open(path, "w") as f:
             f.write(text.replace("  phase: AUTHN\n", "  phase: AUTHN\n  phase: STATS\n"))
-        assert any("duplicate key 'phase'" in p for p in crd_validate.validate_file(path, crds))
+        assert any("duplicate key 'phase'" in p for p in schemas.validate_files([path])[path])
     finally:
         shutil.rmtree(folder)
+
+
+# ---- CRDs with their CEL rules: tests/fixtures/cel-crd.yaml, and $ISTIO_CRDS when set -------------------------
+
+@pytest.fixture(scope="module")
+def fixture_crds():
+    return crd_check.CrdSet(os.path.join(REPO, "tests", "fixtures", "cel-crd.yaml"))
+
+
+def _rollout(**spec) -> dict:
+    return {"apiVersion": "example.traffic-shift.test/v1", "kind": "Rollout", "metadata": {"name": "r"},
+            "spec": dict({"interval": "30s"}, **spec)}
+
+
+def test_crd_check_accepts_a_valid_object(fixture_crds):
+    assert crd_check.validate(_rollout(selector={"app": "p"}), fixture_crds) == ([], [])
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ({"selector": {"app": "p"}, "targetRefs": [{"name": "gw"}]}, "only one of targetRefs or selector can be set"),
+    ({"interval": "0s"}, "interval must be at least 1ms"),
+    ({"intervall": "1s"}, "'intervall' was unexpected"),
+    ({"interval": 30}, "30 is not of type 'string'"),
+], ids=["CEL rule", "CEL duration", "unknown field", "wrong type"])
+def test_crd_check_rejects(fixture_crds, spec, expected):
+    problems, _ = crd_check.validate(_rollout(**spec), fixture_crds)
+    assert any(expected in p for p in problems), problems
+
+
+def test_crd_check_reports_a_rule_it_cannot_evaluate(fixture_crds):
+    """cel-python lacks Kubernetes' CEL extensions: such a rule is listed, never counted as passed."""
+    problems, not_evaluated = crd_check.validate(_rollout(url="oci://registry.example.com/x:1"), fixture_crds)
+    assert problems == [] and any("isURL(self)" in rule for rule in not_evaluated), not_evaluated
+
+
+if os.environ.get("ISTIO_CRDS"):  # optional second check: a cluster's own CRDs (not collected without it)
+    @pytest.fixture(scope="module")
+    def istio_crds():
+        return crd_check.CrdSet(os.environ["ISTIO_CRDS"])
+
+    @pytest.mark.parametrize("path", ISTIO_MANIFESTS, ids=rel)
+    def test_istio_manifest_is_valid_against_istio_crds(istio_crds, path):
+        report = crd_check.validate_file(path, istio_crds)
+        for rule in report.not_evaluated:
+            warnings.warn("ISTIO_CRDS check: CEL rule not evaluated: %s" % rule)
+        assert report.problems == []
+
+    def test_istio_crds_cel_rule_refuses_selector_with_target_refs(istio_crds):
+        doc = _mutated(lambda d: d["spec"].update(targetRefs=[{"kind": "Gateway", "name": "gw"}]))
+        problems, _ = crd_check.validate(doc, istio_crds)
+        assert any("only one of targetRefs or selector can be set" in p for p in problems), problems
 
 
 # ---- Envoy --validate with the built module ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def built_module(request):
+def built_module():
     path = os.environ.get("TRAFFIC_SHIFT_MODULE")
     if not path:
-        not_run(request, "TRAFFIC_SHIFT_MODULE is not set: filter-config/envoy/ was NOT validated by Envoy "
-                         "(run through `make e2e`/`make test`, which builds the module and sets it)")
+        pytest.fail("TRAFFIC_SHIFT_MODULE is not set: run through `make e2e`/`make test`, which builds the "
+                    "module and sets it")
     if not os.path.isfile(path):
         pytest.fail("TRAFFIC_SHIFT_MODULE=%s does not exist: run `make build`" % path)
     return path
@@ -361,7 +424,7 @@ def test_envoy_validation_runs_the_plugin_configuration(envoy_binary, built_modu
 # ---- The filter's own parser (cargo run --example check-config) ---------------------------------------------------
 
 @pytest.fixture(scope="module")
-def check_config(request):
+def check_config():
     """Runs the lead's native checker: exit 0 when every file is valid, else prints the error line."""
     if not shutil.which("cargo"):
         pytest.fail("cargo not found")
@@ -371,8 +434,8 @@ def check_config(request):
         pytest.fail("cargo metadata failed: " + meta.stderr[-2000:])
     targets = [t for p in json.loads(meta.stdout)["packages"] for t in p["targets"]]
     if not any(t["name"] == "check-config" and "example" in t["kind"] for t in targets):
-        not_run(request, "no `check-config` example yet: plugin configurations were NOT checked by the "
-                         "filter's own parser (cargo run --example check-config -- FILE...)")
+        pytest.fail("no `check-config` example: plugin configurations cannot be checked by the filter's own "
+                    "parser (cargo run --example check-config -- FILE...)")
 
     def run(*paths):
         done = subprocess.run(["cargo", "run", "--quiet", "--example", "check-config", "--"] + list(paths),

@@ -29,9 +29,17 @@ def describe_filter_counts(counts: dict) -> str:
 
 
 def stage_line(result: dict, index: int, total: int) -> str:
+<<<<<<< HEAD
     return "stage %d/%d %s: %s; %d requests, %d failed; split: %s; %s" % (
         index, total, result["name"], result["applied"], result["requests"], result["failed"],
         describe_split(result["counts"], result["counted"]), describe_filter_counts(result["filter_counts"]))
+=======
+    """Every request of the stage's window: the answered ones split by version, plus the failed ones."""
+    answered = sum(result["answered"].values())
+    return "stage %d/%d %s: %s; %d requests, %d failed; split of the %d answered: %s" % (
+        index, total, result["name"], result["applied"], result["requests"], result["failed"], answered,
+        describe_split(result["answered"], answered))
+>>>>>>> i14-fresh
 
 
 def verdict_line(stage, outcome, serving: str) -> str:

@@ -80,6 +80,7 @@ def _show_each_second(client, display, stage, index: int, total: int, started: f
 
 def _result(stage, outcome, serving: str, weights, answers: list, counted: list) -> dict:
     counts = collections.Counter(a for a in counted if not a.startswith("failed"))
+    answered = collections.Counter(a for a in answers if not a.startswith("failed"))
     failures = collections.Counter(a for a in answers if a.startswith("failed"))
     return {
         "name": stage.name,
@@ -92,8 +93,9 @@ def _result(stage, outcome, serving: str, weights, answers: list, counted: list)
         "serving": serving,  # the stage whose configuration answered during this window
         "expected_weights": weights,
         "requests": len(answers),
+        "answered": dict(answered),  # every answer of the window, by version: what the stage line shows
         "counted": sum(counts.values()),
-        "counts": dict(counts),
+        "counts": dict(counts),  # answers after the switch settled: what the share check judges
         "failed": sum(failures.values()),
         "failures": dict(failures),
         "serving_label": stages_mod.label(weights),
