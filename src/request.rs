@@ -16,6 +16,19 @@ pub enum Attribute {
     RouteName,
 }
 
+/// What fetching an attribute costs the host, cheapest first (measured per host call in Envoy 1.40,
+/// BENCHMARKS.md): a header lookup that finds nothing returns a status only (~0.3 us); a value is
+/// handed over through a call back into the module's allocator (~1.6 us); a property is dearer still.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FetchCost {
+    /// A header that selects special traffic: usually absent, so a lookup is a cheap miss.
+    UsuallyAbsentHeader,
+    /// A pseudo-header (`:path`, `:method`, `:authority`, `:scheme`): always present, always handed over.
+    AlwaysPresentHeader,
+    /// `xds.route_name`, through `get_property`.
+    Property,
+}
+
 /// Compile-time registry of attributes: each distinct one gets a slot number.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attributes {
@@ -38,6 +51,17 @@ impl Attributes {
         self.list
             .iter()
             .position(|known| matches!(known, Attribute::Header(h) if h == name))
+    }
+
+    /// What fetching the attribute in `slot` costs (an unknown slot is fetched as nothing).
+    pub fn fetch_cost(&self, slot: usize) -> FetchCost {
+        match self.list.get(slot) {
+            Some(Attribute::Header(name)) if name.starts_with(':') => {
+                FetchCost::AlwaysPresentHeader
+            }
+            Some(Attribute::Header(_)) | None => FetchCost::UsuallyAbsentHeader,
+            Some(Attribute::RouteName) => FetchCost::Property,
+        }
     }
 
     pub fn header(&mut self, name: &str) -> usize {
@@ -67,6 +91,11 @@ impl<'a, S: RequestSource> Lookup<'a, S> {
             attributes,
             cache: vec![None; attributes.len()],
         }
+    }
+
+    /// Whether `slot` was already fetched for this request, so reading it costs no host call.
+    pub fn is_fetched(&self, slot: usize) -> bool {
+        self.cache.get(slot).is_some_and(Option::is_some)
     }
 
     pub fn get(&mut self, slot: usize) -> Option<&[u8]> {
@@ -178,7 +207,22 @@ mod tests {
             assert_eq!(lookup.get(missing), None);
         }
         assert_eq!(source.calls.get(), 2);
+        assert!(lookup.is_fetched(user) && lookup.is_fetched(missing));
         assert_eq!(lookup.get(99), None);
+        assert!(!lookup.is_fetched(99));
+    }
+
+    #[test]
+    fn pseudo_headers_cost_more_than_other_headers_and_properties_most() {
+        let mut attributes = Attributes::default();
+        let user = attributes.header("x-user");
+        let path = attributes.header(":path");
+        let route = attributes.slot(Attribute::RouteName);
+        assert_eq!(attributes.fetch_cost(user), FetchCost::UsuallyAbsentHeader);
+        assert_eq!(attributes.fetch_cost(path), FetchCost::AlwaysPresentHeader);
+        assert_eq!(attributes.fetch_cost(route), FetchCost::Property);
+        assert!(FetchCost::UsuallyAbsentHeader < FetchCost::AlwaysPresentHeader);
+        assert!(FetchCost::AlwaysPresentHeader < FetchCost::Property);
     }
 
     #[test]

@@ -169,7 +169,7 @@ fn block(
     Ok(conditions)
 }
 
-/// The entry's `match` list.
+/// The entry's `match` list, each block's conditions ordered cheapest-first for the request path.
 pub fn match_rule(
     value: &Value,
     path: &JsonPath<'_>,
@@ -190,5 +190,5 @@ pub fn blocks_of(
         .enumerate()
         .map(|(index, item)| block(item, &path.index(index), attributes))
         .collect::<ConfigResult<Vec<_>>>()?;
-    Ok(MatchRule { blocks })
+    Ok(MatchRule { blocks }.cheapest_first(attributes))
 }
