@@ -46,10 +46,13 @@ targets:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# The module logs its version and commit when its VM starts.
+# The module logs its version and commit when its VM starts. Then binaryen's wasm-metadce (Debian)
+# removes the exports of callbacks the filter does not implement (src/proxy_wasm/exports.txt).
 build: targets
+	@bash tools/debian_tools.sh wasm-metadce:binaryen
 	TRAFFIC_SHIFT_GIT_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 		cargo build --release --target $(WASM_TARGET)
+	python3 tools/slim_module.py $(MODULE)
 	@echo "module: $(MODULE) ($$(wc -c < $(MODULE)) bytes)"
 
 # Python tools and the pinned Envoy, in the project's own folder.
@@ -114,7 +117,7 @@ docker-test: build setup
 
 # Overhead against native Envoy and a no-op Wasm filter (bench/, BENCHMARKS.md); BENCH_QUICK=1: one short round.
 bench: build envoy
-	@bash bench/install_tools.sh
+	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client
 	cargo build --release --locked --target $(WASM_TARGET) --manifest-path bench/noop/Cargo.toml \
 		--target-dir target/bench-noop
 	@$(PY) -m bench
