@@ -32,7 +32,7 @@ help:
 	@echo "make run CONFIG=…  local Envoy with the filter on 127.0.0.1:10000; make apply CONFIG=… swaps it live"
 	@echo "make lint          rustfmt check and clippy on the wasm target, warnings denied"
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
-	@echo "make bench         overhead against native Envoy and a no-op Wasm filter"
+	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm and a Lua filter"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
 	@echo "make manifests     regenerate filter-config/istio and filter-config/envoy from filter-config/plugin/*.json"
 	@echo "make schemas       install the pinned Istio / Gateway API / Kubernetes schema packages (npm) for the manifest checks"
@@ -115,11 +115,15 @@ apply: setup
 docker-test: build setup
 	$(PY) envoy-test/docker_test.py
 
-# Overhead against native Envoy and a no-op Wasm filter (bench/, BENCHMARKS.md); BENCH_QUICK=1: one short round.
+# Against native Envoy, a no-op Wasm filter, the Wasm floor (bench/floor) and a Lua filter (bench/, BENCHMARKS.md);
+# BENCH_QUICK=1: one short round. Each bench/<crate> module builds into target/bench-<crate>.
+BENCH_CRATES := noop floor
 bench: build envoy
 	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client
-	cargo build --release --locked --target $(WASM_TARGET) --manifest-path bench/noop/Cargo.toml \
-		--target-dir target/bench-noop
+	@for crate in $(BENCH_CRATES); do \
+		cargo build --release --locked --target $(WASM_TARGET) --manifest-path bench/$$crate/Cargo.toml \
+			--target-dir target/bench-$$crate || exit 1; \
+	done
 	@$(PY) -m bench
 
 # OCI image (Wasm image "compat" variant) for Istio's WasmPlugin, written without docker under target/oci.
