@@ -65,9 +65,10 @@ def _lua_filter() -> dict:
                              "default_source_code": {"inline_string": code}}}
 
 
-def variants(module: str, compare_module: str = "") -> list:
-    """Measured listeners, in table order; with compare_module, also that build on the realistic config.
-    Another listener is one more row here (ratios over it: report.RATIOS)."""
+def variants(module: str, compare_module: str = "", cost_model: bool = False) -> list:
+    """Measured listeners, in table order; with compare_module, also that build on the realistic config;
+    with cost_model, the plugin_configs.COST_MODEL steps. Another listener is one more row here (ratios
+    over it: report.RATIOS)."""
     shift = lambda config, path=module: (envoylab.wasm_filter(config, module=path),)  # noqa: E731
     floor = _bench_wasm(FLOOR, " ".join((envoylab.CLUSTER_HEADER, V1, V3)))
     listeners = [
@@ -82,6 +83,9 @@ def variants(module: str, compare_module: str = "") -> list:
         Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", plugin_configs.authority(999),
                 shift(plugin_configs.authority_entries(1000)), _cluster_header()),
     ]
+    if cost_model:
+        listeners += [Variant(name, what, REQUEST_HOST, shift(config), _cluster_header())
+                      for name, (what, config) in plugin_configs.COST_MODEL.items()]
     if compare_module:
         listeners.append(Variant("shift-cmp", "BENCH_COMPARE_MODULE, 4 entries + hosts", REQUEST_HOST,
                                  shift(plugin_configs.REALISTIC, compare_module), _cluster_header()))

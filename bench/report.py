@@ -18,6 +18,13 @@ RATIOS = {
     "ratio_1000_vs_1": ("shift-1000", "shift-1"),
     "ratio_cmp_vs_shift": ("shift-cmp", "shift"),
 }
+# BENCH_COST_MODEL: what one step costs, as the difference in Envoy CPU per request of two listeners.
+COST_STEPS = (
+    ("the filter with nothing to read, over the floor", "cost-0", "floor"),
+    ("reading 1 absent header", "cost-absent", "cost-0"),
+    ("reading 1 header value (:path)", "cost-present", "cost-0"),
+    ("hosts (reads :authority)", "cost-hosts", "cost-0"),
+)
 # The last line, in this order.
 SUMMARY = ("ratio_vs_floor", "ratio_vs_lua", "ratio_vs_noop", "ratio_vs_native")
 # Ratios printed as `name=X.XXX`, each on its own line just before the summary (say another runtime's).
@@ -41,6 +48,12 @@ def ratios(runs) -> dict:
     return result
 
 
+def cost_steps(runs) -> list:
+    """[(what, us of Envoy CPU per request)] for the COST_STEPS whose listeners ran."""
+    ran = {r.variant for r in runs}
+    return [(what, measure.round_cpu_difference(runs, a, b)) for what, a, b in COST_STEPS if {a, b} <= ran]
+
+
 def summary(runs, latencies, memories, variants, modules, rate, context) -> dict:
     rps = measure.medians(runs, "rps")
     cpu_us = measure.medians(runs, "cpu_us_per_request")
@@ -56,6 +69,7 @@ def summary(runs, latencies, memories, variants, modules, rate, context) -> dict
         "memory": [dataclasses.asdict(m) for m in memories],
         "modules": modules,
         **ratios(runs),
+        "cost_steps": cost_steps(runs),
         # Runs other work disturbed say nothing about the generator side, so they are left out here.
         "others_busy": statistics.median([r.others_busy for r in runs if r.foreign_cores <= measure.FOREIGN_LIMIT]
                                          or [r.others_busy for r in runs]),
@@ -101,6 +115,8 @@ def table(result: dict, latencies: dict) -> str:
         lines.append("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): throughput ratio %.3f, "
                      "%+.1f us CPU/req" % (result["ratio_cmp_vs_shift"], by_name["shift-cmp"]["cpu_us_per_request"]
                                            - by_name["shift"]["cpu_us_per_request"]))
+    for what, micros in result["cost_steps"]:
+        lines.append("cost model: %s: %+.2f us Envoy CPU/req (median of per-round differences)" % (what, micros))
     context = result["context"]
     lines.append("machine: %d cores, %s; %s" % (context["machine"]["nproc"], context["machine"]["cpu"],
                                                  context["placement"]))

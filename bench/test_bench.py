@@ -90,3 +90,12 @@ def test_summary_line_and_own_lines(monkeypatch):
     monkeypatch.setattr(report, "OWN_LINES", ("ratio_module_vs_native",))
     runs += [run("module", r, 99 * (1 + r / 10)) for r in range(3)]
     assert report.final_lines(report.ratios(runs)) == ["ratio_module_vs_native=0.990"] + lines
+
+
+def test_cost_model_steps_are_per_round_cpu_differences():
+    runs = [measure.Run(name, r, 100.0, cpu_us_per_request=cpu + r, others_busy=0.5, foreign_cores=0.0)
+            for r in range(3) for name, cpu in (("floor", 50.0), ("cost-0", 52.0), ("cost-present", 53.5))]
+    assert report.cost_steps(runs) == [("the filter with nothing to read, over the floor", pytest.approx(2.0)),
+                                       ("reading 1 header value (:path)", pytest.approx(1.5))]
+    names = [v.name for v in listeners.variants("/m/t.wasm", cost_model=True)]
+    assert names[-4:] == list(plugin_configs.COST_MODEL)
