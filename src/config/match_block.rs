@@ -178,7 +178,8 @@ pub fn match_rule(
     blocks_of(value, path, attributes, block)
 }
 
-/// A list of match blocks (either shape's), each compiled by `block`.
+/// A list of match blocks (either shape's), each compiled by `block`, then ordered cheapest-first
+/// for the request path ([`MatchRule::cheapest_first`]).
 pub fn blocks_of(
     value: &Value,
     path: &JsonPath<'_>,
