@@ -161,41 +161,14 @@ impl MatchRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::recording::Recording;
     use crate::request::Attribute;
     use crate::string_match::WholeRegex;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    /// A request as a map; remembers what was fetched, in order (`@route` is the route name).
-    struct Fake(HashMap<String, Vec<u8>>, RefCell<Vec<String>>);
-    impl Fake {
-        fn fetch(&self, name: &str) -> Option<Vec<u8>> {
-            self.1.borrow_mut().push(name.to_string());
-            self.0.get(name).cloned()
-        }
-        fn fetched(&self) -> Vec<String> {
-            self.1.borrow().clone()
-        }
-    }
-    impl RequestSource for Fake {
-        fn header(&self, name: &str) -> Option<Vec<u8>> {
-            self.fetch(name)
-        }
-        fn route_name(&self) -> Option<Vec<u8>> {
-            self.fetch("@route")
-        }
-    }
-
-    fn request(pairs: &[(&str, &[u8])]) -> Fake {
-        Fake(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_vec()))
-                .collect(),
-            RefCell::default(),
-        )
+    fn request(pairs: &[(&str, &[u8])]) -> Recording {
+        Recording::new(pairs)
     }
 
     fn exact(v: &str) -> StringMatch {
@@ -206,7 +179,7 @@ mod tests {
         StringMatch::Prefix(v.as_bytes().to_vec())
     }
 
-    fn check(rule: &MatchRule, attributes: &Attributes, req: &Fake) -> bool {
+    fn check(rule: &MatchRule, attributes: &Attributes, req: &Recording) -> bool {
         rule.applies(&mut Lookup::new(req, attributes))
     }
 
@@ -433,10 +406,10 @@ mod tests {
         .cheapest_first(&attributes);
         let ordinary = request(&[(":path", b"/reviews/0"), (":method", b"GET")]);
         assert!(!check(&rule, &attributes, &ordinary));
-        assert_eq!(ordinary.fetched(), vec![":path"]);
+        assert_eq!(ordinary.fetched(), [":path"]);
         let debug_post = request(&[(":path", b"/reviews/debug"), (":method", b"POST")]);
         assert!(check(&rule, &attributes, &debug_post));
-        assert_eq!(debug_post.fetched(), vec![":path", ":method"]);
+        assert_eq!(debug_post.fetched(), [":path", ":method"]);
         let debug_get = request(&[(":path", b"/reviews/debug"), (":method", b"GET")]);
         assert!(!check(&rule, &attributes, &debug_get));
     }
@@ -462,7 +435,7 @@ mod tests {
         .cheapest_first(&attributes);
         let ordinary = request(&[(":path", b"/reviews/0")]);
         assert!(!check(&rule, &attributes, &ordinary));
-        assert_eq!(ordinary.fetched(), vec!["x-canary"]);
+        assert_eq!(ordinary.fetched(), ["x-canary"]);
         let canary_request = request(&[(":path", b"/reviews/0"), ("x-canary", b"always")]);
         assert!(check(&rule, &attributes, &canary_request));
     }

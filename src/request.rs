@@ -169,34 +169,61 @@ pub fn query_param(path: &[u8], name: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// A request for the core's tests: headers from a list (`@route` is the route name), and every
+/// fetch remembered in order, so tests can assert which host reads a decision makes.
+#[cfg(test)]
+pub mod recording {
+    use super::RequestSource;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    pub struct Recording {
+        values: HashMap<String, Vec<u8>>,
+        fetched: RefCell<Vec<String>>,
+    }
+
+    impl Recording {
+        pub fn new(pairs: &[(&str, &[u8])]) -> Self {
+            Recording {
+                values: pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_vec()))
+                    .collect(),
+                fetched: RefCell::default(),
+            }
+        }
+
+        /// The names fetched so far, in order.
+        pub fn fetched(&self) -> Vec<String> {
+            self.fetched.borrow().clone()
+        }
+
+        fn fetch(&self, name: &str) -> Option<Vec<u8>> {
+            self.fetched.borrow_mut().push(name.to_string());
+            self.values.get(name).cloned()
+        }
+    }
+
+    impl RequestSource for Recording {
+        fn header(&self, name: &str) -> Option<Vec<u8>> {
+            self.fetch(name)
+        }
+        fn route_name(&self) -> Option<Vec<u8>> {
+            self.fetch("@route")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::recording::Recording;
     use super::*;
-    use std::cell::Cell;
-    use std::collections::HashMap;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    struct Counting {
-        headers: HashMap<&'static str, &'static [u8]>,
-        calls: Cell<usize>,
-    }
-    impl RequestSource for Counting {
-        fn header(&self, name: &str) -> Option<Vec<u8>> {
-            self.calls.set(self.calls.get() + 1);
-            self.headers.get(name).map(|v| v.to_vec())
-        }
-        fn route_name(&self) -> Option<Vec<u8>> {
-            None
-        }
-    }
-
     #[test]
     fn each_attribute_is_fetched_once() {
-        let source = Counting {
-            headers: HashMap::from([("x-user", &b"alice"[..])]),
-            calls: Cell::new(0),
-        };
+        let source = Recording::new(&[("x-user", b"alice")]);
         let mut attributes = Attributes::default();
         let user = attributes.header("x-user");
         let missing = attributes.header("x-missing");
@@ -206,7 +233,7 @@ mod tests {
             assert_eq!(lookup.get(user), Some(&b"alice"[..]));
             assert_eq!(lookup.get(missing), None);
         }
-        assert_eq!(source.calls.get(), 2);
+        assert_eq!(source.fetched(), ["x-user", "x-missing"]);
         assert!(lookup.is_fetched(user) && lookup.is_fetched(missing));
         assert_eq!(lookup.get(99), None);
         assert!(!lookup.is_fetched(99));

@@ -145,24 +145,9 @@ impl Router {
 mod tests {
     use crate::config::parse;
     use crate::random::SplitMix64;
-    use crate::request::RequestSource;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
+    use crate::request::recording::Recording;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    /// Headers of one request; remembers which were fetched, in order.
-    struct Recording(HashMap<&'static str, &'static [u8]>, RefCell<Vec<String>>);
-    impl RequestSource for Recording {
-        fn header(&self, name: &str) -> Option<Vec<u8>> {
-            self.1.borrow_mut().push(name.to_string());
-            self.0.get(name).map(|v| v.to_vec())
-        }
-        fn route_name(&self) -> Option<Vec<u8>> {
-            self.1.borrow_mut().push("@route".to_string());
-            None
-        }
-    }
 
     /// The subset chosen and the headers fetched, in order.
     fn decide(
@@ -170,11 +155,20 @@ mod tests {
         headers: &[(&'static str, &'static [u8])],
     ) -> (Option<String>, Vec<String>) {
         let router = parse(config.as_bytes()).unwrap();
-        let request = Recording(headers.iter().copied().collect(), RefCell::default());
+        let request = Recording::new(headers);
         let decision = router.decide(&request, &mut SplitMix64::new(7));
         let cluster = decision.and_then(|d| router.cluster(d)).map(String::from);
-        (cluster, request.1.take())
+        (cluster, request.fetched())
     }
+
+    /// What an ordinary request (below) makes the realistic config read, in order.
+    const REALISTIC_READS: [&str; 5] = [
+        "end-user",
+        "x-canary",
+        "x-canary-group",
+        ":path",
+        ":authority",
+    ];
 
     const ORDINARY: &[(&str, &[u8])] = &[
         (":authority", b"reviews:9080"),
@@ -200,16 +194,7 @@ mod tests {
         let (cluster, fetched) = decide(REALISTIC, ORDINARY);
         assert!(matches!(cluster.as_deref(), Some("v1" | "v3")));
         // No `:method`: the POST block fails on `:path`, already fetched by the `/admin` block.
-        assert_eq!(
-            fetched,
-            [
-                "end-user",
-                "x-canary",
-                "x-canary-group",
-                ":path",
-                ":authority"
-            ]
-        );
+        assert_eq!(fetched, REALISTIC_READS);
     }
 
     #[test]
@@ -217,16 +202,7 @@ mod tests {
         let other: &[(&str, &[u8])] = &[(":authority", b"ratings"), (":path", b"/admin")];
         let (cluster, fetched) = decide(REALISTIC, other);
         assert_eq!(cluster, None);
-        assert_eq!(
-            fetched,
-            [
-                "end-user",
-                "x-canary",
-                "x-canary-group",
-                ":path",
-                ":authority"
-            ]
-        );
+        assert_eq!(fetched, REALISTIC_READS);
         let no_entry_takes_it = r#"{"hosts": ["reviews"], "clusterName": "{subset}", "http": [
             {"name": "jason", "match": [{"headers": {"end-user": {"exact": "jason"}}}],
              "route": [{"destination": {"host": "reviews", "subset": "v2"}}]}]}"#;
