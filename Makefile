@@ -32,7 +32,7 @@ help:
 	@echo "make run CONFIG=…  local Envoy with the filter on 127.0.0.1:10000; make apply CONFIG=… swaps it live"
 	@echo "make lint          rustfmt check and clippy on the wasm target, warnings denied"
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
-	@echo "make bench         overhead against native Envoy and a no-op Wasm filter"
+	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm and a Lua filter"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
 	@echo "make manifests     regenerate filter-config/istio and filter-config/envoy from filter-config/plugin/*.json"
 	@echo "make schemas       install the pinned Istio / Gateway API / Kubernetes schema packages (npm) for the manifest checks"
@@ -46,10 +46,13 @@ targets:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# The module logs its version and commit when its VM starts.
+# The module logs its version and commit when its VM starts. Then binaryen's wasm-metadce (Debian)
+# removes the exports of callbacks the filter does not implement (src/proxy_wasm/exports.txt).
 build: targets
+	@bash tools/debian_tools.sh wasm-metadce:binaryen
 	TRAFFIC_SHIFT_GIT_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 		cargo build --release --target $(WASM_TARGET)
+	python3 tools/slim_module.py $(MODULE)
 	@echo "module: $(MODULE) ($$(wc -c < $(MODULE)) bytes)"
 
 # Python tools and the pinned Envoy, in the project's own folder.
@@ -112,11 +115,15 @@ apply: setup
 docker-test: build setup
 	$(PY) envoy-test/docker_test.py
 
-# Overhead against native Envoy and a no-op Wasm filter (bench/, BENCHMARKS.md); BENCH_QUICK=1: one short round.
+# Against native Envoy, a no-op Wasm filter, the Wasm floor (bench/floor) and a Lua filter (bench/, BENCHMARKS.md);
+# BENCH_QUICK=1: one short round. Each bench/<crate> module builds into target/bench-<crate>.
+BENCH_CRATES := noop floor
 bench: build envoy
-	@bash bench/install_tools.sh
-	cargo build --release --locked --target $(WASM_TARGET) --manifest-path bench/noop/Cargo.toml \
-		--target-dir target/bench-noop
+	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client
+	@for crate in $(BENCH_CRATES); do \
+		cargo build --release --locked --target $(WASM_TARGET) --manifest-path bench/$$crate/Cargo.toml \
+			--target-dir target/bench-$$crate || exit 1; \
+	done
 	@$(PY) -m bench
 
 # OCI image (Wasm image "compat" variant) for Istio's WasmPlugin, written without docker under target/oci.

@@ -1,17 +1,20 @@
-"""`make bench`: what the traffic-shift filter costs, measured against native Envoy and a no-op Wasm filter.
+"""`make bench`: what the traffic-shift filter costs, measured against native Envoy, the floor of a Wasm filter
+of this design, a no-op Wasm filter, and the Lua filter a user would write instead.
 
-One measured Envoy (concurrency 1, pinned to its own core) carries five front listeners that differ only in
-what runs before the router; a separate upstream Envoy answers them all. wrk drives each listener in turn,
-closed loop, round after round (order rotated), and the medians are compared; h2load then paces a fixed
+One measured Envoy (concurrency 1, pinned to its own core) carries one front listener per variant, differing
+only in what runs before the router; a separate upstream Envoy answers them all. wrk drives each listener in
+turn, closed loop, round after round (order rotated), and the medians are compared; h2load then paces a fixed
 rate below the knee for latency percentiles. Separate short-lived Envoys give the memory figures.
 
-Listeners (listeners.py): native (weighted_clusters, no Wasm), noop (bench/noop + weighted_clusters),
-shift (traffic-shift, realistic config, cluster_header mode), shift-1 and shift-1000 (one or 1,000
-authority entries, requests hitting the last). Method and one run's numbers: BENCHMARKS.md.
+Listeners (listeners.variants, one row each): native (weighted_clusters, no Wasm), noop (bench/noop +
+weighted_clusters), floor (bench/floor: sets the cluster header at random, cluster_header route), lua (Envoy's
+Lua filter, bench/realistic.lua, doing what the realistic config asks), shift (traffic-shift, realistic config,
+cluster_header mode), shift-1 and shift-1000 (one or 1,000 authority entries, requests hitting the last).
+Ratios between listeners: report.RATIOS; the summary line: report.SUMMARY. Method and one run: BENCHMARKS.md.
 
-Run as `.venv/bin/python -m bench` from the repository root (after `make build` and the noop build);
-BENCH_QUICK=1 does one short round; BENCH_COMPARE_MODULE=other.wasm also measures that build of the filter
-as "shift-cmp" on the realistic config (A/B a change). Other knobs: settings.py.
+Run as `.venv/bin/python -m bench` from the repository root (after `make build` and the bench/<crate> builds
+of `make bench`); BENCH_QUICK=1 does one short round; BENCH_COMPARE_MODULE=other.wasm also measures that build
+of the filter as "shift-cmp" on the realistic config (A/B a change). Other knobs: settings.py.
 """
 import os
 import sys

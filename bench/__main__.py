@@ -1,4 +1,4 @@
-"""python -m bench: measure, print the table, end with `ratio_vs_noop=X.XXX ratio_vs_native=Y.YYY`."""
+"""python -m bench: measure, print the table, end with the summary line (report.SUMMARY)."""
 import os
 import sys
 import time
@@ -10,7 +10,7 @@ from .cpu import Meter, Placement
 from .load import LoadError, require
 
 RESULTS = os.path.join(listeners.REPO, "target", "bench", "results.json")
-LATENCY_VARIANTS = ("native", "noop", "shift")
+LATENCY_VARIANTS = ("native", "floor", "lua", "shift")
 MEMORY_VARIANTS = ("native", "noop", "shift", "shift-1000")
 
 
@@ -27,12 +27,15 @@ def latency_rate(runs, settings) -> int:
 
 
 def modules(module: str) -> dict:
-    return {os.path.basename(path): os.path.getsize(path) for path in (module, listeners.NOOP_MODULE)}
+    paths = [module] + [m.path for m in listeners.BENCH_MODULES]
+    return {os.path.basename(path): os.path.getsize(path) for path in paths}
 
 
 def run(settings) -> dict:
     module = envoylab.module_path()
-    for path, how in ((module, "make build"), (listeners.NOOP_MODULE, "make bench (builds bench/noop)")):
+    needed = [(module, "make build")] + [(m.path, "make bench (builds bench/%s)" % m.crate)
+                                         for m in listeners.BENCH_MODULES]
+    for path, how in needed:
         if not os.path.isfile(path):
             raise measure.BenchError("missing %s: run `%s`" % (path, how))
     require("wrk")
@@ -43,7 +46,7 @@ def run(settings) -> dict:
                "background_busy": machine.background_busy(), "settings": settings.__dict__}
     if settings.compare_module and not os.path.isfile(settings.compare_module):
         raise measure.BenchError("BENCH_COMPARE_MODULE: no file %s" % settings.compare_module)
-    variants = listeners.variants(module, settings.compare_module)
+    variants = listeners.variants(module, settings.compare_module, settings.cost_model)
     by_name = {v.name: v for v in variants}
     started = time.monotonic()
     upstream = envoys.start(listeners.upstream_bootstrap)
@@ -84,7 +87,8 @@ def main() -> int:
     report.save(result, RESULTS)
     print(result["table"])
     print("(all numbers: %s)" % os.path.relpath(RESULTS))
-    print(report.final_line(result))
+    for line in report.final_lines(result):
+        print(line)
     return 0
 
 

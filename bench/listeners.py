@@ -11,8 +11,23 @@ from . import plugin_configs
 from .plugin_configs import REQUEST_HOST, V1, V2, V3
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOOP_MODULE = os.path.join(REPO, "target", "bench-noop", "wasm32-wasip1", "release", "noop_filter.wasm")
 UPSTREAM_VERSIONS = ("v1", "v2", "v3")
+LUA_SCRIPT = os.path.join(REPO, "bench", "realistic.lua")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchModule:
+    """A Wasm module of the bench's own (bench/<crate>/), built by `make bench`."""
+    crate: str  # folder under bench/
+
+    @property
+    def path(self) -> str:
+        return os.path.join(REPO, "target", "bench-" + self.crate, "wasm32-wasip1", "release",
+                            self.crate + "_filter.wasm")
+
+
+NOOP, FLOOR = BenchModule("noop"), BenchModule("floor")
+BENCH_MODULES = (NOOP, FLOOR)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,33 +47,49 @@ def _cluster_header() -> dict:
     return {"cluster_header": envoylab.CLUSTER_HEADER}
 
 
-def _noop_filter() -> dict:
-    return {
-        "name": "noop",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": {"name": "noop", "root_id": "noop",
-                       "vm_config": {"runtime": "envoy.wasm.runtime.v8",
-                                     "code": {"local": {"filename": NOOP_MODULE}}}},
-        },
-    }
+def _bench_wasm(module: BenchModule, configuration: str = "") -> dict:
+    config = {"name": module.crate, "root_id": module.crate,
+              "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": module.path}}}}
+    if configuration:
+        config["configuration"] = {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": configuration}
+    return {"name": module.crate,
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                             "config": config}}
 
 
-def variants(module: str, compare_module: str = "") -> list:
-    """Measured listeners, in table order; with compare_module, also that build on the realistic config."""
+def _lua_filter() -> dict:
+    with open(LUA_SCRIPT) as f:
+        code = f.read()
+    return {"name": "envoy.filters.http.lua",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                             "default_source_code": {"inline_string": code}}}
+
+
+def variants(module: str, compare_module: str = "", cost_model: bool = False) -> list:
+    """Measured listeners, in table order; with compare_module, also that build on the realistic config;
+    with cost_model, the plugin_configs.COST_MODEL steps. Another listener is one more row here (ratios
+    over it: report.RATIOS)."""
     shift = lambda config, path=module: (envoylab.wasm_filter(config, module=path),)  # noqa: E731
-    compare = [Variant("shift-cmp", "BENCH_COMPARE_MODULE, 4 entries + hosts", REQUEST_HOST,
-                       shift(plugin_configs.REALISTIC, compare_module), _cluster_header())] if compare_module else []
-    return [
+    floor = _bench_wasm(FLOOR, " ".join((envoylab.CLUSTER_HEADER, V1, V3)))
+    listeners = [
         Variant("native", "weighted_clusters, no Wasm", REQUEST_HOST, (), _weighted_native()),
-        Variant("noop", "no-op Wasm + weighted_clusters", REQUEST_HOST, (_noop_filter(),), _weighted_native()),
+        Variant("noop", "no-op Wasm + weighted_clusters", REQUEST_HOST, (_bench_wasm(NOOP),), _weighted_native()),
+        Variant("floor", "Wasm setting the header at random", REQUEST_HOST, (floor,), _cluster_header()),
+        Variant("lua", "Lua filter, the realistic checks", REQUEST_HOST, (_lua_filter(),), _cluster_header()),
         Variant("shift", "traffic-shift, 4 entries + hosts", REQUEST_HOST, shift(plugin_configs.REALISTIC),
                 _cluster_header()),
         Variant("shift-1", "traffic-shift, 1 authority entry", plugin_configs.authority(0),
                 shift(plugin_configs.authority_entries(1)), _cluster_header()),
         Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", plugin_configs.authority(999),
                 shift(plugin_configs.authority_entries(1000)), _cluster_header()),
-    ] + compare
+    ]
+    if cost_model:
+        listeners += [Variant(name, what, REQUEST_HOST, shift(config), _cluster_header())
+                      for name, (what, config) in plugin_configs.COST_MODEL.items()]
+    if compare_module:
+        listeners.append(Variant("shift-cmp", "BENCH_COMPARE_MODULE, 4 entries + hosts", REQUEST_HOST,
+                                 shift(plugin_configs.REALISTIC, compare_module), _cluster_header()))
+    return listeners
 
 
 def _address(port: int) -> dict:

@@ -1,4 +1,4 @@
-"""The load generators, both from Debian (bench/install_tools.sh).
+"""The load generators, both from Debian (tools/debian_tools.sh).
 
 Closed loop: wrk, the usual HTTP/1.1 generator, and cheap per request, so the pinned Envoy (not the client)
 saturates. Fixed rate: wrk cannot pace (wrk2 is not packaged), so h2load in HTTP/1.1 mode with --rps does,
@@ -45,7 +45,7 @@ class Latency:
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if not path:
-        raise LoadError("%s not found: run `make bench` (bench/install_tools.sh installs it)" % tool)
+        raise LoadError("%s not found: run `make bench` (tools/debian_tools.sh installs it)" % tool)
     return path
 
 

@@ -140,6 +140,14 @@ def round_ratios(runs: list, numerator: str, denominator: str) -> list:
     return [r[numerator] / r[denominator] for r in per_round.values() if numerator in r and denominator in r]
 
 
+def round_cpu_difference(runs: list, variant: str, baseline: str) -> float:
+    """Median over rounds of (Envoy CPU per request of variant - that of baseline), within each round."""
+    per_round = {}
+    for run in runs:
+        per_round.setdefault(run.round, {})[run.variant] = run.cpu_us_per_request
+    return statistics.median(r[variant] - r[baseline] for r in per_round.values() if variant in r and baseline in r)
+
+
 def round_ratio(runs: list, numerator: str, denominator: str) -> float:
     """Median over rounds of the within-round ratio: drift that hits a whole round cancels out."""
     return statistics.median(round_ratios(runs, numerator, denominator))

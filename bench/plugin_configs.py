@@ -38,6 +38,23 @@ REALISTIC = {
 }
 
 
+def _one_entry(match=None, hosts=None) -> dict:
+    entry = {"name": "reviews-shift", "route": _split()}
+    if match:
+        entry["match"] = [match]
+    return {"http": [entry], **({"hosts": hosts} if hosts else {})}
+
+
+# BENCH_COST_MODEL: one 50/50 entry that every bench request takes, making exactly one more host read per
+# step, so the difference in Envoy CPU per request between two of them is the cost of that read.
+COST_MODEL = {
+    "cost-0": ("1 entry, reads nothing", _one_entry()),
+    "cost-absent": ("1 entry, reads 1 absent header", _one_entry({"withoutHeaders": {"x-absent": {}}})),
+    "cost-present": ("1 entry, reads 1 value (:path)", _one_entry({"uri": {"prefix": "/"}})),
+    "cost-hosts": ("1 entry + hosts (reads :authority)", _one_entry(hosts=["reviews"])),
+}
+
+
 def authority(i: int) -> str:
     return "svc-%d" % i
 

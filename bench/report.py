@@ -1,5 +1,5 @@
 """The printed table and the saved JSON. The last printed line is the summary other tools read:
-`ratio_vs_noop=X.XXX ratio_vs_native=Y.YYY`."""
+`ratio_vs_floor=A.AAA ratio_vs_lua=B.BBB ratio_vs_noop=C.CCC ratio_vs_native=D.DDD`."""
 import dataclasses
 import json
 import os
@@ -8,8 +8,27 @@ import statistics
 from . import measure
 
 MIB = 1024 * 1024
-RATIOS = {"ratio_vs_noop": ("shift", "noop"), "ratio_vs_native": ("shift", "native"),
-          "ratio_1000_vs_1": ("shift-1000", "shift-1")}
+# Every ratio: name -> (numerator listener, denominator listener), throughput within a round. A ratio is
+# reported only when the run had both listeners (shift-cmp needs BENCH_COMPARE_MODULE).
+RATIOS = {
+    "ratio_vs_floor": ("shift", "floor"),
+    "ratio_vs_lua": ("shift", "lua"),
+    "ratio_vs_noop": ("shift", "noop"),
+    "ratio_vs_native": ("shift", "native"),
+    "ratio_1000_vs_1": ("shift-1000", "shift-1"),
+    "ratio_cmp_vs_shift": ("shift-cmp", "shift"),
+}
+# BENCH_COST_MODEL: what one step costs, as the difference in Envoy CPU per request of two listeners.
+COST_STEPS = (
+    ("the filter with nothing to read, over the floor", "cost-0", "floor"),
+    ("reading 1 absent header", "cost-absent", "cost-0"),
+    ("reading 1 header value (:path)", "cost-present", "cost-0"),
+    ("hosts (reads :authority)", "cost-hosts", "cost-0"),
+)
+# The last line, in this order.
+SUMMARY = ("ratio_vs_floor", "ratio_vs_lua", "ratio_vs_noop", "ratio_vs_native")
+# Ratios printed as `name=X.XXX`, each on its own line just before the summary (say another runtime's).
+OWN_LINES = ()
 
 
 def _latency_cells(latencies: list) -> tuple:
@@ -17,6 +36,22 @@ def _latency_cells(latencies: list) -> tuple:
         return ("-", "-")
     return ("%.3f" % statistics.median(l.p50_ms for l in latencies),
             "%.3f" % statistics.median(l.p99_ms for l in latencies))
+
+
+def ratios(runs) -> dict:
+    """Each ratio of RATIOS whose listeners both ran (median over rounds), and their quartiles."""
+    ran = {r.variant for r in runs}
+    present = {name: pair for name, pair in RATIOS.items() if set(pair) <= ran}
+    result = {name: measure.round_ratio(runs, a, b) for name, (a, b) in present.items()}
+    result["ratio_quartiles"] = {name: measure.quartiles(measure.round_ratios(runs, a, b))
+                                 for name, (a, b) in present.items()}
+    return result
+
+
+def cost_steps(runs) -> list:
+    """[(what, us of Envoy CPU per request)] for the COST_STEPS whose listeners ran."""
+    ran = {r.variant for r in runs}
+    return [(what, measure.round_cpu_difference(runs, a, b)) for what, a, b in COST_STEPS if {a, b} <= ran]
 
 
 def summary(runs, latencies, memories, variants, modules, rate, context) -> dict:
@@ -33,13 +68,8 @@ def summary(runs, latencies, memories, variants, modules, rate, context) -> dict
         "runs": [dataclasses.asdict(r) for r in runs],
         "memory": [dataclasses.asdict(m) for m in memories],
         "modules": modules,
-        "ratio_quartiles": {name: measure.quartiles(measure.round_ratios(runs, a, b))
-                            for name, (a, b) in RATIOS.items()},
-        "ratio_vs_noop": measure.round_ratio(runs, "shift", "noop"),
-        "ratio_vs_native": measure.round_ratio(runs, "shift", "native"),
-        "ratio_1000_vs_1": measure.round_ratio(runs, "shift-1000", "shift-1"),
-        "ratio_cmp_vs_shift": (measure.round_ratio(runs, "shift-cmp", "shift")
-                               if any(r.variant == "shift-cmp" for r in runs) else None),
+        **ratios(runs),
+        "cost_steps": cost_steps(runs),
         # Runs other work disturbed say nothing about the generator side, so they are left out here.
         "others_busy": statistics.median([r.others_busy for r in runs if r.foreign_cores <= measure.FOREIGN_LIMIT]
                                          or [r.others_busy for r in runs]),
@@ -73,8 +103,7 @@ def table(result: dict, latencies: dict) -> str:
                 name, m["rss"] / MIB, (m["rss"] - base["rss"]) / MIB, m["allocated"] / MIB,
                 (m["allocated"] - base["allocated"]) / MIB))
     lines.append("")
-    for name in RATIOS:
-        q1, q3 = result["ratio_quartiles"][name]
+    for name, (q1, q3) in result["ratio_quartiles"].items():
         lines.append("%s = %.3f (median of %d round(s); quartiles %.3f-%.3f)" % (
             name, result[name], result["context"]["settings"]["rounds"], q1, q3))
     for name, size in result["modules"].items():
@@ -82,10 +111,12 @@ def table(result: dict, latencies: dict) -> str:
     ones, thousands = by_name["shift-1"], by_name["shift-1000"]
     lines.append("1 -> 1,000 authority entries (request hits the last): throughput ratio %.3f, %+.1f us CPU/req"
                  % (result["ratio_1000_vs_1"], thousands["cpu_us_per_request"] - ones["cpu_us_per_request"]))
-    if result["ratio_cmp_vs_shift"] is not None:
+    if "ratio_cmp_vs_shift" in result:
         lines.append("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): throughput ratio %.3f, "
                      "%+.1f us CPU/req" % (result["ratio_cmp_vs_shift"], by_name["shift-cmp"]["cpu_us_per_request"]
                                            - by_name["shift"]["cpu_us_per_request"]))
+    for what, micros in result["cost_steps"]:
+        lines.append("cost model: %s: %+.2f us Envoy CPU/req (median of per-round differences)" % (what, micros))
     context = result["context"]
     lines.append("machine: %d cores, %s; %s" % (context["machine"]["nproc"], context["machine"]["cpu"],
                                                  context["placement"]))
@@ -102,8 +133,10 @@ def table(result: dict, latencies: dict) -> str:
     return "\n".join(lines)
 
 
-def final_line(result: dict) -> str:
-    return "ratio_vs_noop=%.3f ratio_vs_native=%.3f" % (result["ratio_vs_noop"], result["ratio_vs_native"])
+def final_lines(result: dict) -> list:
+    """The OWN_LINES ratios the run has, one a line, then the summary line."""
+    own = ["%s=%.3f" % (name, result[name]) for name in OWN_LINES if name in result]
+    return own + [" ".join("%s=%.3f" % (name, result[name]) for name in SUMMARY)]
 
 
 def save(result: dict, path: str):

@@ -16,6 +16,7 @@ class Settings:
     memory_seconds: float  # load on each memory-measurement Envoy before reading its memory
     retry_seconds: float  # total time for measuring runs again that other work on the machine disturbed
     compare_module: str  # another build of the filter, measured as "shift-cmp" with the realistic config (A/B)
+    cost_model: bool  # also the plugin_configs.COST_MODEL listeners: the cost of one host read each
 
 
 def from_environment() -> Settings:
@@ -38,4 +39,5 @@ def from_environment() -> Settings:
         retry_seconds=number("BENCH_RETRY_SECONDS", 20.0 if quick else 60.0),
         compare_module=os.path.abspath(os.environ["BENCH_COMPARE_MODULE"]) if os.environ.get(
             "BENCH_COMPARE_MODULE") else "",
+        cost_model=os.environ.get("BENCH_COST_MODEL", "") not in ("", "0"),
     )

@@ -1,8 +1,9 @@
-"""The bench's own logic, without Envoy or load (`.venv/bin/pytest bench`): parsing the generators' output
-and the round statistics. No timing is asserted anywhere."""
+"""The bench's own logic, without Envoy or load (`.venv/bin/pytest bench`): parsing the generators' output,
+the round statistics, the listener table and the summary line. No timing is asserted anywhere."""
+import envoylab
 import pytest
 
-from bench import load, measure
+from bench import listeners, load, measure, plugin_configs, report
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:40001/reviews/0
   1 threads and 32 connections
@@ -55,3 +56,46 @@ def test_ratios_pair_runs_of_the_same_round():
 def test_rotation_visits_every_order_position():
     assert [measure.rotated(["a", "b", "c"], r) for r in range(4)] == [
         ["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
+
+
+def test_listeners_include_the_floor_and_lua_on_cluster_header_routes():
+    by_name = {v.name: v for v in listeners.variants("/m/traffic_shift.wasm")}
+    assert list(by_name) == ["native", "noop", "floor", "lua", "shift", "shift-1", "shift-1000"]
+    for name in ("floor", "lua", "shift"):
+        assert by_name[name].route == {"cluster_header": envoylab.CLUSTER_HEADER}
+    floor_config = by_name["floor"].filters[0]["typed_config"]["config"]
+    assert floor_config["configuration"]["value"].split() == [envoylab.CLUSTER_HEADER, plugin_configs.V1,
+                                                              plugin_configs.V3]
+    assert floor_config["vm_config"]["code"]["local"]["filename"].endswith("bench-floor/wasm32-wasip1/release/"
+                                                                           "floor_filter.wasm")
+    lua = by_name["lua"].filters[0]["typed_config"]["default_source_code"]["inline_string"]
+    # The script names the same clusters and header as the realistic config it mirrors.
+    for needle in (plugin_configs.V1, plugin_configs.V2, plugin_configs.V3, '"%s"' % envoylab.CLUSTER_HEADER,
+                   '"end-user"', '"x-canary"', '"x-canary-group"', '"/admin"', '"/reviews/debug"'):
+        assert needle in lua
+    compared = listeners.variants("/m/a.wasm", "/m/b.wasm")[-1]
+    assert compared.name == "shift-cmp"
+
+
+def test_summary_line_and_own_lines(monkeypatch):
+    names = ["native", "noop", "floor", "lua", "shift", "shift-1", "shift-1000"]
+    rps = dict(zip(names, [100, 95, 90, 80, 88, 90, 87]))
+    runs = [run(name, r, rps[name] * (1 + r / 10)) for r in range(3) for name in names]
+    result = report.ratios(runs)
+    assert "ratio_cmp_vs_shift" not in result  # no shift-cmp listener ran
+    lines = report.final_lines(result)
+    assert lines == ["ratio_vs_floor=0.978 ratio_vs_lua=1.100 ratio_vs_noop=0.926 ratio_vs_native=0.880"]
+    # Another listener with a ratio on its own line: one row in RATIOS, its name in OWN_LINES.
+    monkeypatch.setitem(report.RATIOS, "ratio_module_vs_native", ("module", "native"))
+    monkeypatch.setattr(report, "OWN_LINES", ("ratio_module_vs_native",))
+    runs += [run("module", r, 99 * (1 + r / 10)) for r in range(3)]
+    assert report.final_lines(report.ratios(runs)) == ["ratio_module_vs_native=0.990"] + lines
+
+
+def test_cost_model_steps_are_per_round_cpu_differences():
+    runs = [measure.Run(name, r, 100.0, cpu_us_per_request=cpu + r, others_busy=0.5, foreign_cores=0.0)
+            for r in range(3) for name, cpu in (("floor", 50.0), ("cost-0", 52.0), ("cost-present", 53.5))]
+    assert report.cost_steps(runs) == [("the filter with nothing to read, over the floor", pytest.approx(2.0)),
+                                       ("reading 1 header value (:path)", pytest.approx(1.5))]
+    names = [v.name for v in listeners.variants("/m/t.wasm", cost_model=True)]
+    assert names[-4:] == list(plugin_configs.COST_MODEL)

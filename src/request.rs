@@ -16,6 +16,19 @@ pub enum Attribute {
     RouteName,
 }
 
+/// What fetching an attribute costs the host, cheapest first (measured per host call in Envoy 1.40,
+/// BENCHMARKS.md): a header lookup that finds nothing returns a status only (~0.3 us); a value is
+/// handed over through a call back into the module's allocator (~1.6 us); a property is dearer still.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FetchCost {
+    /// A header that selects special traffic: usually absent, so a lookup is a cheap miss.
+    UsuallyAbsentHeader,
+    /// A pseudo-header (`:path`, `:method`, `:authority`, `:scheme`): always present, always handed over.
+    AlwaysPresentHeader,
+    /// `xds.route_name`, through `get_property`.
+    Property,
+}
+
 /// Compile-time registry of attributes: each distinct one gets a slot number.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attributes {
@@ -38,6 +51,17 @@ impl Attributes {
         self.list
             .iter()
             .position(|known| matches!(known, Attribute::Header(h) if h == name))
+    }
+
+    /// What fetching the attribute in `slot` costs (an unknown slot is fetched as nothing).
+    pub fn fetch_cost(&self, slot: usize) -> FetchCost {
+        match self.list.get(slot) {
+            Some(Attribute::Header(name)) if name.starts_with(':') => {
+                FetchCost::AlwaysPresentHeader
+            }
+            Some(Attribute::Header(_)) | None => FetchCost::UsuallyAbsentHeader,
+            Some(Attribute::RouteName) => FetchCost::Property,
+        }
     }
 
     pub fn header(&mut self, name: &str) -> usize {
@@ -67,6 +91,11 @@ impl<'a, S: RequestSource> Lookup<'a, S> {
             attributes,
             cache: vec![None; attributes.len()],
         }
+    }
+
+    /// Whether `slot` was already fetched for this request, so reading it costs no host call.
+    pub fn is_fetched(&self, slot: usize) -> bool {
+        self.cache.get(slot).is_some_and(Option::is_some)
     }
 
     pub fn get(&mut self, slot: usize) -> Option<&[u8]> {
@@ -140,34 +169,61 @@ pub fn query_param(path: &[u8], name: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// A request for the core's tests: headers from a list (`@route` is the route name), and every
+/// fetch remembered in order, so tests can assert which host reads a decision makes.
+#[cfg(test)]
+pub mod recording {
+    use super::RequestSource;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    pub struct Recording {
+        values: HashMap<String, Vec<u8>>,
+        fetched: RefCell<Vec<String>>,
+    }
+
+    impl Recording {
+        pub fn new(pairs: &[(&str, &[u8])]) -> Self {
+            Recording {
+                values: pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_vec()))
+                    .collect(),
+                fetched: RefCell::default(),
+            }
+        }
+
+        /// The names fetched so far, in order.
+        pub fn fetched(&self) -> Vec<String> {
+            self.fetched.borrow().clone()
+        }
+
+        fn fetch(&self, name: &str) -> Option<Vec<u8>> {
+            self.fetched.borrow_mut().push(name.to_string());
+            self.values.get(name).cloned()
+        }
+    }
+
+    impl RequestSource for Recording {
+        fn header(&self, name: &str) -> Option<Vec<u8>> {
+            self.fetch(name)
+        }
+        fn route_name(&self) -> Option<Vec<u8>> {
+            self.fetch("@route")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::recording::Recording;
     use super::*;
-    use std::cell::Cell;
-    use std::collections::HashMap;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    struct Counting {
-        headers: HashMap<&'static str, &'static [u8]>,
-        calls: Cell<usize>,
-    }
-    impl RequestSource for Counting {
-        fn header(&self, name: &str) -> Option<Vec<u8>> {
-            self.calls.set(self.calls.get() + 1);
-            self.headers.get(name).map(|v| v.to_vec())
-        }
-        fn route_name(&self) -> Option<Vec<u8>> {
-            None
-        }
-    }
-
     #[test]
     fn each_attribute_is_fetched_once() {
-        let source = Counting {
-            headers: HashMap::from([("x-user", &b"alice"[..])]),
-            calls: Cell::new(0),
-        };
+        let source = Recording::new(&[("x-user", b"alice")]);
         let mut attributes = Attributes::default();
         let user = attributes.header("x-user");
         let missing = attributes.header("x-missing");
@@ -177,8 +233,23 @@ mod tests {
             assert_eq!(lookup.get(user), Some(&b"alice"[..]));
             assert_eq!(lookup.get(missing), None);
         }
-        assert_eq!(source.calls.get(), 2);
+        assert_eq!(source.fetched(), ["x-user", "x-missing"]);
+        assert!(lookup.is_fetched(user) && lookup.is_fetched(missing));
         assert_eq!(lookup.get(99), None);
+        assert!(!lookup.is_fetched(99));
+    }
+
+    #[test]
+    fn pseudo_headers_cost_more_than_other_headers_and_properties_most() {
+        let mut attributes = Attributes::default();
+        let user = attributes.header("x-user");
+        let path = attributes.header(":path");
+        let route = attributes.slot(Attribute::RouteName);
+        assert_eq!(attributes.fetch_cost(user), FetchCost::UsuallyAbsentHeader);
+        assert_eq!(attributes.fetch_cost(path), FetchCost::AlwaysPresentHeader);
+        assert_eq!(attributes.fetch_cost(route), FetchCost::Property);
+        assert!(FetchCost::UsuallyAbsentHeader < FetchCost::AlwaysPresentHeader);
+        assert!(FetchCost::AlwaysPresentHeader < FetchCost::Property);
     }
 
     #[test]

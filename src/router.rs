@@ -106,11 +106,6 @@ impl Router {
             return None;
         }
         let mut request = Lookup::new(source, &self.attributes);
-        if let Some((hosts, authority)) = &self.hosts {
-            if !request.get(*authority).is_some_and(|a| hosts.matches(a)) {
-                return None;
-            }
-        }
         let applies = |index: &usize, request: &mut Lookup<'_, S>| {
             self.entries
                 .get(*index)
@@ -123,6 +118,13 @@ impl Router {
             }
             None => (0..self.entries.len()).find(|i| applies(i, &mut request)),
         }?;
+        // `hosts` last: the decision is the same either way, and a request no entry takes never
+        // pays for `:authority` (one value handed over) unless an entry already read it.
+        if let Some((hosts, authority)) = &self.hosts {
+            if !request.get(*authority).is_some_and(|a| hosts.matches(a)) {
+                return None;
+            }
+        }
         let entry = self.entries.get(found)?;
         Some(Decision {
             entry: found,
@@ -136,5 +138,89 @@ impl Router {
             .clusters
             .get(decision.destination)
             .map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    use crate::random::SplitMix64;
+    use crate::request::recording::Recording;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// The subset chosen and the headers fetched, in order.
+    fn decide(
+        config: &str,
+        headers: &[(&'static str, &'static [u8])],
+    ) -> (Option<String>, Vec<String>) {
+        let router = parse(config.as_bytes()).unwrap();
+        let request = Recording::new(headers);
+        let decision = router.decide(&request, &mut SplitMix64::new(7));
+        let cluster = decision.and_then(|d| router.cluster(d)).map(String::from);
+        (cluster, request.fetched())
+    }
+
+    /// What an ordinary request (below) makes the realistic config read, in order.
+    const REALISTIC_READS: [&str; 5] = [
+        "end-user",
+        "x-canary",
+        "x-canary-group",
+        ":path",
+        ":authority",
+    ];
+
+    const ORDINARY: &[(&str, &[u8])] = &[
+        (":authority", b"reviews:9080"),
+        (":path", b"/reviews/0"),
+        (":method", b"GET"),
+    ];
+
+    /// bench/plugin_configs.py's REALISTIC: special traffic first, then the 50/50 split.
+    const REALISTIC: &str = r#"{"hosts": ["reviews"], "clusterName": "{subset}", "http": [
+        {"name": "jason", "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+         "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
+        {"name": "canary", "match": [{"headers": {"x-canary": {"exact": "always"}}, "uri": {"prefix": "/reviews/"}},
+                                     {"headers": {"x-canary-group": {}}}],
+         "route": [{"destination": {"host": "reviews", "subset": "v3"}}]},
+        {"name": "admin", "match": [{"uri": {"prefix": "/admin"}},
+                                    {"uri": {"exact": "/reviews/debug"}, "method": {"exact": "POST"}}],
+         "route": [{"destination": {"host": "reviews", "subset": "v1"}}]},
+        {"name": "split", "route": [{"destination": {"host": "reviews", "subset": "v1"}, "weight": 50},
+                                    {"destination": {"host": "reviews", "subset": "v3"}, "weight": 50}]}]}"#;
+
+    #[test]
+    fn an_ordinary_request_reads_three_absent_headers_and_two_values() {
+        let (cluster, fetched) = decide(REALISTIC, ORDINARY);
+        assert!(matches!(cluster.as_deref(), Some("v1" | "v3")));
+        // No `:method`: the POST block fails on `:path`, already fetched by the `/admin` block.
+        assert_eq!(fetched, REALISTIC_READS);
+    }
+
+    #[test]
+    fn hosts_is_checked_after_the_entries_and_still_refuses_other_authorities() {
+        let other: &[(&str, &[u8])] = &[(":authority", b"ratings"), (":path", b"/admin")];
+        let (cluster, fetched) = decide(REALISTIC, other);
+        assert_eq!(cluster, None);
+        assert_eq!(fetched, REALISTIC_READS);
+        let no_entry_takes_it = r#"{"hosts": ["reviews"], "clusterName": "{subset}", "http": [
+            {"name": "jason", "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+             "route": [{"destination": {"host": "reviews", "subset": "v2"}}]}]}"#;
+        assert_eq!(
+            decide(no_entry_takes_it, ORDINARY),
+            (None, vec!["end-user".to_string()])
+        );
+        let jason: &[(&str, &[u8])] = &[(":authority", b"reviews"), ("end-user", b"jason")];
+        assert_eq!(decide(no_entry_takes_it, jason).0.as_deref(), Some("v2"));
+    }
+
+    #[test]
+    fn an_authority_read_by_the_index_is_not_read_again_for_hosts() {
+        let config = r#"{"hosts": ["svc-1"], "clusterName": "{subset}", "http": [
+            {"name": "a", "match": [{"authority": {"exact": "svc-0"}}], "route": [{"destination": {"host": "a", "subset": "v1"}}]},
+            {"name": "b", "match": [{"authority": {"exact": "svc-1"}}], "route": [{"destination": {"host": "b", "subset": "v2"}}]}]}"#;
+        let (cluster, fetched) = decide(config, &[(":authority", b"svc-1")]);
+        assert_eq!(cluster.as_deref(), Some("v2"));
+        assert_eq!(fetched, [":authority"]);
     }
 }

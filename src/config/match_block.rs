@@ -169,7 +169,7 @@ fn block(
     Ok(conditions)
 }
 
-/// The entry's `match` list.
+/// The entry's `match` list, each block's conditions ordered cheapest-first for the request path.
 pub fn match_rule(
     value: &Value,
     path: &JsonPath<'_>,
@@ -178,7 +178,8 @@ pub fn match_rule(
     blocks_of(value, path, attributes, block)
 }
 
-/// A list of match blocks (either shape's), each compiled by `block`.
+/// A list of match blocks (either shape's), each compiled by `block`, then ordered cheapest-first
+/// for the request path ([`MatchRule::cheapest_first`]).
 pub fn blocks_of(
     value: &Value,
     path: &JsonPath<'_>,
@@ -190,5 +191,5 @@ pub fn blocks_of(
         .enumerate()
         .map(|(index, item)| block(item, &path.index(index), attributes))
         .collect::<ConfigResult<Vec<_>>>()?;
-    Ok(MatchRule { blocks })
+    Ok(MatchRule { blocks }.cheapest_first(attributes))
 }
