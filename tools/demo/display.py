@@ -29,17 +29,12 @@ def describe_filter_counts(counts: dict) -> str:
 
 
 def stage_line(result: dict, index: int, total: int) -> str:
-<<<<<<< HEAD
-    return "stage %d/%d %s: %s; %d requests, %d failed; split: %s; %s" % (
-        index, total, result["name"], result["applied"], result["requests"], result["failed"],
-        describe_split(result["counts"], result["counted"]), describe_filter_counts(result["filter_counts"]))
-=======
-    """Every request of the stage's window: the answered ones split by version, plus the failed ones."""
+    """Every request of the stage's window: the answered ones split by version, plus the failed ones; then
+    what the filter's own counter saw once the stage had settled (a window it names)."""
     answered = sum(result["answered"].values())
-    return "stage %d/%d %s: %s; %d requests, %d failed; split of the %d answered: %s" % (
+    return "stage %d/%d %s: %s; %d requests, %d failed; split of the %d answered: %s; %s since the stage settled" % (
         index, total, result["name"], result["applied"], result["requests"], result["failed"], answered,
-        describe_split(result["answered"], answered))
->>>>>>> i14-fresh
+        describe_split(result["answered"], answered), describe_filter_counts(result["filter_counts"]))
 
 
 def verdict_line(stage, outcome, serving: str) -> str:
