@@ -44,6 +44,8 @@ struct Root {
     shared: Rc<Shared>,
     /// One generator per VM (a VM runs on one worker thread), seeded once.
     random: Rc<RefCell<SplitMix64>>,
+    /// The host timer's period; zero when off.
+    tick: Duration,
 }
 
 impl Root {
@@ -55,7 +57,21 @@ impl Root {
                 rollouts: Rc::default(),
             }),
             random: Rc::new(RefCell::new(SplitMix64::new(host::entropy_seed()))),
+            tick: Duration::ZERO,
         }
+    }
+}
+
+impl Root {
+    /// Re-arms the host timer only when its period changes.
+    fn set_tick(&mut self, period: Duration) {
+        if period == self.tick {
+            return;
+        }
+        if hostcalls::set_tick_period(period).is_err() {
+            log::warn!("traffic-shift: no timer from the host; rollouts stay where they are");
+        }
+        self.tick = period;
     }
 }
 
@@ -101,10 +117,13 @@ impl RootContext for Root {
 
     /// Rollouts move on here, not in requests: a new router only when some weights change.
     fn on_tick(&mut self) {
-        let shared = &self.shared;
-        if !shared.rollouts.advance(rollout::now_ms()) {
+        let now = rollout::now_ms();
+        let changed = self.shared.rollouts.advance(now);
+        self.set_tick(self.shared.rollouts.tick_period(now));
+        if !changed {
             return;
         }
+        let shared = &self.shared;
         let mut router = shared.router.clone();
         shared.rollouts.apply(&mut router);
         self.shared = Rc::new(Shared {

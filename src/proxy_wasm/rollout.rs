@@ -15,8 +15,9 @@ use ::proxy_wasm::types::MetricType;
 use std::cell::Cell;
 use std::time::{Duration, UNIX_EPOCH};
 
-/// How often each worker looks at the clock and the shared guard state: steps take effect and
-/// trips reach every worker within this long.
+/// How often each worker looks at the clock and the shared guard state: trips reach every worker
+/// within this long. Ticks are shortened to land on a step's instant, so all workers (and proxies)
+/// switch within a few milliseconds of it.
 pub const TICK: Duration = Duration::from_millis(100);
 
 /// The one place rollout metric names are built: `traffic_shift.<entry>[.<cluster>].<metric>`,
@@ -181,6 +182,23 @@ impl Rollouts {
             }
         }
         changed
+    }
+
+    /// The period until the next tick: TICK, or less when a step falls due sooner.
+    pub fn tick_period(&self, now_ms: i64) -> Duration {
+        let next = self
+            .tracked
+            .iter()
+            .filter_map(|t| t.rollout.next_change_ms(now_ms, t.stage.get()?))
+            .min();
+        match next {
+            None if self.tracked.is_empty() => Duration::ZERO,
+            None => TICK,
+            Some(at) => {
+                let wait = u64::try_from(at - now_ms).unwrap_or(1).max(1);
+                TICK.min(Duration::from_millis(wait))
+            }
+        }
     }
 
     /// Compiles the weights of every entry's stage into `router`.

@@ -50,6 +50,14 @@ impl Rollout {
         self.schedule.weights(self.progress(stage))
     }
 
+    /// When the weights change next by the clock (a trip is final).
+    pub fn next_change_ms(&self, now_ms: i64, stage: Stage) -> Option<i64> {
+        match stage {
+            Stage::Tripped => None,
+            _ => self.schedule.next_step_ms(now_ms),
+        }
+    }
+
     /// Whether the guard watches requests in this stage: while ramping, not before it nor after a trip.
     pub fn guarding(&self, stage: Stage) -> bool {
         self.guard.is_some() && matches!(stage, Stage::Step(_))
@@ -80,5 +88,7 @@ mod tests {
         assert_eq!(rollout.weights(Stage::Tripped), [100, 0]);
         assert_eq!(rollout.progress(Stage::Step(1)), 100);
         assert!(!rollout.guarding(Stage::Step(0)), "no guard configured");
+        assert_eq!(rollout.next_change_ms(6_000, Stage::Step(0)), Some(11_000));
+        assert_eq!(rollout.next_change_ms(6_000, Stage::Tripped), None);
     }
 }

@@ -52,6 +52,14 @@ impl Schedule {
             .checked_sub(1)
     }
 
+    /// The Unix milliseconds of the first step after `now_ms`; `None` when no step is left.
+    pub fn next_step_ms(&self, now_ms: i64) -> Option<i64> {
+        self.steps
+            .iter()
+            .map(|step| self.start_ms.saturating_add_unsigned(step.at_ms))
+            .find(|at| *at > now_ms)
+    }
+
     /// Progress of a step index as [`Schedule::step_at`] returns it.
     pub fn progress(&self, step: Option<usize>) -> u8 {
         step.and_then(|i| self.steps.get(i))
@@ -140,6 +148,9 @@ mod tests {
         assert_eq!(at(&s, 1_000 * m), [0, 100], "after the end");
         assert_eq!(s.step_at(START + 1_000 * m), Some(3));
         assert_eq!(s.step_at(i64::MIN), None);
+        assert_eq!(s.next_step_ms(START - 1), Some(START));
+        assert_eq!(s.next_step_ms(START), Some(START + 10 * m));
+        assert_eq!(s.next_step_ms(START + 60 * m), None);
     }
 
     #[test]
