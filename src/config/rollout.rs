@@ -362,6 +362,17 @@ mod tests {
             message.contains("at http[0].rollout: needs an entry with at least two destinations"),
             "{message}"
         );
+        let gateway = json!({"rules": [{"backendRefs": [{"name": "reviews-v1", "port": 9080, "weight": 0},
+                                                         {"name": "reviews-v3", "port": 9080, "weight": 1}],
+                                         "rollout": {"from": [1, 0, 0], "start": "2026-12-01T10:00:00Z",
+                                                     "steps": 1, "duration": "1m"}}]});
+        let message = parse(gateway.to_string().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("at rules[0].rollout.from: gives 3 weights for 2 destinations"),
+            "{message}"
+        );
         let not_object = json!({"http": [{"route": [destination("v1", 1), destination("v3", 1)], "rollout": []}]});
         let message = parse(not_object.to_string().as_bytes())
             .unwrap_err()

@@ -5,6 +5,7 @@
 //! tick publishes the counts to the guard's window shared by all workers.
 
 use super::guard::SharedKeys;
+use crate::rollout::guard::percent;
 use crate::rollout::schedule::SHARE_SCALE;
 use crate::rollout::{Rollout, Stage, Totals};
 use crate::router::{Decision, Router};
@@ -232,12 +233,12 @@ impl Tracked {
         };
         if guard.trips(totals) && self.keys.announce(Stage::Tripped) {
             log::warn!(
-                "traffic-shift: rollout {} tripped: {} of {} requests to the new version failed ({:.1}%, more than {:.1}%) in the last {} ms; its from weights are in force until the configuration changes",
+                "traffic-shift: rollout {} tripped: {} of {} requests to the new version failed ({}, more than {}) in the last {} ms; its from weights are in force until the configuration changes",
                 self.name,
                 totals.errors,
                 totals.requests,
-                100.0 * totals.error_rate(),
-                100.0 * guard.max_error_rate,
+                percent(totals.error_permille()),
+                percent((guard.max_error_rate * 1_000.0).round() as u64),
                 guard.window_ms
             );
         }

@@ -37,14 +37,15 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// The share of failed requests, 0 when there were none.
-    pub fn error_rate(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.requests as f64
-        }
+    /// The share of failed requests in tenths of a percent (rounded down), 0 when there were none.
+    pub fn error_permille(&self) -> u64 {
+        self.errors.saturating_mul(1_000) / self.requests.max(1)
     }
+}
+
+/// `"12.5%"` from tenths of a percent: integer formatting keeps float printing out of the module.
+pub fn percent(permille: u64) -> String {
+    format!("{}.{}%", permille / 10, permille % 10)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -184,8 +185,10 @@ mod tests {
         };
         assert!(!any_error.trips(counts(0, 0)), "no traffic never trips");
         assert!(any_error.trips(counts(1, 1)));
-        assert_eq!(counts(200, 30).error_rate(), 0.15);
-        assert_eq!(counts(0, 0).error_rate(), 0.0);
+        assert_eq!(percent(counts(200, 30).error_permille()), "15.0%");
+        assert_eq!(percent(counts(3, 1).error_permille()), "33.3%");
+        assert_eq!(counts(0, 0).error_permille(), 0);
+        assert_eq!(percent((g.max_error_rate * 1000.0).round() as u64), "5.0%");
     }
 
     #[test]
