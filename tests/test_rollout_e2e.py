@@ -8,11 +8,13 @@ Envoys in turn: none ever moves back to v1, and both Envoys give a user the same
 
 The guard: a rollout at 50% towards a v3 that answers 500, or whose port is closed, trips; after one more
 tick no request on either worker reaches v3 and none fails; the same configuration pushed again stays tripped,
-a changed one starts over.
+a changed one starts over. Requests reset before any response (the client gives up on a v3 that never
+answers) count as failures too.
 """
 import collections
 import dataclasses
 import json
+import socket
 import threading
 import time
 
@@ -75,9 +77,10 @@ def ask_both(pools, start: float, until: float, pairs: list, stop: threading.Eve
 def ramp(module) -> Ramp:
     start = next_second(3.0 + BEFORE)  # both Envoys start first
     plugin = config(rollout_entry(start, STEPS, target=TARGET, start_weights=ALL_V1, sticky={"header": "x-user-id"}))
-    envoys = [lab.launch(plugin, module=module, concurrency=WORKERS) for _ in range(2)]
-    clients, pairs, stop = [], [], threading.Event()
+    envoys, clients, pairs, stop = [], [], [], threading.Event()
     try:
+        for _ in range(2):
+            envoys.append(lab.launch(plugin, module=module, concurrency=WORKERS))
         time.sleep(max(0.0, start - BEFORE - time.time()))
         wall_minus_monotonic = time.time() - time.monotonic()
         end = start + STEPS[-1][0] + AFTER
@@ -211,3 +214,27 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, tmp_path, canar
         for connection in connections:
             connection.close()
         envoy.close()
+
+
+def test_requests_reset_before_any_response_count_as_failures(module):
+    """v3 accepts connections and never answers; the client gives up on each such request and closes its
+    connection, so Envoy resets the stream before any response: the guard must count it and trip."""
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(64)  # connections complete in the kernel; nothing ever reads or answers
+        plugin = config(rollout_entry(float(int(time.time()) - 1), [(0, 50), (3600, 100)], target=TARGET,
+                                      start_weights=ALL_V1, guard={**GUARD, "minRequests": 5}))
+        with lab.launch(plugin, module=module, concurrency=WORKERS, absent=("v3",),
+                        ports={"v3": black_hole.getsockname()[1]}) as envoy:
+            outcomes = collections.Counter()
+            for _ in range(200):
+                try:
+                    outcomes[lab.request(envoy.port, timeout=0.2).status] += 1
+                except (socket.timeout, TimeoutError):
+                    outcomes["gave up"] += 1
+                counted = envoy.stats(r"^wasmcustom\.traffic_shift\.reviews\.")
+                if counted.get("wasmcustom.traffic_shift.reviews.rollout_tripped") == 1:
+                    break
+            assert counted.get("wasmcustom.traffic_shift.reviews.rollout_tripped") == 1, (outcomes, counted)
+            assert outcomes["gave up"] >= 5 and set(outcomes) <= {200, "gave up"}, outcomes
+            assert counted["wasmcustom.traffic_shift.reviews.%s.rollout_errors" % V3] >= 5, counted
