@@ -175,7 +175,8 @@ impl Rollouts {
         let mut changed = false;
         for tracked in &self.tracked {
             tracked.guard(now_ms);
-            let stage = tracked.rollout.stage_at(now_ms, tracked.keys.tripped());
+            let tripped = tracked.rollout.guard.is_some() && tracked.keys.tripped();
+            let stage = tracked.rollout.stage_at(now_ms, tripped);
             if tracked.stage.get() != Some(stage) {
                 tracked.stage.set(Some(stage));
                 tracked.took_effect(stage);
@@ -185,15 +186,20 @@ impl Rollouts {
         changed
     }
 
-    /// The period until the next tick: TICK, or less when a step falls due sooner.
+    /// The period until the next tick: TICK, or less when a step falls due sooner; zero (no timer)
+    /// once nothing can change any more (every ramp done or tripped, no guard watching).
     pub fn tick_period(&self, now_ms: i64) -> Duration {
         let next = self
             .tracked
             .iter()
             .filter_map(|t| t.rollout.next_change_ms(now_ms, t.stage.get()?))
             .min();
+        let watching = self
+            .tracked
+            .iter()
+            .any(|t| t.stage.get().is_some_and(|stage| t.rollout.guarding(stage)));
         match next {
-            None if self.tracked.is_empty() => Duration::ZERO,
+            None if !watching => Duration::ZERO,
             None => TICK,
             Some(at) => {
                 let wait = u64::try_from(at - now_ms).unwrap_or(1).max(1);
