@@ -60,9 +60,7 @@ impl Root {
             tick: Duration::ZERO,
         }
     }
-}
 
-impl Root {
     /// Re-arms the host timer only when its period changes.
     fn set_tick(&mut self, period: Duration) {
         if period == self.tick {
@@ -83,19 +81,12 @@ impl RootContext for Root {
         match config::parse(&bytes) {
             Ok(mut router) => {
                 let counters = Counters::define(&router);
+                // The weights in force now, before any request; the timer keeps them current.
                 let rollouts = Rc::new(Rollouts::new(&router, &bytes));
-                rollouts.advance(rollout::now_ms());
+                let now = rollout::now_ms();
+                rollouts.advance(now);
                 rollouts.apply(&mut router);
-                let tick = if rollouts.is_empty() {
-                    Duration::ZERO
-                } else {
-                    rollout::TICK
-                };
-                if hostcalls::set_tick_period(tick).is_err() {
-                    log::warn!(
-                        "traffic-shift: no timer from the host; rollouts stay where they are"
-                    );
-                }
+                self.set_tick(rollouts.tick_period(now));
                 log::info!(
                     "traffic-shift: configured {} http entries, setting header {}",
                     router.entries.len(),

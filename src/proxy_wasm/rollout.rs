@@ -131,10 +131,6 @@ impl Rollouts {
         rollouts
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.tracked.is_empty()
-    }
-
     /// Whether the guard counts this request's answer.
     pub fn watch(&self, decision: Option<Decision>) -> Option<Watch> {
         if self.tracked.is_empty() {
