@@ -75,7 +75,7 @@ def ask_both(pools, start: float, until: float, pairs: list, stop: threading.Eve
 
 @pytest.fixture(scope="module")
 def ramp(module) -> Ramp:
-    start = next_second(3.0 + BEFORE)  # both Envoys start first
+    start = next_second(4.0 + BEFORE)  # both Envoys start first (a slow start only shortens the "before")
     plugin = config(rollout_entry(start, STEPS, target=TARGET, start_weights=ALL_V1, sticky={"header": "x-user-id"}))
     envoys, clients, pairs, stop = [], [], [], threading.Event()
     try:
@@ -113,7 +113,7 @@ def test_the_ramp_runs_by_itself_step_by_step(ramp):
             by_step[step][version] += 1
     assert sorted(by_step) == [-1, 0, 1, 2, 3], sorted(by_step)
     for step, counts in sorted(by_step.items()):
-        assert sum(counts.values()) >= 300, "step %d: only %r" % (step, dict(counts))
+        assert sum(counts.values()) >= (100 if step < 0 else 300), "step %d: only %r" % (step, dict(counts))
         lab.assert_shares(counts, weights_of(step))
     print("\nramp: %s" % ", ".join("step %d %s" % (s, dict(c)) for s, c in sorted(by_step.items())))
 
