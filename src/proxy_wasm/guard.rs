@@ -9,17 +9,8 @@ use ::proxy_wasm::types::{MapType, Status};
 
 /// Attempts of a compare-and-swap before giving up until the next tick.
 const CAS_ATTEMPTS: usize = 8;
+/// Below every [`Stage::order`].
 const NOTHING_ANNOUNCED: u64 = 0;
-const TRIPPED: u64 = u64::MAX;
-
-/// Stages in the order they happen; a trip is final.
-fn code(stage: Stage) -> u64 {
-    match stage {
-        Stage::Before => 1,
-        Stage::Step(index) => 2 + index as u64,
-        Stage::Tripped => TRIPPED,
-    }
-}
 
 fn decode_code(bytes: Option<Vec<u8>>) -> u64 {
     bytes
@@ -48,12 +39,12 @@ impl SharedKeys {
 
     pub fn tripped(&self) -> bool {
         let (bytes, _) = hostcalls::get_shared_data(&self.stage).unwrap_or((None, None));
-        decode_code(bytes) == TRIPPED
+        decode_code(bytes) == Stage::Tripped.order()
     }
 
     /// Moves the shared stage forward to `stage`; true for the one worker that did (it logs).
     pub fn announce(&self, stage: Stage) -> bool {
-        let wanted = code(stage);
+        let wanted = stage.order();
         for _ in 0..CAS_ATTEMPTS {
             let Ok((bytes, cas)) = hostcalls::get_shared_data(&self.stage) else {
                 return false;

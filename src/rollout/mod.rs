@@ -28,6 +28,19 @@ pub enum Stage {
     Tripped,
 }
 
+impl Stage {
+    /// Stages numbered in the order they happen, a trip last (it is final): shells share the stage
+    /// last announced as this number and announce a stage only when it is past it, so that one
+    /// worker of many logs each step.
+    pub fn order(self) -> u64 {
+        match self {
+            Stage::Before => 1,
+            Stage::Step(index) => (index as u64).saturating_add(2).min(u64::MAX - 1),
+            Stage::Tripped => u64::MAX,
+        }
+    }
+}
+
 impl Rollout {
     /// The stage at `now_ms` (Unix milliseconds), given whether the guard has tripped.
     pub fn stage_at(&self, now_ms: i64, tripped: bool) -> Stage {
@@ -90,5 +103,15 @@ mod tests {
         assert!(!rollout.guarding(Stage::Step(0)), "no guard configured");
         assert_eq!(rollout.next_change_ms(6_000, Stage::Step(0)), Some(11_000));
         assert_eq!(rollout.next_change_ms(6_000, Stage::Tripped), None);
+        let order: Vec<u64> = [
+            Stage::Before,
+            Stage::Step(0),
+            Stage::Step(1),
+            Stage::Tripped,
+        ]
+        .iter()
+        .map(|s| s.order())
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
     }
 }
