@@ -56,16 +56,28 @@ def gauges(envoy) -> tuple:
             stats.get("wasmcustom.traffic_shift.reviews.rollout_tripped", 0))
 
 
+def measured(client, progress, since: float, now: float) -> str:
+    """What the client saw while the previous progress was in force."""
+    if progress is None:
+        return ""
+    counts = collections.Counter(client.answers_between(since, now))
+    total = sum(counts.values())
+    return "; at %d%%, v3 answered %.1f%% of %d requests" % (progress, 100 * counts["v3"] / total if total else 0,
+                                                           total)
+
+
 def play(act: Act, envoy, client, out, until) -> dict:
     """Show each second until until(progress, tripped) says so; returns when the trip was seen (monotonic)."""
     began, tripped_at, last_shown, shown_progress = time.monotonic(), None, time.monotonic(), None
+    step_began = began
     while True:
         time.sleep(0.05)
         now = time.monotonic()
         progress, tripped = gauges(envoy)
         if progress != shown_progress and not tripped:
-            shown_progress = progress
-            out.say("%5.1f s  progress %d%% in force (v3 %d%% of new requests)" % (now - began, progress, progress))
+            out.say("%5.1f s  progress %d%% in force%s" % (now - began, progress,
+                                                         measured(client, shown_progress, step_began, now)))
+            shown_progress, step_began = progress, now
         if tripped and tripped_at is None:
             tripped_at = now
             out.say("%5.1f s  guard TRIPPED: v1 takes everything back" % (now - began))
