@@ -22,7 +22,7 @@ import pytest
 
 import envoylab as lab
 from demo import client as demo_client, lab as demo_lab
-from demo.rollout_config import TICK, next_second, rollout_entry, shares_at
+from demo.rollout_config import TICK, next_second, rollout_entry, rollout_state, shares_at
 from load_shift import swap, timeline
 from shift_configs import RESPONSE_HEADER, config
 from user_traffic import Pool, connections_by_worker
@@ -94,7 +94,7 @@ def ramp(module) -> Ramp:
         for client in clients:
             client.stop()
         random = [(t + wall_minus_monotonic - start, a) for t, a in timeline(clients)]
-        gauges = [e.stats(r"^wasmcustom\.traffic_shift\.reviews\..*rollout") for e in envoys]
+        gauges = [rollout_state(e) for e in envoys]
         return Ramp(start, random, pairs, [e.log() for e in envoys], gauges)
     finally:
         stop.set()
@@ -124,11 +124,8 @@ def test_each_step_is_logged_once_per_envoy_and_the_gauges_end_on_the_target(ram
             line = "rollout reviews: step %d of %d in force, progress %d%%" % (number, len(STEPS), progress)
             assert log.count(line) == 1, "%r logged %d times (two workers, one line)" % (line, log.count(line))
         assert log.count("rollout reviews: waiting for its start") == 1
-        prefix = "wasmcustom.traffic_shift.reviews."
-        assert gauges[prefix + "rollout_progress"] == 100, gauges
-        assert gauges[prefix + "rollout_tripped"] == 0, gauges
-        assert gauges[prefix + V3 + ".rollout_share_ppm"] == 1_000_000, gauges
-        assert gauges[prefix + lab.istio_cluster("v1") + ".rollout_share_ppm"] == 0, gauges
+        assert (gauges["progress"], gauges["tripped"]) == (100, 0), gauges
+        assert gauges["share"] == {V3: 1_000_000, lab.istio_cluster("v1"): 0}, gauges
 
 
 def test_sticky_users_never_move_back(ramp):
@@ -175,7 +172,7 @@ def send_until_tripped(envoy, connections) -> collections.Counter:
     tally = collections.Counter()
     for _ in range(100):
         tally += send_over(connections, 10)
-        if envoy.stats(r"rollout_tripped$").get("wasmcustom.traffic_shift.reviews.rollout_tripped") == 1:
+        if rollout_state(envoy)["tripped"] == 1:
             return tally
     raise AssertionError("the guard did not trip: %r" % dict(tally))
 
@@ -200,9 +197,12 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, tmp_path, canar
         log = envoy.log()
         assert log.count("rollout reviews tripped:") == 1, "one trip line per Envoy"
         assert "requests to the new version failed" in log and "in the last 5000 ms" in log
-        counted = envoy.stats(r"^wasmcustom\.traffic_shift\.reviews\.")
-        assert counted["wasmcustom.traffic_shift.reviews.%s.rollout_errors" % V3] >= 20, counted
-        assert counted["wasmcustom.traffic_shift.reviews.%s.rollout_share_ppm" % V3] == 0, counted
+        state = rollout_state(envoy)
+        assert state["errors"][V3] >= 20 and state["share"][V3] == 0 and state["progress"] == 0, state
+        exported = envoy.admin("/stats/prometheus")
+        for name, described in lab.metrics.METRICS.items():
+            if name.startswith("traffic_shift_rollout_"):
+                assert exported.count("# TYPE %s %s\n" % (name, described["type"])) == 1, name
 
         assert swap(envoy, watched, text, module).outcome.accepted
         assert send_over(connections, 200) == {(200, v1): 200}, "the same configuration again stays tripped"
@@ -232,9 +232,9 @@ def test_requests_reset_before_any_response_count_as_failures(module):
                     outcomes[lab.request(envoy.port, timeout=0.2).status] += 1
                 except (socket.timeout, TimeoutError):
                     outcomes["gave up"] += 1
-                counted = envoy.stats(r"^wasmcustom\.traffic_shift\.reviews\.")
-                if counted.get("wasmcustom.traffic_shift.reviews.rollout_tripped") == 1:
+                state = rollout_state(envoy)
+                if state["tripped"] == 1:
                     break
-            assert counted.get("wasmcustom.traffic_shift.reviews.rollout_tripped") == 1, (outcomes, counted)
+            assert state["tripped"] == 1, (outcomes, state)
             assert outcomes["gave up"] >= 5 and set(outcomes) <= {200, "gave up"}, outcomes
-            assert counted["wasmcustom.traffic_shift.reviews.%s.rollout_errors" % V3] >= 5, counted
+            assert state["errors"][V3] >= 5, state

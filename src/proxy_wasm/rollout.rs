@@ -9,6 +9,7 @@ use crate::rollout::guard::percent;
 use crate::rollout::schedule::SHARE_SCALE;
 use crate::rollout::{Rollout, Stage, Totals};
 use crate::router::{Decision, Router};
+use crate::stat_name::{self, stat_name};
 use crate::sticky::fnv1a;
 use crate::weighted::WeightedChoice;
 use ::proxy_wasm::hostcalls;
@@ -20,15 +21,6 @@ use std::time::{Duration, UNIX_EPOCH};
 /// within this long. Ticks are shortened to land on a step's instant, so all workers (and proxies)
 /// switch within a few milliseconds of it.
 pub const TICK: Duration = Duration::from_millis(100);
-
-/// The one place rollout metric names are built: `traffic_shift.<entry>[.<cluster>].<metric>`,
-/// the scheme of the request counters.
-fn metric_name(entry: &str, cluster: Option<&str>, metric: &str) -> String {
-    match cluster {
-        Some(cluster) => format!("traffic_shift.{entry}.{cluster}.{metric}"),
-        None => format!("traffic_shift.{entry}.{metric}"),
-    }
-}
 
 fn define(kind: MetricType, name: &str) -> Option<u32> {
     let id = hostcalls::define_metric(kind, name).ok();
@@ -99,17 +91,21 @@ impl Rollouts {
                 .into_iter()
                 .map(|grows| grows && guarded)
                 .collect();
-            let per_cluster = |metric, kind, wanted: &dyn Fn(usize) -> bool| {
-                (entry.clusters.iter().enumerate())
-                    .map(|(i, c)| {
-                        wanted(i)
-                            .then(|| define(kind, &metric_name(&entry.name, Some(c), metric)))
-                            .flatten()
+            // Named by the crate's one naming scheme (labelled, as the request counters).
+            let per_destination = |metric, kind, wanted: &dyn Fn(usize) -> bool| {
+                (0..entry.clusters.len())
+                    .map(|i| {
+                        let tags = stat_name::destination_tags(entry, i).filter(|_| wanted(i))?;
+                        define(kind, &stat_name(metric, &tags))
                     })
                     .collect()
             };
-            let entry_gauge =
-                |metric| define(MetricType::Gauge, &metric_name(&entry.name, None, metric));
+            let entry_gauge = |metric| {
+                define(
+                    MetricType::Gauge,
+                    &stat_name(metric, &[(stat_name::ENTRY, &entry.name)]),
+                )
+            };
             rollouts.by_entry.resize(index + 1, None);
             rollouts.by_entry[index] = Some(rollouts.tracked.len());
             rollouts.tracked.push(Tracked {
@@ -117,15 +113,19 @@ impl Rollouts {
                 name: entry.name.clone(),
                 rollout: rollout.clone(),
                 stage: Cell::new(None),
-                share_gauges: per_cluster("rollout_share_ppm", MetricType::Gauge, &|_| true),
-                error_counters: per_cluster("rollout_errors", MetricType::Counter, &|i| {
-                    watched.get(i) == Some(&true)
+                share_gauges: per_destination(stat_name::ROLLOUT_SHARE, MetricType::Gauge, &|_| {
+                    true
                 }),
+                error_counters: per_destination(
+                    stat_name::ROLLOUT_ERRORS,
+                    MetricType::Counter,
+                    &|i| watched.get(i) == Some(&true),
+                ),
                 watched,
                 counts: Cell::new(Totals::default()),
                 keys: SharedKeys::new(config_hash, &entry.name),
-                progress_gauge: entry_gauge("rollout_progress"),
-                tripped_gauge: entry_gauge("rollout_tripped"),
+                progress_gauge: entry_gauge(stat_name::ROLLOUT_PROGRESS),
+                tripped_gauge: entry_gauge(stat_name::ROLLOUT_TRIPPED),
             });
         }
         rollouts

@@ -2,6 +2,8 @@
 import math
 import time
 
+import envoylab
+
 HOST = "reviews.default.svc.cluster.local"
 TICK = 0.1  # the filter's timer (src/proxy_wasm/rollout.rs): steps and trips reach every worker within it
 
@@ -44,3 +46,20 @@ def shares_at(progress: int, start_weights: dict, target: dict) -> dict:
     f_total, t_total = sum(start_weights.values()), sum(target.values())
     return {s: start_weights[s] / f_total + (target[s] / t_total - start_weights[s] / f_total) * progress / 100
             for s in target}
+
+
+def rollout_state(envoy, entry: str = "reviews") -> dict:
+    """What an Envoy's /stats/prometheus says of a rollout entry: progress (0-100), tripped (0/1), and per
+    destination (cluster name) the share in force (ppm) and the guard's failure count."""
+    metrics = envoylab.metrics
+
+    def of(name: str, by=("entry", "destination")) -> dict:
+        return {key[1:] if len(key) > 1 else (): n for key, n in metrics.summed(envoy, name, by).items()
+                if key[0] == entry}
+
+    def one(name: str) -> int:
+        return of(name, ("entry",)).get((), 0)
+
+    return {"progress": one("traffic_shift_rollout_progress_percent"), "tripped": one("traffic_shift_rollout_tripped"),
+            "share": {key[0]: n for key, n in of("traffic_shift_rollout_share_ppm").items()},
+            "errors": {key[0]: n for key, n in of("traffic_shift_rollout_errors_total").items()}}

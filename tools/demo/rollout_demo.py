@@ -19,13 +19,12 @@ import time
 import envoylab
 
 from . import client as client_mod, display as display_mod, lab, signals
-from .runner import apply
-from .rollout_config import next_second, rollout_entry
+from .runner import apply, filter_requests
+from .rollout_config import next_second, rollout_entry, rollout_state
 
 PROGRESS = (10, 25, 50, 75, 100)  # at 0, 1/4, 2/4, 3/4 and all of the ramp
 GUARD = {"maxErrorRate": 0.05, "minRequests": 20, "window": "5s"}
 FROM, TARGET = {"v1": 100, "v3": 0}, {"v1": 0, "v3": 100}
-STATS = r"^wasmcustom\.traffic_shift\.reviews\.rollout_(progress|tripped)$"
 HOLD = 3.0  # seconds of the target after the last step, and of v1 after a trip
 
 
@@ -51,9 +50,8 @@ def plugin(start: float, ramp: float) -> str:
 
 
 def gauges(envoy) -> tuple:
-    stats = envoy.stats(STATS)
-    return (stats.get("wasmcustom.traffic_shift.reviews.rollout_progress", 0),
-            stats.get("wasmcustom.traffic_shift.reviews.rollout_tripped", 0))
+    state = rollout_state(envoy)
+    return state["progress"], state["tripped"]
 
 
 def measured(client, progress, since: float, now: float) -> str:
@@ -88,7 +86,7 @@ def play(act: Act, envoy, client, out, until) -> dict:
             act.stage_name = "%s  progress %d%%%s" % (act.title, progress, "  TRIPPED" if tripped else "")
             out.serving = act.stage_name
             out.second(dataclasses.replace(act, name=act.stage_name), 1 if act.name == "ramp" else 2, 2, counts,
-                       failed, now - began)
+                       failed, now - began, dict(filter_requests(envoy)))
         if until(progress, tripped, now, tripped_at):
             return {"began": began, "ended": now, "tripped_at": tripped_at}
 
