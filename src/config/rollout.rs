@@ -355,31 +355,26 @@ mod tests {
                 "{changes}\n  gave: {message}\n  want: {expected}"
             );
         }
-        let lone = json!({"http": [{"route": [destination("v1", 1)],
-                                    "rollout": {"from": [1], "start": "2026-12-01T10:00:00Z", "steps": 1, "duration": "1m"}}]});
-        let message = parse(lone.to_string().as_bytes()).unwrap_err().to_string();
-        assert!(
-            message.contains("at http[0].rollout: needs an entry with at least two destinations"),
-            "{message}"
+        let refused_at = |config: serde_json::Value, expected: &str| {
+            let message = parse(config.to_string().as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(expected), "{message}\n  want: {expected}");
+        };
+        refused_at(
+            json!({"http": [{"route": [destination("v1", 1)],
+                "rollout": {"from": [1], "start": "2026-12-01T10:00:00Z", "steps": 1, "duration": "1m"}}]}),
+            "at http[0].rollout: needs an entry with at least two destinations",
         );
-        let gateway = json!({"rules": [{"backendRefs": [{"name": "reviews-v1", "port": 9080, "weight": 0},
-                                                         {"name": "reviews-v3", "port": 9080, "weight": 1}],
-                                         "rollout": {"from": [1, 0, 0], "start": "2026-12-01T10:00:00Z",
-                                                     "steps": 1, "duration": "1m"}}]});
-        let message = parse(gateway.to_string().as_bytes())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("at rules[0].rollout.from: gives 3 weights for 2 destinations"),
-            "{message}"
+        refused_at(
+            json!({"rules": [{"backendRefs": [{"name": "reviews-v1", "port": 9080, "weight": 0},
+                                              {"name": "reviews-v3", "port": 9080, "weight": 1}],
+                "rollout": {"from": [1, 0, 0], "start": "2026-12-01T10:00:00Z", "steps": 1, "duration": "1m"}}]}),
+            "at rules[0].rollout.from: gives 3 weights for 2 destinations",
         );
-        let not_object = json!({"http": [{"route": [destination("v1", 1), destination("v3", 1)], "rollout": []}]});
-        let message = parse(not_object.to_string().as_bytes())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("at http[0].rollout: expected an object, got an array"),
-            "{message}"
+        refused_at(
+            json!({"http": [{"route": [destination("v1", 1), destination("v3", 1)], "rollout": []}]}),
+            "at http[0].rollout: expected an object, got an array",
         );
     }
 }
