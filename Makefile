@@ -20,10 +20,11 @@ export TRAFFIC_SHIFT_MODULE := $(abspath $(MODULE))
 manifests: setup
 	$(PY) tools/manifests/generate.py
 
-.PHONY: manifests help build setup schemas targets envoy test unit wasm-unit e2e lint clean demo run apply docker-test bench oci fuzz
+.PHONY: manifests help build setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench oci fuzz
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
+	@echo "make rollout-demo  one push ramps v1 -> v3 by itself (~30 s); then the guard rolls a failing v3 back"
 	@echo "make test          unit tests (native and wasm) and end-to-end tests against Envoy 1.40 (unit + wasm-unit + e2e)"
 	@echo "make unit          native unit and integration tests (cargo test)"
 	@echo "make wasm-unit     the pure core's tests compiled to wasm, run under Node.js"
@@ -103,6 +104,11 @@ lint: targets
 # DEMO_STAGE_SECONDS (default 10) and DEMO_RATE (requests/s, default 400) shorten or thicken it.
 demo: build envoy
 	@$(PY) -m tools.demo demo
+
+# A rollout pushed once ramps v1 -> v3 by itself, then the guard stops the same rollout to a failing v3 (tools/demo/).
+# DEMO_RAMP_SECONDS (default 24) and DEMO_RATE (requests/s, default 400) shorten or thicken it.
+rollout-demo: build envoy
+	@$(PY) -m tools.demo rollout
 
 # Foreground Envoy on 127.0.0.1:10000, admin 127.0.0.1:9901; state in .run/ for `make apply`.
 run: build envoy

@@ -78,6 +78,8 @@ def variants(module: str, compare_module: str = "", cost_model: bool = False) ->
         Variant("lua", "Lua filter, the realistic checks", REQUEST_HOST, (_lua_filter(),), _cluster_header()),
         Variant("shift", "traffic-shift, 4 entries + hosts", REQUEST_HOST, shift(plugin_configs.REALISTIC),
                 _cluster_header()),
+        Variant("shift-rollout", "traffic-shift, as shift, split by a guarded rollout",
+                REQUEST_HOST, shift(plugin_configs.REALISTIC_ROLLOUT), _cluster_header()),
         Variant("shift-1", "traffic-shift, 1 authority entry", plugin_configs.authority(0),
                 shift(plugin_configs.authority_entries(1)), _cluster_header()),
         Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", plugin_configs.authority(999),

@@ -55,6 +55,18 @@ COST_MODEL = {
 }
 
 
+# REALISTIC with its split made by a guarded rollout held at 50% (started long ago, 100% only after
+# 100,000 h): the weights come from the timer, so requests should cost what REALISTIC's do; those to v3 also
+# have their status read for the guard (it never trips: it needs a million requests).
+REALISTIC_ROLLOUT = {**REALISTIC, "http": REALISTIC["http"][:-1] + [{
+    "name": "reviews-rollout",
+    "route": [_destination("v1", 0), _destination("v3", 100)],
+    "rollout": {"from": [100, 0], "start": "2026-01-01T00:00:00Z",
+                "steps": [{"at": "0s", "progress": 50}, {"at": "100000h", "progress": 100}],
+                "guard": {"maxErrorRate": 0.5, "minRequests": 1000000, "window": "30s"}},
+}]}
+
+
 def authority(i: int) -> str:
     return "svc-%d" % i
 

@@ -17,6 +17,7 @@ RATIOS = {
     "ratio_vs_native": ("shift", "native"),
     "ratio_1000_vs_1": ("shift-1000", "shift-1"),
     "ratio_cmp_vs_shift": ("shift-cmp", "shift"),
+    "ratio_rollout_vs_shift": ("shift-rollout", "shift"),
 }
 # BENCH_COST_MODEL: what one step costs, as the difference in Envoy CPU per request of two listeners.
 COST_STEPS = (
@@ -111,6 +112,11 @@ def table(result: dict, latencies: dict) -> str:
     ones, thousands = by_name["shift-1"], by_name["shift-1000"]
     lines.append("1 -> 1,000 authority entries (request hits the last): throughput ratio %.3f, %+.1f us CPU/req"
                  % (result["ratio_1000_vs_1"], thousands["cpu_us_per_request"] - ones["cpu_us_per_request"]))
+    if "ratio_rollout_vs_shift" in result:
+        lines.append("the split made by a guarded rollout instead of plain weights: throughput ratio %.3f, "
+                     "%+.1f us CPU/req" % (result["ratio_rollout_vs_shift"],
+                                           by_name["shift-rollout"]["cpu_us_per_request"]
+                                           - by_name["shift"]["cpu_us_per_request"]))
     if "ratio_cmp_vs_shift" in result:
         lines.append("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): throughput ratio %.3f, "
                      "%+.1f us CPU/req" % (result["ratio_cmp_vs_shift"], by_name["shift-cmp"]["cpu_us_per_request"]

@@ -5,6 +5,7 @@ use crate::hosts::HostSet;
 use crate::matcher::MatchRule;
 use crate::random::RandomSource;
 use crate::request::{Attributes, Lookup, RequestSource};
+use crate::rollout::Rollout;
 use crate::sticky;
 use crate::template::Destination;
 use crate::weighted::WeightedChoice;
@@ -32,6 +33,8 @@ pub struct Entry {
     pub destinations: Vec<Destination>,
     pub cluster_hashes: Vec<u64>,
     pub choice: WeightedChoice,
+    /// Compiled with the target (`route`) weights; a shell applies the weights in force.
+    pub rollout: Option<Rollout>,
 }
 
 impl Entry {

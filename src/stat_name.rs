@@ -51,7 +51,22 @@ pub const TAGS: [Tag; 4] = [ENTRY, DESTINATION, HOST, SUBSET];
 pub const REQUESTS: Metric = Metric("requests_total", &TAGS);
 /// Requests no entry applied to.
 pub const UNMATCHED_REQUESTS: Metric = Metric("unmatched_requests_total", &[]);
-pub const METRICS: [Metric; 2] = [REQUESTS, UNMATCHED_REQUESTS];
+/// A rollout's share in force per destination (gauge, parts per million); tagged by [`destination_tags`].
+pub const ROLLOUT_SHARE: Metric = Metric("rollout_share_ppm", &TAGS);
+/// Failed answers (5xx or reset) of a rollout's guarded, growing destinations; as [`REQUESTS`].
+pub const ROLLOUT_ERRORS: Metric = Metric("rollout_errors_total", &TAGS);
+/// A rollout entry's progress in force, 0–100 (gauge).
+pub const ROLLOUT_PROGRESS: Metric = Metric("rollout_progress_percent", &[ENTRY]);
+/// 1 once a rollout entry's guard has tripped, else 0 (gauge).
+pub const ROLLOUT_TRIPPED: Metric = Metric("rollout_tripped", &[ENTRY]);
+pub const METRICS: [Metric; 6] = [
+    REQUESTS,
+    UNMATCHED_REQUESTS,
+    ROLLOUT_SHARE,
+    ROLLOUT_ERRORS,
+    ROLLOUT_PROGRESS,
+    ROLLOUT_TRIPPED,
+];
 
 impl Metric {
     pub fn name(self) -> &'static str {

@@ -123,6 +123,22 @@ def test_demo_keeps_serving_the_previous_stage_when_envoy_refuses_a_config(modul
     assert done.stdout.strip().splitlines()[-1].endswith("refused by Envoy: negative-weight, broken-json")
 
 
+def test_rollout_demo_ramps_by_itself_then_the_guard_rolls_a_failing_v3_back(module, tmp_path):
+    summary_path = tmp_path / "rollout.json"
+    done = demo("rollout", "--ramp-seconds", "4", "--rate", "300", "--summary-json", str(summary_path))
+    assert summary_path.exists(), "no summary written\nstdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
+    summary = json.loads(summary_path.read_text())
+    ramp, guard = summary["ramp"], summary["guard"]
+    assert done.returncode == 0 and summary["ok"], done.stdout + done.stderr
+    assert ramp["failed"] == 0 and set(ramp["counts"]) == {"v1", "v3"} and set(ramp["last_second"]) == {"v3"}
+    for progress in (10, 25, 50, 75, 100):
+        assert "progress %d%% in force" % progress in done.stdout, done.stdout
+    assert guard["tripped"] and len(guard["trip_log"]) == 1, guard
+    assert guard["after_trip"]["requests"] > 0 and guard["after_trip"]["failed"] == guard["after_trip"]["v3"] == 0
+    assert done.stdout.strip().splitlines()[-1] == summary["last_line"]
+    assert summary["last_line"].startswith("reviews rolled out v1 -> v3 by itself: ")
+
+
 def test_demo_stops_envoy_when_interrupted(module, tmp_path):
     summary_path = tmp_path / "summary.json"
     proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "demo", "--stage-seconds", "60",

@@ -106,7 +106,7 @@ def connections_by_worker(envoy, per_worker: int, max_connections: int = 64) -> 
             break
         before = worker_connection_counts(envoy)
         connection = Connection(envoy.port)
-        assert connection.send({}).status in (200, 503)  # accepted and served
+        assert connection.send({}).status in (200, 500, 503)  # accepted and served (a canary may fail)
         after = worker_connection_counts(envoy)
         grown = [worker for worker in after if after[worker] != before.get(worker, 0)]
         assert len(grown) == 1, "could not tell the worker of a new connection: %r -> %r" % (before, after)

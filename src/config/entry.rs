@@ -6,6 +6,7 @@ use super::match_block::match_rule;
 use super::names::{check_cluster_name, cookie_name, writable_header};
 use super::path::JsonPath;
 use super::read::{self, Schema};
+use super::rollout::rollout;
 use crate::matcher::MatchRule;
 use crate::request::Attributes;
 use crate::router::{Entry, StickyKey};
@@ -16,7 +17,7 @@ use serde_json::{Map, Value};
 
 /// traffic-shift's own keys, valid in an entry of either shape (`http[]` and `rules[]`); they are
 /// read by [`assemble`], so whatever is added here carries over to both shapes.
-pub const EXTENSIONS: &[&str] = &["sticky"];
+pub const EXTENSIONS: &[&str] = &["sticky", "rollout"];
 
 const ENTRY: Schema = Schema {
     known: &["name", "match", "route"],
@@ -192,6 +193,10 @@ pub fn assemble(
             "every destination has weight 0; give at least one a positive weight",
         )
     })?;
+    let rollout = match map.get("rollout") {
+        Some(value) => Some(rollout(value, &path.key("rollout"), &weights)?),
+        None => None,
+    };
     let cluster_hashes = clusters.iter().map(|c| fnv1a(c.as_bytes())).collect();
     Ok(Entry {
         name,
@@ -202,6 +207,7 @@ pub fn assemble(
         destinations,
         cluster_hashes,
         choice,
+        rollout,
     })
 }
 

@@ -8,6 +8,7 @@ mod match_block;
 mod names;
 mod path;
 mod read;
+mod rollout;
 
 pub use error::{ConfigError, ConfigResult};
 

@@ -1,6 +1,8 @@
 //! One request: strip the client's cluster header, decide, set the header, count.
 
+use super::guard;
 use super::host::{self, HostRequest};
+use super::rollout::Watch;
 use super::Shared;
 use crate::random::SplitMix64;
 use crate::router::Decision;
@@ -13,6 +15,8 @@ pub struct ShiftRequest {
     shared: Rc<Shared>,
     random: Rc<RefCell<SplitMix64>>,
     decision: Option<Decision>,
+    /// Set when the rollout guard counts this request; taken when its answer is counted.
+    watch: Option<Watch>,
 }
 
 impl ShiftRequest {
@@ -21,6 +25,7 @@ impl ShiftRequest {
             shared,
             random,
             decision: None,
+            watch: None,
         }
     }
 }
@@ -42,10 +47,16 @@ impl HttpContext for ShiftRequest {
         }
         self.shared.counters.count(decision);
         self.decision = decision;
+        self.watch = self.shared.rollouts.watch(decision);
         Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if let Some(watch) = self.watch.take() {
+            self.shared
+                .rollouts
+                .answered(watch, guard::response_failed());
+        }
         let router = &self.shared.router;
         if let (Some(header), Some(cluster)) = (
             router.response_header.as_deref(),
@@ -54,5 +65,14 @@ impl HttpContext for ShiftRequest {
             host::add_response_header(header, cluster);
         }
         Action::Continue
+    }
+}
+
+/// Envoy deletes every stream's context: one still watched never saw an answer (reset), a failure.
+impl Drop for ShiftRequest {
+    fn drop(&mut self) {
+        if let Some(watch) = self.watch.take() {
+            self.shared.rollouts.answered(watch, true);
+        }
     }
 }

@@ -7,7 +7,7 @@ use crate::stat_name::{self, stat_name};
 use ::proxy_wasm::hostcalls;
 use ::proxy_wasm::types::MetricType;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Counters {
     /// `per_destination[entry][destination]`; `None` when the host refused to define it.
     per_destination: Vec<Vec<Option<u32>>>,

@@ -3,18 +3,23 @@
 //! `Root` compiles the configuration in `on_configure` (refusing a bad one with one log line)
 //! and hands it, with the VM's random source, to each request's [`http::ShiftRequest`].
 
+mod guard;
 mod host;
 mod http;
 mod metrics;
+mod rollout;
 
 use crate::config;
 use crate::random::SplitMix64;
 use crate::router::Router;
+use ::proxy_wasm::hostcalls;
 use ::proxy_wasm::traits::{Context, HttpContext, RootContext};
 use ::proxy_wasm::types::{ContextType, LogLevel};
 use metrics::Counters;
+use rollout::Rollouts;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
@@ -32,12 +37,15 @@ const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
 pub struct Shared {
     pub router: Router,
     pub counters: Counters,
+    pub rollouts: Rc<Rollouts>,
 }
 
 struct Root {
     shared: Rc<Shared>,
     /// One generator per VM (a VM runs on one worker thread), seeded once.
     random: Rc<RefCell<SplitMix64>>,
+    /// The host timer's period; zero when off.
+    tick: Duration,
 }
 
 impl Root {
@@ -46,9 +54,22 @@ impl Root {
             shared: Rc::new(Shared {
                 router: Router::default(),
                 counters: Counters::default(),
+                rollouts: Rc::default(),
             }),
             random: Rc::new(RefCell::new(SplitMix64::new(host::entropy_seed()))),
+            tick: Duration::ZERO,
         }
+    }
+
+    /// Re-arms the host timer only when its period changes.
+    fn set_tick(&mut self, period: Duration) {
+        if period == self.tick {
+            return;
+        }
+        if hostcalls::set_tick_period(period).is_err() {
+            log::warn!("traffic-shift: no timer from the host; rollouts stay where they are");
+        }
+        self.tick = period;
     }
 }
 
@@ -58,14 +79,24 @@ impl RootContext for Root {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let bytes = host::plugin_configuration();
         match config::parse(&bytes) {
-            Ok(router) => {
+            Ok(mut router) => {
                 let counters = Counters::define(&router);
+                // The weights in force now, before any request; the timer keeps them current.
+                let rollouts = Rc::new(Rollouts::new(&router, &bytes));
+                let now = rollout::now_ms();
+                rollouts.advance(now);
+                rollouts.apply(&mut router);
+                self.set_tick(rollouts.tick_period(now));
                 log::info!(
                     "traffic-shift: configured {} http entries, setting header {}",
                     router.entries.len(),
                     router.cluster_header
                 );
-                self.shared = Rc::new(Shared { router, counters });
+                self.shared = Rc::new(Shared {
+                    router,
+                    counters,
+                    rollouts,
+                });
                 true
             }
             Err(error) => {
@@ -73,6 +104,24 @@ impl RootContext for Root {
                 false
             }
         }
+    }
+
+    /// Rollouts move on here, not in requests: a new router only when some weights change.
+    fn on_tick(&mut self) {
+        let now = rollout::now_ms();
+        let changed = self.shared.rollouts.advance(now);
+        self.set_tick(self.shared.rollouts.tick_period(now));
+        if !changed {
+            return;
+        }
+        let shared = &self.shared;
+        let mut router = shared.router.clone();
+        shared.rollouts.apply(&mut router);
+        self.shared = Rc::new(Shared {
+            router,
+            counters: shared.counters.clone(),
+            rollouts: Rc::clone(&shared.rollouts),
+        });
     }
 
     fn get_type(&self) -> Option<ContextType> {

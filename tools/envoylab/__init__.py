@@ -28,11 +28,12 @@ Envoy processes (process.py)
 Bootstraps (bootstrap.py)
     render_bootstrap(plugin_config=None, *, routes=None, clusters=None, filter_disabled=False,
                      http_filters=None, module=None, versions=VERSIONS, echo_headers=(CLUSTER_HEADER,),
-                     ports=None) -> dict
+                     ports=None, statuses=None, absent=()) -> dict
         plugin_config: dict or raw string; None = no traffic-shift filter (plain Envoy).
         Listeners: "front" (filter + router; routes default [cluster_header_route()]) and "upstream-<v>" per
         version answering 200 with reviews_body(v) and headers x-version: <v>, x-echo-<h>: <request's h>.
         clusters: {name: version}, default clusters_named(ISTIO_TEMPLATE).
+        statuses: {version: status its upstream answers}; absent: versions whose cluster port is closed.
     cluster_header_route(header=CLUSTER_HEADER, *, prefix="/", name=None, shift=None)
     cluster_route(cluster, *, prefix="/", headers=None, name=None, shift=None)
     tag_routes({tag: cluster}, header=TAG_HEADER, *, prefix="/", name_prefix=None, shift=None) -> [route]

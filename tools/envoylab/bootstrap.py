@@ -137,7 +137,7 @@ def http_listener(name: str, port: int, virtual_host: dict, http_filters: list) 
     }
 
 
-def _upstream_listener(version: str, port: int, echo_headers) -> dict:
+def _upstream_listener(version: str, port: int, echo_headers, status: int = 200) -> dict:
     headers = [("x-version", version), ("content-type", "application/json")]
     # Echo what the upstream received, e.g. the cluster header the front Envoy forwarded.
     headers += [("x-echo-" + h, "%%REQ(%s)%%" % h) for h in echo_headers]
@@ -145,7 +145,7 @@ def _upstream_listener(version: str, port: int, echo_headers) -> dict:
         "name": "reviews-" + version,
         "domains": ["*"],
         "routes": [{"match": {"prefix": "/"},
-                    "direct_response": {"status": 200, "body": {"inline_string": reviews_body(version)}}}],
+                    "direct_response": {"status": status, "body": {"inline_string": reviews_body(version)}}}],
         "response_headers_to_add": [{"header": {"key": k, "value": v}} for k, v in headers],
     }
     return http_listener("upstream-" + version, port, virtual_host, [])
@@ -163,7 +163,8 @@ def _cluster(name: str, port: int) -> dict:
 
 def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict = None,
                      filter_disabled: bool = False, http_filters: list = None, module: str = None,
-                     versions=VERSIONS, echo_headers=(CLUSTER_HEADER,), ports: dict = None) -> dict:
+                     versions=VERSIONS, echo_headers=(CLUSTER_HEADER,), ports: dict = None,
+                     statuses: dict = None, absent=()) -> dict:
     """A full bootstrap dict.
 
     plugin_config: dict or raw string for the traffic-shift filter; None leaves the filter out.
@@ -172,6 +173,8 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
     filter_disabled: the filter is off in the chain; routes made with shift=True turn it on.
     http_filters: replaces the filters placed before the router (e.g. a no-op filter for benchmarks).
     ports: {"admin"|"front"|version: port}; missing ones are picked free.
+    statuses: {version: HTTP status its upstream answers} (default 200), e.g. {"v3": 500} for a failing canary.
+    absent: versions with no upstream listener: their clusters point at a closed port (connection refused).
     """
     ports = dict(ports or {})
     for key in (ADMIN, FRONT) + tuple(versions):
@@ -186,7 +189,8 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
         "stats_config": metrics.stats_config(),  # the filter's labels (tools/envoylab/metrics.py)
         "static_resources": {
             "listeners": [http_listener(FRONT, ports[FRONT], front_host, http_filters)]
-            + [_upstream_listener(v, ports[v], echo_headers) for v in versions],
+            + [_upstream_listener(v, ports[v], echo_headers, (statuses or {}).get(v, 200))
+               for v in versions if v not in absent],
             "clusters": [_cluster(name, ports[version]) for name, version in clusters.items()],
         },
     }

@@ -75,13 +75,18 @@ def prometheus(envoy) -> list:
     return [s for s in parse_prometheus(envoy.admin("/stats/prometheus?" + query)) if s.name in METRICS]
 
 
-def requests(envoy, by=("entry", "destination")) -> collections.Counter:
-    """traffic_shift_requests_total summed by the given labels: Counter({(entry, destination): n})."""
+def summed(envoy, metric: str, by=("entry", "destination")) -> collections.Counter:
+    """`metric` (its Prometheus name) summed by the given labels: Counter({(entry, destination): n})."""
     totals = collections.Counter()
     for sample in prometheus(envoy):
-        if sample.name == REQUESTS:
+        if sample.name == metric:
             totals[tuple(sample.labels[label] for label in by)] += int(sample.value)
     return totals
+
+
+def requests(envoy, by=("entry", "destination")) -> collections.Counter:
+    """traffic_shift_requests_total summed by the given labels: Counter({(entry, destination): n})."""
+    return summed(envoy, REQUESTS, by)
 
 
 def unmatched(envoy) -> int:

@@ -319,6 +319,8 @@ def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
              "istio/cluster-header/route-patch.yaml": route_patch(migration + gateway),
              "istio/tag/virtual-service-reviews.yaml": virtual_service(tag),
              "istio/tag/wasmplugin-%s.yaml" % tag.name: wasmplugin(tag, image, sha256)}
+    rollout = kit.load_stage(kit.ROLLOUT_STAGE)
+    files["istio/cluster-header/wasmplugin-%s.yaml" % rollout.name] = wasmplugin(rollout, image, sha256)
     for stage in migration:
         files["istio/cluster-header/wasmplugin-%s.yaml" % stage.name] = wasmplugin(stage, image, sha256)
         files["istio/envoyfilter-direct/%s.yaml" % stage.name] = direct_envoyfilter(stage)

@@ -13,6 +13,7 @@ GENERATED_DIRS = ("istio", "envoy", "gateway-api")  # every file below these is 
 # Istio's Traffic Shifting task, in order; cluster_header mode (the filter's defaults).
 MIGRATION = ("reviews-all-v1", "reviews-50-v3", "reviews-v3")
 TAG_STAGE = "reviews-50-v3-tag"  # tag mode example: the same split, routed by a VirtualService
+ROLLOUT_STAGE = "reviews-rollout"  # v1 -> v3 ramped by the filter itself, guarded (issue 10)
 STANDALONE_STAGE = "reviews-50-v3"  # the stage the standalone envoy.yaml carries
 # The same task in the Gateway API shape (an HTTPRoute's rules), named after Istio's Gateway API samples.
 GATEWAY_MIGRATION = ("route-reviews-v1", "route-reviews-50-v3", "route-reviews-v3")
@@ -80,16 +81,24 @@ class Stage:
 
     def split(self) -> str:
         """'50% v1, 50% v3' for the first entry, the one a plain request takes ('50% reviews-v1, ...' for
-        the Gateway API shape, whose weights default to 1)."""
+        the Gateway API shape, whose weights default to 1); a rollout names both ends."""
         if self.http_route:
             refs = self.config["rules"][0]["backendRefs"]
             total = sum(ref.get("weight", 1) for ref in refs)
             return ", ".join("%g%% %s" % (ref.get("weight", 1) * 100.0 / total, ref["name"]) for ref in refs)
-        routes = self.config["http"][0]["route"]
-        total = sum(route.get("weight", 100 if len(routes) == 1 else 0) for route in routes)
-        parts = ["%g%% %s" % (route.get("weight", 100 if len(routes) == 1 else 0) * 100.0 / total,
-                              route["destination"]["subset"]) for route in routes]
-        return ", ".join(parts)
+        entry = self.config["http"][0]
+        routes = entry["route"]
+        weights = [route.get("weight", 100 if len(routes) == 1 else 0) for route in routes]
+        if "rollout" in entry:
+            return "%s ramped to %s from %s" % (_shares(entry["rollout"]["from"], routes), _shares(weights, routes),
+                                                entry["rollout"]["start"])
+        return _shares(weights, routes)
+
+
+def _shares(weights: list, routes: list) -> str:
+    total = sum(weights)
+    return ", ".join("%g%% %s" % (weight * 100.0 / total, route["destination"]["subset"])
+                     for weight, route in zip(weights, routes))
 
 
 def load_stage(name: str) -> Stage:
