@@ -20,21 +20,22 @@ pub struct HostSet {
 
 /// A Kubernetes service name split into service and optional namespace, when it has that shape.
 /// Labels are compared ignoring ASCII case, so the authority is never copied to lowercase it.
-fn service_and_namespace(host: &str) -> Option<(&str, Option<&str>)> {
-    let mut labels = host.split('.');
+fn service_and_namespace(host: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let mut labels = host.split(|b| *b == b'.');
     let service = labels.next()?;
     let Some(namespace) = labels.next() else {
         return Some((service, None));
     };
-    let is = |label: Option<&str>, word: &str| label.is_some_and(|l| l.eq_ignore_ascii_case(word));
+    let is =
+        |label: Option<&[u8]>, word: &[u8]| label.is_some_and(|l| l.eq_ignore_ascii_case(word));
     let rest = [labels.next(), labels.next(), labels.next()];
     let shaped = match rest {
         [None, ..] => true,
-        [svc, None, _] => is(svc, "svc"),
+        [svc, None, _] => is(svc, b"svc"),
         [svc, cluster, local] => {
-            is(svc, "svc")
-                && is(cluster, "cluster")
-                && is(local, "local")
+            is(svc, b"svc")
+                && is(cluster, b"cluster")
+                && is(local, b"local")
                 && labels.next().is_none()
         }
     };
@@ -45,15 +46,14 @@ fn same_service(pattern: &str, authority: &str) -> bool {
     if pattern.eq_ignore_ascii_case(authority) {
         return true;
     }
-    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
     match (
-        service_and_namespace(pattern),
-        service_and_namespace(authority),
+        service_and_namespace(pattern.as_bytes()),
+        service_and_namespace(authority.as_bytes()),
     ) {
         (Some((a, a_ns)), Some((b, b_ns))) => {
-            same(a, b)
+            a.eq_ignore_ascii_case(b)
                 && match (a_ns, b_ns) {
-                    (Some(a_ns), Some(b_ns)) => same(a_ns, b_ns),
+                    (Some(a_ns), Some(b_ns)) => a_ns.eq_ignore_ascii_case(b_ns),
                     _ => true,
                 }
         }
@@ -63,10 +63,8 @@ fn same_service(pattern: &str, authority: &str) -> bool {
 
 /// Whether `host` ends with `suffix`, ignoring ASCII case.
 fn ends_with_ignoring_case(host: &str, suffix: &str) -> bool {
-    host.len()
-        .checked_sub(suffix.len())
-        .and_then(|start| host.as_bytes().get(start..))
-        .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix.as_bytes()))
+    let (host, suffix) = (host.as_bytes(), suffix.as_bytes());
+    host.len() >= suffix.len() && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 /// The host part of an authority, port removed, a slice of it in the case it was sent (compare it
