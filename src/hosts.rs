@@ -19,33 +19,57 @@ pub struct HostSet {
 }
 
 /// A Kubernetes service name split into service and optional namespace, when it has that shape.
-fn service_and_namespace(host: &str) -> Option<(&str, Option<&str>)> {
-    let labels: Vec<&str> = host.split('.').collect();
-    match labels.as_slice() {
-        [service] => Some((service, None)),
-        [service, namespace] | [service, namespace, "svc"] => Some((service, Some(namespace))),
-        [service, namespace, "svc", "cluster", "local"] => Some((service, Some(namespace))),
-        _ => None,
-    }
+/// Labels are compared ignoring ASCII case, so the authority is never copied to lowercase it.
+fn service_and_namespace(host: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let mut labels = host.split(|b| *b == b'.');
+    let service = labels.next()?;
+    let Some(namespace) = labels.next() else {
+        return Some((service, None));
+    };
+    let is =
+        |label: Option<&[u8]>, word: &[u8]| label.is_some_and(|l| l.eq_ignore_ascii_case(word));
+    let rest = [labels.next(), labels.next(), labels.next()];
+    let shaped = match rest {
+        [None, ..] => true,
+        [svc, None, _] => is(svc, b"svc"),
+        [svc, cluster, local] => {
+            is(svc, b"svc")
+                && is(cluster, b"cluster")
+                && is(local, b"local")
+                && labels.next().is_none()
+        }
+    };
+    shaped.then_some((service, Some(namespace)))
 }
 
 fn same_service(pattern: &str, authority: &str) -> bool {
-    if pattern == authority {
+    if pattern.eq_ignore_ascii_case(authority) {
         return true;
     }
     match (
-        service_and_namespace(pattern),
-        service_and_namespace(authority),
+        service_and_namespace(pattern.as_bytes()),
+        service_and_namespace(authority.as_bytes()),
     ) {
         (Some((a, a_ns)), Some((b, b_ns))) => {
-            a == b && (a_ns.is_none() || b_ns.is_none() || a_ns == b_ns)
+            a.eq_ignore_ascii_case(b)
+                && match (a_ns, b_ns) {
+                    (Some(a_ns), Some(b_ns)) => a_ns.eq_ignore_ascii_case(b_ns),
+                    _ => true,
+                }
         }
         _ => false,
     }
 }
 
-/// The host part of an authority: port removed, lowercase. `None` when it is not text.
-pub fn authority_host(authority: &[u8]) -> Option<String> {
+/// Whether `host` ends with `suffix`, ignoring ASCII case.
+fn ends_with_ignoring_case(host: &str, suffix: &str) -> bool {
+    let (host, suffix) = (host.as_bytes(), suffix.as_bytes());
+    host.len() >= suffix.len() && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+/// The host part of an authority, port removed, a slice of it in the case it was sent (compare it
+/// ignoring ASCII case). `None` when it is not text.
+pub fn authority_host(authority: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(authority).ok()?;
     let host = if let Some(bracketed) = text.strip_prefix('[') {
         // IPv6 literal: "[::1]:8080"
@@ -56,7 +80,7 @@ pub fn authority_host(authority: &[u8]) -> Option<String> {
     } else {
         text.rsplit_once(':').map_or(text, |(host, _port)| host)
     };
-    Some(host.trim_end_matches('.').to_ascii_lowercase())
+    Some(host.trim_end_matches('.'))
 }
 
 impl HostSet {
@@ -100,8 +124,8 @@ impl HostSet {
         };
         self.patterns.iter().any(|pattern| match pattern {
             HostPattern::Any => true,
-            HostPattern::Suffix(suffix) => host.ends_with(suffix.as_str()),
-            HostPattern::Name(name) => same_service(name, &host),
+            HostPattern::Suffix(suffix) => ends_with_ignoring_case(host, suffix),
+            HostPattern::Name(name) => same_service(name, host),
         })
     }
 }
@@ -143,13 +167,18 @@ mod tests {
         let hosts = set(&["reviews.default.svc.cluster.local"]);
         assert!(hosts.matches(b"reviews:9080"));
         assert!(hosts.matches(b"reviews.default:9080"));
+        assert!(hosts.matches(b"Reviews.DEFAULT.Svc.Cluster.Local"));
         assert!(!hosts.matches(b"reviews.other:9080"));
+        assert!(!hosts.matches(b"reviews.default.svc.cluster"));
+        assert!(!hosts.matches(b"reviews.default.svc.cluster.local.x"));
     }
 
     #[test]
     fn wildcards_and_plain_domains() {
         let hosts = set(&["*.example.com", "bookinfo.io"]);
         assert!(hosts.matches(b"api.example.com:443"));
+        assert!(hosts.matches(b"API.Example.COM.:443"));
+        assert!(set(&["*.Example.com"]).matches(b"a.example.com"));
         assert!(!hosts.matches(b"example.com"));
         assert!(hosts.matches(b"bookinfo.io"));
         assert!(set(&["*"]).matches(b"anything:1"));

@@ -39,7 +39,7 @@ pub enum Condition {
 enum MatchCost {
     Compare,
     Regex,
-    /// Splitting and percent-decoding the query string (allocates).
+    /// Splitting the query string and percent-decoding (a value with a `%` is copied to decode it).
     QueryParam,
 }
 
