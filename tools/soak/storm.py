@@ -51,7 +51,9 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
                 raise RuntimeError("warm-up push refused: %s" % outcome.reason)
             probes_mod.wait_for(probes, upcoming, current, renamed, PROPAGATION_TIMEOUT)
             current, generation = upcoming, generation + 1
-        warmup.wait()
+        warm_failed = sum(r.failed for r in warmup.wait())
+        if warm_failed:
+            problems.append("%d failed requests during the warm-up pushes" % warm_failed)
     finally:
         warmup.stop()
     before = _idle_sample(envoy)
