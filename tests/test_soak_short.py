@@ -6,7 +6,7 @@ with 20,000 requests and 20 pushes (one of them invalid) and asserts every check
 """
 import dataclasses
 
-from soak import settings as soak_settings, soak
+from soak import report as report_mod, settings as soak_settings, soak, traffic
 
 SHORT = dataclasses.replace(soak_settings.from_environment(), steady_requests=20_000, steady_max_seconds=60,
                             round_seconds=3.0, pushes=20, storm_max_seconds=90, sample_seconds=0.25)
@@ -15,7 +15,6 @@ SHORT = dataclasses.replace(soak_settings.from_environment(), steady_requests=20
 def test_short_soak_serves_everything_and_holds_memory_flat(module, capsys):
     report = soak.run(SHORT, module=module)
     with capsys.disabled():
-        from soak import report as report_mod
         print("\n" + report_mod.text(report))
     assert not soak.problems(report), soak.problems(report)
     steady, storm = report["steady"], report["storm"]
@@ -25,3 +24,14 @@ def test_short_soak_serves_everything_and_holds_memory_flat(module, capsys):
     assert (storm["accepted"], storm["refused"]) == (19, 1), storm
     # the new configuration reached both protocols on both workers, on connections open since the start
     assert len(storm["probes"]) == 4 and storm["in_force_ms"]["n"] == 4 * 19, storm
+
+
+H2LOAD_OUTPUT = """finished in 3.00s, 24000.00 req/s, 10.00MB/s
+requests: 72000 total, 72064 started, 72000 done, 71990 succeeded, 10 failed, 4 errored, 1 timeout
+status codes: 71990 2xx, 0 3xx, 2 4xx, 4 5xx
+"""
+
+
+def test_h2load_summary_counts_answers_and_every_kind_of_failure():
+    result = traffic.parse_h2load(H2LOAD_OUTPUT, 3.0)
+    assert (result.protocol, result.requests, result.failed) == ("h2c", 72000, 11)

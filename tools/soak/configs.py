@@ -58,9 +58,12 @@ STORM_SHAPES = [
 BAD_REASON = "invalid configuration at http[0].route[0].weight: expected a non-negative integer, got -5"
 
 
-def invalid(probe_version: str) -> dict:
-    """Refused by the filter (a negative weight in the probe entry): the previous configuration stays."""
+def invalid(probe_version: str, number: int) -> dict:
+    """Refused by the filter (a negative weight in the probe entry): the previous configuration stays. Each
+    is made distinct by `number`: Envoy remembers a plugin configuration it failed to create and refuses the
+    same one again without asking the filter ("Unable to create Wasm plugin"), which would not test us."""
     config = realistic(probe_version)
+    config["http"][0]["name"] = "soak-probe-%d" % number
     config["http"][0]["route"][0]["weight"] = -5
     return config
 

@@ -12,6 +12,8 @@ import re
 import threading
 import time
 
+from bench.envoys import rss_bytes
+
 GUARD_MIN = 1 << 32  # a Wasm guard region is at least 4 GiB; nothing else in Envoy maps that much `---p`
 _MAPPING = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ")
 
@@ -25,14 +27,6 @@ class Sample:
     wasm_size: int  # linear memory of all Wasm VMs (bytes, sum of memory.size)
     wasm_rss: int  # of which resident
     vms: int
-
-
-def rss_bytes(pid: int) -> int:
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 def wasm_memories(pid: int) -> list:

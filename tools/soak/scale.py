@@ -9,7 +9,6 @@ it too), `wasm_mib` the largest Wasm linear memory of a VM afterwards (it never 
 mark of parsing plus the compiled router), `rps` a short wrk run on the last entry (noisy on a shared machine).
 """
 import json
-import os
 import re
 import shutil
 import subprocess

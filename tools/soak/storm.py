@@ -71,7 +71,7 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
             time.sleep(max(0.0, started + 1 + number * PUSH_INTERVAL - time.monotonic()))
             upcoming = configs.VERSIONS[(generation + 1) % len(configs.VERSIONS)]
             if number % BAD_EVERY == 0:
-                outcome, _ = push(envoy, watched_dir, configs.text(configs.invalid(upcoming)))
+                outcome, _ = push(envoy, watched_dir, configs.text(configs.invalid(upcoming, number)))
                 if outcome.verdict != "rejected" or configs.BAD_REASON not in outcome.reason:
                     problems.append("push %d (invalid): %s %s" % (number, outcome.verdict, outcome.reason))
                 refused += 1
