@@ -136,9 +136,10 @@ bench: build envoy
 
 # Steady load, push storm and config scale on a 2-worker Envoy (tools/soak/, BENCHMARKS.md); a few minutes.
 # SOAK_SCALE (default 1) scales requests and pushes; SOAK_PHASES=steady,storm,scale picks phases.
+SOAK_PHASES ?= steady,storm,scale
 soak: build envoy
 	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client
-	@$(PY) -m tools.soak --phases "$(or $(SOAK_PHASES),steady,storm,scale)"
+	@$(PY) -m tools.soak --phases "$(SOAK_PHASES)"
 
 # OCI image (Wasm image "compat" variant) for Istio's WasmPlugin, written without docker under target/oci.
 oci: build setup
