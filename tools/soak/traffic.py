@@ -1,6 +1,6 @@
 """The soak's load: wrk over HTTP/1.1 keep-alive (every other request a sticky user) and h2load over h2c (many
 streams on few connections), started together in the background for a fixed time, both from Debian
-(bench/install_tools.sh). Their own summaries count every answer that was not a 2xx, and every socket error.
+(tools/debian_tools.sh). Their own summaries count every answer that was not a 2xx, and every socket error.
 """
 import dataclasses
 import os
