@@ -8,7 +8,7 @@ import collections
 import statistics
 import time
 
-from demo import ecds_status
+from demo import ecds_status, rollout_config
 
 import envoylab
 
@@ -99,6 +99,8 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
     final_shape = configs.STORM_SHAPES[generation % len(configs.STORM_SHAPES)][1]
     final_split = final_shape.get("split")
     after = _idle_sample(envoy)
+    if final_shape.get("rollout"):
+        time.sleep(configs.ROLLOUT_SECONDS + 2 * rollout_config.TICK)  # the ramp has reached `split` by then
     shares = _final_shares(probes, final_split, problems)
     ecds_after, front_after = ecds_status.counters(envoy), front_counters(envoy)
     vms_after = envoy.stats(r"^wasm\.envoy\.wasm\.runtime\.v8\.active$")
