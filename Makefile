@@ -20,7 +20,7 @@ export TRAFFIC_SHIFT_MODULE := $(abspath $(MODULE))
 manifests: setup
 	$(PY) tools/manifests/generate.py
 
-.PHONY: manifests help build setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench oci fuzz
+.PHONY: manifests help build setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench oci fuzz soak
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
@@ -34,6 +34,7 @@ help:
 	@echo "make lint          rustfmt check and clippy on the wasm target, warnings denied"
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
 	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm and a Lua filter"
+	@echo "make soak          1M requests, 200 ECDS pushes and 10-10,000-entry configs, memory sampled (SOAK_SCALE=0.1 shortens)"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
 	@echo "make manifests     regenerate filter-config/istio and filter-config/envoy from filter-config/plugin/*.json"
 	@echo "make schemas       install the pinned Istio / Gateway API / Kubernetes schema packages (npm) for the manifest checks"
@@ -93,6 +94,7 @@ wasm-unit: targets $(WASM_BINDGEN_RUNNER)
 		cargo test --lib --target wasm32-unknown-unknown
 
 e2e: build envoy schemas
+	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client  # for the short soak (tests/test_soak_short.py)
 	$(PYTEST) -q tests bench/test_bench.py
 
 lint: targets
@@ -131,6 +133,13 @@ bench: build envoy
 			--target-dir target/bench-$$crate || exit 1; \
 	done
 	@$(PY) -m bench
+
+# Steady load, push storm and config scale on a 2-worker Envoy (tools/soak/, BENCHMARKS.md); a few minutes.
+# SOAK_SCALE (default 1) scales requests and pushes; SOAK_PHASES=steady,storm,scale picks phases.
+SOAK_PHASES ?= steady,storm,scale
+soak: build envoy
+	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client
+	@$(PY) -m tools.soak --phases "$(SOAK_PHASES)"
 
 # OCI image (Wasm image "compat" variant) for Istio's WasmPlugin, written without docker under target/oci.
 oci: build setup

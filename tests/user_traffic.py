@@ -87,13 +87,7 @@ def only_destination(seen: dict) -> dict:
 
 def worker_connection_counts(envoy) -> dict:
     """{worker index: connections accepted} on the front listener (Envoy's per-worker listener stats)."""
-    prefix = "listener.127.0.0.1_%d.worker_" % envoy.port
-    pattern = r"^listener\.127\.0\.0\.1_%d\.worker_\d+\.downstream_cx_total$" % envoy.port
-    counts = {}
-    for name, value in envoy.stats(pattern).items():
-        counts[int(name[len(prefix):].split(".")[0])] = value
-    assert counts, "no per-worker listener stats for port %d" % envoy.port
-    return counts
+    return lab.connections_per_worker(envoy)
 
 
 def connections_by_worker(envoy, per_worker: int, max_connections: int = 64) -> dict:

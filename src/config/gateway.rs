@@ -207,11 +207,12 @@ pub fn http_route(
     };
     if let Some(rules) = map.get("rules") {
         let rules_path = root.key("rules");
+        let mut names = std::collections::HashSet::new();
         for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
             let at = rules_path.index(index);
             let attributes = &mut router.attributes;
             let entry = rule(item, &at, index, namespace, template, attributes)?;
-            super::push_unique(router, entry, &at)?;
+            super::push_unique(router, &mut names, entry, &at)?;
         }
     }
     Ok(())

@@ -4,6 +4,7 @@ mod entry;
 mod error;
 mod gateway;
 mod gateway_match;
+mod limits;
 mod match_block;
 mod names;
 mod path;
@@ -19,6 +20,7 @@ use crate::template::{ClusterNameTemplate, DEFAULT_TEMPLATE};
 use path::JsonPath;
 use read::Schema;
 use serde_json::Value;
+use std::collections::HashSet;
 
 const TOP_LEVEL: Schema = Schema {
     known: &[
@@ -69,9 +71,15 @@ fn host_set(items: &[Value], path: &JsonPath<'_>) -> ConfigResult<HostSet> {
     Ok(set)
 }
 
-/// Adds an entry, refusing a name an earlier one has (names name the stats).
-fn push_unique(router: &mut Router, entry: Entry, path: &JsonPath<'_>) -> ConfigResult<()> {
-    if router.entries.iter().any(|e| e.name == entry.name) {
+/// Adds an entry, refusing a name an earlier one has (names name the stats). `names` holds the
+/// earlier ones: a scan of the entries instead took seconds for 50,000 of them.
+fn push_unique(
+    router: &mut Router,
+    names: &mut HashSet<String>,
+    entry: Entry,
+    path: &JsonPath<'_>,
+) -> ConfigResult<()> {
+    if !names.insert(entry.name.clone()) {
         return Err(ConfigError::at(
             &path.key("name"),
             format!(
@@ -90,8 +98,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Router::default());
     }
-    let document: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ConfigError::at(&root, format!("not valid JSON: {e}")))?;
+    let document = limits::parse_document(bytes)?;
     let map = read::object(&document, &root)?;
     TOP_LEVEL.check(map, &root)?;
     check_one_shape(map, &root)?;
@@ -125,10 +132,11 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
     }
     if let Some(http) = map.get("http") {
         let http_path = root.key("http");
+        let mut names = HashSet::new();
         for (index, item) in read::array(http, &http_path)?.iter().enumerate() {
             let at = http_path.index(index);
             let entry = entry::entry(item, &at, index, &template, &mut router.attributes)?;
-            push_unique(&mut router, entry, &at)?;
+            push_unique(&mut router, &mut names, entry, &at)?;
         }
     }
     gateway::http_route(map, &root, &template, &mut router)?;

@@ -146,7 +146,7 @@ fn errors_name_the_path_and_the_reason() {
             "at http: expected an array, got an object",
         ),
         ("[1]".to_string(), "at (top level): expected an object, got an array"),
-        ("{\"http\": [".to_string(), "at (top level): not valid JSON"),
+        ("{\"http\": [".to_string(), "at http: not valid JSON: EOF while parsing a list"),
         (
             json!({"clusterHeader": "X-Cluster"}).to_string(),
             "at clusterHeader: header names must be lowercase: write \"x-cluster\"",

@@ -59,6 +59,9 @@ The filter's metrics (metrics.py, from filter-config/metrics.json): envoylab.met
     unmatched(envoy) -> int   prometheus(envoy) / parse_prometheus(text) -> [Sample(name, labels, value)]
     tags_of(plain /stats name) -> (name left, {tag: value})
 
+Workers (workers.py)
+    connections_per_worker(envoy, listener_port=None) -> {worker index: connections accepted}
+
 Statistics (shares.py)
     sample_size(p_or_weights, tol=0.05, sigmas=5.0) -> int      normalise(weights) -> shares
     assert_shares(counts_or_tally, weights, *, sigmas=5.0)  (5-sigma per destination; share 0 = exactly 0)
@@ -72,6 +75,7 @@ from .launch import launch
 from .process import Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
 from .shares import assert_shares, normalise, sample_size
 from .traffic import Response, Tally, request, send_requests
+from .workers import connections_per_worker
 
 __all__ = [
     "CLUSTER_HEADER", "FILTER_NAME", "ISTIO_TEMPLATE", "SERVICE_TEMPLATE", "TAG_HEADER", "VERSIONS", "cluster_header_route",
@@ -79,5 +83,5 @@ __all__ = [
     "reviews_body",
     "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",
     "expect_startup_failure", "parse_stats", "assert_shares", "normalise", "sample_size", "Response", "Tally",
-    "request", "send_requests", "metrics",
+    "request", "send_requests", "metrics", "connections_per_worker",
 ]

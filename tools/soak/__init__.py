@@ -1,0 +1,22 @@
+"""Hours in minutes: the filter under a long steady load, a storm of ECDS pushes, and configurations of
+10 to 10,000 entries, with Envoy's memory sampled throughout (`make soak`; a short run is in `make test`).
+
+Phases (each its own module, each bounded in requests, pushes and wall time):
+  steady.py  one Envoy with 2 workers, the realistic configuration plus a sticky entry, wrk (HTTP/1.1
+             keep-alive) and h2load (h2c, many streams on few connections) together; RSS, tcmalloc and
+             the Wasm VMs' linear memory sampled; 0 failed; slope after warm-up bounded.
+  storm.py   the same load while ECDS pushes alternate between configurations, every 20th one invalid;
+             probes on already-open HTTP/1.1 and HTTP/2 connections of every worker time each push.
+  scale.py   configure time, module memory and per-request cost with 10, 1,000 and 10,000 entries; a
+             configuration of several MiB; deeply nested and huge JSON values.
+Run as `.venv/bin/python -m tools.soak [--phases steady,storm,scale]` from the repository root; SOAK_SCALE
+(default 1) scales request and push counts, e.g. SOAK_SCALE=0.02 for a quick look.
+"""
+import os
+import sys
+
+# envoylab and demo are imported as top-level packages from tools/; bench from the repository root.
+_TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for _path in (_TOOLS, os.path.dirname(_TOOLS)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
