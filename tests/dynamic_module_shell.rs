@@ -140,6 +140,17 @@ fn a_bad_configuration_is_refused_with_the_cores_one_line() {
 }
 
 #[test]
+fn a_rollout_is_refused_naming_it() {
+    let rollout = include_str!("../filter-config/plugin/reviews-rollout.json");
+    let errors = refusal(filter_config("traffic-shift", rollout));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("traffic-shift: invalid configuration at http[0].rollout: "),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn another_filter_name_is_refused() {
     let errors = refusal(filter_config("traffic-split", "{}"));
     assert_eq!(errors.len(), 1, "{errors:?}");

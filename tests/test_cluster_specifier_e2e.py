@@ -1,7 +1,8 @@
 """Issue 11, end to end: the native module's cluster specifier plugin in a real Envoy 1.40. The route
 names the plugin and the plugin names the cluster (no header, no filter): the same splits, matching,
 sticky choice and counters as the filter, unmatched requests get the route's 503, and what a specifier
-cannot do (set headers) is refused by name, as a bad configuration is."""
+cannot do (set headers) is refused by name, as a bad configuration is; so are rollouts, which the native
+module does not run."""
 import re
 
 import pytest
@@ -71,16 +72,26 @@ def test_sticky_users_keep_their_destination(envoy_for):
     assert set(chosen.values()) == {"v1", "v3"}
 
 
+ROLLOUT = {"http": [{**shift({"v1": 0, "v3": 100})["http"][0], "rollout": {
+    "from": [100, 0], "start": "2026-12-01T10:00:00Z", "steps": [{"at": "0s", "progress": 5}]}}]}
 BAD_CONFIGS = {
     "negative weight": (shift({"v1": 50, "v3": -5}), "http[0].route[1].weight"),
     "response header": (config(entry("a", [destination("v1")])), "responseHeader"),
     "cluster header": (shift({"v1": 1}, clusterHeader="x-mine"), "clusterHeader"),
+    "rollout": (ROLLOUT, "http[0].rollout"),  # the native module runs no rollouts (yet)
 }
+
+
+def assert_refused(bootstrap, path):
+    log = lab.expect_startup_failure(bootstrap)
+    messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
+    assert len(messages) == 1 and messages[0].startswith(path), messages
 
 
 @pytest.mark.parametrize("plugin_config,path", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
 def test_bad_configuration_stops_envoy_naming_the_field(plugin_config, path):
-    bootstrap = lab.render_bootstrap(None, routes=[lab.cluster_specifier_route(plugin_config)])
-    log = lab.expect_startup_failure(bootstrap)
-    messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
-    assert len(messages) == 1 and messages[0].startswith(path), messages
+    assert_refused(lab.render_bootstrap(None, routes=[lab.cluster_specifier_route(plugin_config)]), path)
+
+
+def test_the_native_filter_refuses_a_rollout_too():
+    assert_refused(lab.render_bootstrap(ROLLOUT, shell="native"), "http[0].rollout")

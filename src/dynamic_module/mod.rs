@@ -108,7 +108,7 @@ fn compile(
         return None;
     }
     let refused = match config::parse(config) {
-        Ok(router) => match check(&router) {
+        Ok(router) => match no_rollout(&router, config).and_then(|()| check(&router)) {
             Ok(()) => {
                 host::log(
                     abi::LOG_INFO,
@@ -125,6 +125,27 @@ fn compile(
     };
     host::log(abi::LOG_ERROR, &refused);
     None
+}
+
+/// Rollouts need a timer and state shared by workers, which this shell does not have yet: an entry
+/// with `rollout` is refused (naming it) rather than served at its starting weights.
+fn no_rollout(router: &Router, config: &[u8]) -> Result<(), String> {
+    let Some(index) = router.entries.iter().position(|e| e.rollout.is_some()) else {
+        return Ok(());
+    };
+    // Entries are compiled from `http` first, then from an HTTPRoute's `rules`.
+    let http_entries = serde_json::from_slice::<serde_json::Value>(config)
+        .ok()
+        .and_then(|document| Some(document.get("http")?.as_array()?.len()))
+        .unwrap_or(0);
+    let path = match index.checked_sub(http_entries) {
+        None => format!("http[{index}].rollout"),
+        Some(rule) => format!("rules[{rule}].rollout"),
+    };
+    Err(format!(
+        "traffic-shift: invalid configuration at {path}: the native module does not run rollouts; \
+         use the Wasm filter for them"
+    ))
 }
 
 #[no_mangle]
