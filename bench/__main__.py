@@ -10,8 +10,8 @@ from .cpu import Meter, Placement
 from .load import LoadError, require
 
 RESULTS = os.path.join(listeners.REPO, "target", "bench", "results.json")
-LATENCY_VARIANTS = ("native", "floor", "lua", "shift")
-MEMORY_VARIANTS = ("native", "noop", "shift", "shift-1000")
+LATENCY_VARIANTS = ("native", "floor", "lua", "shift", "module")
+MEMORY_VARIANTS = ("native", "noop", "shift", "module", "shift-1000")
 
 
 def progress(message: str):
@@ -27,7 +27,7 @@ def latency_rate(runs, settings) -> int:
 
 
 def modules(module: str) -> dict:
-    paths = [module] + [m.path for m in listeners.BENCH_MODULES]
+    paths = [module] + [m.path for m in listeners.BENCH_MODULES] + [listeners.NATIVE_MODULE]
     return {os.path.basename(path): os.path.getsize(path) for path in paths}
 
 
@@ -35,6 +35,7 @@ def run(settings) -> dict:
     module = envoylab.module_path()
     needed = [(module, "make build")] + [(m.path, "make bench (builds bench/%s)" % m.crate)
                                          for m in listeners.BENCH_MODULES]
+    needed.append((listeners.NATIVE_MODULE, "make build-native"))
     for path, how in needed:
         if not os.path.isfile(path):
             raise measure.BenchError("missing %s: run `%s`" % (path, how))

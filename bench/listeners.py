@@ -13,6 +13,7 @@ from .plugin_configs import REQUEST_HOST, V1, V2, V3
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSTREAM_VERSIONS = ("v1", "v2", "v3")
 LUA_SCRIPT = os.path.join(REPO, "bench", "realistic.lua")
+NATIVE_MODULE = os.path.join(envoylab.native_module_dir(), "lib%s.so" % envoylab.NATIVE_MODULE_NAME)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +81,10 @@ def variants(module: str, compare_module: str = "", cost_model: bool = False) ->
                 _cluster_header()),
         Variant("shift-rollout", "traffic-shift, as shift, split by a guarded rollout",
                 REQUEST_HOST, shift(plugin_configs.REALISTIC_ROLLOUT), _cluster_header()),
+        Variant("module", "native module: cluster specifier, 4 entries + hosts", REQUEST_HOST, (),
+                envoylab.cluster_specifier_action(plugin_configs.REALISTIC)),
+        Variant("module-filter", "native module: HTTP filter, 4 entries + hosts", REQUEST_HOST,
+                (envoylab.dynamic_module_filter(plugin_configs.REALISTIC),), _cluster_header()),
         Variant("shift-1", "traffic-shift, 1 authority entry", plugin_configs.authority(0),
                 shift(plugin_configs.authority_entries(1)), _cluster_header()),
         Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", plugin_configs.authority(999),

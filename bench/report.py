@@ -1,5 +1,6 @@
 """The printed table and the saved JSON. The last printed line is the summary other tools read:
-`ratio_vs_floor=A.AAA ratio_vs_lua=B.BBB ratio_vs_noop=C.CCC ratio_vs_native=D.DDD`."""
+`ratio_vs_floor=A.AAA ratio_vs_lua=B.BBB ratio_vs_noop=C.CCC ratio_vs_native=D.DDD`, just after
+`ratio_module_vs_native=E.EEE` on its own line."""
 import dataclasses
 import json
 import os
@@ -18,6 +19,9 @@ RATIOS = {
     "ratio_1000_vs_1": ("shift-1000", "shift-1"),
     "ratio_cmp_vs_shift": ("shift-cmp", "shift"),
     "ratio_rollout_vs_shift": ("shift-rollout", "shift"),
+    # The native build (dynamic module): its cluster specifier (the faster way) and its HTTP filter.
+    "ratio_module_vs_native": ("module", "native"),
+    "ratio_module_filter_vs_native": ("module-filter", "native"),
 }
 # BENCH_COST_MODEL: what one step costs, as the difference in Envoy CPU per request of two listeners.
 COST_STEPS = (
@@ -29,7 +33,7 @@ COST_STEPS = (
 # The last line, in this order.
 SUMMARY = ("ratio_vs_floor", "ratio_vs_lua", "ratio_vs_noop", "ratio_vs_native")
 # Ratios printed as `name=X.XXX`, each on its own line just before the summary (say another runtime's).
-OWN_LINES = ()
+OWN_LINES = ("ratio_module_vs_native",)
 
 
 def _latency_cells(latencies: list) -> tuple:

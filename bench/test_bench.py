@@ -60,7 +60,8 @@ def test_rotation_visits_every_order_position():
 
 def test_listeners_include_the_floor_and_lua_on_cluster_header_routes():
     by_name = {v.name: v for v in listeners.variants("/m/traffic_shift.wasm")}
-    assert list(by_name) == ["native", "noop", "floor", "lua", "shift", "shift-rollout", "shift-1", "shift-1000"]
+    assert list(by_name) == ["native", "noop", "floor", "lua", "shift", "shift-rollout", "module", "module-filter",
+                             "shift-1", "shift-1000"]
     for name in ("floor", "lua", "shift", "shift-rollout"):
         assert by_name[name].route == {"cluster_header": envoylab.CLUSTER_HEADER}
     floor_config = by_name["floor"].filters[0]["typed_config"]["config"]
@@ -85,11 +86,18 @@ def test_summary_line_and_own_lines(monkeypatch):
     assert "ratio_cmp_vs_shift" not in result  # no shift-cmp listener ran
     lines = report.final_lines(result)
     assert lines == ["ratio_vs_floor=0.978 ratio_vs_lua=1.100 ratio_vs_noop=0.926 ratio_vs_native=0.880"]
-    # Another listener with a ratio on its own line: one row in RATIOS, its name in OWN_LINES.
-    monkeypatch.setitem(report.RATIOS, "ratio_module_vs_native", ("module", "native"))
-    monkeypatch.setattr(report, "OWN_LINES", ("ratio_module_vs_native",))
+    # The native module's cluster specifier has its ratio on its own line, just before the summary.
     runs += [run("module", r, 99 * (1 + r / 10)) for r in range(3)]
     assert report.final_lines(report.ratios(runs)) == ["ratio_module_vs_native=0.990"] + lines
+
+
+def test_the_native_module_listeners():
+    by_name = {v.name: v for v in listeners.variants("/m/traffic_shift.wasm")}
+    specifier, filter_ = by_name["module"], by_name["module-filter"]
+    # The cluster specifier needs no filter: the route names it and it names the cluster.
+    assert specifier.filters == () and specifier.route == envoylab.cluster_specifier_action(plugin_configs.REALISTIC)
+    assert [f["typed_config"]["@type"].rsplit(".", 1)[-1] for f in filter_.filters] == ["DynamicModuleFilter"]
+    assert filter_.route == {"cluster_header": envoylab.CLUSTER_HEADER}
 
 
 def test_cost_model_steps_are_per_round_cpu_differences():

@@ -1,7 +1,10 @@
-//! traffic-shift: weighted traffic shifting between service subsets, as a proxy-wasm filter.
+//! traffic-shift: weighted traffic shifting between service subsets, as a proxy-wasm filter or an
+//! Envoy dynamic module.
 //!
 //! The pure core (configuration, matching, weighted and sticky choice, rollout schedule) never
-//! touches the host; the `proxy_wasm` module is the thin shell that talks to Envoy through the proxy-wasm ABI.
+//! touches the host and never learns which shell runs it: `proxy_wasm` talks to Envoy through the
+//! proxy-wasm ABI (the wasi build), `dynamic_module` through Envoy's dynamic-module C ABI (the
+//! native build).
 
 pub mod authority_index;
 pub mod config;
@@ -19,3 +22,7 @@ pub mod weighted;
 
 #[cfg(target_os = "wasi")]
 mod proxy_wasm;
+
+/// Public so that tests and fuzzing can drive its exported entry points with a fake host.
+#[cfg(not(target_family = "wasm"))]
+pub mod dynamic_module;

@@ -17,7 +17,7 @@
 //! `make manifests` updates the Istio settings. Any host shell (Wasm, a native module) uses
 //! [`stat_name`]: gauges are named the same way as counters.
 
-use crate::router::Entry;
+use crate::router::{Entry, Router};
 use std::fmt::Write;
 
 /// What every stat name starts with, so one `inclusionPrefixes` entry keeps them all in Istio.
@@ -129,6 +129,26 @@ pub fn destination_tags(entry: &Entry, index: usize) -> Option<[(Tag, &str); 4]>
     ])
 }
 
+/// Every counter a configuration defines, named as every shell must name it, and defines them
+/// through a shell's `define` (name -> id): `(per destination [entry][destination], unmatched)`.
+/// A destination without tags (an index the entry lacks) gets `None`.
+pub fn define_counters<T>(
+    router: &Router,
+    mut define: impl FnMut(&str) -> Option<T>,
+) -> (Vec<Vec<Option<T>>>, Option<T>) {
+    let per_destination = router
+        .entries
+        .iter()
+        .map(|entry| {
+            (0..entry.clusters.len())
+                .map(|index| define(&stat_name(REQUESTS, &destination_tags(entry, index)?)))
+                .collect()
+        })
+        .collect();
+    let unmatched = define(&stat_name(UNMATCHED_REQUESTS, &[]));
+    (per_destination, unmatched)
+}
+
 fn push_escaped(name: &mut String, value: &str) {
     for c in value.chars() {
         if matches!(c, '%' | ';' | '=') || c.is_control() {
@@ -148,6 +168,26 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn every_shell_defines_the_same_counters_in_decision_order() {
+        let config = br#"{"http": [{"name": "a", "route": [{"destination": {"host": "h", "subset": "s"}}]}]}"#;
+        let router = crate::config::parse(config).unwrap();
+        let mut names = Vec::new();
+        let (per_destination, unmatched) = define_counters(&router, |name| {
+            names.push(name.to_string());
+            Some(names.len())
+        });
+        assert_eq!((per_destination, unmatched), (vec![vec![Some(1)]], Some(2)));
+        let tags = destination_tags(&router.entries[0], 0).unwrap();
+        assert_eq!(
+            names,
+            [
+                stat_name(REQUESTS, &tags),
+                stat_name(UNMATCHED_REQUESTS, &[])
+            ]
+        );
+    }
 
     /// What Envoy does with the regex Istio generates for one tag: the first match of
     /// `<tag>=.=(.*?);.;` is the value, and the whole match is cut out of the name.

@@ -1,5 +1,8 @@
 """Shared fixtures for the end-to-end tests: tools/ on sys.path, the built module, one Envoy per config,
-and Envoy's log attached to any failing test's report."""
+and Envoy's log attached to any failing test's report.
+
+A suite runs against both builds of the filter (the Wasm module and the native dynamic module) with
+`pytestmark = BOTH_SHELLS`; otherwise `shell` is "wasm"."""
 import json
 import os
 import sys
@@ -21,8 +24,22 @@ def module() -> str:
     return path
 
 
+# Parametrises a test module over the two builds of the filter, one Envoy per build.
+BOTH_SHELLS = pytest.mark.parametrize("shell", envoylab.SHELLS, indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def envoy_for(module):
+def shell(request, module) -> str:
+    """Which build of the filter Envoy runs: "wasm", or "native" where the suite is BOTH_SHELLS."""
+    name = getattr(request, "param", "wasm")
+    library = os.path.join(envoylab.native_module_dir(), "lib%s.so" % envoylab.NATIVE_MODULE_NAME)
+    if name == "native" and not os.path.isfile(library):
+        pytest.fail("no dynamic module at %s: run `make build-native` (or `make e2e`)" % library)
+    return name
+
+
+@pytest.fixture(scope="module")
+def envoy_for(module, shell):
     """envoy_for(plugin_config, **render_options) -> a ready Envoy for that config. The last one is kept
     and reused while tests ask for the same config (keep such tests adjacent); a new config replaces it."""
     current = {}
@@ -32,7 +49,7 @@ def envoy_for(module):
         if current.get("key") != key:
             if current:
                 current.pop("envoy").close()
-            current["envoy"] = envoylab.launch(plugin_config, module=module, **render_options)
+            current["envoy"] = envoylab.launch(plugin_config, module=module, shell=shell, **render_options)
             current["key"] = key
         return current["envoy"]
 

@@ -194,3 +194,40 @@ fn request_target_holds_on_hostile_headers() {
         "decisions per entry: {decided:?}"
     );
 }
+
+#[cfg(not(target_family = "wasm"))]
+#[test]
+fn dynamic_module_shell_refuses_or_compiles_as_the_core() {
+    let seeds = plugin_configs();
+    let mut rng = SplitMix64::new(0x0073_6865_6c6c);
+    let mut accepted = 0;
+    for i in 0..CONFIG_INPUTS / 4 {
+        let input = match i % 2 {
+            0 => random_bytes(&mut rng, 128),
+            _ => mutate_bytes(&seeds[below(&mut rng, seeds.len())], &mut rng),
+        };
+        accepted += u64::from(fuzz_entry::shell_config(&input));
+    }
+    for (_, input) in CONFIG_REGRESSIONS {
+        fuzz_entry::shell_config(input);
+    }
+    assert!(
+        accepted > 0 && accepted < CONFIG_INPUTS / 4,
+        "{accepted} accepted"
+    );
+}
+
+#[cfg(not(target_family = "wasm"))]
+#[test]
+fn dynamic_module_shell_routes_hostile_requests_to_configured_clusters() {
+    let mut rng = SplitMix64::new(0x0073_6865_6c72);
+    let mut routed = 0u64;
+    for _ in 0..REQUEST_INPUTS / 4 {
+        let mut input = rng.next_u64().to_le_bytes().to_vec();
+        for slot in 0..=REQUEST_HEADERS.len() {
+            push_field(&mut input, hostile_value(&mut rng, slot).as_deref());
+        }
+        routed += u64::from(fuzz_entry::shell_request(&input).is_some());
+    }
+    assert!(routed > 0 && routed < REQUEST_INPUTS / 4, "{routed} routed");
+}

@@ -11,6 +11,13 @@ import envoylab as lab
 
 ISTIO_HOST = "reviews.default.svc.cluster.local"
 RESPONSE_HEADER = "x-traffic-shift-destination"
+TOLERANCE = 0.05
+SPLITS = {
+    "50/50": {"v1": 50, "v3": 50},
+    "20/30/50": {"v1": 20, "v2": 30, "v3": 50},
+    "relative 1:3": {"v1": 1, "v3": 3},
+    "zero weight gets nothing": {"v1": 0, "v2": 1, "v3": 1},
+}
 
 
 def destination(subset, weight=None, host=ISTIO_HOST) -> dict:
@@ -23,6 +30,19 @@ def destination(subset, weight=None, host=ISTIO_HOST) -> dict:
 def split(weights: dict, host=ISTIO_HOST) -> list:
     """`route` list for {subset: weight}."""
     return [destination(subset, weight, host) for subset, weight in weights.items()]
+
+
+def shift(weights: dict, host=ISTIO_HOST, **top) -> dict:
+    """Plugin config with one `reviews-shift` entry: {subset: weight} (weight None = no weight key)."""
+    return {**top, "http": [{"name": "reviews-shift", "route": split(weights, host)}]}
+
+
+def check_split(envoy, weights: dict, **request_options) -> lab.Tally:
+    """A 5-sigma sample of requests all answered 200, in the shares of `weights`."""
+    tally = lab.send_requests(envoy.port, lab.sample_size(weights, TOLERANCE), **request_options)
+    assert tally.statuses == {200: tally.sent}
+    lab.assert_shares(tally, weights)
+    return tally
 
 
 def entry(name: str, route: list, *, match: list = None, sticky: dict = None) -> dict:

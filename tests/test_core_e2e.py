@@ -5,29 +5,10 @@ import re
 import pytest
 
 import envoylab as lab
+from conftest import BOTH_SHELLS
+from shift_configs import SPLITS, check_split, destination, shift
 
-ISTIO_HOST = "reviews.default.svc.cluster.local"
-TOLERANCE = 0.05
-
-
-def destination(subset, weight=None, host=ISTIO_HOST):
-    entry = {"destination": {"host": host, "subset": subset, "port": {"number": 9080}}}
-    if weight is not None:
-        entry["weight"] = weight
-    return entry
-
-
-def shift(weights: dict, host=ISTIO_HOST, **top) -> dict:
-    """Plugin config with one `reviews-shift` entry: {subset: weight} (weight None = no weight key)."""
-    routes = [destination(subset, weight, host) for subset, weight in weights.items()]
-    return {**top, "http": [{"name": "reviews-shift", "route": routes}]}
-
-
-def check_split(envoy, weights: dict, **request_options) -> lab.Tally:
-    tally = lab.send_requests(envoy.port, lab.sample_size(weights, TOLERANCE), **request_options)
-    assert tally.statuses == {200: tally.sent}
-    lab.assert_shares(tally, weights)
-    return tally
+pytestmark = BOTH_SHELLS
 
 
 def check_forwarded_cluster_names(envoy, names: dict, header=lab.CLUSTER_HEADER, tries=60):
@@ -38,14 +19,6 @@ def check_forwarded_cluster_names(envoy, names: dict, header=lab.CLUSTER_HEADER,
         seen[answer.headers["x-version"]] = answer.headers["x-echo-" + header]
     assert seen == {v: names[v] for v in seen}
     assert len(seen) > 1  # 60 draws of a 50/50 split land on one side with probability 2^-59
-
-
-SPLITS = {
-    "50/50": {"v1": 50, "v3": 50},
-    "20/30/50": {"v1": 20, "v2": 30, "v3": 50},
-    "relative 1:3": {"v1": 1, "v3": 3},
-    "zero weight gets nothing": {"v1": 0, "v2": 1, "v3": 1},
-}
 
 
 @pytest.mark.parametrize("weights", SPLITS.values(), ids=SPLITS.keys())
@@ -146,9 +119,9 @@ BAD_CONFIGS = {
 }
 
 
-def assert_refused_naming(module, config, path, words=()):
+def assert_refused_naming(module, config, path, words=(), shell="wasm"):
     """Envoy refuses to start with `config`, after one traffic-shift error naming `path` (and `words`)."""
-    log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module))
+    log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module, shell=shell))
     messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
     assert len(messages) == 1, "expected one traffic-shift configuration error, got %r" % messages
     message = messages[0]
@@ -158,5 +131,5 @@ def assert_refused_naming(module, config, path, words=()):
 
 
 @pytest.mark.parametrize("config,path,words", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
-def test_bad_configuration_stops_envoy_naming_the_field(module, config, path, words):
-    assert_refused_naming(module, config, path, words)
+def test_bad_configuration_stops_envoy_naming_the_field(module, shell, config, path, words):
+    assert_refused_naming(module, config, path, words, shell=shell)

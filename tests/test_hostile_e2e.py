@@ -7,7 +7,8 @@ repeated headers, HTTP/2 requests, and missing or odd authorities.
 Each must get a normal answer from the entry the semantics pick (or Envoy's own refusal, pinned here, where
 Envoy never lets the request reach the filter), and the Wasm VM must never fail: the filter runs with FAIL_RELOAD
 so a trap or panic would show in Envoy's stats (see wasm_health.py, whose checks are shown below to fail on a
-module that really traps, and on an Envoy without those stats).
+module that really traps, and on an Envoy without those stats). The issue 3 requests also go through the native
+dynamic module (issue 11), which must route them the same way.
 """
 import collections
 import functools
@@ -123,6 +124,19 @@ def check(envoy, request_options, expected):
 @pytest.mark.parametrize("request_options,expected", [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])
 def test_hostile_request_is_routed_normally(hostile, request_options, expected):
     check(hostile, request_options, expected)
+
+
+@pytest.fixture
+def native_hostile(envoy_for):
+    """The same configuration in the native dynamic module; it has no VM to fail, but Envoy must stay up."""
+    envoy = envoy_for(HOSTILE_CONFIG, http_filters=[lab.dynamic_module_filter(HOSTILE_CONFIG)])
+    yield envoy
+    assert envoy.running, "Envoy died on a hostile request to the native module"
+
+
+@pytest.mark.parametrize("request_options,expected", [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])
+def test_hostile_request_is_routed_normally_by_the_native_module(native_hostile, request_options, expected):
+    check(native_hostile, request_options, expected)
 
 
 STICKY_HOSTILE = [c for c in HOSTILE if c[0].startswith(("sticky", "30 KiB sticky", "30 KiB cookie"))]

@@ -11,6 +11,9 @@ import pytest
 
 import envoylab as lab
 from shift_configs import RESPONSE_HEADER, expect_route, labelled
+from conftest import BOTH_SHELLS
+
+pytestmark = BOTH_SHELLS
 
 MATCH_RULES = {
     # first-match order: "1" matches both, the earlier entry wins
@@ -186,9 +189,9 @@ REGEX_FIELDS = {
 
 
 @pytest.mark.parametrize("block,path", REGEX_FIELDS.values(), ids=REGEX_FIELDS.keys())
-def test_an_invalid_regex_is_refused_naming_the_field(module, block, path):
+def test_an_invalid_regex_is_refused_naming_the_field(module, shell, block, path):
     config, _ = labelled({"regex": [block]})
-    log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module))
+    log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module, shell=shell))
     messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
     assert len(messages) == 1, "expected one traffic-shift configuration error, got %r" % messages
     assert messages[0].startswith(path) and "regex" in messages[0][len(path):], messages[0]

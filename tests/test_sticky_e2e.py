@@ -13,6 +13,9 @@ import pytest
 import envoylab as lab
 from shift_configs import RESPONSE_HEADER, config, entry, split
 from user_traffic import Pool, connections_by_worker, destinations, only_destination
+from conftest import BOTH_SHELLS
+
+pytestmark = BOTH_SHELLS
 
 TOLERANCE = 0.06
 REPEATS = 5

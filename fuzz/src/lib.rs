@@ -5,10 +5,17 @@
 pub mod checks;
 pub mod config_target;
 pub mod cursor;
+// The dynamic-module shell exists in native builds only.
+#[cfg(not(target_family = "wasm"))]
+pub mod fake_envoy;
 pub mod fake_request;
 pub mod mutate;
 pub mod request_target;
 pub mod rich_config;
+#[cfg(not(target_family = "wasm"))]
+pub mod shell_target;
 
 pub use config_target::config;
 pub use request_target::request;
+#[cfg(not(target_family = "wasm"))]
+pub use shell_target::{shell_config, shell_request};

@@ -3,7 +3,7 @@
 //! `traffic_shift_unmatched_requests_total` (Envoy puts Wasm stats under `wasmcustom.`).
 
 use crate::router::{Decision, Router};
-use crate::stat_name::{self, stat_name};
+use crate::stat_name;
 use ::proxy_wasm::hostcalls;
 use ::proxy_wasm::types::MetricType;
 
@@ -32,20 +32,10 @@ fn increment(id: Option<u32>) {
 impl Counters {
     /// Defined once per configuration, so requests only increment.
     pub fn define(router: &Router) -> Self {
+        let (per_destination, unmatched) = stat_name::define_counters(router, counter);
         Counters {
-            per_destination: router
-                .entries
-                .iter()
-                .map(|entry| {
-                    (0..entry.clusters.len())
-                        .map(|index| {
-                            let tags = stat_name::destination_tags(entry, index)?;
-                            counter(&stat_name(stat_name::REQUESTS, &tags))
-                        })
-                        .collect()
-                })
-                .collect(),
-            unmatched: counter(&stat_name(stat_name::UNMATCHED_REQUESTS, &[])),
+            per_destination,
+            unmatched,
         }
     }
 

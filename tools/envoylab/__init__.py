@@ -27,18 +27,24 @@ Envoy processes (process.py)
 
 Bootstraps (bootstrap.py)
     render_bootstrap(plugin_config=None, *, routes=None, clusters=None, filter_disabled=False,
-                     http_filters=None, module=None, versions=VERSIONS, echo_headers=(CLUSTER_HEADER,),
-                     ports=None, statuses=None, absent=()) -> dict
+                     http_filters=None, module=None, shell="wasm", versions=VERSIONS,
+                     echo_headers=(CLUSTER_HEADER,), ports=None, statuses=None, absent=()) -> dict
         plugin_config: dict or raw string; None = no traffic-shift filter (plain Envoy).
+        shell: "wasm" (the Wasm module) or "native" (the dynamic module, libtraffic_shift.so; Envoy started
+        here finds it through ENVOY_DYNAMIC_MODULES_SEARCH_PATH = native_module_dir()).
         Listeners: "front" (filter + router; routes default [cluster_header_route()]) and "upstream-<v>" per
         version answering 200 with reviews_body(v) and headers x-version: <v>, x-echo-<h>: <request's h>.
         clusters: {name: version}, default clusters_named(ISTIO_TEMPLATE).
         statuses: {version: status its upstream answers}; absent: versions whose cluster port is closed.
     cluster_header_route(header=CLUSTER_HEADER, *, prefix="/", name=None, shift=None)
     cluster_route(cluster, *, prefix="/", headers=None, name=None, shift=None)
+    cluster_specifier_route(plugin_config, *, prefix="/", name=None)  the native cluster specifier picks the cluster
+    cluster_specifier_action(plugin_config) -> that route's action
     tag_routes({tag: cluster}, header=TAG_HEADER, *, prefix="/", name_prefix=None, shift=None) -> [route]
         shift=True enables the filter on that route (FilterConfig), False disables it, None leaves it.
     wasm_filter(plugin_config, *, module=None, disabled=False)   module_path()   to_yaml(bootstrap)
+    dynamic_module_filter(plugin_config, *, disabled=False)   native_module_dir()
+    shift_filter(plugin_config, *, shell="wasm", module=None, disabled=False)   SHELLS
     http_listener(name, port, virtual_host, http_filters) -> one 127.0.0.1 listener (filters, then the router)
     istio_cluster(subset, host="reviews.default.svc.cluster.local", port=9080)
     clusters_named(template=ISTIO_TEMPLATE, versions=VERSIONS) -> {template.format(subset=v): v}
@@ -70,6 +76,9 @@ from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, SERVICE_TEM
                         cluster_header_route,
                         cluster_route, clusters_named, http_listener, istio_cluster, module_path, render_bootstrap,
                         reviews_body, tag_routes, to_yaml, wasm_filter)
+# The native build (dynamic module): its filter, its cluster specifier, where it is.
+from .bootstrap import (NATIVE_MODULE_NAME, SHELLS, cluster_specifier_action, cluster_specifier_route,
+                        dynamic_module_filter, native_module_dir, shift_filter)
 from . import metrics
 from .launch import launch
 from .process import Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
@@ -79,6 +88,8 @@ from .workers import connections_per_worker
 
 __all__ = [
     "CLUSTER_HEADER", "FILTER_NAME", "ISTIO_TEMPLATE", "SERVICE_TEMPLATE", "TAG_HEADER", "VERSIONS", "cluster_header_route",
+    "NATIVE_MODULE_NAME", "SHELLS", "cluster_specifier_action", "cluster_specifier_route", "dynamic_module_filter",
+    "native_module_dir", "shift_filter",
     "cluster_route", "clusters_named", "http_listener", "istio_cluster", "module_path", "render_bootstrap",
     "reviews_body",
     "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",

@@ -1,6 +1,6 @@
 """Envoy bootstraps for the lab, built as plain dicts (Envoy reads them as JSON).
 
-One Envoy plays every part: a front listener (the traffic-shift Wasm filter, then the router) and, for each
+One Envoy plays every part: a front listener (the traffic-shift filter, then the router) and, for each
 version of Bookinfo's `reviews` service, an upstream listener answering with a fixed JSON body that names
 its version. Each cluster points at one of those upstream listeners, so a response tells which cluster the
 front route picked (`x-version` header, `podname` in the body).
@@ -20,6 +20,9 @@ ISTIO_TEMPLATE = "outbound|9080|{subset}|reviews.default.svc.cluster.local"
 SERVICE_TEMPLATE = "outbound|9080||reviews-{subset}.default.svc.cluster.local"
 FRONT = "front"
 ADMIN = "admin"
+# The two builds of the filter: the Wasm module, and the native dynamic module (target/native).
+SHELLS = ("wasm", "native")
+NATIVE_MODULE_NAME = "traffic_shift"  # Envoy loads lib<name>.so from ENVOY_DYNAMIC_MODULES_SEARCH_PATH
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _STAR_COLOURS = {"v2": "black", "v3": "red"}  # as in Bookinfo: v1 shows no stars
@@ -29,6 +32,11 @@ def module_path() -> str:
     """The built filter: $TRAFFIC_SHIFT_MODULE (set by the Makefile), else the release build in the repo."""
     return os.environ.get("TRAFFIC_SHIFT_MODULE") or os.path.join(
         _REPO, "target", "wasm32-wasip1", "release", "traffic_shift.wasm")
+
+
+def native_module_dir() -> str:
+    """Where the dynamic module is: $TRAFFIC_SHIFT_NATIVE_DIR, else the `make build-native` output."""
+    return os.environ.get("TRAFFIC_SHIFT_NATIVE_DIR") or os.path.join(_REPO, "target", "native")
 
 
 def istio_cluster(subset: str, host: str = "reviews.default.svc.cluster.local", port: int = 9080) -> str:
@@ -76,6 +84,32 @@ def wasm_filter(plugin_config, *, module: str = None, disabled: bool = False) ->
     return wasm
 
 
+def dynamic_module_filter(plugin_config, *, disabled: bool = False) -> dict:
+    """The same filter as an Envoy dynamic module (libtraffic_shift.so), same plugin config."""
+    value = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
+    module = {
+        "name": FILTER_NAME,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"name": NATIVE_MODULE_NAME},
+            "filter_name": FILTER_NAME,
+            "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": value},
+        },
+    }
+    if disabled:
+        module["disabled"] = True
+    return module
+
+
+def shift_filter(plugin_config, *, shell: str = "wasm", module: str = None, disabled: bool = False) -> dict:
+    """The traffic-shift filter built for `shell` ("wasm" or "native")."""
+    if shell == "native":
+        return dynamic_module_filter(plugin_config, disabled=disabled)
+    if shell != "wasm":
+        raise ValueError("shell is one of %s, not %r" % (SHELLS, shell))
+    return wasm_filter(plugin_config, module=module, disabled=disabled)
+
+
 def _route(match: dict, action: dict, name: str = None, shift: bool = None) -> dict:
     route = {"match": match, "route": action}
     if name:
@@ -93,6 +127,24 @@ def cluster_header_route(header: str = CLUSTER_HEADER, *, prefix: str = "/", nam
                          shift: bool = None) -> dict:
     """Route to the cluster named by `header` (what the filter sets): the default cluster_header mode."""
     return _route({"prefix": prefix}, {"cluster_header": header}, name, shift)
+
+
+def cluster_specifier_action(plugin_config) -> dict:
+    """A route action whose cluster the traffic-shift cluster specifier (native module) picks."""
+    value = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
+    plugin = {"extension": {"name": FILTER_NAME, "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.router.cluster_specifiers.dynamic_modules.v3"
+                 ".DynamicModuleClusterSpecifier",
+        "dynamic_module_config": {"name": NATIVE_MODULE_NAME},
+        "specifier_name": FILTER_NAME,
+        "specifier_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": value},
+    }}}
+    return {"inline_cluster_specifier_plugin": plugin}
+
+
+def cluster_specifier_route(plugin_config, *, prefix: str = "/", name: str = None) -> dict:
+    """A route to the cluster the traffic-shift cluster specifier picks; no filter needed."""
+    return _route({"prefix": prefix}, cluster_specifier_action(plugin_config), name)
 
 
 def cluster_route(cluster: str, *, prefix: str = "/", headers: dict = None, name: str = None,
@@ -163,7 +215,7 @@ def _cluster(name: str, port: int) -> dict:
 
 def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict = None,
                      filter_disabled: bool = False, http_filters: list = None, module: str = None,
-                     versions=VERSIONS, echo_headers=(CLUSTER_HEADER,), ports: dict = None,
+                     shell: str = "wasm", versions=VERSIONS, echo_headers=(CLUSTER_HEADER,), ports: dict = None,
                      statuses: dict = None, absent=()) -> dict:
     """A full bootstrap dict.
 
@@ -172,6 +224,7 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
     clusters: {cluster name: version}; default Istio names for every version.
     filter_disabled: the filter is off in the chain; routes made with shift=True turn it on.
     http_filters: replaces the filters placed before the router (e.g. a no-op filter for benchmarks).
+    shell: "wasm" (the Wasm module, `module`) or "native" (the dynamic module from native_module_dir()).
     ports: {"admin"|"front"|version: port}; missing ones are picked free.
     statuses: {version: HTTP status its upstream answers} (default 200), e.g. {"v3": 500} for a failing canary.
     absent: versions with no upstream listener: their clusters point at a closed port (connection refused).
@@ -181,12 +234,13 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
         ports.setdefault(key, free_port())
     if http_filters is None:
         http_filters = [] if plugin_config is None else [
-            wasm_filter(plugin_config, module=module, disabled=filter_disabled)]
+            shift_filter(plugin_config, shell=shell, module=module, disabled=filter_disabled)]
     clusters = clusters_named(ISTIO_TEMPLATE, versions) if clusters is None else clusters
     front_host = {"name": "reviews", "domains": ["*"], "routes": routes or [cluster_header_route()]}
     return {
         "admin": {"address": _address(ports[ADMIN])},
         "stats_config": metrics.stats_config(),  # the filter's labels (tools/envoylab/metrics.py)
+        "layered_runtime": metrics.NATIVE_RUNTIME,  # the native build's series named as the Wasm build's
         "static_resources": {
             "listeners": [http_listener(FRONT, ports[FRONT], front_host, http_filters)]
             + [_upstream_listener(v, ports[v], echo_headers, (statuses or {}).get(v, 200))

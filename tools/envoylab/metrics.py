@@ -21,6 +21,13 @@ with open(METRICS_JSON) as _f:
     NAMES = json.load(_f)
 
 WASM_NAMESPACE = NAMES["wasmNamespace"]  # Envoy's prefix for proxy-wasm stats
+# Envoy's prefix for a dynamic module's stats (the native build); dropped from Prometheus names only with
+# NATIVE_RUNTIME, which every lab bootstrap carries, so both builds export the same series.
+NATIVE_NAMESPACE = "dynamicmodulescustom."
+NATIVE_RUNTIME = {"layers": [
+    {"name": "static", "static_layer": {"envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": True}},
+    {"name": "admin", "admin_layer": {}},  # as Envoy's default runtime has
+]}
 STAT_PREFIX = NAMES["statPrefix"]  # every stat the filter defines starts with this
 TAGS = tuple(NAMES["tags"])
 METRICS = dict(NAMES["metrics"])  # {Prometheus name: {"stat", "type", "labels", "help"}}
@@ -71,7 +78,8 @@ def parse_prometheus(text: str) -> list:
 
 def prometheus(envoy) -> list:
     """The filter's samples from the admin /stats/prometheus of an envoylab.Envoy (or anything with admin())."""
-    query = urllib.parse.urlencode({"filter": "^" + re.escape(inclusion_prefix())})
+    namespaces = "|".join(re.escape(n) for n in (WASM_NAMESPACE, NATIVE_NAMESPACE))
+    query = urllib.parse.urlencode({"filter": "^(%s)%s" % (namespaces, re.escape(STAT_PREFIX))})
     return [s for s in parse_prometheus(envoy.admin("/stats/prometheus?" + query)) if s.name in METRICS]
 
 

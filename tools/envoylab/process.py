@@ -41,6 +41,11 @@ def envoy_binary() -> str:
     return module.envoy_path()
 
 
+def _native_module_dir() -> str:
+    from .bootstrap import native_module_dir  # bootstrap imports nothing from here: no cycle
+    return native_module_dir()
+
+
 def _die_with_parent():
     # Runs in the child before exec: SIGKILL Envoy if the process that started it goes away.
     try:
@@ -115,9 +120,12 @@ class Envoy:
             raise RuntimeError("envoy already running (pid %d)" % self.pid)
         command = [self.envoy, "-c", self.config_path, "--base-id", str(random.randint(1, 1 << 20)),
                    "--concurrency", str(self.concurrency), "--log-level", self.log_level] + self.extra_args
+        # Where Envoy finds the native build of the filter (a dynamic module), unless the caller chose.
+        env = dict(os.environ)
+        env.setdefault("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", _native_module_dir())
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            preexec_fn=_die_with_parent)
+                                            preexec_fn=_die_with_parent, env=env)
         self.returncode = None
         _running.append(self)
         return self

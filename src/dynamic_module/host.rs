@@ -1,0 +1,184 @@
+//! Safe wrappers over the Envoy callbacks for one HTTP stream; every failure becomes "absent" or a
+//! warning, never a crash.
+
+use super::abi::{self, Callbacks, EnvoyBuffer, FilterEnvoyPtr, ModuleBuffer};
+use crate::request::RequestSource;
+
+/// Logs through Envoy's log (`[dynamic_modules]`); silent before the callbacks are installed.
+pub fn log(level: u32, message: &str) {
+    if let Some(callbacks) = abi::callbacks() {
+        // SAFETY: the message outlives the call; Envoy copies it.
+        unsafe { (callbacks.log)(level, ModuleBuffer::of(message.as_bytes())) }
+    }
+}
+
+/// A seed from the OS; the clock if that fails (spreading load needs no secret).
+pub fn entropy_seed() -> u64 {
+    let mut seed = [0u8; 8];
+    if getrandom::getrandom(&mut seed).is_ok() {
+        return u64::from_le_bytes(seed);
+    }
+    log(
+        abi::LOG_WARN,
+        "traffic-shift: no entropy from the OS; seeding from the clock",
+    );
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0x2545_f491_4f6c_dd1d, |since| since.as_nanos() as u64)
+}
+
+/// The stream Envoy is running a hook for.
+pub struct Stream {
+    pub filter: FilterEnvoyPtr,
+    pub callbacks: &'static Callbacks,
+}
+
+impl Stream {
+    fn request_header(&self, name: &str) -> Option<&[u8]> {
+        let mut value = EnvoyBuffer::EMPTY;
+        // SAFETY: `filter` is the live stream of the current hook; `value` is written by Envoy and
+        // stays valid until this hook returns or a header is set (callers copy or finish first).
+        let found = unsafe {
+            (self.callbacks.get_header)(
+                self.filter,
+                abi::REQUEST_HEADERS,
+                ModuleBuffer::of(name.as_bytes()),
+                &mut value,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        // Envoy answers true with a null buffer when the header is absent.
+        (found && !value.ptr.is_null()).then(|| unsafe { value.bytes() })
+    }
+
+    fn set(&self, header_type: u32, name: &str, value: ModuleBuffer, add: bool) -> bool {
+        let key = ModuleBuffer::of(name.as_bytes());
+        let call = if add {
+            self.callbacks.add_header
+        } else {
+            self.callbacks.set_header
+        };
+        // SAFETY: `filter` is the live stream; both buffers outlive the call.
+        unsafe { call(self.filter, header_type, key, value) }
+    }
+
+    /// Replaces any value the client sent, then has Envoy match the route again on it.
+    pub fn set_request_header(&self, name: &str, value: &str) {
+        if !self.set(
+            abi::REQUEST_HEADERS,
+            name,
+            ModuleBuffer::of(value.as_bytes()),
+            false,
+        ) {
+            log(
+                abi::LOG_WARN,
+                &format!("traffic-shift: could not set {name}"),
+            );
+        }
+        self.clear_route_cache();
+    }
+
+    /// Removes a header only when the client sent it: the route is matched again only then.
+    pub fn remove_request_header_if_present(&self, name: &str) {
+        if self.request_header(name).is_none() {
+            return;
+        }
+        if !self.set(abi::REQUEST_HEADERS, name, ModuleBuffer::NULL, false) {
+            log(
+                abi::LOG_WARN,
+                &format!("traffic-shift: could not remove {name}"),
+            );
+        }
+        self.clear_route_cache();
+    }
+
+    pub fn add_response_header(&self, name: &str, value: &str) {
+        if !self.set(
+            abi::RESPONSE_HEADERS,
+            name,
+            ModuleBuffer::of(value.as_bytes()),
+            true,
+        ) {
+            log(
+                abi::LOG_WARN,
+                &format!("traffic-shift: could not add {name}"),
+            );
+        }
+    }
+
+    fn clear_route_cache(&self) {
+        // SAFETY: `filter` is the live stream of the current hook.
+        unsafe { (self.callbacks.clear_route_cache)(self.filter) }
+    }
+
+    /// Adds one to a counter defined by the stream's configuration; a lost count is not an error.
+    pub fn increment(&self, counter: usize) {
+        // SAFETY: `filter` is the live stream; no labels are passed.
+        unsafe {
+            (self.callbacks.increment_counter)(self.filter, counter, std::ptr::null_mut(), 0, 1)
+        };
+    }
+}
+
+impl RequestSource for Stream {
+    fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.request_header(name).map(<[u8]>::to_vec)
+    }
+
+    fn route_name(&self) -> Option<Vec<u8>> {
+        let mut value = EnvoyBuffer::EMPTY;
+        // SAFETY: as for headers; the name is copied before the hook returns.
+        let found = unsafe {
+            (self.callbacks.get_attribute_string)(
+                self.filter,
+                abi::ATTRIBUTE_XDS_ROUTE_NAME,
+                &mut value,
+            )
+        };
+        found.then(|| unsafe { value.bytes() }.to_vec())
+    }
+}
+
+/// The route selection a cluster specifier is making: the request's headers, read only.
+pub struct Selection {
+    pub selection: abi::SelectionEnvoyPtr,
+    pub callbacks: &'static Callbacks,
+}
+
+impl Selection {
+    pub fn set_cluster(&self, cluster: &str) {
+        // SAFETY: the selection is live; Envoy copies the name.
+        unsafe {
+            (self.callbacks.specifier_set_cluster_name)(
+                self.selection,
+                ModuleBuffer::of(cluster.as_bytes()),
+            )
+        }
+    }
+}
+
+impl RequestSource for Selection {
+    fn header(&self, name: &str) -> Option<Vec<u8>> {
+        let mut value = EnvoyBuffer::EMPTY;
+        // SAFETY: the selection is live; the value is copied before the hook returns.
+        let found = unsafe {
+            (self.callbacks.specifier_get_header)(
+                self.selection,
+                ModuleBuffer::of(name.as_bytes()),
+                &mut value,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        (found && !value.ptr.is_null()).then(|| unsafe { value.bytes() }.to_vec())
+    }
+
+    fn route_name(&self) -> Option<Vec<u8>> {
+        let mut value = EnvoyBuffer::EMPTY;
+        // SAFETY: as for headers.
+        let found =
+            unsafe { (self.callbacks.specifier_get_route_name)(self.selection, &mut value) };
+        found.then(|| unsafe { value.bytes() }.to_vec())
+    }
+}

@@ -1,0 +1,170 @@
+//! The shell for Envoy's dynamic modules: the only code that talks to Envoy through its C ABI.
+//!
+//! Envoy loads `libtraffic_shift.so` and calls `envoy_dynamic_module_on_program_init` once. The module
+//! offers two extension points, both named `traffic-shift` and configured with the plugin JSON:
+//! the HTTP filter (`http.rs`, sets the cluster header as the Wasm filter does) and the cluster
+//! specifier plugin (`specifier.rs`, names the route's cluster directly). A configuration is compiled
+//! once and refused with one log line when invalid. Every exported function catches a panic before
+//! it can unwind into Envoy (the `native` profile keeps `panic = "unwind"` for that).
+
+mod abi;
+mod host;
+mod http;
+mod metrics;
+mod specifier;
+
+pub use abi::{Callbacks, EnvoyBuffer, ModuleBuffer, ABI_VERSION};
+pub use http::*;
+pub use specifier::*;
+
+use crate::config;
+use crate::random::SplitMix64;
+use crate::request::RequestSource;
+use crate::router::{Decision, Router};
+use metrics::Counters;
+use std::cell::RefCell;
+use std::ffi::c_char;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The name a configuration must carry (`filter_name` / `specifier_name` in Envoy's config).
+pub const FILTER_NAME: &str = "traffic-shift";
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+thread_local! {
+    /// One generator per worker thread, seeded once from the OS: requests never ask for randomness.
+    static RANDOM: RefCell<SplitMix64> = RefCell::new(SplitMix64::new(host::entropy_seed()));
+}
+
+/// Runs an exported function's body; a panic becomes `fallback` (it was logged by the hook).
+fn guarded<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// Installs the host's callbacks and the panic logger; also how tests and fuzzing stand in for Envoy.
+pub fn initialise(callbacks: Callbacks) {
+    abi::install(callbacks);
+    // Envoy's log gets the panic too; the previous hook (Rust's: stderr) still runs.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        host::log(abi::LOG_CRITICAL, &format!("traffic-shift: panic: {info}"));
+        previous(info);
+    }));
+}
+
+/// What every request of one configuration shares, read-only, across worker threads.
+struct Shared {
+    router: Router,
+    counters: Counters,
+}
+
+impl Shared {
+    /// Decides with this worker's generator.
+    fn decide(&self, request: &impl RequestSource) -> Option<Decision> {
+        // try_borrow_mut cannot fail (a hook runs to its end on its thread), but must never panic.
+        RANDOM.with(|random| match random.try_borrow_mut() {
+            Ok(mut random) => self.router.decide(request, &mut *random),
+            Err(_) => None,
+        })
+    }
+}
+
+/// A new configuration for an extension point: compiled, with its counters defined through `define`.
+///
+/// # Safety
+/// `name` and `config` point at bytes valid for the call; `config_envoy_ptr` is the configuration
+/// Envoy is creating.
+unsafe fn configure(
+    config_envoy_ptr: abi::ConfigEnvoyPtr,
+    name: abi::EnvoyBuffer,
+    config: abi::EnvoyBuffer,
+    check: impl Fn(&Router) -> Result<(), String>,
+    define: impl Fn(&Callbacks) -> abi::DefineCounter,
+) -> Option<Shared> {
+    let callbacks = abi::callbacks()?;
+    let router = compile(name.bytes(), config.bytes(), check)?;
+    let counters = Counters::define(&router, define(callbacks), config_envoy_ptr);
+    Some(Shared { router, counters })
+}
+
+/// The configuration Envoy passes for `name`, compiled; `None` (logged) when it must be refused.
+/// `check` refuses what this extension point cannot do, in the same one-line form.
+fn compile(
+    name: &[u8],
+    config: &[u8],
+    check: impl Fn(&Router) -> Result<(), String>,
+) -> Option<Router> {
+    if name != FILTER_NAME.as_bytes() {
+        host::log(
+            abi::LOG_ERROR,
+            &format!(
+                "traffic-shift: unknown name {:?}: this module has one filter and one cluster specifier, {FILTER_NAME:?}",
+                String::from_utf8_lossy(name)
+            ),
+        );
+        return None;
+    }
+    let refused = match config::parse(config) {
+        Ok(router) => match no_rollout(&router, config).and_then(|()| check(&router)) {
+            Ok(()) => {
+                host::log(
+                    abi::LOG_INFO,
+                    &format!(
+                        "traffic-shift: configured {} http entries",
+                        router.entries.len()
+                    ),
+                );
+                return Some(router);
+            }
+            Err(line) => line,
+        },
+        Err(error) => error.to_string(),
+    };
+    host::log(abi::LOG_ERROR, &refused);
+    None
+}
+
+/// Rollouts need a timer and state shared by workers, which this shell does not have yet: an entry
+/// with `rollout` is refused (naming it) rather than served at its starting weights.
+fn no_rollout(router: &Router, config: &[u8]) -> Result<(), String> {
+    let Some(index) = router.entries.iter().position(|e| e.rollout.is_some()) else {
+        return Ok(());
+    };
+    // Entries are compiled from `http` first, then from an HTTPRoute's `rules`.
+    let http_entries = serde_json::from_slice::<serde_json::Value>(config)
+        .ok()
+        .and_then(|document| Some(document.get("http")?.as_array()?.len()))
+        .unwrap_or(0);
+    let path = match index.checked_sub(http_entries) {
+        None => format!("http[{index}].rollout"),
+        Some(rule) => format!("rules[{rule}].rollout"),
+    };
+    Err(format!(
+        "traffic-shift: invalid configuration at {path}: the native module does not run rollouts; \
+         use the Wasm filter for them"
+    ))
+}
+
+#[no_mangle]
+pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
+    guarded(std::ptr::null(), || match abi::resolve() {
+        Ok(callbacks) => {
+            initialise(callbacks);
+            host::log(
+                abi::LOG_INFO,
+                &format!(
+                    "traffic-shift {VERSION} (commit {GIT_COMMIT}) loaded as a dynamic module"
+                ),
+            );
+            ABI_VERSION.as_ptr()
+        }
+        Err(missing) => {
+            // Envoy's log callback may be the one missing: stderr is all there is.
+            eprintln!("traffic-shift: this Envoy lacks the callback {missing}; build the module for its version");
+            std::ptr::null()
+        }
+    })
+}
