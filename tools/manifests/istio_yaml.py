@@ -23,7 +23,7 @@ SHA256_FILLED = """\
 
 URL_PLACEHOLDER_NOTE = """\
   # REPLACE registry.example.com with your registry, after pushing the image `make oci` builds
-  # (filter-config/README.md, "Publish the image")."""
+  # (filter-config/README.md, "Build and publish the image")."""
 
 URL_FILLED_NOTE = """\
   # The image `make oci` built, as pushed to your registry."""
