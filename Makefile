@@ -79,7 +79,7 @@ setup: $(VENV)/.installed
 # project's folder; npm ci only when the lock file changed.
 SCHEMAS := tools/manifests/schemas
 $(SCHEMAS)/node_modules/.installed: $(SCHEMAS)/package.json $(SCHEMAS)/package-lock.json
-	@command -v npm >/dev/null || { echo "the manifest checks need Node.js and npm: install them (e.g. apt-get install nodejs npm)"; exit 1; }
+	@bash tools/debian_tools.sh node:nodejs npm:npm  # the manifest checks run the schema packages under Node.js
 	npm ci --prefix $(SCHEMAS) --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -99,7 +99,7 @@ unit:
 
 # The pure core again, compiled to wasm and run under Node.
 wasm-unit: targets $(WASM_BINDGEN_RUNNER)
-	@command -v node >/dev/null || { echo "wasm-unit runs the core's tests under Node.js: install it (e.g. apt-get install nodejs)"; exit 1; }
+	@bash tools/debian_tools.sh node:nodejs  # wasm-unit runs the core's tests under Node.js
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WASM_BINDGEN_RUNNER)) \
 		cargo test --lib --target wasm32-unknown-unknown
 

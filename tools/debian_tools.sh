@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that provide the given commands, only those missing:
 #   tools/debian_tools.sh wrk:wrk h2load:nghttp2-client     (command:package ...)
-# Used by `make bench` (wrk, h2load) and `make build` (binaryen's wasm-metadce). apt-get needs root.
+# Used by `make build` (binaryen's wasm-metadce), `make wasm-unit` and `make schemas` (Node.js, npm), and
+# `make e2e`, `make bench`, `make soak` (wrk, h2load). apt-get needs root.
 set -euo pipefail
 
 missing=()
