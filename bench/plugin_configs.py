@@ -52,6 +52,9 @@ COST_MODEL = {
     "cost-absent": ("1 entry, reads 1 absent header", _one_entry({"withoutHeaders": {"x-absent": {}}})),
     "cost-present": ("1 entry, reads 1 value (:path)", _one_entry({"uri": {"prefix": "/"}})),
     "cost-hosts": ("1 entry + hosts (reads :authority)", _one_entry(hosts=["reviews"])),
+    # Two values, so the filter takes the whole header map in one call instead (request.rs).
+    "cost-two-values": ("1 entry + hosts + uri (whole map in one call)",
+                        _one_entry({"uri": {"prefix": "/"}}, hosts=["reviews"])),
 }
 
 

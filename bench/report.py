@@ -29,6 +29,7 @@ COST_STEPS = (
     ("reading 1 absent header", "cost-absent", "cost-0"),
     ("reading 1 header value (:path)", "cost-present", "cost-0"),
     ("hosts (reads :authority)", "cost-hosts", "cost-0"),
+    ("two values (:path and :authority) through the whole header map", "cost-two-values", "cost-0"),
 )
 # The last line, in this order.
 SUMMARY = ("ratio_vs_floor", "ratio_vs_lua", "ratio_vs_noop", "ratio_vs_native")

@@ -106,4 +106,4 @@ def test_cost_model_steps_are_per_round_cpu_differences():
     assert report.cost_steps(runs) == [("the filter with nothing to read, over the floor", pytest.approx(2.0)),
                                        ("reading 1 header value (:path)", pytest.approx(1.5))]
     names = [v.name for v in listeners.variants("/m/t.wasm", cost_model=True)]
-    assert names[-4:] == list(plugin_configs.COST_MODEL)
+    assert names[-len(plugin_configs.COST_MODEL):] == list(plugin_configs.COST_MODEL)

@@ -8,6 +8,7 @@
 
 pub mod authority_index;
 pub mod config;
+pub mod header_block;
 pub mod hosts;
 pub mod matcher;
 pub mod random;

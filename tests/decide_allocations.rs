@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use traffic_shift::config::parse;
 use traffic_shift::random::SplitMix64;
@@ -91,12 +92,12 @@ impl HandedOver {
 }
 
 impl RequestSource for HandedOver {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.hand_over(name)
+    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        self.hand_over(name).map(Cow::Owned)
     }
 
-    fn route_name(&self) -> Option<Vec<u8>> {
-        self.hand_over("@route")
+    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
+        self.hand_over("@route").map(Cow::Owned)
     }
 }
 

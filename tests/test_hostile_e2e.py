@@ -36,6 +36,13 @@ HOSTILE_CONFIG = config(
     entry("sticky-cookie", split(SPLIT), match=[{"headers": {"cookie": {}}}], sticky={"cookie": "user"}),
     entry("default", split(SPLIT)),
 )
+# The same semantics with two pseudo-headers read (an entry no request here takes), so the Wasm filter takes
+# the whole header map in one call instead of one header at a time (request.rs, reads_several_values).
+WHOLE_MAP_CONFIG = config(*HOSTILE_CONFIG["http"][:-1],
+                          entry("never", [destination("v2")],
+                                match=[{"uri": {"exact": "/never"}, "method": {"exact": "NEVER"}}]),
+                          HOSTILE_CONFIG["http"][-1])
+READ_MODES = {"one header at a time": HOSTILE_CONFIG, "whole header map": WHOLE_MAP_CONFIG}
 MATCHED = "v2"  # reached only when a matched entry applies
 UNMATCHED = ("v1", "v3")
 
@@ -83,10 +90,12 @@ MALFORMED = [
 HOSTILE = NON_UTF8 + HUGE + MALFORMED
 
 
-@pytest.fixture
-def hostile(envoy_for, module):
-    """The Envoy (FAIL_RELOAD) and its Wasm failure stats before the test; the test must leave them still."""
-    envoy = envoy_for(HOSTILE_CONFIG, http_filters=[wasm_health.reloading_filter(HOSTILE_CONFIG, module)])
+@pytest.fixture(params=list(READ_MODES))
+def hostile(request, envoy_for, module):
+    """The Envoy (FAIL_RELOAD) and its Wasm failure stats before the test; the test must leave them still.
+    Once for each way the filter reads headers."""
+    hostile_config = READ_MODES[request.param]
+    envoy = envoy_for(hostile_config, http_filters=[wasm_health.reloading_filter(hostile_config, module)])
     baseline = wasm_health.snapshot(envoy)
     yield envoy
     wasm_health.assert_healthy(envoy, baseline)

@@ -1,5 +1,7 @@
 //! Requests the fuzz entry points hand to `Router::decide`, as plain data.
 
+use std::borrow::Cow;
+use traffic_shift::header_block::{serialize, HeaderBlock};
 use traffic_shift::request::RequestSource;
 
 /// Named headers (first one of a name wins, as Envoy joins repeats before the filter sees them) and
@@ -11,15 +13,15 @@ pub struct FakeRequest<'a> {
 }
 
 impl RequestSource for FakeRequest<'_> {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
+    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
         self.headers
             .iter()
             .find(|(known, _)| *known == name)
-            .map(|(_, value)| value.to_vec())
+            .map(|(_, value)| Cow::Borrowed(*value))
     }
 
-    fn route_name(&self) -> Option<Vec<u8>> {
-        self.route_name.map(<[u8]>::to_vec)
+    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
+        self.route_name.map(Cow::Borrowed)
     }
 }
 
@@ -28,11 +30,37 @@ impl RequestSource for FakeRequest<'_> {
 pub struct Uniform<'a>(pub Option<&'a [u8]>);
 
 impl RequestSource for Uniform<'_> {
-    fn header(&self, _name: &str) -> Option<Vec<u8>> {
-        self.0.map(<[u8]>::to_vec)
+    fn header(&self, _name: &str) -> Option<Cow<'_, [u8]>> {
+        self.0.map(Cow::Borrowed)
     }
 
-    fn route_name(&self) -> Option<Vec<u8>> {
-        self.0.map(<[u8]>::to_vec)
+    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
+        self.0.map(Cow::Borrowed)
+    }
+}
+
+/// The same request as the proxy-wasm shell sees it when it takes the whole header map in one call:
+/// its headers serialized as the host hands them over, looked up in place.
+pub struct WholeMap<'a> {
+    block: HeaderBlock<Vec<u8>>,
+    route_name: Option<&'a [u8]>,
+}
+
+impl<'a> WholeMap<'a> {
+    pub fn of(request: &FakeRequest<'a>) -> Self {
+        WholeMap {
+            block: HeaderBlock::new(serialize(&request.headers)),
+            route_name: request.route_name,
+        }
+    }
+}
+
+impl RequestSource for WholeMap<'_> {
+    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        self.block.get(name).map(Cow::Borrowed)
+    }
+
+    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
+        self.route_name.map(Cow::Borrowed)
     }
 }

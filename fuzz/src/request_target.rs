@@ -4,10 +4,12 @@
 
 use super::checks::{check_decision, check_router};
 use super::cursor::Cursor;
-use super::fake_request::FakeRequest;
+use super::fake_request::{FakeRequest, WholeMap};
 use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use std::sync::OnceLock;
+use traffic_shift::header_block::HeaderBlock;
 use traffic_shift::hosts::authority_host;
+use traffic_shift::random::SplitMix64;
 use traffic_shift::request::{path_only, percent_decode, query_param};
 use traffic_shift::router::{Decision, Router};
 use traffic_shift::sticky::cookie_value;
@@ -47,6 +49,13 @@ pub fn request(data: &[u8]) -> [Option<Decision>; 2] {
         check_decision(rich_router(), &request, seed),
         check_decision(rich_gateway_router(), &request, seed),
     ];
+    // Reading the headers from the whole map, as the proxy-wasm shell may, decides the same.
+    let whole_map = WholeMap::of(&request);
+    for (router, decision) in [rich_router(), rich_gateway_router()].into_iter().zip(decisions) {
+        assert_eq!(router.decide(&whole_map, &mut SplitMix64::new(seed)), decision);
+    }
+    // Whatever bytes a host hands over as a header map read as some pairs, never a panic.
+    let _ = HeaderBlock::new(data).pairs().count();
     for (_, value) in &request.headers {
         check_byte_helpers(value);
     }

@@ -5,6 +5,7 @@ use crate::random::SplitMix64;
 use crate::request::RequestSource;
 use crate::router::{Router, StickyKey};
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -28,11 +29,11 @@ fn one_entry(entry: Value) -> String {
 
 struct Headers(HashMap<&'static str, &'static [u8]>);
 impl RequestSource for Headers {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0.get(name).map(|v| v.to_vec())
+    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        self.0.get(name).map(|v| Cow::Borrowed(*v))
     }
-    fn route_name(&self) -> Option<Vec<u8>> {
-        self.0.get("@route").map(|v| v.to_vec())
+    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
+        self.0.get("@route").map(|v| Cow::Borrowed(*v))
     }
 }
 
@@ -353,4 +354,26 @@ fn regex_matches_compile_whole_and_respect_ignore_uri_case() {
     assert_eq!(subset(&[("x-group", b"beta-b")]).as_deref(), Some("v3"));
     assert_eq!(subset(&[("x-group", b"beta-bc")]), None);
     assert_eq!(subset(&[("x-group", b"beta-\xff")]), None);
+}
+
+#[test]
+fn a_configuration_reading_two_pseudo_headers_takes_the_whole_map() {
+    let reads_several = |config: Value| compile(config).attributes.reads_several_values();
+    let split = json!([route("v1", json!(50)), route("v3", json!(50))]);
+    let headers_only = json!({"http": [
+        {"name": "a", "match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": split},
+        {"name": "b", "match": [{"withoutHeaders": {"x-canary": {}}}], "route": split},
+    ]});
+    assert!(!reads_several(headers_only));
+    let one_value = json!({"hosts": ["reviews"], "http": [{"name": "a", "route": split}]});
+    assert!(!reads_several(one_value));
+    let hosts_and_uri = json!({"hosts": ["reviews"], "http": [
+        {"name": "a", "match": [{"uri": {"prefix": "/admin"}}], "route": split},
+        {"name": "b", "route": split},
+    ]});
+    assert!(reads_several(hosts_and_uri));
+    let uri_and_method = json!({"http": [
+        {"name": "a", "match": [{"uri": {"exact": "/x"}, "method": {"exact": "POST"}}], "route": split},
+    ]});
+    assert!(reads_several(uri_and_method));
 }

@@ -3,6 +3,7 @@
 
 use super::abi::{self, Callbacks, EnvoyBuffer, FilterEnvoyPtr, ModuleBuffer};
 use crate::request::RequestSource;
+use std::borrow::Cow;
 
 /// Logs through Envoy's log (`[dynamic_modules]`); silent before the callbacks are installed.
 pub fn log(level: u32, message: &str) {
@@ -37,7 +38,8 @@ impl Stream {
     fn request_header(&self, name: &str) -> Option<&[u8]> {
         let mut value = EnvoyBuffer::EMPTY;
         // SAFETY: `filter` is the live stream of the current hook; `value` is written by Envoy and
-        // stays valid until this hook returns or a header is set (callers copy or finish first).
+        // stays valid until this hook returns or a header is set. Borrowed values live in the
+        // decision's memo, which ends before the shell sets a header.
         let found = unsafe {
             (self.callbacks.get_header)(
                 self.filter,
@@ -122,11 +124,11 @@ impl Stream {
 }
 
 impl RequestSource for Stream {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.request_header(name).map(<[u8]>::to_vec)
+    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        self.request_header(name).map(Cow::Borrowed)
     }
 
-    fn route_name(&self) -> Option<Vec<u8>> {
+    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
         let mut value = EnvoyBuffer::EMPTY;
         // SAFETY: as for headers; the name is copied before the hook returns.
         let found = unsafe {
@@ -136,7 +138,7 @@ impl RequestSource for Stream {
                 &mut value,
             )
         };
-        found.then(|| unsafe { value.bytes() }.to_vec())
+        found.then(|| Cow::Owned(unsafe { value.bytes() }.to_vec()))
     }
 }
 
@@ -159,9 +161,10 @@ impl Selection {
 }
 
 impl RequestSource for Selection {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
+    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
         let mut value = EnvoyBuffer::EMPTY;
-        // SAFETY: the selection is live; the value is copied before the hook returns.
+        // SAFETY: the selection is live; the value is valid until the hook returns, and the
+        // decision that borrows it ends before then.
         let found = unsafe {
             (self.callbacks.specifier_get_header)(
                 self.selection,
@@ -171,14 +174,14 @@ impl RequestSource for Selection {
                 std::ptr::null_mut(),
             )
         };
-        (found && !value.ptr.is_null()).then(|| unsafe { value.bytes() }.to_vec())
+        (found && !value.ptr.is_null()).then(|| Cow::Borrowed(unsafe { value.bytes() }))
     }
 
-    fn route_name(&self) -> Option<Vec<u8>> {
+    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
         let mut value = EnvoyBuffer::EMPTY;
         // SAFETY: as for headers.
         let found =
             unsafe { (self.callbacks.specifier_get_route_name)(self.selection, &mut value) };
-        found.then(|| unsafe { value.bytes() }.to_vec())
+        found.then(|| Cow::Owned(unsafe { value.bytes() }.to_vec()))
     }
 }

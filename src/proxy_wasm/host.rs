@@ -1,8 +1,11 @@
 //! Host calls that must never trap a request: every failure becomes "absent" or is ignored.
 
+use crate::header_block::HeaderBlock;
 use crate::request::RequestSource;
 use ::proxy_wasm::hostcalls;
-use ::proxy_wasm::types::{BufferType, MapType};
+use ::proxy_wasm::types::{BufferType, MapType, Status};
+use std::borrow::Cow;
+use std::cell::OnceCell;
 
 pub fn plugin_configuration() -> Vec<u8> {
     hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
@@ -24,21 +27,120 @@ pub fn entropy_seed() -> u64 {
         .map_or(0x2545_f491_4f6c_dd1d, |since| since.as_nanos() as u64)
 }
 
-/// Reads the current request through the host, as raw bytes (header values may be any bytes).
-pub struct HostRequest;
+/// The current request, read through the host as raw bytes (header values may be any bytes).
+pub struct HostRequest {
+    /// Take the whole header map in one call on the first read (the configuration reads several
+    /// values: `Attributes::reads_several_values`) rather than each header on its own.
+    whole_map: bool,
+    /// The map once taken; `None` inside if the host refused it (then headers are read one by one).
+    block: OnceCell<Option<HeaderBlock<HostBytes>>>,
+}
 
-impl RequestSource for HostRequest {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
-            .ok()
-            .flatten()
+impl HostRequest {
+    pub fn new(whole_map: bool) -> Self {
+        HostRequest {
+            whole_map,
+            block: OnceCell::new(),
+        }
     }
 
-    fn route_name(&self) -> Option<Vec<u8>> {
+    /// Whether the client sent `name`: from the map if this request already took it (a lookup in
+    /// module memory), else one host lookup (cheap when absent, the usual case).
+    pub fn has_header(&self, name: &str) -> bool {
+        match self.block.get() {
+            Some(Some(block)) => block.get(name).is_some(),
+            _ => request_header(name).is_some(),
+        }
+    }
+}
+
+impl RequestSource for HostRequest {
+    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        if self.whole_map {
+            if let Some(block) = self.block.get_or_init(request_header_map) {
+                return block.get(name).map(Cow::Borrowed);
+            }
+        }
+        request_header(name).map(|value| Cow::Owned(value.into_vec()))
+    }
+
+    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
         hostcalls::get_property(vec!["xds", "route_name"])
             .ok()
             .flatten()
+            .map(Cow::Owned)
     }
+}
+
+const REQUEST_HEADERS: u32 = MapType::HttpRequestHeaders as u32;
+const STATUS_OK: u32 = Status::Ok as u32;
+
+// The ABI's calls, declared here (the SDK declares them too) so that an unexpected status is an
+// absent value: the SDK's wrappers panic on one, which would trap the VM.
+extern "C" {
+    fn proxy_get_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_pairs(
+        map_type: u32,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> u32;
+}
+
+/// Bytes the host wrote into memory it allocated through `proxy_on_memory_allocate` (a `Vec<u8>`
+/// of exactly that size), freed when dropped.
+pub struct HostBytes(Vec<u8>);
+
+impl HostBytes {
+    /// Takes over what a call returned; `None` unless it succeeded.
+    fn take(status: u32, data: *mut u8, size: usize) -> Option<HostBytes> {
+        if status != STATUS_OK {
+            return None;
+        }
+        if data.is_null() {
+            return Some(HostBytes(Vec::new()));
+        }
+        // SAFETY: on success the host returns memory from the SDK's `proxy_on_memory_allocate`, a
+        // forgotten `Vec<u8>` with capacity `size`, which it filled with `size` bytes.
+        Some(HostBytes(unsafe { Vec::from_raw_parts(data, size, size) }))
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl AsRef<[u8]> for HostBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn request_header(name: &str) -> Option<HostBytes> {
+    let (mut data, mut size) = (std::ptr::null_mut(), 0);
+    // SAFETY: the name outlives the call; the host writes only the two return slots.
+    let status = unsafe {
+        proxy_get_header_map_value(
+            REQUEST_HEADERS,
+            name.as_ptr(),
+            name.len(),
+            &mut data,
+            &mut size,
+        )
+    };
+    HostBytes::take(status, data, size)
+}
+
+fn request_header_map() -> Option<HeaderBlock<HostBytes>> {
+    let (mut data, mut size) = (std::ptr::null_mut(), 0);
+    // SAFETY: as for one header.
+    let status = unsafe { proxy_get_header_map_pairs(REQUEST_HEADERS, &mut data, &mut size) };
+    HostBytes::take(status, data, size).map(HeaderBlock::new)
 }
 
 pub fn set_request_header(name: &str, value: &str) {
@@ -49,8 +151,8 @@ pub fn set_request_header(name: &str, value: &str) {
 
 /// Removes a header only when the client sent it: any header change makes Envoy clear its route
 /// cache and match the route again, while looking up an absent header costs next to nothing.
-pub fn remove_request_header_if_present(name: &str) {
-    if HostRequest.header(name).is_none() {
+pub fn remove_request_header_if_present(request: &HostRequest, name: &str) {
+    if !request.has_header(name) {
         return;
     }
     if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {

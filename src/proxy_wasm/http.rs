@@ -35,15 +35,16 @@ impl Context for ShiftRequest {}
 impl HttpContext for ShiftRequest {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let router = &self.shared.router;
+        let request = HostRequest::new(router.attributes.reads_several_values());
         // try_borrow_mut cannot fail (one request runs at a time on a VM), but must never trap.
         let decision = match self.random.try_borrow_mut() {
-            Ok(mut random) => router.decide(&HostRequest, &mut *random),
+            Ok(mut random) => router.decide(&request, &mut *random),
             Err(_) => None,
         };
         match decision.and_then(|d| router.cluster(d)) {
             // Replacing drops any value the client sent: a client never picks the upstream.
             Some(cluster) => host::set_request_header(&router.cluster_header, cluster),
-            None => host::remove_request_header_if_present(&router.cluster_header),
+            None => host::remove_request_header_if_present(&request, &router.cluster_header),
         }
         self.shared.counters.count(decision);
         self.decision = decision;
