@@ -53,7 +53,8 @@ targets:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 # The module logs its version and commit when its VM starts. Then binaryen's wasm-metadce (Debian)
-# removes the exports of callbacks the filter does not implement (src/proxy_wasm/exports.txt).
+# removes the exports of callbacks the filter does not implement (src/proxy_wasm/exports.txt), and its
+# wasm-opt -O3 shrinks the rest (tools/slim_module.py).
 build: targets
 	@bash tools/debian_tools.sh wasm-metadce:binaryen
 	TRAFFIC_SHIFT_GIT_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \

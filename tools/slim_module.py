@@ -2,7 +2,9 @@
 
 The keep-list is src/proxy_wasm/exports.txt. The proxy-wasm SDK exports every callback of the ABI, and
 Envoy calls each one it finds for every request (bodies, trailers, log, done), each a call into the VM
-that returns at once. binaryen's wasm-metadce removes the exports not kept and the code only they reach.
+that returns at once. binaryen's wasm-metadce removes the exports not kept and the code only they reach;
+then binaryen's wasm-opt -O3 makes the module about 6% smaller, at the same instructions per request
+(`make bench-instructions`; V8 compiles it with TurboFan either way).
 
 Before that, the list is checked against the shell: every callback method defined in src/proxy_wasm/*.rs
 (`fn on_…`) must be kept, and every method the list names must be defined, so a new callback cannot be
@@ -110,7 +112,12 @@ def slim(path: str, kept: dict):
             after = exports(f.read())
         if set(after) != set(kept):
             raise SlimError("after wasm-metadce the module exports %s, expected %s" % (sorted(after), sorted(kept)))
-        os.replace(out_path, path)
+        optimized_path = os.path.join(workdir, "optimized.wasm")
+        # The features to allow are read from the module's target_features section.
+        result = subprocess.run(["wasm-opt", "-O3", out_path, "-o", optimized_path], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SlimError("wasm-opt failed: %s" % result.stderr.strip())
+        os.replace(optimized_path, path)
     return len(before) - len(after)
 
 
