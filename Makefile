@@ -23,7 +23,7 @@ export TRAFFIC_SHIFT_NATIVE_DIR := $(abspath $(dir $(NATIVE_MODULE)))
 manifests: setup
 	$(PY) tools/manifests/generate.py
 
-.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench oci fuzz soak
+.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions oci fuzz soak
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
@@ -38,6 +38,7 @@ help:
 	@echo "make lint          rustfmt check and clippy on the wasm and native builds, warnings denied"
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
 	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm, a Lua filter and the native module"
+	@echo "make bench-instructions  the bench's listeners under callgrind: instructions per request, deterministic (A/B)"
 	@echo "make soak          1M requests, 200 ECDS pushes and 10-10,000-entry configs, memory sampled (SOAK_SCALE=0.1 shortens)"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
 	@echo "make manifests     regenerate filter-config/istio, envoy/ and gateway-api/ from filter-config/plugin/*.json"
@@ -138,13 +139,22 @@ docker-test: build setup
 # (bench/, BENCHMARKS.md);
 # BENCH_QUICK=1: one short round. Each bench/<crate> module builds into target/bench-<crate>.
 BENCH_CRATES := noop floor
-bench: build build-native envoy
+bench-modules: build build-native envoy
 	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client
 	@for crate in $(BENCH_CRATES); do \
 		cargo build --release --locked --target $(WASM_TARGET) --manifest-path bench/$$crate/Cargo.toml \
 			--target-dir target/bench-$$crate || exit 1; \
 	done
+
+bench: bench-modules
 	@$(PY) -m bench
+
+# The same listeners, instructions per request counted by valgrind's callgrind (bench/instructions.py):
+# deterministic, for A/B of small changes. BENCH_INSTRUCTIONS_REQUESTS (default 2000) per listener;
+# BENCH_INSTRUCTIONS_LISTENERS=floor,lua,shift picks listeners.
+bench-instructions: bench-modules
+	@bash tools/debian_tools.sh valgrind:valgrind
+	@$(PY) -m bench --instructions
 
 # Steady load, push storm and config scale on a 2-worker Envoy (tools/soak/, BENCHMARKS.md); a few minutes.
 # SOAK_SCALE (default 1) scales requests and pushes; SOAK_PHASES=steady,storm,scale picks phases.

@@ -1,11 +1,12 @@
-"""python -m bench: measure, print the table, end with the summary line (report.SUMMARY)."""
+"""python -m bench: measure, print the table, end with the summary line (report.SUMMARY).
+python -m bench --instructions: instructions per request under callgrind instead (instructions.py)."""
 import os
 import sys
 import time
 
 import envoylab
 
-from . import envoys, listeners, machine, measure, memory, report, sanity, settings as bench_settings
+from . import envoys, instructions, listeners, machine, measure, memory, report, sanity, settings as bench_settings
 from .cpu import Meter, Placement
 from .load import LoadError, require
 
@@ -80,6 +81,11 @@ def run(settings) -> dict:
 
 def main() -> int:
     settings = bench_settings.from_environment()
+    if sys.argv[1:] == ["--instructions"]:  # `make bench-instructions` (instructions.py)
+        return instructions.main(settings, progress)
+    if sys.argv[1:]:
+        print("usage: python -m bench [--instructions]", file=sys.stderr)
+        return 2
     try:
         result = run(settings)
     except (measure.BenchError, LoadError, envoylab.EnvoyError) as failure:

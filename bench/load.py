@@ -42,10 +42,10 @@ class Latency:
     foreign_cores: float = 0.0  # other work on the machine meanwhile (set by measure.py)
 
 
-def require(tool: str) -> str:
+def require(tool: str, target: str = "make bench") -> str:
     path = shutil.which(tool)
     if not path:
-        raise LoadError("%s not found: run `make bench` (tools/debian_tools.sh installs it)" % tool)
+        raise LoadError("%s not found: run `%s` (tools/debian_tools.sh installs it)" % (tool, target))
     return path
 
 
@@ -116,3 +116,22 @@ def fixed_rate(port: int, host: str, rate: int, seconds: float, clients: int) ->
             return parse_h2load_log(f.read(), per_client * clients, duration)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def parse_h2load_summary(text: str) -> tuple:
+    """(requests h2load was asked for, answers with a 2xx status) from its closing summary."""
+    total = re.search(r"^requests: (\d+) total", text, re.MULTILINE)
+    statuses = re.search(r"^status codes: (\d+) 2xx", text, re.MULTILINE)
+    if not total or not statuses:
+        raise LoadError("unexpected h2load output:\n" + text)
+    return int(total.group(1)), int(statuses.group(1))
+
+
+def counted(port: int, host: str, requests: int, timeout: float) -> int:
+    """h2load over HTTP/1.1, one keep-alive connection, exactly `requests` requests one after another (no
+    pacing); returns how many were answered 2xx. Bounded by `timeout` seconds."""
+    command = [require("h2load"), "--h1", "-c1", "-n%d" % requests, "-H", ":authority: " + host, _url(port)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise LoadError("h2load failed (%d): %s%s" % (result.returncode, result.stdout, result.stderr))
+    return parse_h2load_summary(result.stdout)[1]

@@ -17,6 +17,8 @@ class Settings:
     retry_seconds: float  # total time for measuring runs again that other work on the machine disturbed
     compare_module: str  # another build of the filter, measured as "shift-cmp" with the realistic config (A/B)
     cost_model: bool  # also the plugin_configs.COST_MODEL listeners: the cost of one host read each
+    instructions_requests: int  # `make bench-instructions`: requests counted per listener (after a warm-up)
+    instructions_listeners: str  # `make bench-instructions`: comma-separated listener names, empty = all
 
 
 def from_environment() -> Settings:
@@ -40,4 +42,6 @@ def from_environment() -> Settings:
         compare_module=os.path.abspath(os.environ["BENCH_COMPARE_MODULE"]) if os.environ.get(
             "BENCH_COMPARE_MODULE") else "",
         cost_model=os.environ.get("BENCH_COST_MODEL", "") not in ("", "0"),
+        instructions_requests=number("BENCH_INSTRUCTIONS_REQUESTS", 2000, int),
+        instructions_listeners=os.environ.get("BENCH_INSTRUCTIONS_LISTENERS", ""),
     )

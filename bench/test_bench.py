@@ -1,9 +1,11 @@
 """The bench's own logic, without Envoy or load (`.venv/bin/pytest bench`): parsing the generators' output,
 the round statistics, the listener table and the summary line. No timing is asserted anywhere."""
+import os
+
 import envoylab
 import pytest
 
-from bench import listeners, load, measure, plugin_configs, report
+from bench import instructions, listeners, load, measure, plugin_configs, report, settings
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:40001/reviews/0
   1 threads and 32 connections
@@ -107,3 +109,105 @@ def test_cost_model_steps_are_per_round_cpu_differences():
                                        ("reading 1 header value (:path)", pytest.approx(1.5))]
     names = [v.name for v in listeners.variants("/m/t.wasm", cost_model=True)]
     assert names[-len(plugin_configs.COST_MODEL):] == list(plugin_configs.COST_MODEL)
+
+
+# The head and the tail of a callgrind dump (callgrind_control -d), cost lines elided.
+CALLGRIND_DUMP = """# callgrind format
+version: 1
+creator: callgrind-3.19.0
+pid: 4242
+cmd:  /venv/envoy -c bootstrap.json --concurrency 1
+part: 3
+
+desc: Timerange: Basic block 912345 - 2912345
+desc: Trigger: Client Request: Dump
+
+positions: line
+events: %s
+summary: %s
+
+ob=(1) /venv/envoy
+fn=(1) main
+0 4
+
+totals: %s
+"""
+
+
+def test_callgrind_dump_totals():
+    assert instructions.parse_dump(CALLGRIND_DUMP % ("Ir", "400000000", "400000000")) == 400_000_000
+    # With more events (say --cache-sim=yes), the Ir column; without a totals line, the summary's.
+    several = CALLGRIND_DUMP % ("Dr Ir Dw", "7 123456 9", "7 123456 9")
+    assert instructions.parse_dump(several) == 123456
+    assert instructions.parse_dump(several.replace("totals: 7 123456 9\n", "")) == 123456
+    with pytest.raises(measure.BenchError):
+        instructions.parse_dump("# callgrind format\nevents: Ir\n")
+
+
+def test_callgrind_dump_sums_the_new_files_and_removes_them(monkeypatch):
+    monkeypatch.setattr(load, "require", lambda tool, target="": "/usr/bin/" + tool)
+    callgrind = instructions.Callgrind("/opt/envoy")
+    try:
+        with open(callgrind.wrapper) as f:
+            wrapper = f.read()
+        assert os.access(callgrind.wrapper, os.X_OK) and wrapper.startswith("#!/bin/sh\nexec /usr/bin/valgrind ")
+        assert "--tool=callgrind --smc-check=all-non-file " in wrapper and wrapper.endswith(' /opt/envoy "$@"\n')
+
+        def dump_per_thread(pid, option):  # what valgrind writes with --separate-threads=yes: a file per thread
+            for thread, count in ((1, "1000"), (2, "500")):
+                with open(os.path.join(callgrind.workdir, "callgrind.out.%d.1-%02d" % (pid, thread)), "w") as f:
+                    f.write(CALLGRIND_DUMP % ("Ir", count, count))
+        monkeypatch.setattr(callgrind, "_command", dump_per_thread)
+        assert callgrind.dump(7) == 1500
+        assert not [n for n in os.listdir(callgrind.workdir) if n.startswith("callgrind.out.")]
+        monkeypatch.setattr(callgrind, "_command", lambda pid, option: None)
+        with pytest.raises(measure.BenchError):
+            callgrind.dump(7)
+    finally:
+        callgrind.close()
+    assert not os.path.exists(callgrind.workdir)
+
+
+def test_h2load_summary():
+    text = ("finished in 2.50s, 800.00 req/s, 300.00KB/s\n"
+            "requests: 2000 total, 2000 started, 2000 done, 1998 succeeded, 2 failed, 0 errored, 0 timeout\n"
+            "status codes: 1997 2xx, 0 3xx, 1 4xx, 2 5xx\n")
+    assert load.parse_h2load_summary(text) == (2000, 1997)
+    with pytest.raises(load.LoadError):
+        load.parse_h2load_summary("connect: Connection refused")
+
+
+def test_instructions_listener_selection(monkeypatch):
+    every = listeners.variants("/m/a.wasm", "/m/b.wasm", cost_model=True)
+    assert instructions.select(every, "") == every  # the same listeners as `make bench`, shift-cmp and cost-*
+    assert [v.name for v in instructions.select(every, "shift, floor,shift-cmp")] == ["floor", "shift", "shift-cmp"]
+    with pytest.raises(measure.BenchError, match="no listener nope"):
+        instructions.select(every, "floor,nope")
+    monkeypatch.delenv("BENCH_INSTRUCTIONS_REQUESTS", raising=False)
+    monkeypatch.delenv("BENCH_INSTRUCTIONS_LISTENERS", raising=False)
+    defaults = settings.from_environment()
+    assert (defaults.instructions_requests, defaults.instructions_listeners) == (2000, "")
+    monkeypatch.setenv("BENCH_INSTRUCTIONS_REQUESTS", "500")
+    assert settings.from_environment().instructions_requests == 500
+
+
+def test_instructions_table_and_ratio_lines(monkeypatch):
+    monkeypatch.delenv("BENCH_COMPARE_MODULE", raising=False)
+    every = {v.name: v for v in listeners.variants("/m/a.wasm", "/m/b.wasm", cost_model=True)}
+    per_request = {"native": 160_000, "noop": 180_000, "floor": 200_000, "lua": 202_000, "shift": 210_000,
+                   "shift-cmp": 205_800, "cost-0": 203_000, "cost-present": 204_500}
+    result = instructions.summary(per_request, [every[name] for name in per_request], settings.from_environment())
+    lines = instructions.table(result).splitlines()
+    assert lines[:4] == ["| listener | what runs before the router | instructions/req | vs native | vs floor |",
+                         "|---|---|---:|---:|---:|",
+                         "| native | weighted_clusters, no Wasm | 160.0k | - | 0.800 |",
+                         "| noop | no-op Wasm + weighted_clusters | 180.0k | +20.0k | 0.900 |"]
+    assert "| shift | traffic-shift, 4 entries + hosts | 210.0k | +50.0k | 1.050 |" in lines
+    assert ("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): instructions ratio 0.980, -4200 "
+            "instructions/req") in lines
+    assert lines[-2:] == ["cost model: the filter with nothing to read, over the floor: +3000 instructions/req",
+                          "cost model: reading 1 header value (:path): +1500 instructions/req"]
+    # Instructions of the first listener over the second's: lower is better; the summary's four come last.
+    assert instructions.final_lines(result) == [
+        "instructions_cmp_vs_shift=0.980",
+        "instructions_vs_floor=1.050 instructions_vs_lua=1.040 instructions_vs_noop=1.167 instructions_vs_native=1.312"]
