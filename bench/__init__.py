@@ -15,6 +15,8 @@ Ratios between listeners: report.RATIOS; the summary line: report.SUMMARY. Metho
 Run as `.venv/bin/python -m bench` from the repository root (after `make build` and the bench/<crate> builds
 of `make bench`); BENCH_QUICK=1 does one short round; BENCH_COMPARE_MODULE=other.wasm also measures that build
 of the filter as "shift-cmp" on the realistic config (A/B a change). Other knobs: settings.py.
+`python -m bench --instructions` (`make bench-instructions`) counts instructions per request of the same
+listeners under callgrind instead: instructions.py.
 """
 import os
 import sys
