@@ -36,6 +36,9 @@ pub enum FetchCost {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attributes {
     list: Vec<Attribute>,
+    /// Slots of headers that are not pseudo-headers but that a request usually carries when it is
+    /// read at all: sticky keys (a returning user sends its key).
+    usually_present: Vec<usize>,
 }
 
 impl Attributes {
@@ -71,14 +74,26 @@ impl Attributes {
         self.slot(Attribute::Header(name.to_string()))
     }
 
+    /// A sticky key's header: read only to hash it, and usually present when read.
+    pub fn sticky_header(&mut self, name: &str) -> usize {
+        let slot = self.header(name);
+        if !self.usually_present.contains(&slot) {
+            self.usually_present.push(slot);
+        }
+        slot
+    }
+
     /// Whether a shell should take all request headers in one call rather than one at a time.
     /// Through proxy-wasm, a value costs one call back into the module's allocator and the whole
     /// map costs about one such call, while a lookup that finds nothing is cheap; so the whole map is
-    /// cheaper once a request reads two values, which a configuration reading two pseudo-headers
-    /// (always present) does on every request that gets as far as both.
+    /// cheaper once a request reads two values, which a configuration reading two headers that are
+    /// there when read (pseudo-headers, sticky keys) does on every request that gets as far as both.
     pub fn reads_several_values(&self) -> bool {
         (0..self.list.len())
-            .filter(|slot| self.fetch_cost(*slot) == FetchCost::AlwaysPresentHeader)
+            .filter(|slot| {
+                self.fetch_cost(*slot) == FetchCost::AlwaysPresentHeader
+                    || self.usually_present.contains(slot)
+            })
             .nth(1)
             .is_some()
     }
@@ -360,6 +375,13 @@ mod tests {
         assert!(!attributes.reads_several_values(), "the same value twice");
         attributes.header(":authority");
         assert!(attributes.reads_several_values());
+
+        let mut sticky = Attributes::default();
+        sticky.sticky_header("x-user-id");
+        sticky.header("x-user-id");
+        assert!(!sticky.reads_several_values(), "one sticky key");
+        sticky.header(":authority");
+        assert!(sticky.reads_several_values(), "a sticky key and hosts");
     }
 
     #[test]

@@ -51,8 +51,14 @@ pub fn request(data: &[u8]) -> [Option<Decision>; 2] {
     ];
     // Reading the headers from the whole map, as the proxy-wasm shell may, decides the same.
     let whole_map = WholeMap::of(&request);
-    for (router, decision) in [rich_router(), rich_gateway_router()].into_iter().zip(decisions) {
-        assert_eq!(router.decide(&whole_map, &mut SplitMix64::new(seed)), decision);
+    for (router, decision) in [rich_router(), rich_gateway_router()]
+        .into_iter()
+        .zip(decisions)
+    {
+        assert_eq!(
+            router.decide(&whole_map, &mut SplitMix64::new(seed)),
+            decision
+        );
     }
     // Whatever bytes a host hands over as a header map read as some pairs, never a panic.
     let _ = HeaderBlock::new(data).pairs().count();

@@ -146,10 +146,10 @@ fn sticky(
     STICKY.check(map, path)?;
     match (map.get("header"), map.get("cookie")) {
         (Some(header), None) => Ok(StickyKey::Header {
-            slot: attributes.header(&writable_header(header, &path.key("header"))?),
+            slot: attributes.sticky_header(&writable_header(header, &path.key("header"))?),
         }),
         (None, Some(cookie)) => Ok(StickyKey::Cookie {
-            cookie_header: attributes.header("cookie"),
+            cookie_header: attributes.sticky_header("cookie"),
             name: cookie_name(cookie, &path.key("cookie"))?,
         }),
         _ => Err(ConfigError::at(

@@ -140,10 +140,11 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
         }
     }
     gateway::http_route(map, &root, &template, &mut router)?;
-    router.authority_index = AuthorityIndex::build(
-        router.entries.iter().map(|entry| &entry.rule),
-        router.attributes.header(":authority"),
-    );
+    // Only entries that match on `:authority` can be indexed by it; they registered it.
+    if let Some(authority) = router.attributes.find_header(":authority") {
+        router.authority_index =
+            AuthorityIndex::build(router.entries.iter().map(|entry| &entry.rule), authority);
+    }
     Ok(router)
 }
 

@@ -88,9 +88,14 @@ impl RootContext for Root {
                 rollouts.apply(&mut router);
                 self.set_tick(rollouts.tick_period(now));
                 log::info!(
-                    "traffic-shift: configured {} http entries, setting header {}",
+                    "traffic-shift: configured {} http entries, setting header {}, reading request headers {}",
                     router.entries.len(),
-                    router.cluster_header
+                    router.cluster_header,
+                    if router.attributes.reads_several_values() {
+                        "in one call"
+                    } else {
+                        "one at a time"
+                    }
                 );
                 self.shared = Rc::new(Shared {
                     router,
