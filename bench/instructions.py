@@ -96,20 +96,21 @@ class Callgrind:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _requests(envoy, variant, count: int):
-    answered = load.counted(envoy.ports[variant.name], variant.host, count, 30 + count * SECONDS_PER_REQUEST)
+def _requests(envoy, variant, count: int, headers=()):
+    answered = load.counted(envoy.ports[variant.name], variant.host, count, 30 + count * SECONDS_PER_REQUEST,
+                            headers)
     if answered != count:
         raise BenchError("%s: %d of %d requests answered 2xx under callgrind: the listener is broken\n%s"
                          % (variant.name, answered, count, envoy.log()[-3000:]))
 
 
-def measure(envoy, callgrind: Callgrind, variants: list, requests: int, progress) -> dict:
+def measure(envoy, callgrind: Callgrind, variants: list, requests: int, progress, headers=()) -> dict:
     """{listener: instructions per request}."""
     per_request = {}
     for variant in variants:
-        _requests(envoy, variant, WARMUP_REQUESTS)
+        _requests(envoy, variant, WARMUP_REQUESTS, headers)
         callgrind.zero(envoy.pid)
-        _requests(envoy, variant, requests)
+        _requests(envoy, variant, requests, headers)
         per_request[variant.name] = callgrind.dump(envoy.pid) / requests
         progress("%-15s %9.0f instructions/request" % (variant.name, per_request[variant.name]))
     return per_request
@@ -143,8 +144,9 @@ def table(result: dict) -> str:
             "-" if native is None or v["name"] == "native" else "%+.1fk" % ((count - native) / 1000),
             "-" if floor is None else "%.3f" % (count / floor)))
     lines.append("")
-    lines.append("callgrind, one Envoy worker, %d requests per listener after %d of warm-up; user-space instructions "
-                 "of all Envoy threads (kernel time not counted)" % (result["requests"], result["warmup_requests"]))
+    lines.append("callgrind, one Envoy worker, %d requests per listener after %d of warm-up, %d extra headers each; "
+                 "user-space instructions of all Envoy threads (kernel time not counted)"
+                 % (result["requests"], result["warmup_requests"], result.get("extra_headers", 0)))
     if "instructions_cmp_vs_shift" in result["ratios"]:
         lines.append("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): instructions ratio %.3f, %+.0f "
                      "instructions/req" % (result["ratios"]["instructions_cmp_vs_shift"],
@@ -180,7 +182,8 @@ def run(settings, progress) -> dict:
         try:
             sanity.check(measured, variants)
             progress("%d listeners x %d requests" % (len(variants), settings.instructions_requests))
-            per_request = measure(measured, callgrind, variants, settings.instructions_requests, progress)
+            per_request = measure(measured, callgrind, variants, settings.instructions_requests, progress,
+                                  load.extra_headers(settings.instructions_extra_headers))
         finally:
             measured.close()
     finally:
@@ -192,6 +195,7 @@ def run(settings, progress) -> dict:
 def summary(per_request: dict, variants: list, settings) -> dict:
     """What instructions.json holds and table() prints."""
     return {"requests": settings.instructions_requests, "warmup_requests": WARMUP_REQUESTS,
+            "extra_headers": settings.instructions_extra_headers,
             "settings": settings.__dict__,
             "variants": [{"name": v.name, "what": v.what, "instructions_per_request": per_request[v.name]}
                          for v in variants],

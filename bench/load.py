@@ -127,10 +127,18 @@ def parse_h2load_summary(text: str) -> tuple:
     return int(total.group(1)), int(statuses.group(1))
 
 
-def counted(port: int, host: str, requests: int, timeout: float) -> int:
+def extra_headers(count: int) -> list:
+    """`count` request headers of 40-byte values, standing for what a mesh request carries besides the
+    bench's bare ones (user-agent, accept, tracing, x-forwarded-*...)."""
+    return ["x-bench-extra-%02d: %s" % (i, "v" * 40) for i in range(count)]
+
+
+def counted(port: int, host: str, requests: int, timeout: float, headers=()) -> int:
     """h2load over HTTP/1.1, one keep-alive connection, exactly `requests` requests one after another (no
-    pacing); returns how many were answered 2xx. Bounded by `timeout` seconds."""
-    command = [require("h2load"), "--h1", "-c1", "-n%d" % requests, "-H", ":authority: " + host, _url(port)]
+    pacing), with `headers` ("name: value") added; returns how many were answered 2xx. Bounded by `timeout`
+    seconds."""
+    command = [require("h2load"), "--h1", "-c1", "-n%d" % requests, "-H", ":authority: " + host]
+    command += [arg for header in headers for arg in ("-H", header)] + [_url(port)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise LoadError("h2load failed (%d): %s%s" % (result.returncode, result.stdout, result.stderr))

@@ -19,6 +19,7 @@ class Settings:
     cost_model: bool  # also the plugin_configs.COST_MODEL listeners: the cost of one host read each
     instructions_requests: int  # `make bench-instructions`: requests counted per listener (after a warm-up)
     instructions_listeners: str  # `make bench-instructions`: comma-separated listener names, empty = all
+    instructions_extra_headers: int  # `make bench-instructions`: headers added to each request (a mesh request's)
 
 
 def from_environment() -> Settings:
@@ -44,4 +45,5 @@ def from_environment() -> Settings:
         cost_model=os.environ.get("BENCH_COST_MODEL", "") not in ("", "0"),
         instructions_requests=number("BENCH_INSTRUCTIONS_REQUESTS", 2000, int),
         instructions_listeners=os.environ.get("BENCH_INSTRUCTIONS_LISTENERS", ""),
+        instructions_extra_headers=number("BENCH_EXTRA_HEADERS", 0, int),
     )

@@ -1,6 +1,7 @@
 """The bench's own logic, without Envoy or load (`.venv/bin/pytest bench`): parsing the generators' output,
 the round statistics, the listener table and the summary line. No timing is asserted anywhere."""
 import os
+import subprocess
 
 import envoylab
 import pytest
@@ -189,6 +190,26 @@ def test_instructions_listener_selection(monkeypatch):
     assert (defaults.instructions_requests, defaults.instructions_listeners) == (2000, "")
     monkeypatch.setenv("BENCH_INSTRUCTIONS_REQUESTS", "500")
     assert settings.from_environment().instructions_requests == 500
+
+
+def test_extra_headers_are_distinct_and_passed_to_h2load(monkeypatch):
+    monkeypatch.delenv("BENCH_EXTRA_HEADERS", raising=False)
+    assert settings.from_environment().instructions_extra_headers == 0
+    monkeypatch.setenv("BENCH_EXTRA_HEADERS", "20")
+    assert settings.from_environment().instructions_extra_headers == 20
+    headers = load.extra_headers(20)
+    assert len({h.split(":")[0] for h in headers}) == 20 and all(len(h.split(": ")[1]) == 40 for h in headers)
+    seen = {}
+
+    def fake_run(command, **options):
+        seen["command"] = command
+        return subprocess.CompletedProcess(command, 0, "status codes: 5 2xx, 0 3xx, 0 4xx, 0 5xx\n"
+                                                       "requests: 5 total, 5 started, 5 done, 5 succeeded\n", "")
+
+    monkeypatch.setattr(load.subprocess, "run", fake_run)
+    monkeypatch.setattr(load, "require", lambda name, *args, **kwargs: name)
+    assert load.counted(1234, "reviews:9080", 5, 10.0, headers[:2]) == 5
+    assert seen["command"][-5:] == ["-H", headers[0], "-H", headers[1], "http://127.0.0.1:1234/reviews/0"]
 
 
 def test_instructions_table_and_ratio_lines(monkeypatch):
