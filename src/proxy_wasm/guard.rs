@@ -3,9 +3,10 @@
 //! means "tripped". Keys hold a hash of the configuration bytes: the same configuration pushed
 //! again finds its trip; any change starts over.
 
+use super::host;
 use crate::rollout::{Stage, Totals, Window};
 use ::proxy_wasm::hostcalls;
-use ::proxy_wasm::types::{MapType, Status};
+use ::proxy_wasm::types::Status;
 
 /// Attempts of a compare-and-swap before giving up until the next tick.
 const CAS_ATTEMPTS: usize = 8;
@@ -86,8 +87,5 @@ fn create(key: &str, value: &[u8]) {
 
 /// A response counts as failed when Envoy or the upstream answered 5xx.
 pub fn response_failed() -> bool {
-    hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status")
-        .ok()
-        .flatten()
-        .is_some_and(|status| status.len() == 3 && status[0] == b'5')
+    host::response_header(":status").is_some_and(|status| status.len() == 3 && status[0] == b'5')
 }

@@ -73,6 +73,7 @@ impl RequestSource for HostRequest {
 }
 
 const REQUEST_HEADERS: u32 = MapType::HttpRequestHeaders as u32;
+const RESPONSE_HEADERS: u32 = MapType::HttpResponseHeaders as u32;
 const STATUS_OK: u32 = Status::Ok as u32;
 
 // The ABI's calls, declared here (the SDK declares them too) so that an unexpected status is an
@@ -122,16 +123,19 @@ impl AsRef<[u8]> for HostBytes {
 }
 
 fn request_header(name: &str) -> Option<HostBytes> {
+    map_value(REQUEST_HEADERS, name)
+}
+
+/// A header of the response being answered (in `on_http_response_headers`), as raw bytes.
+pub fn response_header(name: &str) -> Option<Vec<u8>> {
+    map_value(RESPONSE_HEADERS, name).map(HostBytes::into_vec)
+}
+
+fn map_value(map_type: u32, name: &str) -> Option<HostBytes> {
     let (mut data, mut size) = (std::ptr::null_mut(), 0);
     // SAFETY: the name outlives the call; the host writes only the two return slots.
     let status = unsafe {
-        proxy_get_header_map_value(
-            REQUEST_HEADERS,
-            name.as_ptr(),
-            name.len(),
-            &mut data,
-            &mut size,
-        )
+        proxy_get_header_map_value(map_type, name.as_ptr(), name.len(), &mut data, &mut size)
     };
     HostBytes::take(status, data, size)
 }
