@@ -35,7 +35,7 @@ impl Context for ShiftRequest {}
 impl HttpContext for ShiftRequest {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let router = &self.shared.router;
-        let request = HostRequest::new(router.attributes.reads_several_values());
+        let request = HostRequest::new(self.shared.whole_header_map);
         // try_borrow_mut cannot fail (one request runs at a time on a VM), but must never trap.
         let decision = match self.random.try_borrow_mut() {
             Ok(mut random) => router.decide(&request, &mut *random),

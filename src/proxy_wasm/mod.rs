@@ -36,6 +36,9 @@ const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
 /// What every request of one plugin configuration shares.
 pub struct Shared {
     pub router: Router,
+    /// Take the whole request header map in one call (`Attributes::reads_several_values`), decided
+    /// once per configuration.
+    pub whole_header_map: bool,
     pub counters: Counters,
     pub rollouts: Rc<Rollouts>,
 }
@@ -53,6 +56,7 @@ impl Root {
         Root {
             shared: Rc::new(Shared {
                 router: Router::default(),
+                whole_header_map: false,
                 counters: Counters::default(),
                 rollouts: Rc::default(),
             }),
@@ -87,11 +91,12 @@ impl RootContext for Root {
                 rollouts.advance(now);
                 rollouts.apply(&mut router);
                 self.set_tick(rollouts.tick_period(now));
+                let whole_header_map = router.attributes.reads_several_values();
                 log::info!(
                     "traffic-shift: configured {} http entries, setting header {}, reading request headers {}",
                     router.entries.len(),
                     router.cluster_header,
-                    if router.attributes.reads_several_values() {
+                    if whole_header_map {
                         "in one call"
                     } else {
                         "one at a time"
@@ -99,6 +104,7 @@ impl RootContext for Root {
                 );
                 self.shared = Rc::new(Shared {
                     router,
+                    whole_header_map,
                     counters,
                     rollouts,
                 });
@@ -124,6 +130,7 @@ impl RootContext for Root {
         shared.rollouts.apply(&mut router);
         self.shared = Rc::new(Shared {
             router,
+            whole_header_map: shared.whole_header_map,
             counters: shared.counters.clone(),
             rollouts: Rc::clone(&shared.rollouts),
         });
