@@ -107,6 +107,18 @@ fn an_unmatched_request_loses_only_a_client_sent_header() {
 }
 
 #[test]
+fn a_header_envoy_refuses_to_set_is_removed_not_left_to_the_client() {
+    let config = filter_config("traffic-shift", ONE_WAY);
+    ENVOY.with(|envoy| envoy.borrow_mut().refuse_header_values = true);
+    let (request, _) = run(
+        config,
+        &[("end-user", "jason"), ("x-traffic-shift-cluster", "mine")],
+    );
+    ENVOY.with(|envoy| envoy.borrow_mut().refuse_header_values = false);
+    assert_eq!(request, [pair("end-user", "jason")]);
+}
+
+#[test]
 fn each_request_is_counted_once_by_destination() {
     let config = filter_config("traffic-shift", ONE_WAY);
     run(config, &[("end-user", "a")]);

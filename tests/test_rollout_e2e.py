@@ -6,11 +6,13 @@ answers sent within EDGE of a step's instant are left out: timer lateness plus r
 Envoys in turn: none ever moves back to v1, and both Envoys give a user the same version at the same time
 (outside the same EDGE around each step).
 
-The guard: a rollout at 50% towards a v3 that answers 500, or whose port is closed, trips; after one more
+The guard: a rollout at 50% towards a v3 that answers 503, or whose port is closed, trips; after one more
 tick no request on either worker reaches v3 and none fails; the same configuration pushed again stays tripped,
-a changed one starts over. Requests reset before any response (the client gives up on a v3 that never
-answers) count as failures too.
+a changed one starts over. The guard counts only what the upstream did: requests the client resets before any
+answer (a slow v3 it gives up on) are not counted, however many; and a rollout whose last step has been in
+force for its window plus bakeTime is no longer watched, so a failing v3 no longer trips it.
 """
+import concurrent.futures
 import collections
 import dataclasses
 import json
@@ -179,7 +181,7 @@ def send_until_tripped(envoy, connections) -> collections.Counter:
 
 @pytest.mark.parametrize("canary", ["failing", "absent"])
 def test_a_broken_canary_trips_the_guard_on_every_worker(module, tmp_path, canary):
-    broken = {"statuses": {"v3": 500}} if canary == "failing" else {"absent": ("v3",)}
+    broken = {"statuses": {"v3": 503}} if canary == "failing" else {"absent": ("v3",)}
     start = float(int(time.time()) - 1)
     text = guarded(start)
     watched = str(tmp_path / "ecds")
@@ -216,25 +218,53 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, tmp_path, canar
         envoy.close()
 
 
-def test_requests_reset_before_any_response_count_as_failures(module):
+RESETS = 300  # requests the client gives up on, over THREADS connections at a time
+THREADS = 6
+
+
+def test_requests_the_client_resets_never_trip_the_guard(module):
     """v3 accepts connections and never answers; the client gives up on each such request and closes its
-    connection, so Envoy resets the stream before any response: the guard must count it and trip."""
+    connection, so Envoy resets the stream before any response. Hundreds of them must not count: the client,
+    not the upstream, ended them (an attacker must not be able to roll a healthy canary back)."""
     with socket.socket() as black_hole:
         black_hole.bind(("127.0.0.1", 0))
-        black_hole.listen(64)  # connections complete in the kernel; nothing ever reads or answers
-        plugin = config(rollout_entry(float(int(time.time()) - 1), [(0, 50), (3600, 100)], target=TARGET,
+        black_hole.listen(512)  # connections complete in the kernel; nothing ever reads or answers
+        plugin = config(rollout_entry(float(int(time.time()) - 1), [(0, 90), (3600, 100)], target=TARGET,
                                       start_weights=ALL_V1, guard={**GUARD, "minRequests": 5}))
         with lab.launch(plugin, module=module, concurrency=WORKERS, absent=("v3",),
                         ports={"v3": black_hole.getsockname()[1]}) as envoy:
-            outcomes = collections.Counter()
-            for _ in range(200):
+            def one(_):
                 try:
-                    outcomes[lab.request(envoy.port, timeout=0.2).status] += 1
+                    return lab.request(envoy.port, timeout=0.05).status
                 except (socket.timeout, TimeoutError):
-                    outcomes["gave up"] += 1
-                state = rollout_state(envoy)
-                if state["tripped"] == 1:
-                    break
-            assert state["tripped"] == 1, (outcomes, state)
-            assert outcomes["gave up"] >= 5 and set(outcomes) <= {200, "gave up"}, outcomes
-            assert state["errors"][V3] >= 5, state
+                    return "gave up"
+            with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
+                outcomes = collections.Counter(pool.map(one, range(RESETS)))
+            time.sleep(3 * TICK)  # every worker publishes what it counted
+            state = rollout_state(envoy)
+            assert outcomes["gave up"] >= 200 and set(outcomes) <= {200, "gave up"}, outcomes
+            assert state["tripped"] == 0 and state["progress"] == 90, (outcomes, state)
+            assert state["errors"].get(V3, 0) == 0, state
+            assert "tripped" not in envoy.log()
+
+
+def test_a_finished_rollout_past_window_and_bake_time_no_longer_trips(module):
+    """The last step took effect 8 s ago; window 5 s + bakeTime 1 s are over: v3 answering 503 to every
+    request is no longer the guard's business (it would have rolled a finished rollout back)."""
+    start = float(int(time.time()) - 10)
+    plugin = config(rollout_entry(start, [(0, 50), (2, 100)], target=TARGET, start_weights=ALL_V1,
+                                  guard={**GUARD, "minRequests": 5, "bakeTime": "1s"}))
+    with lab.launch(plugin, module=module, concurrency=WORKERS, statuses={"v3": 503}) as envoy:
+        by_worker = connections_by_worker(envoy, per_worker=2)
+        connections = [c for conns in by_worker.values() for c in conns]
+        try:
+            tally = send_over(connections, 300)
+            time.sleep(3 * TICK)
+            assert tally == {(503, V3): 300}, tally
+            state = rollout_state(envoy)
+            assert (state["tripped"], state["progress"]) == (0, 100), state
+            assert state["errors"].get(V3, 0) == 0, state
+            assert "tripped" not in envoy.log()
+        finally:
+            for connection in connections:
+                connection.close()

@@ -19,6 +19,8 @@ pub struct FakeEnvoy {
     pub route_cache_clears: usize,
     /// What the cluster specifier named.
     pub selected_cluster: Option<Vec<u8>>,
+    /// Refuse to set a header value (removals still work): a failed host call.
+    pub refuse_header_values: bool,
 }
 
 thread_local! {
@@ -88,13 +90,16 @@ unsafe extern "C" fn set_header(
 ) -> bool {
     let (removing, key, value) = (value.ptr.is_null(), bytes(key), bytes(value));
     with(|envoy| {
+        if envoy.refuse_header_values && !removing {
+            return false;
+        }
         let headers = map(envoy, header_type);
         headers.retain(|(k, _)| *k != key);
         if !removing {
             headers.push((key, value));
         }
-    });
-    true
+        true
+    })
 }
 
 unsafe extern "C" fn add_header(

@@ -65,7 +65,8 @@ impl Stream {
         unsafe { call(self.filter, header_type, key, value) }
     }
 
-    /// Replaces any value the client sent, then has Envoy match the route again on it.
+    /// Replaces any value the client sent, then has Envoy match the route again on it. If Envoy
+    /// refuses, the client's value must not survive: the header is removed instead.
     pub fn set_request_header(&self, name: &str, value: &str) {
         if !self.set(
             abi::REQUEST_HEADERS,
@@ -75,17 +76,17 @@ impl Stream {
         ) {
             log(
                 abi::LOG_WARN,
-                &format!("traffic-shift: could not set {name}"),
+                &format!("traffic-shift: could not set {name}; removing it"),
             );
+            self.remove_request_header(name);
+            return;
         }
         self.clear_route_cache();
     }
 
-    /// Removes a header only when the client sent it: the route is matched again only then.
-    pub fn remove_request_header_if_present(&self, name: &str) {
-        if self.request_header(name).is_none() {
-            return;
-        }
+    /// Removes the header whether or not the client sent it (the fail-safe paths), then has Envoy
+    /// match the route again.
+    pub fn remove_request_header(&self, name: &str) {
         if !self.set(abi::REQUEST_HEADERS, name, ModuleBuffer::NULL, false) {
             log(
                 abi::LOG_WARN,
@@ -93,6 +94,13 @@ impl Stream {
             );
         }
         self.clear_route_cache();
+    }
+
+    /// Removes a header only when the client sent it: the route is matched again only then.
+    pub fn remove_request_header_if_present(&self, name: &str) {
+        if self.request_header(name).is_some() {
+            self.remove_request_header(name);
+        }
     }
 
     pub fn add_response_header(&self, name: &str, value: &str) {

@@ -128,19 +128,35 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     filter: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    on_headers(filter_envoy_ptr, filter, |host, stream| {
-        let shared = &stream.shared;
-        let decision = shared.decide(host);
-        match decision.and_then(|d| shared.router.cluster(d)) {
-            // Replacing drops any value the client sent: a client never picks the upstream.
-            Some(cluster) => host.set_request_header(&shared.router.cluster_header, cluster),
-            None => host.remove_request_header_if_present(&shared.router.cluster_header),
+    let decided = guarded(false, || {
+        if let Some((host, stream)) = unsafe { stream(filter_envoy_ptr, filter) } {
+            decide(&host, stream);
         }
-        if let Some(counter) = shared.counters.id(decision) {
-            host.increment(counter);
-        }
-        stream.decision = decision;
-    })
+        true
+    });
+    if !decided {
+        // A panic (logged by the hook) must not let the client's cluster header through.
+        guarded((), || {
+            if let Some((host, stream)) = unsafe { stream(filter_envoy_ptr, filter) } {
+                host.remove_request_header(&stream.shared.router.cluster_header);
+            }
+        });
+    }
+    CONTINUE
+}
+
+fn decide(host: &Stream, stream: &mut ShiftStream) {
+    let shared = &stream.shared;
+    let decision = shared.decide(host);
+    match decision.and_then(|d| shared.router.cluster(d)) {
+        // Replacing drops any value the client sent: a client never picks the upstream.
+        Some(cluster) => host.set_request_header(&shared.router.cluster_header, cluster),
+        None => host.remove_request_header_if_present(&shared.router.cluster_header),
+    }
+    if let Some(counter) = shared.counters.id(decision) {
+        host.increment(counter);
+    }
+    stream.decision = decision;
 }
 
 /// # Safety

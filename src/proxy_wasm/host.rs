@@ -44,11 +44,12 @@ impl HostRequest {
         }
     }
 
-    /// Whether the client sent `name`: from the map if this request already took it (a lookup in
-    /// module memory), else one host lookup (cheap when absent, the usual case).
+    /// Whether the client may have sent `name`: from the map if this request already took it (a
+    /// lookup in module memory; a malformed map cannot say no), else one host lookup (cheap when
+    /// absent, the usual case).
     pub fn has_header(&self, name: &str) -> bool {
         match self.block.get() {
-            Some(Some(block)) => block.get(name).is_some(),
+            Some(Some(block)) => block.get(name).is_some() || !block.is_well_formed(),
             _ => request_header(name).is_some(),
         }
     }
@@ -91,6 +92,37 @@ extern "C" {
         return_map_data: *mut *mut u8,
         return_map_size: *mut usize,
     ) -> u32;
+    fn proxy_replace_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+}
+
+/// Replaces a request header; false when the host refused (its wrapper would trap instead).
+fn replace_request_header(name: &str, value: &str) -> bool {
+    // SAFETY: both buffers outlive the call; the host only reads them.
+    let status = unsafe {
+        proxy_replace_header_map_value(
+            REQUEST_HEADERS,
+            name.as_ptr(),
+            name.len(),
+            value.as_ptr(),
+            value.len(),
+        )
+    };
+    status == STATUS_OK
+}
+
+/// Removes a request header; false when the host refused.
+fn remove_request_header(name: &str) -> bool {
+    // SAFETY: the name outlives the call; the host only reads it.
+    let status =
+        unsafe { proxy_remove_header_map_value(REQUEST_HEADERS, name.as_ptr(), name.len()) };
+    status == STATUS_OK
 }
 
 /// Bytes the host wrote into memory it allocated through `proxy_on_memory_allocate` (a `Vec<u8>`
@@ -147,9 +179,14 @@ fn request_header_map() -> Option<HeaderBlock<HostBytes>> {
     HostBytes::take(status, data, size).map(HeaderBlock::new)
 }
 
+/// Sets `name`, replacing what the client sent; if the host refuses, the client's value must not
+/// survive: the header is removed instead (the route then finds no cluster).
 pub fn set_request_header(name: &str, value: &str) {
-    if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err() {
-        log::warn!("traffic-shift: could not set {name}");
+    if !replace_request_header(name, value) {
+        log::warn!("traffic-shift: could not set {name}; removing it");
+        if !remove_request_header(name) {
+            log::warn!("traffic-shift: could not remove {name}");
+        }
     }
 }
 
@@ -159,7 +196,7 @@ pub fn remove_request_header_if_present(request: &HostRequest, name: &str) {
     if !request.has_header(name) {
         return;
     }
-    if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
+    if !remove_request_header(name) {
         log::warn!("traffic-shift: could not remove {name}");
     }
 }

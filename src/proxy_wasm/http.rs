@@ -1,10 +1,10 @@
 //! One request: strip the client's cluster header, decide, set the header, count.
 
-use super::guard;
 use super::host::{self, HostRequest};
-use super::rollout::Watch;
+use super::rollout;
 use super::Shared;
 use crate::random::SplitMix64;
+use crate::rollout::Watch;
 use crate::router::Decision;
 use ::proxy_wasm::traits::{Context, HttpContext};
 use ::proxy_wasm::types::Action;
@@ -15,7 +15,7 @@ pub struct ShiftRequest {
     shared: Rc<Shared>,
     random: Rc<RefCell<SplitMix64>>,
     decision: Option<Decision>,
-    /// Set when the rollout guard counts this request; taken when its answer is counted.
+    /// Set when the rollout guard counts this request; its outcome is read with the answer.
     watch: Option<Watch>,
 }
 
@@ -52,11 +52,15 @@ impl HttpContext for ShiftRequest {
         Action::Continue
     }
 
+    /// The answer is known here: the upstream's, or Envoy's own for it (a reset or timeout before
+    /// any answer, a refused connection). A stream the client ends first never gets here, so it is
+    /// not counted: its watch is dropped with the context.
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         if let Some(watch) = self.watch.take() {
+            let outcome = rollout::response_outcome();
             self.shared
                 .rollouts
-                .answered(watch, guard::response_failed());
+                .answered(watch, outcome, &rollout::Host);
         }
         let router = &self.shared.router;
         if let (Some(header), Some(cluster)) = (
@@ -66,14 +70,5 @@ impl HttpContext for ShiftRequest {
             host::add_response_header(header, cluster);
         }
         Action::Continue
-    }
-}
-
-/// Envoy deletes every stream's context: one still watched never saw an answer (reset), a failure.
-impl Drop for ShiftRequest {
-    fn drop(&mut self) {
-        if let Some(watch) = self.watch.take() {
-            self.shared.rollouts.answered(watch, true);
-        }
     }
 }

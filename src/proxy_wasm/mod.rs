@@ -3,7 +3,6 @@
 //! `Root` compiles the configuration in `on_configure` (refusing a bad one with one log line)
 //! and hands it, with the VM's random source, to each request's [`http::ShiftRequest`].
 
-mod guard;
 mod host;
 mod http;
 mod metrics;
@@ -47,8 +46,8 @@ struct Root {
     shared: Rc<Shared>,
     /// One generator per VM (a VM runs on one worker thread), seeded once.
     random: Rc<RefCell<SplitMix64>>,
-    /// The host timer's period; zero when off.
-    tick: Duration,
+    /// The host timer's period in milliseconds; zero when off.
+    tick: u64,
 }
 
 impl Root {
@@ -61,19 +60,19 @@ impl Root {
                 rollouts: Rc::default(),
             }),
             random: Rc::new(RefCell::new(SplitMix64::new(host::entropy_seed()))),
-            tick: Duration::ZERO,
+            tick: 0,
         }
     }
 
     /// Re-arms the host timer only when its period changes.
-    fn set_tick(&mut self, period: Duration) {
-        if period == self.tick {
+    fn set_tick(&mut self, period_ms: u64) {
+        if period_ms == self.tick {
             return;
         }
-        if hostcalls::set_tick_period(period).is_err() {
+        if hostcalls::set_tick_period(Duration::from_millis(period_ms)).is_err() {
             log::warn!("traffic-shift: no timer from the host; rollouts stay where they are");
         }
-        self.tick = period;
+        self.tick = period_ms;
     }
 }
 
@@ -86,11 +85,16 @@ impl RootContext for Root {
             Ok(mut router) => {
                 let counters = Counters::define(&router);
                 // The weights in force now, before any request; the timer keeps them current.
-                let rollouts = Rc::new(Rollouts::new(&router, &bytes));
+                let rollouts = Rc::new(Rollouts::new(
+                    &router,
+                    &bytes,
+                    || rollout::SharedData,
+                    rollout::define,
+                ));
                 let now = rollout::now_ms();
-                rollouts.advance(now);
+                rollouts.advance(now, &rollout::Host);
                 rollouts.apply(&mut router);
-                self.set_tick(rollouts.tick_period(now));
+                self.set_tick(rollouts.tick_ms(now));
                 let whole_header_map = router.attributes.reads_several_values();
                 log::info!(
                     "traffic-shift: configured {} http entries, setting header {}, reading request headers {}",
@@ -120,8 +124,8 @@ impl RootContext for Root {
     /// Rollouts move on here, not in requests: a new router only when some weights change.
     fn on_tick(&mut self) {
         let now = rollout::now_ms();
-        let changed = self.shared.rollouts.advance(now);
-        self.set_tick(self.shared.rollouts.tick_period(now));
+        let changed = self.shared.rollouts.advance(now, &rollout::Host);
+        self.set_tick(self.shared.rollouts.tick_ms(now));
         if !changed {
             return;
         }
