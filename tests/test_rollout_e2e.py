@@ -1,4 +1,5 @@
-"""Issue 10, end to end: scheduled rollouts and the canary guard in real Envoys with two workers each.
+"""Scheduled rollouts and the canary guard in real Envoys with two workers each, on both builds of the filter
+(the Wasm module and the native dynamic module: same configuration, same weights, gauges and log lines).
 
 The ramp: one configuration, pushed once, moves all-v1 -> 25% -> 50% -> 75% -> all-v3 by itself, one step
 every 4 s. Two separate Envoys run it side by side. Requests without a user key are judged per step (5 sigma;
@@ -26,8 +27,11 @@ import envoylab as lab
 from demo import client as demo_client, lab as demo_lab
 from demo.rollout_config import TICK, next_second, rollout_entry, rollout_state, shares_at
 from load_shift import swap, timeline
+from conftest import BOTH_SHELLS
 from shift_configs import RESPONSE_HEADER, config
 from user_traffic import Pool, connections_by_worker
+
+pytestmark = BOTH_SHELLS
 
 WORKERS = 2
 TARGET = {"v1": 0, "v3": 100}
@@ -76,13 +80,13 @@ def ask_both(pools, start: float, until: float, pairs: list, stop: threading.Eve
 
 
 @pytest.fixture(scope="module")
-def ramp(module) -> Ramp:
+def ramp(module, shell) -> Ramp:
     start = next_second(4.0 + BEFORE)  # both Envoys start first (a slow start only shortens the "before")
     plugin = config(rollout_entry(start, STEPS, target=TARGET, start_weights=ALL_V1, sticky={"header": "x-user-id"}))
     envoys, clients, pairs, stop = [], [], [], threading.Event()
     try:
         for _ in range(2):
-            envoys.append(lab.launch(plugin, module=module, concurrency=WORKERS))
+            envoys.append(lab.launch(plugin, module=module, shell=shell, concurrency=WORKERS))
         time.sleep(max(0.0, start - BEFORE - time.time()))
         wall_minus_monotonic = time.time() - time.monotonic()
         end = start + STEPS[-1][0] + AFTER
@@ -180,12 +184,12 @@ def send_until_tripped(envoy, connections) -> collections.Counter:
 
 
 @pytest.mark.parametrize("canary", ["failing", "absent"])
-def test_a_broken_canary_trips_the_guard_on_every_worker(module, tmp_path, canary):
+def test_a_broken_canary_trips_the_guard_on_every_worker(module, shell, tmp_path, canary):
     broken = {"statuses": {"v3": 503}} if canary == "failing" else {"absent": ("v3",)}
     start = float(int(time.time()) - 1)
     text = guarded(start)
     watched = str(tmp_path / "ecds")
-    envoy = demo_lab.start(watched, text, module, concurrency=WORKERS, **broken)
+    envoy = demo_lab.start(watched, text, module, concurrency=WORKERS, shell=shell, **broken)
     by_worker = connections_by_worker(envoy, per_worker=2)
     connections = [c for conns in by_worker.values() for c in conns]
     try:
@@ -193,7 +197,8 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, tmp_path, canar
         before = send_until_tripped(envoy, connections)
         v1 = lab.istio_cluster("v1")
         assert {key for key in before if key[1] == v1} <= {(200, v1)}, "stable v1 failed: %r" % before
-        assert sum(n for (status, cluster), n in before.items() if cluster == V3 and status >= 500) >= 20, before
+        # (connections_by_worker's own requests count too: the guard's counter is checked below)
+        assert sum(n for (status, cluster), n in before.items() if cluster == V3 and status >= 500) > 0, before
         time.sleep(3 * TICK)  # the other worker reads the trip on its next tick (a busy machine fires timers late)
         assert send_over(connections, 400) == {(200, v1): 400}
         log = envoy.log()
@@ -206,10 +211,10 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, tmp_path, canar
             if name.startswith("traffic_shift_rollout_"):
                 assert exported.count("# TYPE %s %s\n" % (name, described["type"])) == 1, name
 
-        assert swap(envoy, watched, text, module).outcome.accepted
+        assert swap(envoy, watched, text, module, shell).outcome.accepted
         assert send_over(connections, 200) == {(200, v1): 200}, "the same configuration again stays tripped"
 
-        assert swap(envoy, watched, guarded(start - 1), module).outcome.accepted
+        assert swap(envoy, watched, guarded(start - 1), module, shell).outcome.accepted
         again = send_over(connections, 100)
         assert sum(n for (_, cluster), n in again.items() if cluster == V3) > 0, "a new config starts over: %r" % again
     finally:
@@ -222,7 +227,7 @@ RESETS = 300  # requests the client gives up on, over THREADS connections at a t
 THREADS = 6
 
 
-def test_requests_the_client_resets_never_trip_the_guard(module):
+def test_requests_the_client_resets_never_trip_the_guard(module, shell):
     """v3 accepts connections and never answers; the client gives up on each such request and closes its
     connection, so Envoy resets the stream before any response. Hundreds of them must not count: the client,
     not the upstream, ended them (an attacker must not be able to roll a healthy canary back)."""
@@ -231,7 +236,7 @@ def test_requests_the_client_resets_never_trip_the_guard(module):
         black_hole.listen(512)  # connections complete in the kernel; nothing ever reads or answers
         plugin = config(rollout_entry(float(int(time.time()) - 1), [(0, 90), (3600, 100)], target=TARGET,
                                       start_weights=ALL_V1, guard={**GUARD, "minRequests": 5}))
-        with lab.launch(plugin, module=module, concurrency=WORKERS, absent=("v3",),
+        with lab.launch(plugin, module=module, shell=shell, concurrency=WORKERS, absent=("v3",),
                         ports={"v3": black_hole.getsockname()[1]}) as envoy:
             def one(_):
                 try:
@@ -248,13 +253,13 @@ def test_requests_the_client_resets_never_trip_the_guard(module):
             assert "tripped" not in envoy.log()
 
 
-def test_a_finished_rollout_past_window_and_bake_time_no_longer_trips(module):
+def test_a_finished_rollout_past_window_and_bake_time_no_longer_trips(module, shell):
     """The last step took effect 8 s ago; window 5 s + bakeTime 1 s are over: v3 answering 503 to every
     request is no longer the guard's business (it would have rolled a finished rollout back)."""
     start = float(int(time.time()) - 10)
     plugin = config(rollout_entry(start, [(0, 50), (2, 100)], target=TARGET, start_weights=ALL_V1,
                                   guard={**GUARD, "minRequests": 5, "bakeTime": "1s"}))
-    with lab.launch(plugin, module=module, concurrency=WORKERS, statuses={"v3": 503}) as envoy:
+    with lab.launch(plugin, module=module, shell=shell, concurrency=WORKERS, statuses={"v3": 503}) as envoy:
         by_worker = connections_by_worker(envoy, per_worker=2)
         connections = [c for conns in by_worker.values() for c in conns]
         try:

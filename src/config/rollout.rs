@@ -245,7 +245,11 @@ pub fn rollout(value: &Value, path: &JsonPath<'_>, target: &[u32]) -> ConfigResu
             "start plus the steps and the guard's window and bakeTime is past the year 292 million; shorten them",
         ));
     }
-    Ok(Rollout { schedule, guard })
+    Ok(Rollout {
+        schedule,
+        guard,
+        path: path.to_string(),
+    })
 }
 
 #[cfg(test)]

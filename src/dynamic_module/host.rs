@@ -36,6 +36,30 @@ pub struct Stream {
 
 impl Stream {
     fn request_header(&self, name: &str) -> Option<&[u8]> {
+        self.header(abi::REQUEST_HEADERS, name)
+    }
+
+    /// The answer's status, in the response hook.
+    pub fn response_status(&self) -> Option<u64> {
+        let status = self.header(abi::RESPONSE_HEADERS, ":status")?;
+        std::str::from_utf8(status).ok()?.parse().ok()
+    }
+
+    /// Envoy's `response.code_details`: who answered (`via_upstream`) or why Envoy did.
+    pub fn response_code_details(&self) -> Option<Vec<u8>> {
+        let mut value = EnvoyBuffer::EMPTY;
+        // SAFETY: `filter` is the live stream; the value is copied before the hook returns.
+        let found = unsafe {
+            (self.callbacks.get_attribute_string)(
+                self.filter,
+                abi::ATTRIBUTE_RESPONSE_CODE_DETAILS,
+                &mut value,
+            )
+        };
+        found.then(|| unsafe { value.bytes() }.to_vec())
+    }
+
+    fn header(&self, header_type: u32, name: &str) -> Option<&[u8]> {
         let mut value = EnvoyBuffer::EMPTY;
         // SAFETY: `filter` is the live stream of the current hook; `value` is written by Envoy and
         // stays valid until this hook returns or a header is set. Borrowed values live in the
@@ -43,7 +67,7 @@ impl Stream {
         let found = unsafe {
             (self.callbacks.get_header)(
                 self.filter,
-                abi::REQUEST_HEADERS,
+                header_type,
                 ModuleBuffer::of(name.as_bytes()),
                 &mut value,
                 0,

@@ -3,15 +3,38 @@
 
 use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, FilterEnvoyPtr, CONTINUE};
 use super::host::Stream;
-use super::{configure, guarded, Shared};
+use super::{configure, decide, guarded, MetricCallbacks, Shared};
+use crate::rollout::engine::{Level, RolloutHost};
+use crate::rollout::{outcome, Watch};
 use crate::router::Decision;
 use std::ffi::c_void;
 use std::sync::Arc;
 
-/// One stream: its configuration and the choice made on the request, for the response header.
+/// One stream: its configuration, the choice made on the request (for the response header), and
+/// whether the rollout guard counts its answer.
 struct ShiftStream {
     shared: Arc<Shared>,
     decision: Option<Decision>,
+    watch: Option<Watch>,
+}
+
+/// The guard's failure counters are the stream's configuration's.
+impl RolloutHost for Stream {
+    fn log(&self, level: Level, line: &str) {
+        let level = match level {
+            Level::Info => abi::LOG_INFO,
+            Level::Warn => abi::LOG_WARN,
+        };
+        super::host::log(level, line);
+    }
+
+    fn set_gauge(&self, _id: u64, _value: u64) {}
+
+    fn increment(&self, id: u64) {
+        if let Ok(id) = usize::try_from(id) {
+            Stream::increment(self, id);
+        }
+    }
 }
 
 /// # Safety
@@ -29,7 +52,11 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
                 name,
                 config,
                 |_| Ok(()),
-                |c| c.define_counter,
+                |c| MetricCallbacks {
+                    define_counter: c.define_counter,
+                    define_gauge: c.define_gauge,
+                    set_gauge: c.set_gauge,
+                },
             )
         };
         shared.map_or(std::ptr::null(), |shared| {
@@ -44,7 +71,8 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
 pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(config: *const c_void) {
     guarded((), || {
         if !config.is_null() {
-            drop(unsafe { Arc::from_raw(config.cast::<Shared>()) });
+            let shared = unsafe { Arc::from_raw(config.cast::<Shared>()) };
+            shared.stop();
         }
     })
 }
@@ -67,6 +95,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_new(
         Box::into_raw(Box::new(ShiftStream {
             shared,
             decision: None,
+            watch: None,
         }))
         .cast::<c_void>()
     })
@@ -130,7 +159,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
 ) -> u32 {
     let decided = guarded(false, || {
         if let Some((host, stream)) = unsafe { stream(filter_envoy_ptr, filter) } {
-            decide(&host, stream);
+            on_request(&host, stream);
         }
         true
     });
@@ -145,18 +174,25 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     CONTINUE
 }
 
-fn decide(host: &Stream, stream: &mut ShiftStream) {
+fn on_request(host: &Stream, stream: &mut ShiftStream) {
     let shared = &stream.shared;
-    let decision = shared.decide(host);
-    match decision.and_then(|d| shared.router.cluster(d)) {
-        // Replacing drops any value the client sent: a client never picks the upstream.
-        Some(cluster) => host.set_request_header(&shared.router.cluster_header, cluster),
-        None => host.remove_request_header_if_present(&shared.router.cluster_header),
-    }
+    let decision = shared.with_router(|router| {
+        let decision = decide(router, host);
+        match decision.and_then(|d| router.cluster(d)) {
+            // Replacing drops any value the client sent: a client never picks the upstream.
+            Some(cluster) => host.set_request_header(&router.cluster_header, cluster),
+            None => host.remove_request_header_if_present(&router.cluster_header),
+        }
+        decision
+    });
     if let Some(counter) = shared.counters.id(decision) {
         host.increment(counter);
     }
     stream.decision = decision;
+    stream.watch = shared
+        .live
+        .as_ref()
+        .and_then(|live| live.engine.watch(decision));
 }
 
 /// # Safety
@@ -168,6 +204,12 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     _end_of_stream: bool,
 ) -> u32 {
     on_headers(filter_envoy_ptr, filter, |host, stream| {
+        // The answer is known here (the upstream's, or Envoy's own for it); a stream the client
+        // ends first never gets here, and is not counted.
+        if let (Some(watch), Some(live)) = (stream.watch.take(), &stream.shared.live) {
+            let answered = outcome(host.response_status(), || host.response_code_details());
+            live.engine.answered(watch, answered, host);
+        }
         let router = &stream.shared.router;
         if let (Some(header), Some(cluster)) = (
             router.response_header.as_deref(),

@@ -18,6 +18,8 @@ pub use schedule::{Schedule, Step};
 pub struct Rollout {
     pub schedule: Schedule,
     pub guard: Option<Guard>,
+    /// Where `rollout` is in the configuration (`http[2].rollout`), for a shell's refusal.
+    pub path: String,
 }
 
 /// Where a rollout stands; weights change only when this does.
@@ -127,6 +129,7 @@ mod tests {
                 target: vec![0, 100],
             },
             guard: None,
+            path: String::new(),
         };
         assert_eq!(rollout.stage_at(999, false), Stage::Before);
         assert_eq!(rollout.stage_at(6_000, false), Stage::Step(0));
@@ -176,6 +179,7 @@ mod tests {
                 window_ms: 5_000,
                 bake_ms: 60_000,
             }),
+            path: String::new(),
         };
         // The last step at 11 000, then 5 s of window and 60 s of bake.
         assert_eq!(rollout.guard_end_ms(), Some(76_000));

@@ -12,22 +12,22 @@ CLUSTERS = {**envoylab.clusters_named(envoylab.ISTIO_TEMPLATE),
             **envoylab.clusters_named("outbound|9080|{subset}|reviews")}
 
 
-def bootstrap(watched_dir: str, ports: dict = None, **render_options) -> dict:
+def bootstrap(watched_dir: str, ports: dict = None, shell: str = "wasm", **render_options) -> dict:
     """render_options go to envoylab.render_bootstrap (e.g. statuses={"v3": 500}, absent=("v3",))."""
-    config = envoylab.render_bootstrap(http_filters=[ecds_file.http_filter(watched_dir)], clusters=CLUSTERS,
+    config = envoylab.render_bootstrap(http_filters=[ecds_file.http_filter(watched_dir, shell)], clusters=CLUSTERS,
                                        ports=ports, **render_options)
     config["node"] = NODE
     return config
 
 
 def start(watched_dir: str, first_config: str, module: str, ports: dict = None, attempts: int = 3,
-          concurrency: int = 1, **render_options):
+          concurrency: int = 1, shell: str = "wasm", **render_options):
     """Put `first_config` in the watched directory and start Envoy on it; returns a ready envoylab.Envoy.
     Free ports (ports=None) are picked again if another process took one meanwhile."""
     os.makedirs(watched_dir, exist_ok=True)
-    ecds_file.write_resource(watched_dir, first_config, module)
+    ecds_file.write_resource(watched_dir, first_config, module, shell)
     for attempt in range(attempts):
-        envoy = envoylab.Envoy(bootstrap(watched_dir, ports, **render_options), concurrency=concurrency)
+        envoy = envoylab.Envoy(bootstrap(watched_dir, ports, shell, **render_options), concurrency=concurrency)
         try:
             return envoy.start()
         except envoylab.EnvoyError as failure:
