@@ -15,6 +15,8 @@ pub mod random;
 pub mod request;
 pub mod rollout;
 pub mod router;
+#[cfg(any(target_os = "wasi", not(target_family = "wasm")))]
+pub mod shell;
 pub mod stat_name;
 pub mod sticky;
 pub mod string_match;

@@ -1,8 +1,11 @@
 //! Safe wrappers over the Envoy callbacks for one HTTP stream; every failure becomes "absent" or a
 //! warning, never a crash.
 
-use super::abi::{self, Callbacks, EnvoyBuffer, FilterEnvoyPtr, ModuleBuffer};
+use super::abi::{
+    self, Callbacks, ConfigEnvoyPtr, DefineCounter, EnvoyBuffer, FilterEnvoyPtr, ModuleBuffer,
+};
 use crate::request::RequestSource;
+use crate::shell::{self, AnswerHost, FilterHost};
 use std::borrow::Cow;
 
 /// Logs through Envoy's log (`[dynamic_modules]`); silent before the callbacks are installed.
@@ -13,19 +16,37 @@ pub fn log(level: u32, message: &str) {
     }
 }
 
-/// A seed from the OS; the clock if that fails (spreading load needs no secret).
+/// A seed from the OS; the clock if that fails.
 pub fn entropy_seed() -> u64 {
-    let mut seed = [0u8; 8];
-    if getrandom::getrandom(&mut seed).is_ok() {
-        return u64::from_le_bytes(seed);
+    let clock = || {
+        let now = std::time::SystemTime::now();
+        Some(now.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
+    };
+    shell::entropy_seed(clock, |line| log(abi::LOG_WARN, line))
+}
+
+/// Defines a counter or gauge (`define` is the extension point's callback) on the configuration
+/// being created; `None` (logged) when Envoy refuses.
+pub fn define_metric(define: DefineCounter, config: ConfigEnvoyPtr, name: &str) -> Option<usize> {
+    let mut id = 0;
+    // SAFETY: `config` is the configuration being created; the name outlives the call.
+    let result = unsafe {
+        define(
+            config,
+            ModuleBuffer::of(name.as_bytes()),
+            std::ptr::null_mut(),
+            0,
+            &mut id,
+        )
+    };
+    let id = (result == abi::METRICS_SUCCESS).then_some(id);
+    if id.is_none() {
+        log(
+            abi::LOG_WARN,
+            &format!("traffic-shift: could not define metric {name}"),
+        );
     }
-    log(
-        abi::LOG_WARN,
-        "traffic-shift: no entropy from the OS; seeding from the clock",
-    );
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0x2545_f491_4f6c_dd1d, |since| since.as_nanos() as u64)
+    id
 }
 
 /// The stream Envoy is running a hook for.
@@ -152,6 +173,42 @@ impl Stream {
         unsafe {
             (self.callbacks.increment_counter)(self.filter, counter, std::ptr::null_mut(), 0, 1)
         };
+    }
+}
+
+impl FilterHost for Stream {
+    fn set_request_header(&self, name: &str, value: &str) {
+        Stream::set_request_header(self, name, value);
+    }
+
+    fn remove_request_header_if_present(&self, name: &str) {
+        Stream::remove_request_header_if_present(self, name);
+    }
+
+    fn increment(&self, counter: u64) {
+        if let Ok(id) = usize::try_from(counter) {
+            Stream::increment(self, id);
+        }
+    }
+}
+
+impl AnswerHost for Stream {
+    fn response_status(&self) -> Option<u64> {
+        Stream::response_status(self)
+    }
+
+    fn response_code_details(&self) -> Option<Vec<u8>> {
+        Stream::response_code_details(self)
+    }
+
+    fn add_response_header(&self, name: &str, value: &str) {
+        Stream::add_response_header(self, name, value);
+    }
+
+    fn increment(&self, counter: u64) {
+        if let Ok(id) = usize::try_from(counter) {
+            Stream::increment(self, id);
+        }
     }
 }
 

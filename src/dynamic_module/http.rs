@@ -3,38 +3,14 @@
 
 use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, FilterEnvoyPtr, CONTINUE};
 use super::host::Stream;
-use super::{configure, decide, guarded, MetricCallbacks, Shared};
-use crate::rollout::engine::{Level, RolloutHost};
-use crate::rollout::{outcome, Watch};
-use crate::router::Decision;
+use super::{configure, guarded, with_random, MetricCallbacks, Shared};
 use std::ffi::c_void;
 use std::sync::Arc;
 
-/// One stream: its configuration, the choice made on the request (for the response header), and
-/// whether the rollout guard counts its answer.
+/// One stream: its configuration, and the kernel's state between the hooks.
 struct ShiftStream {
     shared: Arc<Shared>,
-    decision: Option<Decision>,
-    watch: Option<Watch>,
-}
-
-/// The guard's failure counters are the stream's configuration's.
-impl RolloutHost for Stream {
-    fn log(&self, level: Level, line: &str) {
-        let level = match level {
-            Level::Info => abi::LOG_INFO,
-            Level::Warn => abi::LOG_WARN,
-        };
-        super::host::log(level, line);
-    }
-
-    fn set_gauge(&self, _id: u64, _value: u64) {}
-
-    fn increment(&self, id: u64) {
-        if let Ok(id) = usize::try_from(id) {
-            Stream::increment(self, id);
-        }
-    }
+    stream: crate::shell::Stream,
 }
 
 /// # Safety
@@ -94,8 +70,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_new(
         let shared = unsafe { Arc::from_raw(config) };
         Box::into_raw(Box::new(ShiftStream {
             shared,
-            decision: None,
-            watch: None,
+            stream: crate::shell::Stream::default(),
         }))
         .cast::<c_void>()
     })
@@ -174,25 +149,11 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     CONTINUE
 }
 
-fn on_request(host: &Stream, stream: &mut ShiftStream) {
-    let shared = &stream.shared;
-    let decision = shared.with_router(|router| {
-        let decision = decide(router, host);
-        match decision.and_then(|d| router.cluster(d)) {
-            // Replacing drops any value the client sent: a client never picks the upstream.
-            Some(cluster) => host.set_request_header(&router.cluster_header, cluster),
-            None => host.remove_request_header_if_present(&router.cluster_header),
-        }
-        decision
+fn on_request(host: &Stream, state: &mut ShiftStream) {
+    let shared = &state.shared;
+    state.stream = with_random(|random| {
+        shared.with_router(|router| shared.kernel.on_request(router, host, random))
     });
-    if let Some(counter) = shared.counters.id(decision) {
-        host.increment(counter);
-    }
-    stream.decision = decision;
-    stream.watch = shared
-        .live
-        .as_ref()
-        .and_then(|live| live.engine.watch(decision));
 }
 
 /// # Safety
@@ -203,20 +164,12 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     filter: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    on_headers(filter_envoy_ptr, filter, |host, stream| {
-        // The answer is known here (the upstream's, or Envoy's own for it); a stream the client
-        // ends first never gets here, and is not counted.
-        if let (Some(watch), Some(live)) = (stream.watch.take(), &stream.shared.live) {
-            let answered = outcome(host.response_status(), || host.response_code_details());
-            live.engine.answered(watch, answered, host);
-        }
-        let router = &stream.shared.router;
-        if let (Some(header), Some(cluster)) = (
-            router.response_header.as_deref(),
-            stream.decision.and_then(|d| router.cluster(d)),
-        ) {
-            host.add_response_header(header, cluster);
-        }
+    on_headers(filter_envoy_ptr, filter, |host, state| {
+        let shared = &state.shared;
+        // Cluster names do not change with weights: the compiled router names them.
+        shared
+            .kernel
+            .on_response(&shared.router, &mut state.stream, host);
     })
 }
 

@@ -10,7 +10,6 @@
 mod abi;
 mod host;
 mod http;
-mod metrics;
 mod rollout;
 mod specifier;
 
@@ -20,11 +19,13 @@ pub use specifier::*;
 
 use crate::config;
 use crate::random::SplitMix64;
-use crate::request::RequestSource;
 use crate::rollout::engine::MetricKind;
-use crate::router::{Decision, Router};
-use metrics::{define_metric, Counters};
-use rollout::{ConfigHost, Live};
+use crate::rollout::shared::ProcessStore;
+use crate::rollout::Engine;
+use crate::router::Router;
+use crate::shell::{self, Counters, Kernel};
+use host::define_metric;
+use rollout::{ConfigHost, Live, STORE};
 use std::cell::RefCell;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -32,11 +33,6 @@ use std::sync::Arc;
 
 /// The name a configuration must carry (`filter_name` / `specifier_name` in Envoy's config).
 pub const FILTER_NAME: &str = "traffic-shift";
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
-    Some(commit) => commit,
-    None => "unknown",
-};
 
 thread_local! {
     /// One generator per worker thread, seeded once from the OS: requests never ask for randomness.
@@ -62,7 +58,7 @@ pub fn initialise(callbacks: Callbacks) {
 /// What every request of one configuration shares across worker threads.
 struct Shared {
     router: Router,
-    counters: Counters,
+    kernel: Kernel<&'static ProcessStore>,
     /// Present when the configuration has rollouts: the router in force is the rollout's.
     live: Option<Arc<Live>>,
 }
@@ -84,13 +80,9 @@ impl Shared {
     }
 }
 
-/// Decides with this worker's generator.
-fn decide(router: &Router, request: &impl RequestSource) -> Option<Decision> {
-    // try_borrow_mut cannot fail (a hook runs to its end on its thread), but must never panic.
-    RANDOM.with(|random| match random.try_borrow_mut() {
-        Ok(mut random) => router.decide(request, &mut *random),
-        Err(_) => None,
-    })
+/// Runs `f` with this worker's generator (`None` only if it is somehow in use: never a panic).
+fn with_random<T>(f: impl FnOnce(Option<&mut SplitMix64>) -> T) -> T {
+    RANDOM.with(|random| f(random.try_borrow_mut().ok().as_deref_mut()))
 }
 
 /// An extension point's metric callbacks (the HTTP filter's or the cluster specifier's).
@@ -117,20 +109,22 @@ unsafe fn configure(
     let metrics = metrics(callbacks);
     let bytes = config.bytes();
     let router = compile(name.bytes(), bytes, check)?;
-    let counters = Counters::define(&router, metrics.define_counter, config_envoy_ptr);
-    let live = router.entries.iter().any(|e| e.rollout.is_some()).then(|| {
+    let define = |kind, name: &str| {
+        let define = match kind {
+            MetricKind::Counter => metrics.define_counter,
+            MetricKind::Gauge => metrics.define_gauge,
+        };
+        define_metric(define, config_envoy_ptr, name).map(|id| id as u64)
+    };
+    let counters = Counters::define(&router, |name| define(MetricKind::Counter, name));
+    let rollouts = Arc::new(Engine::new(&router, bytes, || &*STORE, define));
+    let live = (!rollouts.is_empty()).then(|| {
         let host = ConfigHost::new(config_envoy_ptr, metrics.set_gauge);
-        Live::start(router.clone(), bytes, host, |kind, name| {
-            let define = match kind {
-                MetricKind::Counter => metrics.define_counter,
-                MetricKind::Gauge => metrics.define_gauge,
-            };
-            define_metric(define, config_envoy_ptr, name).map(|id| id as u64)
-        })
+        Live::start(router.clone(), Arc::clone(&rollouts), host)
     });
     Some(Shared {
         router,
-        counters,
+        kernel: Kernel { counters, rollouts },
         live,
     })
 }
@@ -177,12 +171,7 @@ pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
     guarded(std::ptr::null(), || match abi::resolve() {
         Ok(callbacks) => {
             initialise(callbacks);
-            host::log(
-                abi::LOG_INFO,
-                &format!(
-                    "traffic-shift {VERSION} (commit {GIT_COMMIT}) loaded as a dynamic module"
-                ),
-            );
+            host::log(abi::LOG_INFO, &shell::loaded_line(" as a dynamic module"));
             ABI_VERSION.as_ptr()
         }
         Err(missing) => {

@@ -10,7 +10,7 @@
 
 use super::abi::{self, ConfigEnvoyPtr, ConfigMetric};
 use super::host;
-use crate::rollout::engine::{Level, MetricKind, RolloutHost};
+use crate::rollout::engine::{Level, RolloutHost};
 use crate::rollout::shared::ProcessStore;
 use crate::rollout::Engine;
 use crate::router::Router;
@@ -62,9 +62,6 @@ impl RolloutHost for ConfigHost {
             unsafe { (self.set_gauge)(self.config, id, std::ptr::null_mut(), 0, value) };
         }
     }
-
-    /// Counters are incremented by streams, never by the timer.
-    fn increment(&self, _id: u64) {}
 }
 
 /// A configuration with rollouts: the router in force and the engine that moves it on.
@@ -72,7 +69,7 @@ pub struct Live {
     /// The configuration as compiled; each change of weights is applied to a copy of it.
     base: Router,
     current: RwLock<Arc<Router>>,
-    pub engine: Engine<&'static ProcessStore>,
+    engine: Arc<Engine<&'static ProcessStore>>,
     host: ConfigHost,
     stopped: Mutex<bool>,
     wake: Condvar,
@@ -81,14 +78,11 @@ pub struct Live {
 
 impl Live {
     /// Compiles the weights in force now and starts the timer if anything can still change.
-    /// `define` defines the engine's metrics on the configuration being created.
     pub fn start(
         base: Router,
-        config: &[u8],
+        engine: Arc<Engine<&'static ProcessStore>>,
         host: ConfigHost,
-        define: impl FnMut(MetricKind, &str) -> Option<u64>,
     ) -> Arc<Live> {
-        let engine = Engine::new(&base, config, || &*STORE, define);
         let now = now_ms();
         engine.advance(now, &host);
         let mut router = base.clone();

@@ -5,7 +5,7 @@
 
 use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, SelectionEnvoyPtr};
 use super::host::Selection;
-use super::{configure, decide, guarded, MetricCallbacks, Shared};
+use super::{configure, guarded, with_random, MetricCallbacks, Shared};
 use crate::router::{Router, DEFAULT_CLUSTER_HEADER};
 use std::ffi::c_void;
 
@@ -113,28 +113,30 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_cluster_specifier_select(
             callbacks,
         };
         let shared = &specifier.shared;
-        shared.with_router(|router| {
-            let decision = decide(router, &request);
-            if let Some(counter) = shared.counters.id(decision) {
-                // SAFETY: the configuration is live; no labels are passed. A lost count is not an
-                // error.
-                unsafe {
-                    (callbacks.specifier_increment_counter)(
-                        specifier.config_envoy_ptr,
-                        counter,
-                        std::ptr::null_mut(),
-                        0,
-                        1,
-                    )
-                };
-            }
-            match decision.and_then(|d| router.cluster(d)) {
-                Some(cluster) => {
-                    request.set_cluster(cluster);
-                    true
+        with_random(|random| {
+            shared.with_router(|router| {
+                let (cluster, counter) = shared.kernel.pick(router, &request, random);
+                if let Some(counter) = counter.and_then(|c| usize::try_from(c).ok()) {
+                    // SAFETY: the configuration is live; no labels are passed. A lost count is not
+                    // an error.
+                    unsafe {
+                        (callbacks.specifier_increment_counter)(
+                            specifier.config_envoy_ptr,
+                            counter,
+                            std::ptr::null_mut(),
+                            0,
+                            1,
+                        )
+                    };
                 }
-                None => false,
-            }
+                match cluster {
+                    Some(cluster) => {
+                        request.set_cluster(cluster);
+                        true
+                    }
+                    None => false,
+                }
+            })
         })
     })
 }

@@ -1,16 +1,11 @@
-//! Rollouts in the proxy-wasm shell: the core [`Engine`] with its records in the VM's shared data,
-//! its metrics and log lines through the host, and the answer of a watched stream read once, from
-//! its response.
+//! Rollouts in the proxy-wasm shell: the core engine's records in the VM's shared data, its metrics
+//! and log lines through the host, the clock the root context's timer reads.
 
-use super::host;
 use crate::rollout::engine::{Level, MetricKind, RolloutHost};
 use crate::rollout::shared::{CasStore, ReadError, Versioned, WriteError};
-use crate::rollout::{outcome, Engine, Outcome};
 use ::proxy_wasm::hostcalls;
 use ::proxy_wasm::types::{MetricType, Status};
 use std::time::UNIX_EPOCH;
-
-pub type Rollouts = Engine<SharedData>;
 
 /// proxy-wasm shared data: one store for every VM of the same `vm_id` in this Envoy.
 pub struct SharedData;
@@ -49,12 +44,6 @@ impl RolloutHost for Host {
             let _ = hostcalls::record_metric(id, value);
         }
     }
-
-    fn increment(&self, id: u64) {
-        if let Ok(id) = u32::try_from(id) {
-            let _ = hostcalls::increment_metric(id, 1);
-        }
-    }
 }
 
 /// Defines a metric the engine asks for; `None` (logged) when the host refuses.
@@ -76,16 +65,4 @@ pub fn now_ms() -> i64 {
         .and_then(|now| now.duration_since(UNIX_EPOCH).ok())
         .and_then(|since| i64::try_from(since.as_millis()).ok())
         .unwrap_or(0)
-}
-
-/// What a watched stream's answer says of the upstream: its `:status` and, for a 5xx only, Envoy's
-/// `response.code_details` (who answered: the upstream, or Envoy for it and why).
-pub fn response_outcome() -> Outcome {
-    let code = host::response_header(":status")
-        .and_then(|status| std::str::from_utf8(&status).ok()?.parse::<u64>().ok());
-    outcome(code, || property(&["response", "code_details"]))
-}
-
-fn property(path: &[&str]) -> Option<Vec<u8>> {
-    hostcalls::get_property(path.to_vec()).ok().flatten()
 }

@@ -35,11 +35,11 @@ pub enum Level {
     Warn,
 }
 
-/// What the engine asks of a shell: log lines and metric values (ids the shell's `define` gave).
+/// What the engine asks of a shell's timer: log lines and gauge values (ids the shell's `define`
+/// gave).
 pub trait RolloutHost {
     fn log(&self, level: Level, line: &str);
     fn set_gauge(&self, id: u64, value: u64);
-    fn increment(&self, id: u64);
 }
 
 /// A request the guard counts: routed to a growing destination of a guarded entry while it watches.
@@ -170,22 +170,24 @@ impl<S: CasStore> Engine<S> {
             })
     }
 
-    /// A watched stream ended with this outcome; one the upstream is not answerable for is dropped.
-    pub fn answered(&self, watch: Watch, outcome: Outcome, host: &impl RolloutHost) {
-        let Some(tracked) = self.tracked.get(watch.slot) else {
-            return;
-        };
-        match outcome {
-            Outcome::NotCounted => return,
-            Outcome::Success => {}
+    /// A watched stream's answer had this outcome; one the upstream is not answerable for is
+    /// dropped. Returns the failure counter the shell increments, for a failure.
+    pub fn answered(&self, watch: Watch, outcome: Outcome) -> Option<u64> {
+        let tracked = self.tracked.get(watch.slot)?;
+        let counter = match outcome {
+            Outcome::NotCounted => return None,
+            Outcome::Success => None,
             Outcome::Failure => {
                 tracked.errors.fetch_add(1, Relaxed);
-                if let Some(Some(id)) = tracked.error_counters.get(watch.destination) {
-                    host.increment(*id);
-                }
+                tracked
+                    .error_counters
+                    .get(watch.destination)
+                    .copied()
+                    .flatten()
             }
-        }
+        };
         tracked.requests.fetch_add(1, Relaxed);
+        counter
     }
 
     /// One tick: publish the counts, trip if the shared window says so, and move each entry to the

@@ -59,9 +59,6 @@ impl RolloutHost for FakeHost {
     fn set_gauge(&self, id: u64, value: u64) {
         self.gauges.borrow_mut().insert(self.name(id), value);
     }
-    fn increment(&self, id: u64) {
-        *self.counters.borrow_mut().entry(self.name(id)).or_default() += 1;
-    }
 }
 
 /// 50% at the start, the target after 10 s; guarded over 5 s, `bake` more after the last step.
@@ -119,8 +116,9 @@ impl<'s> Worker<'s> {
                 to_v3 += 1;
                 assert!(watch.is_some() || !self.engine.tracked[0].watching.load(Relaxed));
             }
-            if let Some(watch) = watch {
-                self.engine.answered(watch, outcome, &self.host);
+            if let Some(counter) = watch.and_then(|w| self.engine.answered(w, outcome)) {
+                let name = self.host.name(counter);
+                *self.host.counters.borrow_mut().entry(name).or_default() += 1;
             }
         }
         to_v3
