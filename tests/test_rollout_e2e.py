@@ -2,7 +2,7 @@
 (the Wasm module and the native dynamic module: same configuration, same weights, gauges and log lines).
 
 The ramp: one configuration, pushed once, moves all-v1 -> 25% -> 50% -> 75% -> all-v3 by itself, one step
-every 4 s. Two separate Envoys run it side by side. Requests without a user key are judged per step (5 sigma;
+every 4 s. Two separate Envoys run it side by side: the build under test and the Wasm build. Requests without a user key are judged per step (5 sigma;
 answers sent within EDGE of a step's instant are left out: timer lateness plus routing time); sticky users ask both
 Envoys in turn: none ever moves back to v1, and both Envoys give a user the same version at the same time
 (outside the same EDGE around each step).
@@ -85,8 +85,10 @@ def ramp(module, shell) -> Ramp:
     plugin = config(rollout_entry(start, STEPS, target=TARGET, start_weights=ALL_V1, sticky={"header": "x-user-id"}))
     envoys, clients, pairs, stop = [], [], [], threading.Event()
     try:
-        for _ in range(2):
-            envoys.append(lab.launch(plugin, module=module, shell=shell, concurrency=WORKERS))
+        # Envoy A runs the build under test, Envoy B the Wasm build: on the native run, the two builds must
+        # agree on every sticky user at the same instant.
+        for envoy_shell in (shell, "wasm"):
+            envoys.append(lab.launch(plugin, module=module, shell=envoy_shell, concurrency=WORKERS))
         time.sleep(max(0.0, start - BEFORE - time.time()))
         wall_minus_monotonic = time.time() - time.monotonic()
         end = start + STEPS[-1][0] + AFTER
