@@ -107,9 +107,13 @@ def test_the_task_stages_pushed_over_ecds_give_their_split(waypoint, module):
         weights = weights_of(config)
         push(envoy, watched, config, module)
         n = lab.sample_size(weights) if len(weights) > 1 else 200
+        before = lab.metrics.requests(envoy)
         tally = lab.send_requests(envoy.port, n, time_limit=MAX_SECONDS)
         assert tally.statuses == {200: n}, (stage, tally)
         lab.assert_shares(tally, weights)
+        # The counters name the subset as the destination (filter-config/README.md, "Ambient mode", step 4).
+        grown = lab.metrics.requests(envoy) - before
+        assert grown == {("reviews", version): hits for version, hits in tally.versions.items()}
 
 
 @pytest.mark.parametrize("stage, spoofed", [
