@@ -1,9 +1,9 @@
 """Istio ambient mode: the filter in a waypoint proxy, in tag mode, routed by an HTTPRoute attached to the Service.
 
-In a waypoint a WasmPlugin must select its target with `targetRefs` (a `selector` is ignored there) and an
-EnvoyFilter with a `workloadSelector` never applies, so neither the cluster_header route patch nor the
-selector-based WasmPlugins of istio/cluster-header/ and istio/tag/ work in an ambient mesh. Tag mode needs
-neither: the filter writes the chosen version into a header and an ordinary HTTPRoute routes on it.
+A waypoint takes a WasmPlugin (and an EnvoyFilter, at alpha) only by `targetRefs`; a `selector` is ignored there.
+So neither the selector-based WasmPlugins of istio/cluster-header/ and istio/tag/ nor the route patch (an
+EnvoyFilter for productpage's sidecar) work in an ambient mesh. Tag mode needs no patch: the filter writes the
+chosen version into a header and an ordinary HTTPRoute routes on it.
 
 Layout under filter-config/istio/ambient/ (filter-config/README.md, "Ambient mode", gives the order):
   reviews-versions.yaml        one Service per version: the HTTPRoute's backends
