@@ -463,6 +463,15 @@ def test_crd_check_rejects(fixture_crds, spec, expected):
     assert any(expected in p for p in problems), problems
 
 
+def test_crd_check_leaves_groups_the_file_does_not_define_to_the_schema_packages(fixture_crds):
+    """The ambient kit puts core Services and Gateway API objects next to Istio's: a file of Istio CRDs says
+    nothing of them (listed as not evaluated), while a kind of a group it defines must be served."""
+    problems, not_evaluated = crd_check.validate(SERVICE, fixture_crds)
+    assert problems == [] and any("no CRD of its group" in item for item in not_evaluated), not_evaluated
+    problems, _ = crd_check.validate(dict(_rollout(), apiVersion="example.traffic-shift.test/v9"), fixture_crds)
+    assert any("no served version" in p for p in problems), problems
+
+
 def test_crd_check_reports_a_rule_it_cannot_evaluate(fixture_crds):
     """cel-python lacks Kubernetes' CEL extensions: such a rule is listed, never counted as passed."""
     problems, not_evaluated = crd_check.validate(_rollout(url="oci://registry.example.com/x:1"), fixture_crds)
