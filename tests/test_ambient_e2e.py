@@ -139,9 +139,10 @@ def test_envoy_clears_the_route_cache_when_the_filter_sets_the_tag(waypoint, mod
     applies only on that route, by name, so the filter sees the route Envoy cached; it tags v3. An answer from v3
     proves the router matched again after the tag was set. Envoy 1.40 clears the route cache whenever a
     proxy-wasm filter changes request headers (ABI 0.2.x replaced 0.1.0's explicit proxy_clear_route_cache with
-    this; the Rust SDK exports ABI 0.2.1, checked below). No later ABI is released: proxy-wasm's vNEXT draft says
-    nothing about the route cache, and Envoy also offers a `clear_route_cache` foreign function. If an Envoy
-    stops clearing on header changes, this fails, and the filter must call that function after tagging."""
+    this; the Rust SDK exports ABI 0.2.1, checked below). No later ABI is released (the hosts know 0.1.0, 0.2.0 and
+    0.2.1; proxy-wasm's vNEXT draft says nothing about the route cache), and recent Envoy sources also register a
+    `clear_route_cache` foreign function. If an Envoy stops clearing on header changes (it was proposed upstream),
+    this fails, and the filter must call that function after tagging."""
     with open(module, "rb") as f:
         assert b"proxy_abi_version_0_2_1" in f.read(), "the module no longer exports proxy-wasm ABI 0.2.1"
     envoy, watched = waypoint
