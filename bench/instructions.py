@@ -169,7 +169,10 @@ def run(settings, progress) -> dict:
     module = envoylab.module_path()
     if settings.compare_module and not os.path.isfile(settings.compare_module):
         raise BenchError("BENCH_COMPARE_MODULE: no file %s" % settings.compare_module)
-    variants = select(listeners.variants(module, settings.compare_module, settings.cost_model),
+    if settings.compare_native:
+        listeners.install_compare_native(settings.compare_native)
+    variants = select(listeners.variants(module, settings.compare_module, settings.cost_model,
+                                          settings.compare_native),
                       settings.instructions_listeners)
     load.require("h2load")
     callgrind = Callgrind(envoylab.envoy_binary())

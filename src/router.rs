@@ -20,24 +20,71 @@ pub enum StickyKey {
     Cookie { cookie_header: usize, name: Vec<u8> },
 }
 
+/// One destination of an entry: where its traffic goes, and how much of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The rendered cluster name.
+    pub cluster: String,
+    pub weight: u32,
+    /// As configured (host, subset, port), for metric labels.
+    pub destination: Destination,
+    /// The cluster name's hash: its identity for sticky keys (rendezvous hashing).
+    pub cluster_hash: u64,
+}
+
+impl Target {
+    pub fn new(cluster: String, weight: u32, destination: Destination) -> Self {
+        let cluster_hash = sticky::fnv1a(cluster.as_bytes());
+        Target {
+            cluster,
+            weight,
+            destination,
+            cluster_hash,
+        }
+    }
+}
+
 /// One `http` entry: when it applies, and where its traffic goes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub name: String,
     pub rule: MatchRule,
     pub sticky: Option<StickyKey>,
-    /// Rendered cluster names, one per destination.
-    pub clusters: Vec<String>,
-    pub weights: Vec<u32>,
-    /// The destinations as configured (host, subset, port), for metric labels.
-    pub destinations: Vec<Destination>,
-    pub cluster_hashes: Vec<u64>,
+    /// The destinations, in configuration order; at least one.
+    pub targets: Vec<Target>,
+    /// The weighted choice over `targets`' weights; changed only with them ([`Entry::set_weights`]).
     pub choice: WeightedChoice,
     /// Compiled with the target (`route`) weights; a shell applies the weights in force.
     pub rollout: Option<Rollout>,
 }
 
 impl Entry {
+    /// The destinations' cluster names, in order.
+    pub fn clusters(&self) -> Vec<&str> {
+        self.targets.iter().map(|t| t.cluster.as_str()).collect()
+    }
+
+    /// The destinations' weights, in order.
+    pub fn weights(&self) -> Vec<u32> {
+        self.targets.iter().map(|t| t.weight).collect()
+    }
+
+    /// Gives the destinations these weights (one each, in order), and the choice over them: the one
+    /// place weights change. False (nothing changed) for the wrong count or all zero.
+    pub fn set_weights(&mut self, weights: &[u32]) -> bool {
+        if weights.len() != self.targets.len() {
+            return false;
+        }
+        let Some(choice) = WeightedChoice::new(weights) else {
+            return false;
+        };
+        for (target, weight) in self.targets.iter_mut().zip(weights) {
+            target.weight = *weight;
+        }
+        self.choice = choice;
+        true
+    }
+
     fn sticky_key<'r, S: RequestSource>(&self, request: &'r mut Lookup<'_, S>) -> Option<&'r [u8]> {
         match self.sticky.as_ref()? {
             StickyKey::Header { slot } => request.get(*slot),
@@ -53,10 +100,11 @@ impl Entry {
         request: &mut Lookup<'_, S>,
         random: &mut impl RandomSource,
     ) -> usize {
-        if self.clusters.len() > 1 {
-            let by_key = self
-                .sticky_key(request)
-                .and_then(|key| sticky::choose(key, &self.cluster_hashes, &self.weights));
+        if self.targets.len() > 1 {
+            let by_key = self.sticky_key(request).and_then(|key| {
+                let targets = self.targets.iter();
+                sticky::choose(key, targets.map(|t| (t.cluster_hash, t.weight)))
+            });
             if let Some(index) = by_key {
                 return index;
             }
@@ -138,9 +186,9 @@ impl Router {
     pub fn cluster(&self, decision: Decision) -> Option<&str> {
         self.entries
             .get(decision.entry)?
-            .clusters
+            .targets
             .get(decision.destination)
-            .map(String::as_str)
+            .map(|t| t.cluster.as_str())
     }
 }
 

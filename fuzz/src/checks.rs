@@ -76,20 +76,22 @@ pub fn check_router(router: &Router) {
             "duplicate entry name {:?}",
             entry.name
         );
-        let n = entry.clusters.len();
-        assert!(n > 0, "entry {:?} has no destination", entry.name);
-        assert_eq!(entry.weights.len(), n);
-        assert_eq!(entry.cluster_hashes.len(), n);
-        let total: u64 = entry.weights.iter().map(|w| u64::from(*w)).sum();
+        assert!(
+            !entry.targets.is_empty(),
+            "entry {:?} has no destination",
+            entry.name
+        );
+        let total: u64 = entry.targets.iter().map(|t| u64::from(t.weight)).sum();
         assert!(total > 0, "entry {:?} has only zero weights", entry.name);
         assert_eq!(entry.choice.total(), total);
-        for (cluster, hash) in entry.clusters.iter().zip(&entry.cluster_hashes) {
+        for target in &entry.targets {
+            let cluster = &target.cluster;
             // The cluster name becomes a header value Envoy routes on.
             assert!(
                 !cluster.is_empty() && cluster.bytes().all(|b| b.is_ascii_graphic()),
                 "cluster name {cluster:?} is not a clean header value"
             );
-            assert_eq!(*hash, sticky::fnv1a(cluster.as_bytes()));
+            assert_eq!(target.cluster_hash, sticky::fnv1a(cluster.as_bytes()));
         }
     }
 }
@@ -123,23 +125,26 @@ pub fn check_decision<S: RequestSource>(
     for decision in [first, second].into_iter().flatten() {
         let entry = &router.entries[decision.entry];
         assert!(
-            decision.destination < entry.clusters.len(),
+            decision.destination < entry.targets.len(),
             "{decision:?} out of range"
         );
         assert!(
-            entry.weights[decision.destination] > 0,
+            entry.targets[decision.destination].weight > 0,
             "{decision:?} picked a zero weight"
         );
         assert_eq!(
             router.cluster(decision),
-            Some(entry.clusters[decision.destination].as_str())
+            Some(entry.targets[decision.destination].cluster.as_str())
         );
     }
     if let Some(decision) = first {
         if entry_has_choice(router, decision.entry) {
             if let Some(key) = sticky_key(router, decision.entry, source) {
                 let entry = &router.entries[decision.entry];
-                let pinned = sticky::choose(&key, &entry.cluster_hashes, &entry.weights);
+                let pinned = sticky::choose(
+                    &key,
+                    entry.targets.iter().map(|t| (t.cluster_hash, t.weight)),
+                );
                 assert_eq!(
                     Some(decision.destination),
                     pinned,
@@ -156,5 +161,5 @@ fn entry_has_choice(router: &Router, entry: usize) -> bool {
     router
         .entries
         .get(entry)
-        .is_some_and(|e| e.clusters.len() > 1)
+        .is_some_and(|e| e.targets.len() > 1)
 }

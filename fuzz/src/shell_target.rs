@@ -140,7 +140,10 @@ pub fn shell_request(data: &[u8]) -> Option<Vec<u8>> {
         assert!(sent.len() <= 1, "more than one cluster header: {sent:?}");
         let sent = sent.into_iter().next();
         if let Some(cluster) = &sent {
-            let known = rich_router().entries.iter().flat_map(|e| &e.clusters);
+            let known = rich_router()
+                .entries
+                .iter()
+                .flat_map(|e| e.targets.iter().map(|t| &t.cluster));
             assert!(
                 known.into_iter().any(|c| c.as_bytes() == cluster),
                 "cluster {cluster:?} is not configured"
@@ -198,7 +201,10 @@ fn check_specifier() {
         let envoy = envoy.borrow();
         assert_eq!(selected, envoy.selected_cluster.is_some());
         if let Some(cluster) = &envoy.selected_cluster {
-            let known = rich_router().entries.iter().flat_map(|e| &e.clusters);
+            let known = rich_router()
+                .entries
+                .iter()
+                .flat_map(|e| e.targets.iter().map(|t| &t.cluster));
             assert!(
                 known.into_iter().any(|c| c.as_bytes() == cluster),
                 "cluster {cluster:?} is not configured"

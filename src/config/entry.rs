@@ -9,8 +9,7 @@ use super::read::{self, Schema};
 use super::rollout::rollout;
 use crate::matcher::MatchRule;
 use crate::request::Attributes;
-use crate::router::{Entry, StickyKey};
-use crate::sticky::fnv1a;
+use crate::router::{Entry, StickyKey, Target};
 use crate::template::{ClusterNameTemplate, Destination};
 use crate::weighted::WeightedChoice;
 use serde_json::{Map, Value};
@@ -99,14 +98,12 @@ fn route(
     value: &Value,
     path: &JsonPath<'_>,
     template: &ClusterNameTemplate,
-) -> ConfigResult<Targets> {
+) -> ConfigResult<Vec<Target>> {
     let items = read::array(value, path)?;
     if items.is_empty() {
         return Err(ConfigError::at(path, "needs at least one destination"));
     }
-    let mut clusters = Vec::with_capacity(items.len());
-    let mut weights = Vec::with_capacity(items.len());
-    let mut destinations = Vec::with_capacity(items.len());
+    let mut targets = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let at = path.index(index);
         let map = read::object(item, &at)?;
@@ -122,19 +119,13 @@ fn route(
             Some(weight) => read::unsigned(weight, &at.key("weight"), u64::from(u32::MAX))? as u32,
             None => 0,
         };
-        clusters.push(cluster);
-        weights.push(weight);
-        destinations.push(target);
+        targets.push(Target::new(cluster, weight, target));
     }
-    if weights.len() == 1 {
+    if let [lone] = targets.as_mut_slice() {
         // A lone destination takes all traffic, whatever its weight (as in Istio).
-        weights[0] = 1;
+        lone.weight = 1;
     }
-    Ok(Targets {
-        clusters,
-        weights,
-        destinations,
-    })
+    Ok(targets)
 }
 
 fn sticky(
@@ -159,20 +150,12 @@ fn sticky(
     }
 }
 
-/// Where an entry's traffic goes: rendered cluster names, their weights and the destinations they
-/// were rendered from, in order.
-pub struct Targets {
-    pub clusters: Vec<String>,
-    pub weights: Vec<u32>,
-    pub destinations: Vec<Destination>,
-}
-
 /// Finishes an entry of either shape from its name, match rule and targets (read by the shape's own
 /// code) and the [`EXTENSIONS`] in `map`, the entry's object at `path`.
 pub fn assemble(
     name: String,
     rule: MatchRule,
-    targets: Targets,
+    targets: Vec<Target>,
     targets_path: &JsonPath<'_>,
     map: &Map<String, Value>,
     path: &JsonPath<'_>,
@@ -182,11 +165,7 @@ pub fn assemble(
         Some(key) => Some(sticky(key, &path.key("sticky"), attributes)?),
         None => None,
     };
-    let Targets {
-        clusters,
-        weights,
-        destinations,
-    } = targets;
+    let weights: Vec<u32> = targets.iter().map(|t| t.weight).collect();
     let choice = WeightedChoice::new(&weights).ok_or_else(|| {
         ConfigError::at(
             targets_path,
@@ -197,15 +176,11 @@ pub fn assemble(
         Some(value) => Some(rollout(value, &path.key("rollout"), &weights)?),
         None => None,
     };
-    let cluster_hashes = clusters.iter().map(|c| fnv1a(c.as_bytes())).collect();
     Ok(Entry {
         name,
         rule,
         sticky,
-        clusters,
-        weights,
-        destinations,
-        cluster_hashes,
+        targets,
         choice,
         rollout,
     })

@@ -2,14 +2,14 @@
 //! each rule compiles into the same [`Entry`] as an `http[]` entry (through [`entry::assemble`], so
 //! every traffic-shift extension carries over).
 
-use super::entry::{self, Targets, EXTENSIONS};
+use super::entry::{self, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
 use super::gateway_match::matches;
 use super::names::check_cluster_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::request::Attributes;
-use crate::router::{Entry, Router};
+use crate::router::{Entry, Router, Target};
 use crate::template::{ClusterNameTemplate, Destination};
 use serde_json::{Map, Value};
 
@@ -122,7 +122,7 @@ fn backend_refs(
     path: &JsonPath<'_>,
     namespace: &str,
     template: &ClusterNameTemplate,
-) -> ConfigResult<Targets> {
+) -> ConfigResult<Vec<Target>> {
     let items = read::array(value, path)?;
     if items.is_empty() {
         return Err(ConfigError::at(
@@ -130,17 +130,11 @@ fn backend_refs(
             "needs at least one backendRef (a rule without backends only answers errors)",
         ));
     }
-    let mut targets = Targets {
-        clusters: Vec::with_capacity(items.len()),
-        weights: Vec::with_capacity(items.len()),
-        destinations: Vec::with_capacity(items.len()),
-    };
+    let mut targets = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let (cluster, weight, destination) =
             backend_ref(item, &path.index(index), namespace, template)?;
-        targets.clusters.push(cluster);
-        targets.weights.push(weight);
-        targets.destinations.push(destination);
+        targets.push(Target::new(cluster, weight, destination));
     }
     // Unlike Istio, a lone backend keeps its weight: weight 0 means no traffic, refused below.
     Ok(targets)

@@ -313,7 +313,7 @@ mod tests {
             (0.05, 50, 30_000, 0)
         );
         assert_eq!(
-            entry.weights,
+            entry.weights(),
             [0, 100],
             "compiled with the target; the shell applies the weights in force"
         );

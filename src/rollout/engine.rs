@@ -15,7 +15,6 @@ use super::{Rollout, Stage};
 use crate::router::{Decision, Router};
 use crate::stat_name::{self, stat_name};
 use crate::sticky::fnv1a;
-use crate::weighted::WeightedChoice;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// How often a shell's timer looks at the clock and the shared record while something can change:
@@ -109,7 +108,7 @@ impl<S: CasStore> Engine<S> {
                 .collect();
             // Named by the crate's one naming scheme (labelled, as the request counters).
             let mut per_destination = |metric, kind, wanted: &dyn Fn(usize) -> bool| {
-                (0..entry.clusters.len())
+                (0..entry.targets.len())
                     .map(|i| {
                         let tags = stat_name::destination_tags(entry, i).filter(|_| wanted(i))?;
                         define(kind, &stat_name(metric, &tags))
@@ -242,11 +241,7 @@ impl<S: CasStore> Engine<S> {
             else {
                 continue;
             };
-            let weights = tracked.rollout.weights(stage);
-            if let Some(choice) = WeightedChoice::new(&weights) {
-                entry.weights = weights;
-                entry.choice = choice;
-            }
+            entry.set_weights(&tracked.rollout.weights(stage));
         }
     }
 }

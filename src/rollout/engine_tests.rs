@@ -137,15 +137,15 @@ fn a_ramp_moves_step_by_step_and_logs_each_step_once() {
         "before the start: wake every tick"
     );
     assert_eq!(b.tick(START - 2_000), 100);
-    assert_eq!(a.router.entries[0].weights, [100, 0]);
+    assert_eq!(a.router.entries[0].weights(), [100, 0]);
     assert_eq!(a.tick(START - 50), 50, "woken on the step's instant");
     b.tick(START);
     a.tick(START);
-    assert_eq!(a.router.entries[0].weights, [500_000, 500_000]);
+    assert_eq!(a.router.entries[0].weights(), [500_000, 500_000]);
     assert!(a.requests(200, Outcome::Success) > 50);
     a.tick(START + 10_000);
     b.tick(START + 10_000);
-    assert_eq!(a.router.entries[0].weights, [0, 100]);
+    assert_eq!(a.router.entries[0].weights(), [0, 100]);
     let both = |text: &str| a.host.lines_with(text) + b.host.lines_with(text);
     assert_eq!(both("waiting for its start"), 1);
     assert_eq!(both("step 1 of 2 in force, progress 50%"), 1);
@@ -186,7 +186,7 @@ fn failures_trip_every_worker_and_a_repush_stays_tripped() {
         "one trip line per Envoy"
     );
     for worker in [&a, &b] {
-        assert_eq!(worker.router.entries[0].weights, [100, 0]);
+        assert_eq!(worker.router.entries[0].weights(), [100, 0]);
         assert_eq!(worker.host.gauge("rollout_tripped"), [1]);
         assert_eq!(worker.engine.tick_ms(START + 300), 0, "a trip is final");
     }
@@ -198,11 +198,11 @@ fn failures_trip_every_worker_and_a_repush_stays_tripped() {
     // The same configuration pushed again finds its trip.
     let mut again = Worker::new(&store, &text);
     again.tick(START + 400);
-    assert_eq!(again.router.entries[0].weights, [100, 0]);
+    assert_eq!(again.router.entries[0].weights(), [100, 0]);
     // A changed one starts over, on the same key.
     let mut changed = Worker::new(&store, &config(A_MILLISECOND_LATER, "0s"));
     changed.tick(START + 400);
-    assert_eq!(changed.router.entries[0].weights, [500_000, 500_000]);
+    assert_eq!(changed.router.entries[0].weights(), [500_000, 500_000]);
     assert_eq!(store.len(), 1);
 }
 
@@ -241,7 +241,7 @@ fn a_finished_rollout_past_window_and_bake_no_longer_trips() {
     assert_eq!(a.requests(100, Outcome::Failure), 100);
     a.tick(START + 75_100);
     assert_eq!(a.host.gauge("rollout_tripped"), [0]);
-    assert_eq!(a.router.entries[0].weights, [0, 100]);
+    assert_eq!(a.router.entries[0].weights(), [0, 100]);
     // Counts watched just before the end and published after it judge nothing.
     let mut late = Worker::new(&store, &config(AT_START, "0s"));
     late.tick(START + 14_900);

@@ -111,7 +111,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sticky::{choose, fnv1a};
+    use crate::sticky::{choose_among as choose, fnv1a};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
