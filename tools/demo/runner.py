@@ -59,6 +59,7 @@ def run(envoy, watched_dir: str, module: str, stages: list, client, display, dur
         result["interrupted"] = interrupted
         if pages is not None:  # what the product page showed over the whole window, by its stars
             result["pages"] = dict(collections.Counter(pages.answers_between(started, end)))
+            result["pages_settled"] = dict(collections.Counter(pages.answers_between(counted_from, end)))
         display.finished(result, index, len(stages))
         yield result
         if interrupted:
