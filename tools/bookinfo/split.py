@@ -18,7 +18,8 @@ from .service import Answer
 METRIC = "traffic_shift_requests_total"
 WINDOW = 5  # seconds that make "now"
 HISTORY = 300  # seconds kept and drawn
-QUERY = "/stats/prometheus?" + urllib.parse.urlencode({"filter": r"traffic_shift\.requests_total"})
+# The stat name carries the labels before its last part: traffic_shift.entry=.=…;.;requests_total
+QUERY = "/stats/prometheus?" + urllib.parse.urlencode({"filter": r"traffic_shift\..*requests_total$"})
 _SAMPLE = re.compile(r'^%s\{(.*)\}\s+([0-9.eE+]+)\s*$' % METRIC)
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
