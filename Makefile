@@ -107,6 +107,7 @@ wasm-unit: targets $(WASM_BINDGEN_RUNNER)
 
 e2e: build build-native envoy schemas
 	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client  # for the short soak (tests/test_soak_short.py)
+	@bash tools/debian_tools.sh chromium:chromium  # Bookinfo in a real browser (tests/test_bookinfo_browser_e2e.py)
 	$(PYTEST) -q tests bench/test_bench.py
 
 lint: targets
