@@ -298,7 +298,7 @@ def run_stage(number: int, port: int, admin_port: int, page_port: int, folder: s
     lines = check_shares(answers, expected, count)
     shown, page_errors = load_pages(page_port, PAGES_PER_STAGE)
     errors += page_errors
-    lines += ["product page %s" % line.replace(version, STARS[version] + " (%s)" % version, 1)
+    lines += ["page %s" % line.replace(version, "%s %-8s" % (version, STARS[version]), 1)
               for version, line in zip(VERSIONS, check_shares(shown, expected, PAGES_PER_STAGE))]
     passed = not errors and not any(line.endswith("FAIL") for line in lines)
     sent = sum(answers.values()) + len(errors)
