@@ -109,7 +109,7 @@ def test_demo_migrates_reviews_from_v1_to_v3_live_without_failures(module, tmp_p
     for stage, weights in ((first, {"v1": 100}), (half, {"v1": 50, "v3": 50}), (last, {"v3": 100})):
         assert_pages_showed(stage, weights)
     assert summary["failed"] == 0 and summary["pages"] > 0, report
-    assert lines_of(done)[0].startswith("Bookinfo ready: open http://127.0.0.1:"), report
+    assert lines_of(done)[0].startswith("Bookinfo and its Envoy ready: open http://127.0.0.1:"), report
     assert_one_envoy(summary)
     assert not alive(summary["envoy_pid"]["start"]), "the demo left Envoy running"
     lines = done.stdout.strip().splitlines()

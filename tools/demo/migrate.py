@@ -77,11 +77,11 @@ def main(args) -> int:
         ports = ports_mod.pick({"productpage": args.productpage_port, "envoy listener": 0, "envoy admin": 0},
                                say=taken.append)
         bookinfo = Bookinfo(ports["envoy listener"], ports["envoy admin"], ports["productpage"]).start()
-        out.say("Bookinfo ready: open %s (the split, live: %s)%s" % (
-            bookinfo.url, bookinfo.url.replace("/productpage", "/traffic-shift"), "".join("; " + t for t in taken)))
         envoy = lab.start(os.path.join(workdir, "ecds"), EMPTY_CONFIG, module, bookinfo=bookinfo.ports,
                           ports={"front": ports["envoy listener"], "admin": ports["envoy admin"]})
         pid_at_start = envoy.pid
+        out.say("Bookinfo and its Envoy ready: open %s (the split, live: %s)%s" % (
+            bookinfo.url, bookinfo.url.replace("/productpage", "/traffic-shift"), "".join("; " + t for t in taken)))
         out.say("Envoy %d ready: listener 127.0.0.1:%d, admin 127.0.0.1:%d; client: %g req/s to Host %s; "
                 "%d stages of %g s, each applied live over ECDS" % (
                     envoy.pid, envoy.port, envoy.admin_port, args.rate, client_mod.HOST, len(stages),
