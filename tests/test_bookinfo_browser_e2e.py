@@ -7,6 +7,7 @@ the visible star shapes, never by the HTML text: none at v1, within 5 sigma of h
 It then opens /traffic-shift and reads the shares the chart drew (bar widths as rendered, and their labels):
 the stage's own split. One screenshot of each page per stage is saved under target/bookinfo-e2e/.
 """
+import http.client
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import threading
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
 import envoylab
 
@@ -79,7 +81,6 @@ def browser():
     chromium = shutil.which("chromium")
     if chromium is None:  # a failure, never a skip: `make e2e` installs it (tools/debian_tools.sh)
         pytest.fail("no chromium on PATH: run `bash tools/debian_tools.sh chromium:chromium` (Debian's package)")
-    from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
@@ -126,10 +127,15 @@ class SteadyReviews(threading.Thread):
         self.port, self.limit, self.stop = envoy_port, limit, threading.Event()
 
     def run(self):
-        for _ in range(self.limit):  # bounded, and stopped as soon as the chart was read
-            if self.stop.wait(0.005):
-                return
-            envoylab.request(self.port)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            for _ in range(self.limit):  # bounded, and stopped as soon as the chart was read
+                if self.stop.wait(0.002):
+                    return
+                conn.request("GET", "/reviews/0", headers={"Host": "reviews:9080"})
+                conn.getresponse().read()
+        finally:
+            conn.close()
 
     def __enter__(self):
         self.start()
@@ -140,8 +146,9 @@ class SteadyReviews(threading.Thread):
         self.join(10)
 
 
+CHART_REQUESTS = 50  # in the chart's "now" window before it is judged (5 sigma of 50/50: +-35%)
 CHART_FULL = """() => [...document.querySelectorAll("#now .row .pct")]
-  .reduce((n, pct) => n + parseInt(pct.innerText.split("(")[1] || "0"), 0) >= 100"""
+  .reduce((n, pct) => n + parseInt(pct.innerText.split("(")[1] || "0"), 0) >= %d""" % CHART_REQUESTS
 
 
 def assert_chart_shows(rows: list, weights: dict):
@@ -153,7 +160,7 @@ def assert_chart_shows(rows: list, weights: dict):
         assert abs(row["drawn"] - float(share)) <= 1.0, "the bar is not drawn at its share: %s" % row
         assert row["points"] >= 1, "no history drawn for %s" % row
         counts[name] = int(count)
-    assert sum(counts.values()) >= 100, rows
+    assert sum(counts.values()) >= CHART_REQUESTS, rows
     envoylab.assert_shares(counts, weights)
 
 
@@ -177,6 +184,11 @@ def test_the_product_page_shows_the_stars_of_each_stage_in_a_real_browser(server
 
         with SteadyReviews(state["port"]):
             browser.goto(url.replace("/productpage", "/traffic-shift"), wait_until="load")
-            browser.wait_for_function(CHART_FULL, timeout=15000)
+            try:
+                browser.wait_for_function(CHART_FULL, timeout=30000)
+            except PlaywrightTimeout:
+                pytest.fail("the chart never showed %d requests: %s\n/traffic-shift/data: %s" % (
+                    CHART_REQUESTS, browser.evaluate(RENDERED_CHART),
+                    envoylab.request(port, path="/traffic-shift/data", host="bookinfo").body[:2000]))
             assert_chart_shows(browser.evaluate(RENDERED_CHART), weights)
             browser.screenshot(path=os.path.join(SHOTS, "traffic-shift-%d-%s.png" % (index + 1, name)))

@@ -63,10 +63,10 @@ class Sampler(threading.Thread):
                 sample, self.error = self.read(), None
                 with self.lock:
                     self.samples.append((time.time(), sample))
-            except (OSError, http.client.HTTPException) as error:
+            except (OSError, http.client.HTTPException, ValueError) as error:
                 self.error = "Envoy admin %s:%d: %s" % (self.host, self.port, error)
             next_at = max(next_at + 1, time.monotonic())
-            time.sleep(next_at - time.monotonic())
+            time.sleep(max(0.0, next_at - time.monotonic()))  # late on a busy machine: at once, never negative
 
     def data(self) -> dict:
         with self.lock:
