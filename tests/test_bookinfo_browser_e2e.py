@@ -108,7 +108,7 @@ def load_pages(page, url: str, count: int) -> dict:
     return seen
 
 
-def window_drained(productpage_port: int, deadline_s: float = 20):
+def window_drained(productpage_port: int, deadline_s: float = 30):
     """Wait until the chart's "now" window holds no request of the stage before (bounded)."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
