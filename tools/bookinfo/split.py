@@ -112,7 +112,8 @@ function draw(data) {
   data.destinations.forEach((name, i) => {
     const share = data.now[name] || 0, row = document.createElement("div");
     row.className = "row"; row.dataset.destination = name; row.dataset.share = share;
-    row.innerHTML = '<span class="name"></span><div class="track"><div class="bar"></div></div><span class="pct"></span>';
+    row.innerHTML = '<span class="name"></span><div class="track"><div class="bar"></div></div>'
+      + '<span class="pct"></span>';
     row.querySelector(".name").textContent = name;
     const bar = row.querySelector(".bar"); bar.style.width = share + "%"; bar.style.background = colour(name, i);
     row.querySelector(".pct").textContent = share + "% (" + (data.now_counts[name] || 0) + " requests)";

@@ -2,7 +2,8 @@
 runs them in containers), for `make run`, `make demo` and the tests.
 
     with Bookinfo(sidecar_port=10000, admin_port=9901, productpage_port=9080) as bookinfo:
-        bookinfo.ports  # {"productpage": 9080, "details": …, "reviews-v1": …, "reviews-v2": …, "reviews-v3": …, "ratings": …}
+        bookinfo.ports  # {"productpage": 9080, "details": …, "reviews-v1": …, "reviews-v2": …, "reviews-v3": …,
+                        #  "ratings": …}
 
 Every service but productpage listens on a port the kernel picks; each says which on its first line. The
 processes die with the one that started them (Linux), and are stopped on close().

@@ -87,7 +87,8 @@ def _show_each_second(client, display, stage, index: int, total: int, started: f
         now = time.monotonic()
         counts = collections.Counter(client.answers_between(now - 1, now))
         failed = sum(n for answer, n in counts.items() if answer.startswith("failed"))
-        shown = {} if pages is None else {"pages": collections.Counter(pages.answers_between(max(started, now - 5), now))}
+        recent = pages.answers_between(max(started, now - 5), now) if pages is not None else None
+        shown = {} if recent is None else {"pages": collections.Counter(recent)}
         display.second(stage, index, total, counts, failed, now - started, counted_by_filter(), **shown)
 
 
