@@ -11,8 +11,8 @@ use crate::template::{Destination, PortHoles};
 use crate::weighted::WeightedChoice;
 use std::borrow::Cow;
 
-/// The port of an authority that names none: HTTP's default, what a sidecar's outbound listener
-/// for a port-80 service receives.
+/// The port of a request whose authority names none (or that has none): HTTP's default, what a
+/// sidecar's outbound listener for a port-80 service receives.
 pub const PORT_OF_AUTHORITY_WITHOUT_ONE: u16 = 80;
 
 /// The header the filter sets when the configuration does not name one.
@@ -187,14 +187,14 @@ impl Router {
         let entry = self.entries.get(found)?;
         let destination = entry.pick(&mut request, random);
         let port = match entry.port_holes.get(destination) {
-            Some(Some(_)) => {
+            Some(Some(_)) => match request.get(self.authority?) {
                 // The port the request was sent to; one that is not a port decides nothing.
-                let authority = request.get(self.authority?)?;
-                match hosts::authority(authority)?.port {
+                Some(authority) => match hosts::authority(authority)?.port {
                     Some(_) => Some(hosts::authority_port(authority)?),
                     None => Some(PORT_OF_AUTHORITY_WITHOUT_ONE),
-                }
-            }
+                },
+                None => Some(PORT_OF_AUTHORITY_WITHOUT_ONE),
+            },
             _ => None,
         };
         Some(Decision {

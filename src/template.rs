@@ -21,6 +21,35 @@ impl PortHoles {
         let port = port.to_string();
         self.0.join(&port)
     }
+
+    /// Whether `name` is this name with some port (1 to 65535) in its holes: which names a
+    /// request can produce, for checks that a decision only names configured clusters.
+    pub fn is_filled(&self, name: &[u8]) -> bool {
+        let Some((first, holes)) = self.0.split_first() else {
+            return false;
+        };
+        let Some(mut rest) = name.strip_prefix(first.as_bytes()) else {
+            return false;
+        };
+        let mut port: Option<&[u8]> = None;
+        for piece in holes {
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            let (this, after) = rest.split_at(digits);
+            let valid = std::str::from_utf8(this)
+                .ok()
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_some_and(|p| p != 0 && p.to_string().as_bytes() == this);
+            if !valid || port.is_some_and(|p| p != this) {
+                return false;
+            }
+            port = Some(this);
+            let Some(after) = after.strip_prefix(piece.as_bytes()) else {
+                return false;
+            };
+            rest = after;
+        }
+        rest.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

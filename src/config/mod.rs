@@ -237,3 +237,5 @@ fn finish(mut router: Router) -> Router {
 mod gateway_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod virtual_service_tests;
