@@ -12,13 +12,13 @@ import time
 
 import envoylab
 
-from . import client, ecds_status, lab, signals, state
+from . import client, config_file, ecds_status, lab, signals, state
 
 PORT, ADMIN_PORT = 10000, 9901
 
 
 def add_arguments(parser):
-    parser.add_argument("--config", required=True, help="plugin configuration JSON to start with")
+    parser.add_argument("--config", required=True, help="plugin configuration to start with: JSON, or YAML (.yaml/.yml)")
     parser.add_argument("--port", type=int, default=PORT, help="listener port (default %d)" % PORT)
     parser.add_argument("--admin-port", type=int, default=ADMIN_PORT, help="admin port (default %d)" % ADMIN_PORT)
 
@@ -65,8 +65,7 @@ def main(args) -> int:
         print("run: missing %s" % (args.config if os.path.isfile(module) else module + " (run `make build`)"),
               file=sys.stderr)
         return 2
-    with open(args.config) as f:
-        config_text = f.read()
+    config_text = config_file.read(args.config)
     signals.interrupt_on_sigterm()
     envoy = None
     try:
