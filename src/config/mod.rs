@@ -22,6 +22,7 @@ use path::JsonPath;
 use read::Schema;
 use serde_json::Value;
 use std::collections::HashSet;
+use virtual_service::{Document, Kind};
 
 const TOP_LEVEL: Schema = Schema {
     known: &[
@@ -180,46 +181,35 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
     }
     let document = limits::parse_document(bytes)?;
     let mut router = Router::default();
-    let shape = virtual_service::document(&document);
-    let map = match &shape {
-        Some(virtual_service::Document::Plugin(map)) => map,
-        Some(objects) => {
-            let empty = serde_json::Map::new();
-            let beside = match objects {
-                virtual_service::Document::Object(map) => map,
-                virtual_service::Document::List { settings, .. } => settings.unwrap_or(&empty),
-                virtual_service::Document::Plugin(map) => map,
-            };
-            let settings = settings(beside, &root, &mut router)?;
-            match virtual_service::objects(objects, &settings, &mut router)? {
-                virtual_service::Kind::VirtualService => return Ok(finish(router)),
-                // Whole HTTPRoute objects and lists of them: read by the HTTPRoute shape.
-                virtual_service::Kind::HttpRoute => {
-                    return Err(ConfigError::at(
-                        &root,
-                        "a whole HTTPRoute object or a list of HTTPRoutes is not read by this version; give the HTTPRoute's spec",
-                    ))
-                }
+    // Which document shape: the plugin configuration, or whole objects (one, or a list).
+    match virtual_service::document(&document)? {
+        Document::Plugin(map) => plugin(map, &root, &mut router)?,
+        objects => match virtual_service::objects(&objects, &mut router)? {
+            Kind::VirtualService => {}
+            Kind::HttpRoute => {
+                return Err(ConfigError::at(
+                    &root,
+                    "a whole HTTPRoute object or a list of HTTPRoutes is not read by this version; give the HTTPRoute's spec",
+                ))
             }
-        }
-        None => read::object(&document, &root)?,
-    };
-    TOP_LEVEL.check(map, &root)?;
-    check_one_shape(map, &root)?;
-    let settings = settings(map, &root, &mut router)?;
-    let mut names = HashSet::new();
-    let context = settings.host_context();
-    virtual_service::spec(
-        map,
-        &root,
-        &settings,
-        &context,
-        None,
-        &mut names,
-        &mut router,
-    )?;
-    gateway::http_route(map, &root, &settings, &mut router)?;
+        },
+    }
     Ok(finish(router))
+}
+
+/// The plugin configuration's own shape: settings, then a VirtualService's or an HTTPRoute's spec.
+fn plugin(
+    map: &serde_json::Map<String, Value>,
+    root: &JsonPath<'_>,
+    router: &mut Router,
+) -> ConfigResult<()> {
+    TOP_LEVEL.check(map, root)?;
+    check_one_shape(map, root)?;
+    let settings = settings(map, root, router)?;
+    let context = settings.host_context();
+    let mut names = HashSet::new();
+    virtual_service::spec(map, root, &settings, &context, None, &mut names, router)?;
+    gateway::http_route(map, root, &settings, router)
 }
 
 /// What every shape shares once its entries are in.

@@ -48,17 +48,17 @@ pub enum Document<'v> {
 }
 
 /// What a document holds: a list (an array, or an object with `items`), a whole object (one with
-/// `kind`, `apiVersion` or `spec`), or the plugin configuration.
-pub fn document(value: &Value) -> Option<Document<'_>> {
+/// `kind`, `apiVersion` or `spec`), or the plugin configuration. Anything else is refused.
+pub fn document(value: &Value) -> ConfigResult<Document<'_>> {
     if let Some(items) = value.as_array() {
-        return Some(Document::List {
+        return Ok(Document::List {
             items,
             settings: None,
         });
     }
-    let map = value.as_object()?;
+    let map = read::object(value, &JsonPath::Root)?;
     if let Some(items) = map.get("items").and_then(Value::as_array) {
-        return Some(Document::List {
+        return Ok(Document::List {
             items,
             settings: Some(map),
         });
@@ -66,7 +66,7 @@ pub fn document(value: &Value) -> Option<Document<'_>> {
     let whole = ["kind", "apiVersion", "spec"]
         .iter()
         .any(|k| map.contains_key(*k));
-    Some(if whole {
+    Ok(if whole {
         Document::Object(map)
     } else {
         Document::Plugin(map)
@@ -285,14 +285,15 @@ fn kind_of_list(items: &[Value], items_path: &JsonPath<'_>) -> ConfigResult<Kind
     Ok(first.unwrap_or(Kind::VirtualService))
 }
 
-/// Compiles a document of objects (see [`document`]) into `router`; its settings were read.
-/// Returns the kind of a list that holds HTTPRoutes, which are not compiled here.
-pub fn objects(
-    document: &Document<'_>,
-    settings: &Settings,
-    router: &mut Router,
-) -> ConfigResult<Kind> {
+/// Compiles a document of objects (see [`document`]) and the settings beside them into `router`.
+/// Returns [`Kind::HttpRoute`] for HTTPRoute objects, which are not compiled here.
+pub fn objects(document: &Document<'_>, router: &mut Router) -> ConfigResult<Kind> {
     let root = JsonPath::Root;
+    let beside = match document {
+        Document::Object(map) | Document::Plugin(map) => Some(*map),
+        Document::List { settings, .. } => *settings,
+    };
+    let settings = &super::settings(beside.unwrap_or(&Map::new()), &root, router)?;
     let mut names = HashSet::new();
     match document {
         Document::Plugin(_) => Ok(Kind::VirtualService),
