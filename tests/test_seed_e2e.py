@@ -3,6 +3,7 @@ them), pasted as they are: read as `make apply` reads a YAML file, loaded into a
 carry only Istio's names (outbound|9080|<subset>|<service>.default.svc.cluster.local), with the default
 clusterName and nothing added. A wrong name would find no cluster and answer 503, so a 200 from the right
 version proves the name; requests whose authority names another host are not routed."""
+import json
 import os
 
 import pytest
@@ -50,3 +51,18 @@ def test_all_v1_routes_every_service_by_its_own_virtual_service(envoy_for):
         for host in (service + ":9080", service + ".default.svc.cluster.local:9080"):
             answer = lab.request(envoy.port, host=host)
             assert (answer.status, answer.headers.get("x-version")) == (200, "v1"), host
+
+
+GATEWAY_STAGES = {
+    "route-reviews-50-v3": {"v1": 50, "v3": 50},
+    "route-reviews-v3": {"v3": 1},
+}
+
+
+@pytest.mark.parametrize("name,weights", GATEWAY_STAGES.items(), ids=GATEWAY_STAGES.keys())
+def test_the_gateway_api_counterparts_route_to_istio_service_clusters(envoy_for, name, weights):
+    # The HTTPRoute's spec, as the HTTPRoute shape reads it (whole HTTPRoute objects and the four routes of
+    # route-all-v1.yaml are read by the HTTPRoute shape's own list support).
+    route = json.loads(config_file.read(os.path.join(SEED, "gateway-api", name + ".yaml")))
+    envoy = envoy_for(route["spec"], clusters=lab.clusters_named(lab.SERVICE_TEMPLATE))
+    check_split(envoy, weights)
