@@ -76,9 +76,11 @@ enum HostPattern {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HostSet {
     patterns: Vec<HostPattern>,
-    /// The hosts as written, lowercase, to refuse duplicates as Istio does.
-    written: HashSet<String>,
 }
+
+/// The hosts of one list added so far, as written (lowercase), to refuse duplicates as Istio does;
+/// needed only while the list is read.
+pub type Written = HashSet<String>;
 
 fn strip_prefix_ignoring_case<'h>(text: &'h str, prefix: &str) -> Option<&'h str> {
     let head = text.get(..prefix.len())?;
@@ -246,8 +248,14 @@ fn overlaps_earlier(written: &HashSet<String>, host: &str) -> Option<String> {
 }
 
 impl HostSet {
-    /// Validates one entry of `hosts`; the reason is returned for the caller's path.
-    pub fn add(&mut self, host: &str, context: &HostContext<'_>) -> Result<(), String> {
+    /// Validates one entry of `hosts` (`written`: the list's earlier ones); the reason is returned
+    /// for the caller's path.
+    pub fn add(
+        &mut self,
+        host: &str,
+        context: &HostContext<'_>,
+        written: &mut Written,
+    ) -> Result<(), String> {
         let mut lower = host.to_ascii_lowercase();
         if let Some(inner) = lower.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             lower = inner.to_string();
@@ -297,12 +305,12 @@ impl HostSet {
         if !valid {
             return Err(format!("\"{host}\" is not a host name"));
         }
-        if let Some(earlier) = overlaps_earlier(&self.written, &lower) {
+        if let Some(earlier) = overlaps_earlier(written, &lower) {
             return Err(format!(
                 "\"{host}\" duplicates \"{earlier}\", listed earlier; each host is listed once (as Istio requires)"
             ));
         }
-        self.written.insert(lower);
+        written.insert(lower);
         self.patterns.push(pattern);
         Ok(())
     }
@@ -333,9 +341,9 @@ mod tests {
 
     fn set_in(namespace: &str, domain: &str, hosts: &[&str]) -> HostSet {
         let context = HostContext { namespace, domain };
-        let mut set = HostSet::default();
+        let (mut set, mut written) = (HostSet::default(), Written::default());
         for host in hosts {
-            set.add(host, &context).unwrap();
+            set.add(host, &context, &mut written).unwrap();
         }
         set
     }
@@ -519,7 +527,9 @@ mod tests {
             ("*.", "not a host name"),
             ("foo.*", "not a host name"),
         ] {
-            let error = HostSet::default().add(host, &context).unwrap_err();
+            let error = HostSet::default()
+                .add(host, &context, &mut Written::default())
+                .unwrap_err();
             assert!(error.contains(reason), "{host}: {error}");
         }
     }
@@ -537,9 +547,9 @@ mod tests {
             ("*", "reviews"),
             ("reviews", "*"),
         ] {
-            let mut hosts = HostSet::default();
-            hosts.add(earlier, &context).unwrap();
-            let error = hosts.add(later, &context).unwrap_err();
+            let (mut hosts, mut written) = (HostSet::default(), Written::default());
+            hosts.add(earlier, &context, &mut written).unwrap();
+            let error = hosts.add(later, &context, &mut written).unwrap_err();
             assert!(error.contains("duplicates"), "{earlier} {later}: {error}");
         }
         // Different strings for one service are not duplicates to Istio, nor here.

@@ -8,7 +8,7 @@ use super::fake_request::{FakeRequest, WholeMap};
 use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use std::sync::OnceLock;
 use traffic_shift::header_block::HeaderBlock;
-use traffic_shift::hosts::{authority, authority_port, HostContext, HostSet};
+use traffic_shift::hosts::{authority, authority_port, HostContext, HostSet, Written};
 use traffic_shift::random::SplitMix64;
 use traffic_shift::request::{path_only, percent_decode, query_param};
 use traffic_shift::router::{Decision, Router};
@@ -97,7 +97,7 @@ fn check_short_host(value: &[u8]) {
     static HOSTS: OnceLock<HostSet> = OnceLock::new();
     let hosts = HOSTS.get_or_init(|| {
         let mut hosts = HostSet::default();
-        let _ = hosts.add("reviews", &HostContext::default());
+        let _ = hosts.add("reviews", &HostContext::default(), &mut Written::default());
         hosts
     });
     if hosts.matches(value) {

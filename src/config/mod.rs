@@ -15,7 +15,7 @@ mod virtual_service;
 pub use error::{ConfigError, ConfigResult};
 
 use crate::authority_index::AuthorityIndex;
-use crate::hosts::{HostContext, HostSet, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE};
+use crate::hosts::{HostContext, HostSet, Written, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE};
 use crate::router::{Entry, Router};
 use crate::template::{ClusterNameTemplate, DEFAULT_TEMPLATE};
 use path::JsonPath;
@@ -141,10 +141,10 @@ fn host_set(
     path: &JsonPath<'_>,
     context: &HostContext<'_>,
 ) -> ConfigResult<HostSet> {
-    let mut set = HostSet::default();
+    let (mut set, mut written) = (HostSet::default(), Written::default());
     for (index, item) in items.iter().enumerate() {
         let at = path.index(index);
-        set.add(read::non_empty_string(item, &at)?, context)
+        set.add(read::non_empty_string(item, &at)?, context, &mut written)
             .map_err(|reason| ConfigError::at(&at, reason))?;
     }
     Ok(set)
