@@ -388,7 +388,10 @@ WIDE = [
     ("Host ::1 unbracketed", http1(host=b"::1"), UNMATCHED),  # a bare IPv6 address: host ::1, no port
     ("Host with userinfo", http1(host=b"a@reviews"), NOT_ROUTED),
     ("Host with two ports", http1(host=b"reviews:9080:1"), NOT_ROUTED),
-    ("Host upper case, trailing dot", http1(host=b"REVIEWS.:9080"), UNMATCHED),
+    # "reviews." is the absolute name of a top-level domain, not a form a sidecar lists for the service.
+    ("Host upper case, trailing dot", http1(host=b"REVIEWS.:9080"), NOT_ROUTED),
+    ("Host upper case, full name with a trailing dot",
+     http1(host=b"REVIEWS.Default.svc.cluster.local.:9080"), UNMATCHED),
 ]
 
 
