@@ -132,10 +132,14 @@ pub fn check_decision<S: RequestSource>(
             entry.targets[decision.destination].weight > 0,
             "{decision:?} picked a zero weight"
         );
-        assert_eq!(
-            router.cluster(decision),
-            Some(entry.targets[decision.destination].cluster.as_str())
-        );
+        let target = &entry.targets[decision.destination];
+        let takes_port = target.port_holes.is_some();
+        assert_eq!(takes_port, decision.port.is_some(), "{decision:?}");
+        let cluster = router.cluster(decision);
+        if !takes_port {
+            assert_eq!(cluster.as_deref(), Some(target.cluster.as_str()));
+        }
+        assert!(cluster.is_some_and(|c| !c.is_empty()));
     }
     if let Some(decision) = first {
         if entry_has_choice(router, decision.entry) {

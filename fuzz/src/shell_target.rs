@@ -88,6 +88,22 @@ fn rich_config() -> usize {
 }
 
 /// Input: as the request target (seed, header fields, route name); the shell picks its own randomness.
+/// Whether `cluster` is one of the configuration's names, or a name that takes the request's port
+/// with some port in it.
+fn is_configured(router: &traffic_shift::router::Router, cluster: &[u8]) -> bool {
+    router
+        .entries
+        .iter()
+        .flat_map(|e| &e.targets)
+        .any(|target| {
+            target.cluster.as_bytes() == cluster
+                || target
+                    .port_holes
+                    .as_ref()
+                    .is_some_and(|holes| holes.is_filled(cluster))
+        })
+}
+
 /// Returns the cluster header the upstream would see.
 pub fn shell_request(data: &[u8]) -> Option<Vec<u8>> {
     let config = rich_config() as *const c_void;
@@ -129,12 +145,8 @@ pub fn shell_request(data: &[u8]) -> Option<Vec<u8>> {
         assert!(sent.len() <= 1, "more than one cluster header: {sent:?}");
         let sent = sent.into_iter().next();
         if let Some(cluster) = &sent {
-            let known = rich_router()
-                .entries
-                .iter()
-                .flat_map(|e| e.targets.iter().map(|t| &t.cluster));
             assert!(
-                known.into_iter().any(|c| c.as_bytes() == cluster),
+                is_configured(rich_router(), cluster),
                 "cluster {cluster:?} is not configured"
             );
         }
@@ -190,12 +202,8 @@ fn check_specifier() {
         let envoy = envoy.borrow();
         assert_eq!(selected, envoy.selected_cluster.is_some());
         if let Some(cluster) = &envoy.selected_cluster {
-            let known = rich_router()
-                .entries
-                .iter()
-                .flat_map(|e| e.targets.iter().map(|t| &t.cluster));
             assert!(
-                known.into_iter().any(|c| c.as_bytes() == cluster),
+                is_configured(rich_router(), cluster),
                 "cluster {cluster:?} is not configured"
             );
         }

@@ -7,6 +7,7 @@ use super::names::{check_cluster_name, cookie_name, writable_header};
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use super::rollout::rollout;
+use crate::hosts::{check_destination_host, HostContext};
 use crate::matcher::MatchRule;
 use crate::request::Attributes;
 use crate::router::{Entry, StickyKey, Target};
@@ -57,12 +58,20 @@ const STICKY: Schema = Schema {
     not_implemented: &[],
 };
 
-fn destination(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Destination> {
+fn destination(
+    value: &Value,
+    path: &JsonPath<'_>,
+    context: &HostContext<'_>,
+) -> ConfigResult<Destination> {
     let map = read::object(value, path)?;
     DESTINATION.check(map, path)?;
     let host_path = path.key("host");
     let host = match map.get("host") {
-        Some(host) => read::non_empty_string(host, &host_path)?.to_string(),
+        Some(host) => {
+            let host = read::non_empty_string(host, &host_path)?;
+            check_destination_host(host).map_err(|reason| ConfigError::at(&host_path, reason))?;
+            host.to_string()
+        }
         None => {
             return Err(ConfigError::at(
                 &host_path,
@@ -90,7 +99,12 @@ fn destination(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Destination> 
         }
         None => None,
     };
-    Ok(Destination { host, subset, port })
+    Ok(Destination {
+        fqdn: context.fqdn(&host),
+        host,
+        subset,
+        port,
+    })
 }
 
 /// The destinations' cluster names and weights, validated as Istio does.
@@ -98,6 +112,7 @@ fn route(
     value: &Value,
     path: &JsonPath<'_>,
     template: &ClusterNameTemplate,
+    context: &HostContext<'_>,
 ) -> ConfigResult<Vec<Target>> {
     let items = read::array(value, path)?;
     if items.is_empty() {
@@ -110,7 +125,7 @@ fn route(
         ROUTE_DESTINATION.check(map, &at)?;
         let destination_path = at.key("destination");
         let target = match map.get("destination") {
-            Some(target) => destination(target, &destination_path)?,
+            Some(target) => destination(target, &destination_path, context)?,
             None => return Err(ConfigError::at(&destination_path, "missing")),
         };
         let cluster = template.render(&target);
@@ -119,7 +134,8 @@ fn route(
             Some(weight) => read::unsigned(weight, &at.key("weight"), u64::from(u32::MAX))? as u32,
             None => 0,
         };
-        targets.push(Target::new(cluster, weight, target));
+        let holes = template.port_holes(&target);
+        targets.push(Target::new(cluster, holes, weight, target));
     }
     if let [lone] = targets.as_mut_slice() {
         // A lone destination takes all traffic, whatever its weight (as in Istio).
@@ -165,6 +181,10 @@ pub fn assemble(
         Some(key) => Some(sticky(key, &path.key("sticky"), attributes)?),
         None => None,
     };
+    if targets.iter().any(|t| t.port_holes.is_some()) {
+        // The cluster name takes the request's port from `:authority`.
+        attributes.header(":authority");
+    }
     let weights: Vec<u32> = targets.iter().map(|t| t.weight).collect();
     let choice = WeightedChoice::new(&weights).ok_or_else(|| {
         ConfigError::at(
@@ -181,6 +201,7 @@ pub fn assemble(
         rule,
         sticky,
         targets,
+        hosts: None,
         choice,
         rollout,
     })
@@ -191,6 +212,7 @@ pub fn entry(
     path: &JsonPath<'_>,
     index: usize,
     template: &ClusterNameTemplate,
+    context: &HostContext<'_>,
     attributes: &mut Attributes,
 ) -> ConfigResult<Entry> {
     let map = read::object(value, path)?;
@@ -205,7 +227,7 @@ pub fn entry(
     };
     let route_path = path.key("route");
     let targets = match map.get("route") {
-        Some(routes) => route(routes, &route_path, template)?,
+        Some(routes) => route(routes, &route_path, template, context)?,
         None => {
             return Err(ConfigError::at(
                 &route_path,

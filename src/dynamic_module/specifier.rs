@@ -131,7 +131,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_cluster_specifier_select(
                 }
                 match cluster {
                     Some(cluster) => {
-                        request.set_cluster(cluster);
+                        request.set_cluster(&cluster);
                         true
                     }
                     None => false,

@@ -159,7 +159,8 @@ fn a_ramp_moves_step_by_step_and_logs_each_step_once() {
         .engine
         .watch(Some(Decision {
             entry: 0,
-            destination: 1
+            destination: 1,
+            port: None
         }))
         .is_none());
 }
@@ -234,7 +235,8 @@ fn a_finished_rollout_past_window_and_bake_no_longer_trips() {
         .engine
         .watch(Some(Decision {
             entry: 0,
-            destination: 1
+            destination: 1,
+            port: None
         }))
         .is_some());
     assert_eq!(a.tick(START + 75_000), 0, "the timer turns itself off");

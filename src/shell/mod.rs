@@ -12,6 +12,7 @@ use crate::rollout::shared::CasStore;
 use crate::rollout::{outcome, Engine, Watch};
 use crate::router::{Decision, Router};
 use crate::stat_name;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 #[cfg(test)]
@@ -115,7 +116,7 @@ impl<S: CasStore> Kernel<S> {
     ) -> Stream {
         let decision = random.and_then(|random| router.decide(host, random));
         match decision.and_then(|d| router.cluster(d)) {
-            Some(cluster) => host.set_request_header(&router.cluster_header, cluster),
+            Some(cluster) => host.set_request_header(&router.cluster_header, &cluster),
             None => host.remove_request_header_if_present(&router.cluster_header),
         }
         if let Some(counter) = self.counters.id(decision) {
@@ -141,7 +142,7 @@ impl<S: CasStore> Kernel<S> {
             router.response_header.as_deref(),
             stream.decision.and_then(|d| router.cluster(d)),
         ) {
-            host.add_response_header(header, cluster);
+            host.add_response_header(header, &cluster);
         }
     }
 
@@ -152,7 +153,7 @@ impl<S: CasStore> Kernel<S> {
         router: &'r Router,
         request: &impl RequestSource,
         random: Option<&mut R>,
-    ) -> (Option<&'r str>, Option<u64>) {
+    ) -> (Option<Cow<'r, str>>, Option<u64>) {
         let decision = random.and_then(|random| router.decide(request, random));
         (
             decision.and_then(|d| router.cluster(d)),

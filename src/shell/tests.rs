@@ -215,7 +215,7 @@ fn the_specifier_picks_and_counts() {
     let matched = FakeHost::with(&[("end-user", "x")]);
     assert_eq!(
         kernel.pick(&router, &matched, Some(&mut SplitMix64::new(1))),
-        (Some("v2"), Some(0))
+        (Some("v2".into()), Some(0))
     );
     assert_eq!(
         kernel.pick(&router, &FakeHost::with(&[]), Some(&mut SplitMix64::new(1))),
