@@ -225,6 +225,29 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, shell, tmp_path
         envoy.close()
 
 
+PUSHES = 30  # configurations pushed one after another to show the guard's shared keys do not grow
+
+
+def test_pushes_reuse_the_entrys_one_shared_key(module, shell, tmp_path):
+    """Each push of a changed guarded rollout takes the entry's one shared key over (the filter names every key
+    it creates or takes over in its log), so pushes add no keys; the same configuration again keeps it."""
+    start = float(int(time.time()) - 1)
+    watched = str(tmp_path / "ecds")
+    envoy = demo_lab.start(watched, guarded(start), module, concurrency=WORKERS, shell=shell)
+    try:
+        for push in range(1, PUSHES + 1):
+            assert swap(envoy, watched, guarded(start - push), module, shell).outcome.accepted
+        assert swap(envoy, watched, guarded(start - PUSHES), module, shell).outcome.accepted  # the same again
+        claims = [line.split("guard state in shared key ", 1)[1] for line in envoy.log().splitlines()
+                  if "guard state in shared key " in line]
+        key = "traffic-shift/rollout/reviews"
+        assert claims.count(key + " (created)") == 1, claims
+        assert claims.count(key + " (taken over from the previous configuration)") == PUSHES, claims
+        assert len(claims) == PUSHES + 1, "only that key, once per push: %r" % claims
+    finally:
+        envoy.close()
+
+
 RESETS = 300  # requests the client gives up on, over THREADS connections at a time
 THREADS = 6
 

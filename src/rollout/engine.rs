@@ -10,7 +10,7 @@
 
 use super::guard::{percent, Outcome, Totals};
 use super::schedule::SHARE_SCALE;
-use super::shared::{CasStore, Published, SharedRecord};
+use super::shared::{CasStore, Claimed, Published, SharedRecord};
 use super::{Rollout, Stage};
 use crate::router::{Decision, Router};
 use crate::stat_name::{self, stat_name};
@@ -59,6 +59,8 @@ struct Tracked<S> {
     watching: AtomicBool,
     /// Per destination: counted by the guard (it grows and the entry is guarded).
     watched: Vec<bool>,
+    /// Whether the claim of the shared record is still to be logged (by the first advance).
+    claim_unlogged: AtomicBool,
     /// Watched answers not yet published.
     requests: AtomicU64,
     errors: AtomicU64,
@@ -138,6 +140,7 @@ impl<S: CasStore> Engine<S> {
                 stage: AtomicU64::new(0),
                 watching: AtomicBool::new(false),
                 watched,
+                claim_unlogged: AtomicBool::new(true),
                 requests: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 shared: SharedRecord::claim(store(), &entry.name, config_hash),
@@ -194,6 +197,9 @@ impl<S: CasStore> Engine<S> {
     pub fn advance(&self, now_ms: i64, host: &impl RolloutHost) -> bool {
         let mut changed = false;
         for tracked in &self.tracked {
+            if tracked.claim_unlogged.swap(false, Relaxed) {
+                tracked.log_claim(host);
+            }
             tracked.publish(now_ms, host);
             let tripped = tracked.rollout.guard.is_some()
                 && tracked.shared.announced() == Stage::Tripped.order();
@@ -249,6 +255,24 @@ impl<S: CasStore> Engine<S> {
 impl<S: CasStore> Tracked<S> {
     fn stage(&self) -> Option<Stage> {
         Stage::from_order(self.stage.load(Relaxed))
+    }
+
+    /// The one worker that created the entry's shared key, or took it over from the configuration
+    /// in force before, says so: the key is named by the entry, so pushes reuse it.
+    fn log_claim(&self, host: &impl RolloutHost) {
+        let how = match self.shared.claimed() {
+            Claimed::Kept => return,
+            Claimed::Created => "created",
+            Claimed::TakenOver => "taken over from the previous configuration",
+        };
+        host.log(
+            Level::Info,
+            &format!(
+                "traffic-shift: rollout {}: guard state in shared key {} ({how})",
+                self.name,
+                self.shared.key()
+            ),
+        );
     }
 
     /// Publishes the counts watched since the last tick; trips when the window says so.

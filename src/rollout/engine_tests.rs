@@ -205,6 +205,18 @@ fn failures_trip_every_worker_and_a_repush_stays_tripped() {
     changed.tick(START + 400);
     assert_eq!(changed.router.entries[0].weights(), [500_000, 500_000]);
     assert_eq!(store.len(), 1);
+    let claims = |w: &Worker| {
+        w.host
+            .lines_with("guard state in shared key traffic-shift/rollout/reviews")
+    };
+    assert_eq!(claims(&a) + claims(&b), 1, "created once");
+    assert_eq!(claims(&again), 0, "kept");
+    assert_eq!(
+        changed.host.lines_with(
+            "traffic-shift/rollout/reviews (taken over from the previous configuration)"
+        ),
+        1
+    );
 }
 
 #[test]

@@ -109,26 +109,39 @@ pub enum Published {
     Superseded,
 }
 
+/// What claiming a record did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// The key was absent: this caller created it.
+    Created,
+    /// The key held another configuration's record: this caller replaced it (the key is reused).
+    TakenOver,
+    /// The key already held this configuration's record (another worker's claim, or a re-push).
+    Kept,
+}
+
 /// One entry's record in a [`CasStore`], for one configuration.
 pub struct SharedRecord<S> {
     store: S,
     key: String,
     config_hash: u64,
+    claimed: Claimed,
 }
 
 impl<S: CasStore> SharedRecord<S> {
     /// The record of entry `entry` for the configuration hashed `config_hash`: created when absent,
     /// taken over when it belongs to another configuration, kept when it is this one's.
     pub fn claim(store: S, entry: &str, config_hash: u64) -> Self {
-        let shared = SharedRecord {
+        let mut shared = SharedRecord {
             store,
             key: format!("{KEY_PREFIX}{entry}"),
             config_hash,
+            claimed: Claimed::Kept,
         };
         for _ in 0..ATTEMPTS {
-            let (version, current) = match shared.store.get(&shared.key) {
-                Ok(Some(found)) => (found.version, Record::decode(&found.value)),
-                Ok(None) => (CREATE_VERSION, None),
+            let (version, current, absent) = match shared.store.get(&shared.key) {
+                Ok(Some(found)) => (found.version, Record::decode(&found.value), false),
+                Ok(None) => (CREATE_VERSION, None, true),
                 Err(ReadError) => break,
             };
             if current.is_some_and(|r| r.config_hash == config_hash) {
@@ -136,7 +149,15 @@ impl<S: CasStore> SharedRecord<S> {
             }
             let fresh = Record::new(config_hash).encode();
             match shared.store.set(&shared.key, &fresh, version) {
-                Ok(()) | Err(WriteError::Failed) => break,
+                Ok(()) => {
+                    shared.claimed = if absent {
+                        Claimed::Created
+                    } else {
+                        Claimed::TakenOver
+                    };
+                    break;
+                }
+                Err(WriteError::Failed) => break,
                 Err(WriteError::Mismatch) => continue,
             }
         }
@@ -145,6 +166,10 @@ impl<S: CasStore> SharedRecord<S> {
 
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    pub fn claimed(&self) -> Claimed {
+        self.claimed
     }
 
     /// This configuration's record and its version; `None` when unreadable or not this one's.
@@ -389,9 +414,12 @@ mod tests {
         let store = ProcessStore::default();
         let first = SharedRecord::claim(&store, "reviews", 1);
         assert!(first.announce(u64::MAX));
+        assert_eq!(first.claimed(), Claimed::Created);
         let again = SharedRecord::claim(&store, "reviews", 1);
         assert_eq!(again.announced(), u64::MAX, "pushed again: still tripped");
+        assert_eq!(again.claimed(), Claimed::Kept);
         let changed = SharedRecord::claim(&store, "reviews", 2);
+        assert_eq!(changed.claimed(), Claimed::TakenOver);
         assert_eq!(
             changed.announced(),
             0,
