@@ -3,6 +3,7 @@
 use crate::authority_index::AuthorityIndex;
 use crate::hosts::HostSet;
 use crate::matcher::MatchRule;
+use crate::precedence::Precedence;
 use crate::random::RandomSource;
 use crate::request::{Attributes, Lookup, RequestSource};
 use crate::rollout::Rollout;
@@ -82,6 +83,9 @@ pub struct Router {
     pub entries: Vec<Entry>,
     /// Present when entries are keyed by exact authority (large configurations).
     pub authority_index: Option<AuthorityIndex>,
+    /// The HTTPRoute shape: every rule's matches in Gateway API's precedence order; `None` keeps the
+    /// VirtualService shape's first match in entry order.
+    pub precedence: Option<Precedence>,
     pub attributes: Attributes,
 }
 
@@ -94,6 +98,7 @@ impl Default for Router {
             hosts: None,
             entries: Vec::new(),
             authority_index: None,
+            precedence: None,
             attributes: Attributes::default(),
         }
     }
@@ -114,12 +119,13 @@ impl Router {
                 .get(*index)
                 .is_some_and(|entry| entry.rule.applies(request))
         };
-        let found = match &self.authority_index {
-            Some(index) => {
+        let found = match (&self.precedence, &self.authority_index) {
+            (Some(precedence), _) => precedence.first_match(&mut request),
+            (None, Some(index)) => {
                 let mut candidates = index.candidates(request.get(index.slot));
                 candidates.find(|i| applies(i, &mut request))
             }
-            None => (0..self.entries.len()).find(|i| applies(i, &mut request)),
+            (None, None) => (0..self.entries.len()).find(|i| applies(i, &mut request)),
         }?;
         // `hosts` last: the decision is the same either way, and a request no entry takes never
         // pays for `:authority` (one value handed over) unless an entry already read it.
@@ -133,6 +139,13 @@ impl Router {
             entry: found,
             destination: entry.pick(&mut request, random),
         })
+    }
+
+    /// A Gateway API rule without backendRefs took the request: the filter answers 500 itself.
+    pub fn has_no_backend(&self, decision: Decision) -> bool {
+        self.entries
+            .get(decision.entry)
+            .is_some_and(|entry| entry.clusters.is_empty())
     }
 
     pub fn cluster(&self, decision: Decision) -> Option<&str> {

@@ -1,22 +1,28 @@
-//! Gateway API's HTTPRoute shape: the top-level `hostnames`, `parentRefs`, `namespace` and `rules`;
-//! each rule compiles into the same [`Entry`] as an `http[]` entry (through [`entry::assemble`], so
-//! every traffic-shift extension carries over).
+//! Gateway API's HTTPRoute shape: one route's `hostnames`, `parentRefs` and `rules` (and, for a route
+//! given as a bare spec, the top-level `namespace`). Each rule compiles into the same [`Entry`] as an
+//! `http[]` entry (through [`entry::assemble`], so every traffic-shift extension carries over); each of
+//! its matches becomes a [`Candidate`] of the configuration's precedence order.
 
 use super::entry::{self, Targets, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
-use super::gateway_match::matches;
+use super::gateway_match::{matches, ranks};
 use super::names::check_cluster_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
+use crate::hosts::HostSet;
+use crate::matcher::MatchRule;
+use crate::precedence::{Candidate, Precedence, Ranked};
 use crate::request::Attributes;
 use crate::router::{Entry, Router};
 use crate::template::{ClusterNameTemplate, Destination};
+use crate::weighted::WeightedChoice;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 const API: &str = "HTTPRoute";
 
 /// The namespace of a backendRef without one and no top-level `namespace`.
-const DEFAULT_NAMESPACE: &str = "default";
+pub const DEFAULT_NAMESPACE: &str = "default";
 
 const RULE: Schema = Schema {
     known: &["name", "matches", "backendRefs"],
@@ -32,7 +38,7 @@ const BACKEND_REF: Schema = Schema {
 const MAX_WEIGHT: u64 = 1_000_000;
 
 /// A Kubernetes name that becomes a DNS label of the destination host (RFC 1123 label).
-fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
+pub fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
     let text = read::non_empty_string(value, path)?;
     let valid = text.len() <= 63
         && text
@@ -124,12 +130,6 @@ fn backend_refs(
     template: &ClusterNameTemplate,
 ) -> ConfigResult<Targets> {
     let items = read::array(value, path)?;
-    if items.is_empty() {
-        return Err(ConfigError::at(
-            path,
-            "needs at least one backendRef (a rule without backends only answers errors)",
-        ));
-    }
     let mut targets = Targets {
         clusters: Vec::with_capacity(items.len()),
         weights: Vec::with_capacity(items.len()),
@@ -146,74 +146,222 @@ fn backend_refs(
     Ok(targets)
 }
 
-/// One rule; `namespace` is the default for its backendRefs.
+/// A rule without backendRefs: it takes the requests it matches and the filter answers them 500
+/// (Gateway API's answer when no backend can serve). It has nothing to split, so nothing to stick to
+/// or roll out.
+fn without_backends(
+    name: String,
+    rule: MatchRule,
+    map: &Map<String, Value>,
+    path: &JsonPath<'_>,
+) -> ConfigResult<Entry> {
+    if let Some(key) = EXTENSIONS.iter().find(|key| map.contains_key(**key)) {
+        return Err(ConfigError::at(
+            &path.key(key),
+            "a rule without backendRefs answers 500 and has no backend to choose between",
+        ));
+    }
+    // One placeholder weight: `pick` then answers 0 without drawing, and `cluster()` finds none.
+    let choice = WeightedChoice::new(&[1])
+        .ok_or_else(|| ConfigError::at(path, "internal: a weight of 1 must be valid"))?;
+    Ok(Entry {
+        name,
+        rule,
+        sticky: None,
+        clusters: Vec::new(),
+        weights: Vec::new(),
+        destinations: Vec::new(),
+        cluster_hashes: Vec::new(),
+        choice,
+        rollout: None,
+    })
+}
+
+/// What a route brings beside its spec.
+pub struct Route<'a> {
+    /// The default namespace of its backendRefs.
+    pub namespace: &'a str,
+    /// Prefixes the default names of its rules (`reviews-rule-0`) when a configuration holds several
+    /// routes, so that entry names (they name the stats) stay unique; `None` for a lone route.
+    pub rule_prefix: Option<&'a str>,
+    /// Its place among the configuration's routes in Gateway API's order (oldest, namespace/name).
+    pub place: usize,
+    /// Its own hostnames (an index into [`Precedence::hostnames`]) when routes differ in them.
+    pub hostnames: Option<usize>,
+}
+
+/// One rule, its entry pushed to `router`, each of its matches a candidate.
+#[allow(clippy::too_many_arguments)]
 fn rule(
     value: &Value,
     path: &JsonPath<'_>,
     index: usize,
-    namespace: &str,
+    route: &Route<'_>,
     template: &ClusterNameTemplate,
-    attributes: &mut Attributes,
-) -> ConfigResult<Entry> {
+    router: &mut Router,
+    names: &mut HashSet<String>,
+    candidates: &mut Vec<Candidate>,
+) -> ConfigResult<()> {
     let map = read::object(value, path)?;
     RULE.check_as(map, path, API, EXTENSIONS)?;
-    let name = match map.get("name") {
-        Some(name) => read::non_empty_string(name, &path.key("name"))?.to_string(),
-        None => format!("rule-{index}"),
+    let name = match (map.get("name"), route.rule_prefix) {
+        (Some(name), _) => read::non_empty_string(name, &path.key("name"))?.to_string(),
+        (None, Some(prefix)) => format!("{prefix}-rule-{index}"),
+        (None, None) => format!("rule-{index}"),
     };
-    let rule = match map.get("matches") {
-        Some(list) => matches(list, &path.key("matches"), attributes)?,
-        None => Default::default(),
+    let attributes: &mut Attributes = &mut router.attributes;
+    let (rule, match_ranks) = match map.get("matches") {
+        Some(list) => (matches(list, &path.key("matches"), attributes)?, ranks(list)),
+        None => (MatchRule::default(), Vec::new()),
     };
     let refs_path = path.key("backendRefs");
     let targets = match map.get("backendRefs") {
-        Some(refs) => backend_refs(refs, &refs_path, namespace, template)?,
-        None => {
-            return Err(ConfigError::at(
-                &refs_path,
-                "missing; a rule needs backendRefs",
-            ))
-        }
+        Some(refs) => backend_refs(refs, &refs_path, route.namespace, template)?,
+        None => Targets {
+            clusters: Vec::new(),
+            weights: Vec::new(),
+            destinations: Vec::new(),
+        },
     };
-    entry::assemble(name, rule, targets, &refs_path, map, path, attributes)
+    let entry = if targets.clusters.is_empty() {
+        without_backends(name, rule, map, path)?
+    } else {
+        entry::assemble(name, rule, targets, &refs_path, map, path, attributes)?
+    };
+    let entry_index = router.entries.len();
+    // Each match ranks on its own; a rule without matches is one match, `PathPrefix` `/`.
+    let blocks: Vec<MatchRule> = if entry.rule.blocks.is_empty() {
+        vec![MatchRule::default()]
+    } else {
+        entry
+            .rule
+            .blocks
+            .iter()
+            .map(|block| MatchRule {
+                blocks: vec![block.clone()],
+            })
+            .collect()
+    };
+    for (match_index, block) in blocks.into_iter().enumerate() {
+        candidates.push(Candidate {
+            rank: match_ranks
+                .get(match_index)
+                .copied()
+                .unwrap_or(crate::precedence::MatchRank::DEFAULT),
+            route: route.place,
+            rule: index,
+            index: match_index,
+            ranked: Ranked {
+                entry: entry_index,
+                rule: block,
+                hostnames: route.hostnames,
+            },
+        });
+    }
+    super::push_unique(router, names, entry, path)
 }
 
-/// The HTTPRoute shape's top-level keys of the configuration `map`, into `router`.
+/// The route's `rules` into `router`'s entries and `candidates`.
+pub fn rules(
+    spec: &Map<String, Value>,
+    spec_path: &JsonPath<'_>,
+    route: &Route<'_>,
+    template: &ClusterNameTemplate,
+    router: &mut Router,
+    names: &mut HashSet<String>,
+    candidates: &mut Vec<Candidate>,
+) -> ConfigResult<()> {
+    if let Some(rules) = spec.get("rules") {
+        let rules_path = spec_path.key("rules");
+        for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
+            let at = rules_path.index(index);
+            rule(item, &at, index, route, template, router, names, candidates)?;
+        }
+    }
+    Ok(())
+}
+
+/// The route's `hostnames` (`None`: every authority, as in Gateway API when there are none) after
+/// checking the form of its `parentRefs`.
+pub fn hostnames(spec: &Map<String, Value>, spec_path: &JsonPath<'_>) -> ConfigResult<Option<HostSet>> {
+    if let Some(parents) = spec.get("parentRefs") {
+        // Where the route attaches: for the filter, where it is loaded (README), so only its form is checked.
+        let parents_path = spec_path.key("parentRefs");
+        for (index, parent) in read::array(parents, &parents_path)?.iter().enumerate() {
+            read::object(parent, &parents_path.index(index))?;
+        }
+    }
+    let Some(hostnames) = spec.get("hostnames") else {
+        return Ok(None);
+    };
+    let hostnames_path = spec_path.key("hostnames");
+    let items = read::array(hostnames, &hostnames_path)?;
+    if items.is_empty() {
+        return Ok(None);
+    }
+    super::host_set(items, &hostnames_path).map(Some)
+}
+
+/// Applies the routes' hostnames: shared by every route, they are the router's `hosts` (checked once,
+/// last, as in the VirtualService shape); otherwise each route keeps its own, returned by index.
+pub fn place_hostnames(per_route: Vec<Option<HostSet>>, router: &mut Router) -> (Vec<Option<usize>>, Vec<HostSet>) {
+    let shared = per_route.windows(2).all(|pair| pair[0] == pair[1]);
+    if shared {
+        if let Some(Some(set)) = per_route.first() {
+            router.hosts = Some((set.clone(), router.attributes.header(":authority")));
+        }
+        return (vec![None; per_route.len()], Vec::new());
+    }
+    let mut sets = Vec::new();
+    let indexes = per_route
+        .into_iter()
+        .map(|hosts| {
+            hosts.map(|set| {
+                sets.push(set);
+                sets.len() - 1
+            })
+        })
+        .collect();
+    (indexes, sets)
+}
+
+/// Sorts the candidates into the router's precedence order.
+pub fn compile_order(candidates: Vec<Candidate>, hostnames: Vec<HostSet>, router: &mut Router) {
+    // `:authority` is registered only when some route has its own hostnames (read per match).
+    let authority = match hostnames.is_empty() {
+        true => 0,
+        false => router.attributes.header(":authority"),
+    };
+    router.precedence = Some(Precedence::compile(candidates, hostnames, authority));
+}
+
+/// The HTTPRoute shape given as one bare spec, its keys at the top level of the configuration `map`.
 pub fn http_route(
     map: &Map<String, Value>,
     root: &JsonPath<'_>,
     template: &ClusterNameTemplate,
     router: &mut Router,
 ) -> ConfigResult<()> {
-    if let Some(hostnames) = map.get("hostnames") {
-        let hostnames_path = root.key("hostnames");
-        let items = read::array(hostnames, &hostnames_path)?;
-        // As in Gateway API, no hostnames means every authority.
-        if !items.is_empty() {
-            let set = super::host_set(items, &hostnames_path)?;
-            router.hosts = Some((set, router.attributes.header(":authority")));
-        }
-    }
-    if let Some(parents) = map.get("parentRefs") {
-        // Where the route attaches: for the filter, where it is loaded (README), so only its form is checked.
-        let parents_path = root.key("parentRefs");
-        for (index, parent) in read::array(parents, &parents_path)?.iter().enumerate() {
-            read::object(parent, &parents_path.index(index))?;
-        }
-    }
+    let hosts = hostnames(map, root)?;
     let namespace = match map.get("namespace") {
         Some(namespace) => dns_label(namespace, &root.key("namespace"), "namespace")?,
         None => DEFAULT_NAMESPACE,
     };
-    if let Some(rules) = map.get("rules") {
-        let rules_path = root.key("rules");
-        let mut names = std::collections::HashSet::new();
-        for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
-            let at = rules_path.index(index);
-            let attributes = &mut router.attributes;
-            let entry = rule(item, &at, index, namespace, template, attributes)?;
-            super::push_unique(router, &mut names, entry, &at)?;
+    if !map.contains_key("rules") {
+        if let Some(set) = hosts {
+            router.hosts = Some((set, router.attributes.header(":authority")));
         }
+        return Ok(());
     }
+    let (places, sets) = place_hostnames(vec![hosts], router);
+    let route = Route {
+        namespace,
+        rule_prefix: None,
+        place: 0,
+        hostnames: places.first().copied().flatten(),
+    };
+    let mut candidates = Vec::new();
+    rules(map, root, &route, template, router, &mut HashSet::new(), &mut candidates)?;
+    compile_order(candidates, sets, router);
     Ok(())
 }

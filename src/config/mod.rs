@@ -4,6 +4,7 @@ mod entry;
 mod error;
 mod gateway;
 mod gateway_match;
+mod http_routes;
 mod limits;
 mod match_block;
 mod names;
@@ -99,6 +100,10 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
         return Ok(Router::default());
     }
     let document = limits::parse_document(bytes)?;
+    // Whole HTTPRoute objects, or a list of them or of their specs.
+    if http_routes::is_http_route_document(&document) {
+        return http_routes::parse(&document, &root);
+    }
     let map = read::object(&document, &root)?;
     TOP_LEVEL.check(map, &root)?;
     check_one_shape(map, &root)?;
@@ -150,5 +155,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
 
 #[cfg(test)]
 mod gateway_tests;
+#[cfg(test)]
+mod precedence_tests;
 #[cfg(test)]
 mod tests;
