@@ -43,7 +43,15 @@ impl MatchRank {
     };
 
     #[allow(clippy::type_complexity)]
-    fn key(&self) -> (PathKind, Reverse<usize>, bool, Reverse<usize>, Reverse<usize>) {
+    fn key(
+        &self,
+    ) -> (
+        PathKind,
+        Reverse<usize>,
+        bool,
+        Reverse<usize>,
+        Reverse<usize>,
+    ) {
         (
             self.path,
             Reverse(self.path_len),
@@ -99,7 +107,11 @@ pub struct Precedence {
 
 impl Precedence {
     /// Sorts the candidates by precedence; ties keep route, rule and match order.
-    pub fn compile(mut candidates: Vec<Candidate>, hostnames: Vec<HostSet>, authority: usize) -> Self {
+    pub fn compile(
+        mut candidates: Vec<Candidate>,
+        hostnames: Vec<HostSet>,
+        authority: usize,
+    ) -> Self {
         candidates.sort_by_key(|c| (c.rank, c.route, c.rule, c.index));
         Precedence {
             order: candidates.into_iter().map(|c| c.ranked).collect(),
@@ -132,7 +144,13 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn rank(path: PathKind, path_len: usize, method: bool, headers: usize, query: usize) -> MatchRank {
+    fn rank(
+        path: PathKind,
+        path_len: usize,
+        method: bool,
+        headers: usize,
+        query: usize,
+    ) -> MatchRank {
         MatchRank {
             path,
             path_len,
@@ -147,18 +165,23 @@ mod tests {
         use PathKind::*;
         // Each rank takes precedence over the next, for the reason in its comment.
         let ordered = [
-            rank(Exact, 1, false, 0, 0),          // Exact before any prefix, however long
-            rank(Prefix, 10, false, 0, 0),        // a longer prefix first
-            rank(Prefix, 4, true, 0, 0),          // a method match first
-            rank(Prefix, 4, false, 3, 0),         // more headers first
-            rank(Prefix, 4, false, 2, 5),         // more query parameters first
-            rank(Prefix, 4, false, 2, 4),         // ...
-            MatchRank::DEFAULT,                   // `/` is the shortest prefix
+            rank(Exact, 1, false, 0, 0),   // Exact before any prefix, however long
+            rank(Prefix, 10, false, 0, 0), // a longer prefix first
+            rank(Prefix, 4, true, 0, 0),   // a method match first
+            rank(Prefix, 4, false, 3, 0),  // more headers first
+            rank(Prefix, 4, false, 2, 5),  // more query parameters first
+            rank(Prefix, 4, false, 2, 4),  // ...
+            MatchRank::DEFAULT,            // `/` is the shortest prefix
             rank(RegularExpression, 30, true, 9, 9), // every regex after every prefix
             rank(RegularExpression, 5, false, 0, 0), // a longer expression first
         ];
         for pair in ordered.windows(2) {
-            assert!(pair[0] < pair[1], "{:?} must come before {:?}", pair[0], pair[1]);
+            assert!(
+                pair[0] < pair[1],
+                "{:?} must come before {:?}",
+                pair[0],
+                pair[1]
+            );
         }
     }
 

@@ -224,13 +224,23 @@ fn a_rule_without_backends_is_answered_500_by_the_filter() {
         let stream_envoy = std::ptr::dangling_mut();
         let answered = unsafe {
             let stream = shell::envoy_dynamic_module_on_http_filter_new(config, stream_envoy);
-            let answered =
-                shell::envoy_dynamic_module_on_http_filter_request_headers(stream_envoy, stream, true);
+            let answered = shell::envoy_dynamic_module_on_http_filter_request_headers(
+                stream_envoy,
+                stream,
+                true,
+            );
             shell::envoy_dynamic_module_on_http_filter_destroy(stream);
             answered
         };
-        assert_eq!(answered, status, "{path}: stop after a local reply, else continue");
-        assert_eq!(ENVOY.with(|envoy| envoy.borrow().local_reply), reply, "{path}");
+        assert_eq!(
+            answered, status,
+            "{path}: stop after a local reply, else continue"
+        );
+        assert_eq!(
+            ENVOY.with(|envoy| envoy.borrow().local_reply),
+            reply,
+            "{path}"
+        );
     }
     unsafe { shell::envoy_dynamic_module_on_http_filter_config_destroy(config) };
 }

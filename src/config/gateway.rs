@@ -211,7 +211,10 @@ fn rule(
     };
     let attributes: &mut Attributes = &mut router.attributes;
     let (rule, match_ranks) = match map.get("matches") {
-        Some(list) => (matches(list, &path.key("matches"), attributes)?, ranks(list)),
+        Some(list) => (
+            matches(list, &path.key("matches"), attributes)?,
+            ranks(list),
+        ),
         None => (MatchRule::default(), Vec::new()),
     };
     let refs_path = path.key("backendRefs");
@@ -283,7 +286,10 @@ pub fn rules(
 
 /// The route's `hostnames` (`None`: every authority, as in Gateway API when there are none) after
 /// checking the form of its `parentRefs`.
-pub fn hostnames(spec: &Map<String, Value>, spec_path: &JsonPath<'_>) -> ConfigResult<Option<HostSet>> {
+pub fn hostnames(
+    spec: &Map<String, Value>,
+    spec_path: &JsonPath<'_>,
+) -> ConfigResult<Option<HostSet>> {
     if let Some(parents) = spec.get("parentRefs") {
         // Where the route attaches: for the filter, where it is loaded (README), so only its form is checked.
         let parents_path = spec_path.key("parentRefs");
@@ -304,7 +310,10 @@ pub fn hostnames(spec: &Map<String, Value>, spec_path: &JsonPath<'_>) -> ConfigR
 
 /// Applies the routes' hostnames: shared by every route, they are the router's `hosts` (checked once,
 /// last, as in the VirtualService shape); otherwise each route keeps its own, returned by index.
-pub fn place_hostnames(per_route: Vec<Option<HostSet>>, router: &mut Router) -> (Vec<Option<usize>>, Vec<HostSet>) {
+pub fn place_hostnames(
+    per_route: Vec<Option<HostSet>>,
+    router: &mut Router,
+) -> (Vec<Option<usize>>, Vec<HostSet>) {
     let shared = per_route.windows(2).all(|pair| pair[0] == pair[1]);
     if shared {
         if let Some(Some(set)) = per_route.first() {
@@ -361,7 +370,15 @@ pub fn http_route(
         hostnames: places.first().copied().flatten(),
     };
     let mut candidates = Vec::new();
-    rules(map, root, &route, template, router, &mut HashSet::new(), &mut candidates)?;
+    rules(
+        map,
+        root,
+        &route,
+        template,
+        router,
+        &mut HashSet::new(),
+        &mut candidates,
+    )?;
     compile_order(candidates, sets, router);
     Ok(())
 }

@@ -71,7 +71,10 @@ fn whole_object<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<Sourc
     let map = read::object(value, path)?;
     OBJECT.check_as(map, path, "HTTPRoute", &[])?;
     let kind_path = path.key("kind");
-    let kind = map.get("kind").map(|k| read::string(k, &kind_path)).transpose()?;
+    let kind = map
+        .get("kind")
+        .map(|k| read::string(k, &kind_path))
+        .transpose()?;
     if kind != Some("HTTPRoute") {
         return Err(ConfigError::at(
             &kind_path,
@@ -154,7 +157,10 @@ fn bare_spec<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<Source<'
 fn places(sources: &[Source<'_>], root: &JsonPath<'_>) -> ConfigResult<Vec<usize>> {
     let dated = sources.iter().filter(|s| s.created.is_some()).count();
     if dated != 0 && dated != sources.len() {
-        let undated = sources.iter().position(|s| s.created.is_none()).unwrap_or(0);
+        let undated = sources
+            .iter()
+            .position(|s| s.created.is_none())
+            .unwrap_or(0);
         return Err(ConfigError::at(
             &root.index(undated),
             "has no metadata.creationTimestamp while other routes have one; give it on every route or on none (the oldest route takes precedence)",
@@ -210,7 +216,11 @@ pub fn parse(document: &Value, root: &JsonPath<'_>) -> ConfigResult<Router> {
     let mut hosts = Vec::with_capacity(sources.len());
     for (index, source) in sources.iter().enumerate() {
         let item = if in_list { root.index(index) } else { *root };
-        let spec = if source.name.is_some() { item.key("spec") } else { item };
+        let spec = if source.name.is_some() {
+            item.key("spec")
+        } else {
+            item
+        };
         hosts.push(gateway::hostnames(source.spec, &spec)?);
     }
     let (hostnames, sets) = gateway::place_hostnames(hosts, &mut router);
@@ -219,7 +229,11 @@ pub fn parse(document: &Value, root: &JsonPath<'_>) -> ConfigResult<Router> {
     let mut candidates = Vec::new();
     for (index, source) in sources.iter().enumerate() {
         let item = if in_list { root.index(index) } else { *root };
-        let spec = if source.name.is_some() { item.key("spec") } else { item };
+        let spec = if source.name.is_some() {
+            item.key("spec")
+        } else {
+            item
+        };
         let fallback = format!("route-{index}");
         let route = Route {
             namespace: source.namespace,

@@ -67,7 +67,11 @@ fn exact_before_any_prefix_and_each_match_of_a_rule_ranks_alone() {
         ("/match/prefix/any", "v1"),
         ("/match/any", "v3"),
     ] {
-        assert_eq!(path(&router, request).as_deref(), Some(service), "{request}");
+        assert_eq!(
+            path(&router, request).as_deref(),
+            Some(service),
+            "{request}"
+        );
     }
 }
 
@@ -90,11 +94,34 @@ fn method_then_headers_then_query_parameters() {
     };
     assert_eq!(get(&[]).as_deref(), Some("plain"));
     assert_eq!(get(&[(":path", b"/?a=1")]).as_deref(), Some("one-query"));
-    assert_eq!(get(&[(":path", b"/?a=1&b=2")]).as_deref(), Some("two-queries"));
-    assert_eq!(get(&[(":path", b"/?a=1&b=2"), ("version", b"two")]).as_deref(), Some("one-header"), "a header outranks query parameters");
-    assert_eq!(get(&[("version", b"two"), ("color", b"orange")]).as_deref(), Some("two-headers"));
-    assert_eq!(get(&[(":method", b"POST"), ("version", b"two"), ("color", b"orange")]).as_deref(), Some("post"), "a method outranks headers");
-    assert_eq!(get(&[(":method", b"POST"), (":path", b"/longer")]).as_deref(), Some("longer"), "a longer path outranks a method");
+    assert_eq!(
+        get(&[(":path", b"/?a=1&b=2")]).as_deref(),
+        Some("two-queries")
+    );
+    assert_eq!(
+        get(&[(":path", b"/?a=1&b=2"), ("version", b"two")]).as_deref(),
+        Some("one-header"),
+        "a header outranks query parameters"
+    );
+    assert_eq!(
+        get(&[("version", b"two"), ("color", b"orange")]).as_deref(),
+        Some("two-headers")
+    );
+    assert_eq!(
+        get(&[
+            (":method", b"POST"),
+            ("version", b"two"),
+            ("color", b"orange")
+        ])
+        .as_deref(),
+        Some("post"),
+        "a method outranks headers"
+    );
+    assert_eq!(
+        get(&[(":method", b"POST"), (":path", b"/longer")]).as_deref(),
+        Some("longer"),
+        "a longer path outranks a method"
+    );
 }
 
 #[test]
@@ -112,24 +139,43 @@ fn equal_matches_keep_rule_order() {
         rule(json!([{"headers": [{"name": "x", "value": "1"}]}]), "first"),
         rule(json!([{"headers": [{"name": "x", "type": "RegularExpression", "value": ".*"}]}]), "second"),
     ]}));
-    assert_eq!(reached(&router, &[(":path", b"/"), ("x", b"1")]).as_deref(), Some("first"));
-    assert_eq!(reached(&router, &[(":path", b"/"), ("x", b"2")]).as_deref(), Some("second"));
+    assert_eq!(
+        reached(&router, &[(":path", b"/"), ("x", b"1")]).as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        reached(&router, &[(":path", b"/"), ("x", b"2")]).as_deref(),
+        Some("second")
+    );
 }
 
 #[test]
 fn a_rule_without_backend_refs_takes_its_requests_and_answers_500() {
-    for no_backends in [json!({"matches": [{"path": {"value": "/broken"}}]}),
-                        json!({"matches": [{"path": {"value": "/broken"}}], "backendRefs": []})] {
+    for no_backends in [
+        json!({"matches": [{"path": {"value": "/broken"}}]}),
+        json!({"matches": [{"path": {"value": "/broken"}}], "backendRefs": []}),
+    ] {
         let router = compile(json!({"rules": [
             rule(json!([{"path": {"value": "/"}}]), "v1"),
             no_backends,
             rule(json!([{"path": {"type": "Exact", "value": "/broken/fixed"}}]), "v2"),
         ]}));
         assert_eq!(path(&router, "/").as_deref(), Some("v1"));
-        assert_eq!(path(&router, "/broken/x").as_deref(), Some("500"), "no fall through to /");
+        assert_eq!(
+            path(&router, "/broken/x").as_deref(),
+            Some("500"),
+            "no fall through to /"
+        );
         assert_eq!(path(&router, "/broken/fixed").as_deref(), Some("v2"));
-        let decision = router.decide(&Recording::new(&[(":path", b"/broken")]), &mut SplitMix64::new(1));
-        assert_eq!(decision.and_then(|d| router.cluster(d)), None, "no cluster to name");
+        let decision = router.decide(
+            &Recording::new(&[(":path", b"/broken")]),
+            &mut SplitMix64::new(1),
+        );
+        assert_eq!(
+            decision.and_then(|d| router.cluster(d)),
+            None,
+            "no cluster to name"
+        );
     }
 }
 
@@ -146,13 +192,21 @@ fn object(name: &str, created: Option<&str>, spec: Value) -> Value {
 #[test]
 fn matching_across_routes_follows_the_conformance_case() {
     let router = compile(json!([
-        object("matching-part1", None, json!({"parentRefs": [{"name": "same-namespace"}],
+        object(
+            "matching-part1",
+            None,
+            json!({"parentRefs": [{"name": "same-namespace"}],
             "hostnames": ["example.com", "example.net"],
             "rules": [rule(json!([{"path": {"type": "PathPrefix", "value": "/"}},
-                                  {"headers": [{"name": "version", "value": "one"}]}]), "infra-backend-v1")]})),
-        object("matching-part2", None, json!({"hostnames": ["*.com"],
+                                  {"headers": [{"name": "version", "value": "one"}]}]), "infra-backend-v1")]})
+        ),
+        object(
+            "matching-part2",
+            None,
+            json!({"hostnames": ["*.com"],
             "rules": [rule(json!([{"path": {"type": "PathPrefix", "value": "/v2"}},
-                                  {"headers": [{"name": "version", "value": "two"}]}]), "infra-backend-v2")]})),
+                                  {"headers": [{"name": "version", "value": "two"}]}]), "infra-backend-v2")]})
+        ),
     ]));
     let at = |host: &'static str, path: &'static str, version: Option<&'static str>| {
         let mut request = vec![(":authority", host.as_bytes()), (":path", path.as_bytes())];
@@ -168,14 +222,23 @@ fn matching_across_routes_follows_the_conformance_case() {
     assert_eq!(at("example.net", "/example", None), v1);
     assert_eq!(at("example.com", "/example", Some("one")), v1);
     assert_eq!(at("example.com", "/v2", None), v2);
-    assert_eq!(at("example.net", "/v2", None), v1, "*.com does not cover example.net");
+    assert_eq!(
+        at("example.net", "/v2", None),
+        v1,
+        "*.com does not cover example.net"
+    );
     assert_eq!(at("example.com", "/v2/example", None), v2);
     assert_eq!(at("example.com", "/", Some("two")), v2);
     assert_eq!(at("example.org", "/", None), None);
     // The route's namespace is its backendRefs' namespace.
-    let decision = router.decide(&Recording::new(&[(":authority", b"example.com"), (":path", b"/")]), &mut SplitMix64::new(1));
-    assert_eq!(decision.and_then(|d| router.cluster(d)),
-               Some("outbound|8080||infra-backend-v1.gateway-conformance-infra.svc.cluster.local"));
+    let decision = router.decide(
+        &Recording::new(&[(":authority", b"example.com"), (":path", b"/")]),
+        &mut SplitMix64::new(1),
+    );
+    assert_eq!(
+        decision.and_then(|d| router.cluster(d)),
+        Some("outbound|8080||infra-backend-v1.gateway-conformance-infra.svc.cluster.local")
+    );
 }
 
 #[test]
@@ -197,22 +260,34 @@ fn ties_across_routes_go_to_the_oldest_then_namespace_and_name() {
     // A more precise match of a newer route still wins.
     let precise = compile(json!([
         object("old", Some("2020-01-01T00:00:00Z"), same("old")),
-        object("new", Some("2026-01-01T00:00:00Z"), json!({"rules": [rule(json!([{"path": {"value": "/x"}}]), "new")]})),
+        object(
+            "new",
+            Some("2026-01-01T00:00:00Z"),
+            json!({"rules": [rule(json!([{"path": {"value": "/x"}}]), "new")]})
+        ),
     ]));
     assert_eq!(path(&precise, "/x").as_deref(), Some("new"));
 }
 
 #[test]
 fn one_whole_object_is_a_configuration() {
-    let router = compile(object("reviews", Some("2026-01-01T00:00:00Z"), json!({
+    let router = compile(object(
+        "reviews",
+        Some("2026-01-01T00:00:00Z"),
+        json!({
         "parentRefs": [{"group": "", "kind": "Service", "name": "reviews", "port": 9080}],
-        "rules": [{"backendRefs": [{"name": "reviews-v1", "port": 9080}]}]})));
+        "rules": [{"backendRefs": [{"name": "reviews-v1", "port": 9080}]}]}),
+    ));
     assert_eq!(router.entries[0].name, "rule-0");
-    assert_eq!(router.entries[0].clusters,
-               ["outbound|9080||reviews-v1.gateway-conformance-infra.svc.cluster.local"]);
+    assert_eq!(
+        router.entries[0].clusters,
+        ["outbound|9080||reviews-v1.gateway-conformance-infra.svc.cluster.local"]
+    );
     // Rules of routes in a list are named after their route, so names stay unique.
-    let list = compile(json!([object("a", None, json!({"rules": [{"backendRefs": to("x")}]})),
-                              object("b", None, json!({"rules": [{"backendRefs": to("y")}]}))]));
+    let list = compile(json!([
+        object("a", None, json!({"rules": [{"backendRefs": to("x")}]})),
+        object("b", None, json!({"rules": [{"backendRefs": to("y")}]}))
+    ]));
     let names: Vec<&str> = list.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["a-rule-0", "b-rule-0"]);
 }
@@ -230,28 +305,69 @@ fn documents_that_are_refused() {
     bad_time["metadata"]["creationTimestamp"] = json!("yesterday");
     let mut spec_namespace = object("a", None, spec.clone());
     spec_namespace["spec"]["namespace"] = json!("other");
-    let virtual_service = json!({"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}]}]});
+    let virtual_service =
+        json!({"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}]}]});
     assert_refusals(&[
-        (json!([dated, undated]).to_string(), "at [1]: has no metadata.creationTimestamp while other routes have one"),
-        (json!([object("a", None, spec.clone()), object("a", None, spec.clone())]).to_string(),
-         "at [1].metadata.name: gateway-conformance-infra/a is an earlier route's name too"),
-        (json!([wrong_version]).to_string(), "at [0].apiVersion: \"networking.istio.io/v1\" is not a Gateway API version"),
-        (json!([no_name]).to_string(), "at [0].metadata.name: missing"),
-        (json!([bad_time]).to_string(), "at [0].metadata.creationTimestamp: \"yesterday\" is not an RFC 3339 time"),
-        (json!([spec_namespace]).to_string(), "at [0].spec.namespace: unknown field"),
-        (json!([spec.clone(), virtual_service]).to_string(), "at [1]: is a VirtualService; a list holds HTTPRoutes or VirtualServices, not both"),
-        (json!([spec.clone(), {"kind": "VirtualService"}]).to_string(), "at [1].kind: expected \"HTTPRoute\""),
-        (json!([{"rules": [{"backendRefs": to("x")}], "clusterName": "{host}"}]).to_string(), "at [0].clusterName: unknown field"),
+        (
+            json!([dated, undated]).to_string(),
+            "at [1]: has no metadata.creationTimestamp while other routes have one",
+        ),
+        (
+            json!([
+                object("a", None, spec.clone()),
+                object("a", None, spec.clone())
+            ])
+            .to_string(),
+            "at [1].metadata.name: gateway-conformance-infra/a is an earlier route's name too",
+        ),
+        (
+            json!([wrong_version]).to_string(),
+            "at [0].apiVersion: \"networking.istio.io/v1\" is not a Gateway API version",
+        ),
+        (
+            json!([no_name]).to_string(),
+            "at [0].metadata.name: missing",
+        ),
+        (
+            json!([bad_time]).to_string(),
+            "at [0].metadata.creationTimestamp: \"yesterday\" is not an RFC 3339 time",
+        ),
+        (
+            json!([spec_namespace]).to_string(),
+            "at [0].spec.namespace: unknown field",
+        ),
+        (
+            json!([spec.clone(), virtual_service]).to_string(),
+            "at [1]: is a VirtualService; a list holds HTTPRoutes or VirtualServices, not both",
+        ),
+        (
+            json!([spec.clone(), {"kind": "VirtualService"}]).to_string(),
+            "at [1].kind: expected \"HTTPRoute\"",
+        ),
+        (
+            json!([{"rules": [{"backendRefs": to("x")}], "clusterName": "{host}"}]).to_string(),
+            "at [0].clusterName: unknown field",
+        ),
     ]);
 }
 
 #[test]
 fn the_virtual_service_shape_keeps_first_match_order() {
-    let router = parse(json!({"http": [
-        {"match": [{"uri": {"prefix": "/"}}], "route": [{"destination": {"host": "first"}}]},
-        {"match": [{"uri": {"exact": "/x"}}], "route": [{"destination": {"host": "second"}}]}
-    ]}).to_string().as_bytes()).unwrap();
+    let router = parse(
+        json!({"http": [
+            {"match": [{"uri": {"prefix": "/"}}], "route": [{"destination": {"host": "first"}}]},
+            {"match": [{"uri": {"exact": "/x"}}], "route": [{"destination": {"host": "second"}}]}
+        ]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
     assert!(router.precedence.is_none());
-    let decision = router.decide(&Recording::new(&[(":path", b"/x")]), &mut SplitMix64::new(1)).unwrap();
+    let decision = router
+        .decide(
+            &Recording::new(&[(":path", b"/x")]),
+            &mut SplitMix64::new(1),
+        )
+        .unwrap();
     assert_eq!(decision.entry, 0);
 }

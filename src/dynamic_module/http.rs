@@ -112,9 +112,11 @@ unsafe fn on_headers(
     filter: *const c_void,
     hook: impl FnOnce(&Stream, &mut ShiftStream) -> u32,
 ) -> u32 {
-    guarded(CONTINUE, || match unsafe { stream(filter_envoy_ptr, filter) } {
-        Some((host, state)) => hook(&host, state),
-        None => CONTINUE,
+    guarded(CONTINUE, || {
+        match unsafe { stream(filter_envoy_ptr, filter) } {
+            Some((host, state)) => hook(&host, state),
+            None => CONTINUE,
+        }
     })
 }
 
