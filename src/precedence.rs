@@ -9,8 +9,8 @@
 //! longer expression first.
 
 use crate::hosts::HostSet;
-use crate::matcher::MatchRule;
 use crate::request::{Lookup, RequestSource};
+use crate::router::Entry;
 use std::cmp::Reverse;
 
 /// How a match's path is compared, in precedence order.
@@ -74,12 +74,12 @@ impl Ord for MatchRank {
     }
 }
 
-/// One match as the request path tries it: the entry (rule) it selects and its own conditions.
-#[derive(Debug, Clone, PartialEq)]
+/// One match as the request path tries it: the entry (rule) it selects and which of the entry's
+/// match blocks it is (none for a rule without matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ranked {
     pub entry: usize,
-    /// One block (the match), or none for a rule without matches.
-    pub rule: MatchRule,
+    pub block: Option<usize>,
     /// The route's own `hostnames` (an index into [`Precedence::hostnames`]) when routes differ in them.
     pub hostnames: Option<usize>,
 }
@@ -121,12 +121,18 @@ impl Precedence {
     }
 
     /// The entry of the first match that holds, in precedence order.
-    pub fn first_match<S: RequestSource>(&self, request: &mut Lookup<'_, S>) -> Option<usize> {
+    pub fn first_match<S: RequestSource>(
+        &self,
+        entries: &[Entry],
+        request: &mut Lookup<'_, S>,
+    ) -> Option<usize> {
         self.order
             .iter()
             .find(|ranked| {
                 // The route's hostnames last: a request no match takes never pays for `:authority`.
-                ranked.rule.applies(request)
+                entries
+                    .get(ranked.entry)
+                    .is_some_and(|entry| entry.rule.block_applies(ranked.block, request))
                     && ranked.hostnames.is_none_or(|set| {
                         let authority = request.get(self.authority);
                         self.hostnames
@@ -194,7 +200,7 @@ mod tests {
             index,
             ranked: Ranked {
                 entry,
-                rule: MatchRule::default(),
+                block: None,
                 hostnames: None,
             },
         };

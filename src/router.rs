@@ -120,7 +120,7 @@ impl Router {
                 .is_some_and(|entry| entry.rule.applies(request))
         };
         let found = match (&self.precedence, &self.authority_index) {
-            (Some(precedence), _) => precedence.first_match(&mut request),
+            (Some(precedence), _) => precedence.first_match(&self.entries, &mut request),
             (None, Some(index)) => {
                 let mut candidates = index.candidates(request.get(index.slot));
                 candidates.find(|i| applies(i, &mut request))

@@ -233,17 +233,9 @@ fn rule(
     };
     let entry_index = router.entries.len();
     // Each match ranks on its own; a rule without matches is one match, `PathPrefix` `/`.
-    let blocks: Vec<MatchRule> = if entry.rule.blocks.is_empty() {
-        vec![MatchRule::default()]
-    } else {
-        entry
-            .rule
-            .blocks
-            .iter()
-            .map(|block| MatchRule {
-                blocks: vec![block.clone()],
-            })
-            .collect()
+    let blocks: Vec<Option<usize>> = match entry.rule.blocks.len() {
+        0 => vec![None],
+        n => (0..n).map(Some).collect(),
     };
     for (match_index, block) in blocks.into_iter().enumerate() {
         candidates.push(Candidate {
@@ -256,7 +248,7 @@ fn rule(
             index: match_index,
             ranked: Ranked {
                 entry: entry_index,
-                rule: block,
+                block,
                 hostnames: route.hostnames,
             },
         });
