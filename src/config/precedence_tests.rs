@@ -371,3 +371,22 @@ fn the_virtual_service_shape_keeps_first_match_order() {
         .unwrap();
     assert_eq!(decision.entry, 0);
 }
+
+#[test]
+fn a_route_without_hostnames_competes_for_every_authority() {
+    let router = compile(json!([
+        {"hostnames": ["a.test"], "rules": [rule(json!([{"path": {"value": "/a"}}]), "a")]},
+        {"rules": [rule(json!([{"path": {"value": "/"}}]), "any")]},
+    ]));
+    let at = |host: &'static str, path: &'static str| {
+        reached(
+            &router,
+            &[(":authority", host.as_bytes()), (":path", path.as_bytes())],
+        )
+    };
+    assert_eq!(at("a.test", "/a/1").as_deref(), Some("a"));
+    assert_eq!(at("a.test:8080", "/x").as_deref(), Some("any"));
+    assert_eq!(at("b.test", "/a/1").as_deref(), Some("any"));
+    let names: Vec<&str> = router.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["route-0-rule-0", "route-1-rule-0"]);
+}
