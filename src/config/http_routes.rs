@@ -180,7 +180,14 @@ fn places(sources: &[Source<'_>], root: &JsonPath<'_>) -> ConfigResult<Vec<usize
     let mut order: Vec<_> = sources
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.created, s.namespace, s.name, i))
+        // The spec compares the string "{namespace}/{name}" ("a-b/y" before "a/x").
+        .map(|(i, s)| {
+            (
+                s.created,
+                s.name.map(|name| format!("{}/{name}", s.namespace)),
+                i,
+            )
+        })
         .collect();
     order.sort();
     let mut places = vec![0; sources.len()];

@@ -254,6 +254,15 @@ fn ties_across_routes_go_to_the_oldest_then_namespace_and_name() {
         object("a", Some("2026-01-01T00:00:00Z"), same("a")),
     ]));
     assert_eq!(path(&same_time, "/").as_deref(), Some("a"));
+    // "{namespace}/{name}" as one string: "a-b/y" sorts before "a/x".
+    let mut in_a = object("x", None, same("in-a"));
+    in_a["metadata"]["namespace"] = json!("a");
+    let mut in_a_b = object("y", None, same("in-a-b"));
+    in_a_b["metadata"]["namespace"] = json!("a-b");
+    assert_eq!(
+        path(&compile(json!([in_a, in_a_b])), "/").as_deref(),
+        Some("in-a-b")
+    );
     // Without metadata (bare specs) the list's order stands in for age.
     let specs = compile(json!([same("first"), same("second")]));
     assert_eq!(path(&specs, "/").as_deref(), Some("first"));
