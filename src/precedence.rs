@@ -8,9 +8,6 @@
 //! `RegularExpression` paths to the implementation: as Istio does, they come after every prefix,
 //! longer expression first.
 
-use crate::hosts::HostSet;
-use crate::request::{Lookup, RequestSource};
-use crate::router::Entry;
 use std::cmp::Reverse;
 
 /// How a match's path is compared, in precedence order.
@@ -75,13 +72,12 @@ impl Ord for MatchRank {
 }
 
 /// One match as the request path tries it: the entry (rule) it selects and which of the entry's
-/// match blocks it is (none for a rule without matches).
+/// match blocks it is (none for a rule without matches). The entry's own `hosts` (its route's
+/// `hostnames`) are checked by the router after the match, as for every entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ranked {
     pub entry: usize,
     pub block: Option<usize>,
-    /// The route's own `hostnames` (an index into [`Precedence::hostnames`]) when routes differ in them.
-    pub hostnames: Option<usize>,
 }
 
 /// A match before sorting: its rank, then the tie-breakers, all fixed at compile time.
@@ -96,51 +92,18 @@ pub struct Candidate {
 }
 
 /// Every match of the HTTPRoute shape, in precedence order.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Precedence {
     pub order: Vec<Ranked>,
-    /// Per-route hostnames, used only when the routes of a configuration do not all share theirs.
-    pub hostnames: Vec<HostSet>,
-    /// The `:authority` slot, read when some match has its own hostnames.
-    pub authority: usize,
 }
 
 impl Precedence {
     /// Sorts the candidates by precedence; ties keep route, rule and match order.
-    pub fn compile(
-        mut candidates: Vec<Candidate>,
-        hostnames: Vec<HostSet>,
-        authority: usize,
-    ) -> Self {
+    pub fn compile(mut candidates: Vec<Candidate>) -> Self {
         candidates.sort_by_key(|c| (c.rank, c.route, c.rule, c.index));
         Precedence {
             order: candidates.into_iter().map(|c| c.ranked).collect(),
-            hostnames,
-            authority,
         }
-    }
-
-    /// The entry of the first match that holds, in precedence order.
-    pub fn first_match<S: RequestSource>(
-        &self,
-        entries: &[Entry],
-        request: &mut Lookup<'_, S>,
-    ) -> Option<usize> {
-        self.order
-            .iter()
-            .find(|ranked| {
-                // The route's hostnames last: a request no match takes never pays for `:authority`.
-                entries
-                    .get(ranked.entry)
-                    .is_some_and(|entry| entry.rule.block_applies(ranked.block, request))
-                    && ranked.hostnames.is_none_or(|set| {
-                        let authority = request.get(self.authority);
-                        self.hostnames
-                            .get(set)
-                            .is_some_and(|hosts| authority.is_some_and(|a| hosts.matches(a)))
-                    })
-            })
-            .map(|ranked| ranked.entry)
     }
 }
 
@@ -198,22 +161,14 @@ mod tests {
             route,
             rule,
             index,
-            ranked: Ranked {
-                entry,
-                block: None,
-                hostnames: None,
-            },
+            ranked: Ranked { entry, block: None },
         };
-        let compiled = Precedence::compile(
-            vec![
-                candidate(1, 0, 0, 10),
-                candidate(0, 1, 0, 1),
-                candidate(0, 0, 1, 0),
-                candidate(0, 0, 0, 0),
-            ],
-            Vec::new(),
-            0,
-        );
+        let compiled = Precedence::compile(vec![
+            candidate(1, 0, 0, 10),
+            candidate(0, 1, 0, 1),
+            candidate(0, 0, 1, 0),
+            candidate(0, 0, 0, 0),
+        ]);
         let entries: Vec<usize> = compiled.order.iter().map(|r| r.entry).collect();
         assert_eq!(entries, [0, 0, 1, 10]);
     }

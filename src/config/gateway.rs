@@ -1,7 +1,8 @@
-//! Gateway API's HTTPRoute shape: one route's `hostnames`, `parentRefs` and `rules` (and, for a route
-//! given as a bare spec, the top-level `namespace`). Each rule compiles into the same [`Entry`] as an
-//! `http[]` entry (through [`entry::assemble`], so every traffic-shift extension carries over); each of
-//! its matches becomes a [`Candidate`] of the configuration's precedence order.
+//! Gateway API's HTTPRoute shape: one route's `hostnames`, `parentRefs` and `rules` (at the top of
+//! the plugin configuration, or in a whole object's `spec`: [`super::http_routes`]). Each rule
+//! compiles into the same [`Entry`] as an `http[]` entry (through [`entry::assemble`], so every
+//! traffic-shift extension carries over); each of its matches becomes a [`Candidate`] of the
+//! configuration's precedence order.
 
 use super::entry::{self, Targets, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
@@ -9,9 +10,10 @@ use super::gateway_match::{matches, ranks};
 use super::names::check_cluster_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
-use crate::hosts::HostSet;
+use super::Settings;
+use crate::hosts::{HostContext, HostSet};
 use crate::matcher::MatchRule;
-use crate::precedence::{Candidate, Precedence, Ranked};
+use crate::precedence::{Candidate, MatchRank, Precedence, Ranked};
 use crate::request::Attributes;
 use crate::router::{Entry, Router};
 use crate::template::{ClusterNameTemplate, Destination};
@@ -20,9 +22,6 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 const API: &str = "HTTPRoute";
-
-/// The namespace of a backendRef without one and no top-level `namespace`.
-pub const DEFAULT_NAMESPACE: &str = "default";
 
 const RULE: Schema = Schema {
     known: &["name", "matches", "backendRefs"],
@@ -38,7 +37,7 @@ const BACKEND_REF: Schema = Schema {
 const MAX_WEIGHT: u64 = 1_000_000;
 
 /// A Kubernetes name that becomes a DNS label of the destination host (RFC 1123 label).
-pub fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
+fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
     let text = read::non_empty_string(value, path)?;
     let valid = text.len() <= 63
         && text
@@ -76,7 +75,7 @@ fn check_service_kind(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigRe
 fn backend_ref(
     value: &Value,
     path: &JsonPath<'_>,
-    namespace: &str,
+    context: &HostContext<'_>,
     template: &ClusterNameTemplate,
 ) -> ConfigResult<(String, u32, Destination)> {
     let map = read::object(value, path)?;
@@ -94,7 +93,7 @@ fn backend_ref(
     };
     let namespace = match map.get("namespace") {
         Some(ns) => dns_label(ns, &path.key("namespace"), "namespace")?,
-        None => namespace,
+        None => context.namespace,
     };
     let port_path = path.key("port");
     let port = match map.get("port") {
@@ -113,8 +112,14 @@ fn backend_ref(
         Some(weight) => read::unsigned(weight, &path.key("weight"), MAX_WEIGHT)? as u32,
         None => 1,
     };
+    let host = HostContext {
+        namespace,
+        ..*context
+    }
+    .fqdn(name);
     let destination = Destination {
-        host: format!("{name}.{namespace}.svc.cluster.local"),
+        fqdn: host.clone(),
+        host,
         subset: None,
         port: Some(port),
     };
@@ -126,7 +131,7 @@ fn backend_ref(
 fn backend_refs(
     value: &Value,
     path: &JsonPath<'_>,
-    namespace: &str,
+    context: &HostContext<'_>,
     template: &ClusterNameTemplate,
 ) -> ConfigResult<Targets> {
     let items = read::array(value, path)?;
@@ -134,10 +139,11 @@ fn backend_refs(
         clusters: Vec::with_capacity(items.len()),
         weights: Vec::with_capacity(items.len()),
         destinations: Vec::with_capacity(items.len()),
+        port_holes: Vec::new(),
     };
     for (index, item) in items.iter().enumerate() {
         let (cluster, weight, destination) =
-            backend_ref(item, &path.index(index), namespace, template)?;
+            backend_ref(item, &path.index(index), context, template)?;
         targets.clusters.push(cluster);
         targets.weights.push(weight);
         targets.destinations.push(destination);
@@ -169,6 +175,8 @@ fn without_backends(
         rule,
         sticky: None,
         clusters: Vec::new(),
+        port_holes: Vec::new(),
+        hosts: None,
         weights: Vec::new(),
         destinations: Vec::new(),
         cluster_hashes: Vec::new(),
@@ -179,15 +187,14 @@ fn without_backends(
 
 /// What a route brings beside its spec.
 pub struct Route<'a> {
-    /// The default namespace of its backendRefs.
-    pub namespace: &'a str,
-    /// Prefixes the default names of its rules (`reviews-rule-0`) when a configuration holds several
-    /// routes, so that entry names (they name the stats) stay unique; `None` for a lone route.
+    /// Where its short names resolve: the namespace of its backendRefs.
+    pub context: HostContext<'a>,
+    /// Prefixes the default names of its rules when a configuration holds several
+    /// routes (`reviews/rule-0`, as VirtualServices name theirs), so that entry names (they name the
+    /// stats) stay unique; `None` for a lone route.
     pub rule_prefix: Option<&'a str>,
     /// Its place among the configuration's routes in Gateway API's order (oldest, namespace/name).
     pub place: usize,
-    /// Its own hostnames (an index into [`Precedence::hostnames`]) when routes differ in them.
-    pub hostnames: Option<usize>,
 }
 
 /// One rule, its entry pushed to `router`, each of its matches a candidate.
@@ -206,7 +213,7 @@ fn rule(
     RULE.check_as(map, path, API, EXTENSIONS)?;
     let name = match (map.get("name"), route.rule_prefix) {
         (Some(name), _) => read::non_empty_string(name, &path.key("name"))?.to_string(),
-        (None, Some(prefix)) => format!("{prefix}-rule-{index}"),
+        (None, Some(prefix)) => format!("{prefix}/rule-{index}"),
         (None, None) => format!("rule-{index}"),
     };
     let attributes: &mut Attributes = &mut router.attributes;
@@ -219,11 +226,12 @@ fn rule(
     };
     let refs_path = path.key("backendRefs");
     let targets = match map.get("backendRefs") {
-        Some(refs) => backend_refs(refs, &refs_path, route.namespace, template)?,
+        Some(refs) => backend_refs(refs, &refs_path, &route.context, template)?,
         None => Targets {
             clusters: Vec::new(),
             weights: Vec::new(),
             destinations: Vec::new(),
+            port_holes: Vec::new(),
         },
     };
     let entry = if targets.clusters.is_empty() {
@@ -242,38 +250,17 @@ fn rule(
             rank: match_ranks
                 .get(match_index)
                 .copied()
-                .unwrap_or(crate::precedence::MatchRank::DEFAULT),
+                .unwrap_or(MatchRank::DEFAULT),
             route: route.place,
             rule: index,
             index: match_index,
             ranked: Ranked {
                 entry: entry_index,
                 block,
-                hostnames: route.hostnames,
             },
         });
     }
     super::push_unique(router, names, entry, path)
-}
-
-/// The route's `rules` into `router`'s entries and `candidates`.
-pub fn rules(
-    spec: &Map<String, Value>,
-    spec_path: &JsonPath<'_>,
-    route: &Route<'_>,
-    template: &ClusterNameTemplate,
-    router: &mut Router,
-    names: &mut HashSet<String>,
-    candidates: &mut Vec<Candidate>,
-) -> ConfigResult<()> {
-    if let Some(rules) = spec.get("rules") {
-        let rules_path = spec_path.key("rules");
-        for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
-            let at = rules_path.index(index);
-            rule(item, &at, index, route, template, router, names, candidates)?;
-        }
-    }
-    Ok(())
 }
 
 /// The route's `hostnames` (`None`: every authority, as in Gateway API when there are none) after
@@ -281,6 +268,7 @@ pub fn rules(
 pub fn hostnames(
     spec: &Map<String, Value>,
     spec_path: &JsonPath<'_>,
+    context: &HostContext<'_>,
 ) -> ConfigResult<Option<HostSet>> {
     if let Some(parents) = spec.get("parentRefs") {
         // Where the route attaches: for the filter, where it is loaded (README), so only its form is checked.
@@ -297,80 +285,63 @@ pub fn hostnames(
     if items.is_empty() {
         return Ok(None);
     }
-    super::host_set(items, &hostnames_path).map(Some)
+    super::host_set(items, &hostnames_path, context).map(Some)
 }
 
-/// Applies the routes' hostnames: shared by every route, they are the router's `hosts` (checked once,
-/// last, as in the VirtualService shape); otherwise each route keeps its own, returned by index.
-pub fn place_hostnames(
-    per_route: Vec<Option<HostSet>>,
+/// One route: its hostnames scope its rules, whose entries go to `router` and matches to
+/// `candidates`.
+pub fn route(
+    spec: &Map<String, Value>,
+    spec_path: &JsonPath<'_>,
+    route: &Route<'_>,
+    template: &ClusterNameTemplate,
     router: &mut Router,
-) -> (Vec<Option<usize>>, Vec<HostSet>) {
-    let shared = per_route.windows(2).all(|pair| pair[0] == pair[1]);
-    if shared {
-        if let Some(Some(set)) = per_route.first() {
-            router.hosts = Some((set.clone(), router.attributes.header(":authority")));
+    names: &mut HashSet<String>,
+    candidates: &mut Vec<Candidate>,
+) -> ConfigResult<()> {
+    let hosts = hostnames(spec, spec_path, &route.context)?;
+    router.scope_hosts(hosts);
+    if let Some(rules) = spec.get("rules") {
+        let rules_path = spec_path.key("rules");
+        for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
+            let at = rules_path.index(index);
+            rule(item, &at, index, route, template, router, names, candidates)?;
         }
-        return (vec![None; per_route.len()], Vec::new());
     }
-    let mut sets = Vec::new();
-    let indexes = per_route
-        .into_iter()
-        .map(|hosts| {
-            hosts.map(|set| {
-                sets.push(set);
-                sets.len() - 1
-            })
-        })
-        .collect();
-    (indexes, sets)
+    router.scope = None;
+    Ok(())
 }
 
 /// Sorts the candidates into the router's precedence order.
-pub fn compile_order(candidates: Vec<Candidate>, hostnames: Vec<HostSet>, router: &mut Router) {
-    // `:authority` is registered only when some route has its own hostnames (read per match).
-    let authority = match hostnames.is_empty() {
-        true => 0,
-        false => router.attributes.header(":authority"),
-    };
-    router.precedence = Some(Precedence::compile(candidates, hostnames, authority));
+pub fn compile_order(candidates: Vec<Candidate>, router: &mut Router) {
+    router.precedence = Some(Precedence::compile(candidates));
 }
 
-/// The HTTPRoute shape given as one bare spec, its keys at the top level of the configuration `map`.
+/// The HTTPRoute shape's top-level keys of the configuration `map`, into `router`.
 pub fn http_route(
     map: &Map<String, Value>,
     root: &JsonPath<'_>,
-    template: &ClusterNameTemplate,
+    settings: &Settings,
     router: &mut Router,
 ) -> ConfigResult<()> {
-    let hosts = hostnames(map, root)?;
-    let namespace = match map.get("namespace") {
-        Some(namespace) => dns_label(namespace, &root.key("namespace"), "namespace")?,
-        None => DEFAULT_NAMESPACE,
-    };
-    if !map.contains_key("rules") {
-        if let Some(set) = hosts {
-            router.hosts = Some((set, router.attributes.header(":authority")));
-        }
-        return Ok(());
-    }
-    let (places, sets) = place_hostnames(vec![hosts], router);
-    let route = Route {
-        namespace,
+    let route_of = Route {
+        context: settings.host_context(),
         rule_prefix: None,
         place: 0,
-        hostnames: places.first().copied().flatten(),
     };
     let mut candidates = Vec::new();
-    rules(
+    let names = &mut HashSet::new();
+    route(
         map,
         root,
-        &route,
-        template,
+        &route_of,
+        &settings.template,
         router,
-        &mut HashSet::new(),
+        names,
         &mut candidates,
     )?;
-    compile_order(candidates, sets, router);
+    if map.contains_key("rules") {
+        compile_order(candidates, router);
+    }
     Ok(())
 }

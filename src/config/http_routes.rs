@@ -1,19 +1,22 @@
-//! Configurations that hold HTTPRoutes as Kubernetes keeps them: one whole object (what
-//! `kubectl get httproute reviews -o json` prints), or a list of whole objects or of bare specs, all
-//! for the one parent the filter runs in. Their rules are matched across routes in Gateway API's
-//! precedence ([`crate::precedence`]); ties between routes go to the oldest
-//! (`metadata.creationTimestamp`), then by `{namespace}/{name}`, then (for specs, which have no
-//! metadata) by their place in the list.
+//! HTTPRoutes as Kubernetes keeps them: one whole object (what `kubectl get httproute reviews -o json`
+//! prints, settings such as `clusterName` beside its keys), or a list of whole objects or of specs (a
+//! JSON array, or a `List` with `items`), all for the one parent the filter runs in
+//! ([`super::virtual_service::document`] tells the shapes apart). Their rules are matched across
+//! routes in Gateway API's precedence ([`crate::precedence`]); ties between routes go to the oldest
+//! (`metadata.creationTimestamp`), then by `"{namespace}/{name}"`, then by their place in the list.
 
 use super::error::{ConfigError, ConfigResult};
-use super::gateway::{self, dns_label, Route, DEFAULT_NAMESPACE};
+use super::gateway::{self, Route};
 use super::path::JsonPath;
 use super::read::{self, Schema};
+use super::virtual_service::{namespace, Document};
+use crate::hosts::HostContext;
 use crate::rollout::time::parse_rfc3339;
 use crate::router::Router;
-use crate::template::{ClusterNameTemplate, DEFAULT_TEMPLATE};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
+
+const API: &str = "HTTPRoute";
 
 const OBJECT: Schema = Schema {
     known: &["apiVersion", "kind", "metadata", "spec", "status"],
@@ -26,8 +29,7 @@ const OBJECT_SPEC: Schema = Schema {
     not_implemented: &["useDefaultGateways"],
 };
 
-/// A bare spec in a list: as the single-spec configuration, without the plugin's own keys (a list
-/// takes the default `clusterName` and headers).
+/// A bare spec in a list; `namespace` (traffic-shift's) stands for the metadata it lacks.
 const LIST_SPEC: Schema = Schema {
     known: &["parentRefs", "hostnames", "rules", "namespace"],
     not_implemented: &[],
@@ -35,126 +37,99 @@ const LIST_SPEC: Schema = Schema {
 
 const API_GROUP: &str = "gateway.networking.k8s.io/";
 
-fn kind(value: &Value) -> Option<&str> {
-    value.get("kind").and_then(Value::as_str)
-}
-
-/// A whole HTTPRoute object, or a bare HTTPRoute spec (it has `rules`).
-fn is_http_route(value: &Value) -> bool {
-    match kind(value) {
-        Some(kind) => kind == "HTTPRoute",
-        None => value.get("rules").is_some(),
-    }
-}
-
-/// Whether this module reads the document: a whole HTTPRoute, or a list whose first item is one
-/// (or a spec). Other lists are another shape's (VirtualServices).
-pub fn is_http_route_document(document: &Value) -> bool {
-    match document {
-        Value::Array(items) => items.first().is_some_and(is_http_route),
-        Value::Object(_) => kind(document) == Some("HTTPRoute"),
-        _ => false,
-    }
-}
-
-/// One route of the document before compiling: its spec and what sorts it among the others.
+/// One route before compiling: its spec and what sorts it among the others.
 struct Source<'v> {
     spec: &'v Map<String, Value>,
-    /// Set for a whole object, `None` for a spec.
+    whole: bool,
     name: Option<&'v str>,
     namespace: &'v str,
     created: Option<i64>,
 }
 
+fn is_whole(map: &Map<String, Value>) -> bool {
+    ["kind", "apiVersion", "spec"]
+        .iter()
+        .any(|k| map.contains_key(*k))
+}
+
 /// A whole object's `apiVersion`, `kind` and `metadata`, and its `spec`.
-fn whole_object<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<Source<'v>> {
-    let map = read::object(value, path)?;
-    OBJECT.check_as(map, path, "HTTPRoute", &[])?;
-    let kind_path = path.key("kind");
-    let kind = map
-        .get("kind")
-        .map(|k| read::string(k, &kind_path))
-        .transpose()?;
-    if kind != Some("HTTPRoute") {
-        return Err(ConfigError::at(
-            &kind_path,
-            "expected \"HTTPRoute\"; a list holds HTTPRoutes or VirtualServices, not both",
-        ));
-    }
-    let version_path = path.key("apiVersion");
-    match map.get("apiVersion") {
-        Some(version) => {
-            let version = read::string(version, &version_path)?;
-            if !version.starts_with(API_GROUP) {
-                return Err(ConfigError::at(
-                    &version_path,
-                    format!("\"{version}\" is not a Gateway API version ({API_GROUP}...)"),
-                ));
-            }
+fn whole_object<'v>(
+    map: &'v Map<String, Value>,
+    path: &JsonPath<'_>,
+    settings_keys: &[&str],
+    default_namespace: &'v str,
+) -> ConfigResult<Source<'v>> {
+    OBJECT.check_as(map, path, API, settings_keys)?;
+    if let Some(version) = map.get("apiVersion") {
+        let at = path.key("apiVersion");
+        let version = read::string(version, &at)?;
+        if !version.starts_with(API_GROUP) {
+            return Err(ConfigError::at(
+                &at,
+                format!("\"{version}\" is not a Gateway API version ({API_GROUP}v1, …)"),
+            ));
         }
-        None => return Err(ConfigError::at(&version_path, "missing")),
     }
-    let metadata_path = path.key("metadata");
-    let metadata = match map.get("metadata") {
-        Some(metadata) => read::object(metadata, &metadata_path)?,
-        None => return Err(ConfigError::at(&metadata_path, "missing")),
-    };
-    let name_path = metadata_path.key("name");
-    let name = match metadata.get("name") {
-        Some(name) => read::non_empty_string(name, &name_path)?,
-        None => return Err(ConfigError::at(&name_path, "missing; a route has a name")),
-    };
-    let namespace = match metadata.get("namespace") {
-        Some(ns) => dns_label(ns, &metadata_path.key("namespace"), "namespace")?,
-        None => DEFAULT_NAMESPACE,
-    };
-    let created = match metadata.get("creationTimestamp") {
-        Some(Value::Null) | None => None,
-        Some(time) => {
+    let (mut name, mut route_namespace, mut created) = (None, default_namespace, None);
+    if let Some(metadata) = map.get("metadata") {
+        let metadata_path = path.key("metadata");
+        let metadata = read::object(metadata, &metadata_path)?;
+        if let Some(given) = metadata.get("name") {
+            name = Some(read::non_empty_string(given, &metadata_path.key("name"))?);
+        }
+        if let Some(ns) = metadata.get("namespace") {
+            route_namespace = namespace(ns, &metadata_path.key("namespace"))?;
+        }
+        if let Some(time) = metadata.get("creationTimestamp").filter(|t| !t.is_null()) {
             let at = metadata_path.key("creationTimestamp");
             let text = read::string(time, &at)?;
-            Some(parse_rfc3339(text).map_err(|reason| ConfigError::at(&at, reason))?)
+            created = Some(parse_rfc3339(text).map_err(|reason| ConfigError::at(&at, reason))?);
         }
-    };
+    }
     let spec_path = path.key("spec");
     let spec = match map.get("spec") {
         Some(spec) => read::object(spec, &spec_path)?,
-        None => return Err(ConfigError::at(&spec_path, "missing")),
+        None => {
+            return Err(ConfigError::at(
+                &spec_path,
+                "missing; an HTTPRoute has a spec",
+            ))
+        }
     };
-    OBJECT_SPEC.check_as(spec, &spec_path, "HTTPRoute", &[])?;
+    OBJECT_SPEC.check_as(spec, &spec_path, API, &[])?;
     Ok(Source {
         spec,
-        name: Some(name),
-        namespace,
+        whole: true,
+        name,
+        namespace: route_namespace,
         created,
     })
 }
 
 /// A bare spec in a list.
-fn bare_spec<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<Source<'v>> {
-    let spec = read::object(value, path)?;
-    if value.get("http").is_some() || value.get("hosts").is_some() {
-        return Err(ConfigError::at(
-            path,
-            "is a VirtualService; a list holds HTTPRoutes or VirtualServices, not both",
-        ));
-    }
-    LIST_SPEC.check_as(spec, path, "HTTPRoute", &[])?;
-    let namespace = match spec.get("namespace") {
-        Some(ns) => dns_label(ns, &path.key("namespace"), "namespace")?,
-        None => DEFAULT_NAMESPACE,
+fn bare_spec<'v>(
+    spec: &'v Map<String, Value>,
+    path: &JsonPath<'_>,
+    default_namespace: &'v str,
+) -> ConfigResult<Source<'v>> {
+    LIST_SPEC.check_as(spec, path, API, &[])?;
+    let route_namespace = match spec.get("namespace") {
+        Some(ns) => namespace(ns, &path.key("namespace"))?,
+        None => default_namespace,
     };
     Ok(Source {
         spec,
+        whole: false,
         name: None,
-        namespace,
+        namespace: route_namespace,
         created: None,
     })
 }
 
-/// Where each item sits in the spec's order across routes: oldest first, then `{namespace}/{name}`,
-/// then the list's own order. Dated and undated routes cannot be ordered against each other.
-fn places(sources: &[Source<'_>], root: &JsonPath<'_>) -> ConfigResult<Vec<usize>> {
+/// Where each route sits in the spec's order across routes: oldest first, then
+/// `"{namespace}/{name}"` as one string, then the list's own order. Dated and undated routes cannot
+/// be ordered against each other; two routes cannot share a namespace and name.
+fn places(sources: &[Source<'_>], items_path: &JsonPath<'_>) -> ConfigResult<Vec<usize>> {
     let dated = sources.iter().filter(|s| s.created.is_some()).count();
     if dated != 0 && dated != sources.len() {
         let undated = sources
@@ -162,7 +137,7 @@ fn places(sources: &[Source<'_>], root: &JsonPath<'_>) -> ConfigResult<Vec<usize
             .position(|s| s.created.is_none())
             .unwrap_or(0);
         return Err(ConfigError::at(
-            &root.index(undated),
+            &items_path.index(undated),
             "has no metadata.creationTimestamp while other routes have one; give it on every route or on none (the oldest route takes precedence)",
         ));
     }
@@ -171,7 +146,7 @@ fn places(sources: &[Source<'_>], root: &JsonPath<'_>) -> ConfigResult<Vec<usize
         if let Some(name) = source.name {
             if !seen.insert((source.namespace, name)) {
                 return Err(ConfigError::at(
-                    &root.index(index).key("metadata").key("name"),
+                    &items_path.index(index).key("metadata").key("name"),
                     format!("{}/{name} is an earlier route's name too", source.namespace),
                 ));
             }
@@ -180,13 +155,9 @@ fn places(sources: &[Source<'_>], root: &JsonPath<'_>) -> ConfigResult<Vec<usize
     let mut order: Vec<_> = sources
         .iter()
         .enumerate()
-        // The spec compares the string "{namespace}/{name}" ("a-b/y" before "a/x").
         .map(|(i, s)| {
-            (
-                s.created,
-                s.name.map(|name| format!("{}/{name}", s.namespace)),
-                i,
-            )
+            let key = s.name.map(|name| format!("{}/{name}", s.namespace));
+            (s.created, key, i)
         })
         .collect();
     order.sort();
@@ -199,65 +170,76 @@ fn places(sources: &[Source<'_>], root: &JsonPath<'_>) -> ConfigResult<Vec<usize
     Ok(places)
 }
 
-/// Compiles a document [`is_http_route_document`] accepted.
-pub fn parse(document: &Value, root: &JsonPath<'_>) -> ConfigResult<Router> {
-    let sources = match document {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                let at = root.index(index);
-                match kind(item) {
-                    Some(_) => whole_object(item, &at),
-                    None => bare_spec(item, &at),
-                }
-            })
-            .collect::<ConfigResult<Vec<_>>>()?,
-        _ => vec![whole_object(document, root)?],
+/// Compiles a document of HTTPRoute objects or specs (and the settings beside them) into `router`.
+pub fn objects(document: &Document<'_>, router: &mut Router) -> ConfigResult<()> {
+    let root = JsonPath::Root;
+    let empty = Map::new();
+    let beside = match document {
+        Document::Object(map) | Document::Plugin(map) => *map,
+        Document::List { settings, .. } => settings.unwrap_or(&empty),
     };
-    let places = places(&sources, root)?;
-    let mut router = Router::default();
-    let template = ClusterNameTemplate::parse(DEFAULT_TEMPLATE)
-        .map_err(|reason| ConfigError::at(root, reason))?;
-    let in_list = matches!(document, Value::Array(_));
-    let mut hosts = Vec::with_capacity(sources.len());
-    for (index, source) in sources.iter().enumerate() {
-        let item = if in_list { root.index(index) } else { *root };
-        let spec = if source.name.is_some() {
-            item.key("spec")
-        } else {
-            item
-        };
-        hosts.push(gateway::hostnames(source.spec, &spec)?);
+    let settings = super::settings(beside, &root, router)?;
+    let default_namespace = settings.namespace.as_str();
+    let (items, items_path): (Vec<&Value>, JsonPath<'_>) = match document {
+        Document::List {
+            items,
+            settings: Some(_),
+        } => (items.iter().collect(), root.key("items")),
+        Document::List { items, .. } => (items.iter().collect(), root),
+        Document::Object(_) | Document::Plugin(_) => (Vec::new(), root),
+    };
+    let single = match document {
+        Document::Object(map) | Document::Plugin(map) => Some(*map),
+        Document::List { .. } => None,
+    };
+    let mut sources = Vec::new();
+    if let Some(map) = single {
+        sources.push(whole_object(
+            map,
+            &root,
+            super::SETTINGS_KEYS,
+            default_namespace,
+        )?);
     }
-    let (hostnames, sets) = gateway::place_hostnames(hosts, &mut router);
+    for (index, item) in items.iter().enumerate() {
+        let at = items_path.index(index);
+        let map = read::object(item, &at)?;
+        sources.push(if is_whole(map) {
+            whole_object(map, &at, &[], default_namespace)?
+        } else {
+            bare_spec(map, &at, default_namespace)?
+        });
+    }
+    let places = places(&sources, &items_path)?;
     let several = sources.len() > 1;
     let mut names = HashSet::new();
     let mut candidates = Vec::new();
     for (index, source) in sources.iter().enumerate() {
-        let item = if in_list { root.index(index) } else { *root };
-        let spec = if source.name.is_some() {
-            item.key("spec")
+        let item = if single.is_some() {
+            root
         } else {
-            item
+            items_path.index(index)
         };
+        let spec_path = if source.whole { item.key("spec") } else { item };
         let fallback = format!("route-{index}");
         let route = Route {
-            namespace: source.namespace,
+            context: HostContext {
+                namespace: source.namespace,
+                domain: &settings.domain,
+            },
             rule_prefix: several.then(|| source.name.unwrap_or(&fallback)),
             place: places.get(index).copied().unwrap_or(index),
-            hostnames: hostnames.get(index).copied().flatten(),
         };
-        gateway::rules(
+        gateway::route(
             source.spec,
-            &spec,
+            &spec_path,
             &route,
-            &template,
-            &mut router,
+            &settings.template,
+            router,
             &mut names,
             &mut candidates,
         )?;
     }
-    gateway::compile_order(candidates, sets, &mut router);
-    Ok(router)
+    gateway::compile_order(candidates, router);
+    Ok(())
 }
