@@ -107,6 +107,8 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
     if let Some(header) = map.get("clusterHeader") {
         router.cluster_header = names::writable_header(header, &root.key("clusterHeader"))?;
     }
+    // Entries may not read it: its value on arrival is the client's.
+    router.attributes.set_written_by_filter(&router.cluster_header);
     if let Some(header) = map.get("responseHeader") {
         router.response_header = Some(names::writable_header(header, &root.key("responseHeader"))?);
     }
