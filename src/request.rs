@@ -399,7 +399,11 @@ mod tests {
         assert_eq!(query_param(path, b"flag"), Some(&b""[..]));
         assert_eq!(query_param(path, b"sp%20ace"), Some(&b"x+y"[..]));
         assert_eq!(query_param(path, b"sp ace"), None);
-        assert_eq!(query_param(path, b"a"), Some(&b"1"[..]), "the first of a repeated one");
+        assert_eq!(
+            query_param(path, b"a"),
+            Some(&b"1"[..]),
+            "the first of a repeated one"
+        );
         assert_eq!(query_param(path, b"eq"), Some(&b"b=c"[..]));
         assert_eq!(query_param(path, b"nope"), None);
         assert_eq!(query_param(b"/no-query", b"a"), None);

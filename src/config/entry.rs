@@ -158,7 +158,10 @@ fn sticky(
 ) -> ConfigResult<StickyKey> {
     let map = read::object(value, path)?;
     STICKY.check(map, path)?;
-    let written = attributes.written_by_filter().unwrap_or_default().to_string();
+    let written = attributes
+        .written_by_filter()
+        .unwrap_or_default()
+        .to_string();
     match (map.get("header"), map.get("cookie")) {
         (Some(header), None) => {
             let at = path.key("header");

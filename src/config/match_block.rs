@@ -49,7 +49,11 @@ enum Field {
 
 /// A StringMatch; `Ok(None)` for `{}` in a [`Field::Named`] entry (presence). As in Istio's
 /// validation, an empty regex is refused everywhere and an empty prefix everywhere but `uri`.
-fn string_match(value: &Value, path: &JsonPath<'_>, field: Field) -> ConfigResult<Option<StringMatch>> {
+fn string_match(
+    value: &Value,
+    path: &JsonPath<'_>,
+    field: Field,
+) -> ConfigResult<Option<StringMatch>> {
     let map = read::object(value, path)?;
     STRING_MATCH.check(map, path)?;
     let mut found = map.iter();
@@ -91,15 +95,15 @@ fn required_match(value: &Value, path: &JsonPath<'_>, field: Field) -> ConfigRes
 /// Istio's "absent" form in `withoutHeaders`: `regex: "*"` (not RE2: Istio turns it into a presence
 /// match, then inverts it).
 fn is_istio_any(value: &Value) -> bool {
-    value.as_object().is_some_and(|map| {
-        map.len() == 1 && map.get("regex").and_then(Value::as_str) == Some("*")
-    })
+    value
+        .as_object()
+        .is_some_and(|map| map.len() == 1 && map.get("regex").and_then(Value::as_str) == Some("*"))
 }
 
 /// `headers` or `withoutHeaders`: a map of header name (any case; held lowercase) to a StringMatch
 /// or `{}`.
-fn header_matches<'v>(
-    value: &'v Value,
+fn header_matches(
+    value: &Value,
     path: &JsonPath<'_>,
     without: bool,
 ) -> ConfigResult<Vec<(String, Option<StringMatch>)>> {

@@ -108,7 +108,9 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
         router.cluster_header = names::writable_header(header, &root.key("clusterHeader"))?;
     }
     // Entries may not read it: its value on arrival is the client's.
-    router.attributes.set_written_by_filter(&router.cluster_header);
+    router
+        .attributes
+        .set_written_by_filter(&router.cluster_header);
     if let Some(header) = map.get("responseHeader") {
         router.response_header = Some(names::writable_header(header, &root.key("responseHeader"))?);
     }
@@ -152,5 +154,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
 
 #[cfg(test)]
 mod gateway_tests;
+#[cfg(test)]
+mod istio_validation_tests;
 #[cfg(test)]
 mod tests;

@@ -134,7 +134,10 @@ impl RequestSource for Stream {
     }
 
     fn any_later_value(&self, name: &str, test: &mut dyn FnMut(&[u8]) -> bool) -> bool {
-        any_later_by_index(|index, total| self.request_header_at(name, index, total), test)
+        any_later_by_index(
+            |index, total| self.request_header_at(name, index, total),
+            test,
+        )
     }
 
     fn route_name(&self) -> Option<Cow<'_, [u8]>> {
