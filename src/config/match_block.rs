@@ -75,7 +75,7 @@ fn string_match(
     if text.is_empty() && (kind == "regex" || (kind == "prefix" && field != Field::Uri)) {
         return Err(ConfigError::at(
             &at,
-            format!("an empty {kind} is refused, as by Istio; omit the field to match everything"),
+            format!("an empty {kind} is refused, as by Istio (Envoy's matcher needs at least one character)"),
         ));
     }
     match kind.as_str() {
