@@ -40,7 +40,7 @@ pub const RICH_CONFIG: &str = r#"{
       "route": [
         { "destination": { "host": "reviews", "subset": "v1" }, "weight": 0 },
         { "destination": { "host": "reviews", "subset": "v2" }, "weight": 1 },
-        { "destination": { "host": "reviews", "subset": "v3" }, "weight": 4294967295 } ] },
+        { "destination": { "host": "reviews", "subset": "v3" }, "weight": 2147483647 } ] },
     { "name": "named-route-cookie",
       "match": [ { "routeName": { "exact": "shift" }, "authority": { "prefix": "reviews" },
                    "withoutHeaders": { "x-debug": {} } } ],

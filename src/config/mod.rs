@@ -82,6 +82,10 @@ fn settings(
     if let Some(header) = map.get("clusterHeader") {
         router.cluster_header = names::writable_header(header, &root.key("clusterHeader"))?;
     }
+    // Entries may not read it: its value on arrival is the client's.
+    router
+        .attributes
+        .set_written_by_filter(&router.cluster_header);
     if let Some(header) = map.get("responseHeader") {
         router.response_header = Some(names::writable_header(header, &root.key("responseHeader"))?);
     }
@@ -221,6 +225,8 @@ fn finish(mut router: Router) -> Router {
 
 #[cfg(test)]
 mod gateway_tests;
+#[cfg(test)]
+mod istio_validation_tests;
 #[cfg(test)]
 mod precedence_tests;
 #[cfg(test)]
