@@ -19,6 +19,7 @@ RATIOS = {
     "ratio_1000_vs_1": ("shift-1000", "shift-1"),
     "ratio_cmp_vs_shift": ("shift-cmp", "shift"),
     "ratio_rollout_vs_shift": ("shift-rollout", "shift"),
+    "ratio_gateway_vs_shift": ("shift-gateway", "shift"),
     # The native build (dynamic module): its cluster specifier (the faster way) and its HTTP filter.
     "ratio_module_vs_native": ("module", "native"),
     "ratio_module_filter_vs_native": ("module-filter", "native"),

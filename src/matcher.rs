@@ -156,6 +156,21 @@ impl MatchRule {
         self.blocks.is_empty() || self.blocks.iter().any(|block| block_holds(block, request))
     }
 
+    /// Block `index` alone (Gateway API ranks each match on its own); `None`: every request.
+    pub fn block_applies<S: RequestSource>(
+        &self,
+        index: Option<usize>,
+        request: &mut Lookup<'_, S>,
+    ) -> bool {
+        match index {
+            None => true,
+            Some(i) => self
+                .blocks
+                .get(i)
+                .is_some_and(|block| block_holds(block, request)),
+        }
+    }
+
     /// Orders each block's conditions by what they cost (an absent-as-usual header before a
     /// pseudo-header, which is always handed over, before a property; a comparison before a regex
     /// before query parsing), keeping the written order among equals. Done once, at compile time.

@@ -4,6 +4,7 @@ mod entry;
 mod error;
 mod gateway;
 mod gateway_match;
+mod http_routes;
 mod limits;
 mod match_block;
 mod names;
@@ -190,12 +191,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
         Document::Plugin(map) => plugin(map, &root, &mut router)?,
         objects => match virtual_service::objects(&objects, &mut router)? {
             Kind::VirtualService => {}
-            Kind::HttpRoute => {
-                return Err(ConfigError::at(
-                    &root,
-                    "a whole HTTPRoute object or a list of HTTPRoutes is not read by this version; give the HTTPRoute's spec",
-                ))
-            }
+            Kind::HttpRoute => http_routes::objects(&objects, &mut router)?,
         },
     }
     Ok(finish(router))
@@ -231,6 +227,8 @@ fn finish(mut router: Router) -> Router {
 mod gateway_tests;
 #[cfg(test)]
 mod istio_validation_tests;
+#[cfg(test)]
+mod precedence_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

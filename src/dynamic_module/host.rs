@@ -100,6 +100,21 @@ impl Stream {
         self.clear_route_cache();
     }
 
+    /// Answers the request itself, with `status` and no body; the stream goes no further.
+    pub fn send_local_reply(&self, status: u32, details: &str) {
+        // SAFETY: `filter` is the live stream; no headers; the buffers outlive the call.
+        unsafe {
+            (self.callbacks.send_response)(
+                self.filter,
+                status,
+                std::ptr::null_mut(),
+                0,
+                ModuleBuffer::NULL,
+                ModuleBuffer::of(details.as_bytes()),
+            )
+        }
+    }
+
     pub fn add_response_header(&self, name: &str, value: &str) {
         if !self.set(
             abi::RESPONSE_HEADERS,
