@@ -1,7 +1,7 @@
 //! The HTTP filter `traffic-shift`: strips the client's cluster header, decides, sets the header the
 //! route reads (Envoy matches the route again), counts, and names the destination in the response.
 
-use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, FilterEnvoyPtr, CONTINUE};
+use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, FilterEnvoyPtr, CONTINUE, STOP_ITERATION};
 use super::host::Stream;
 use super::{configure, guarded, with_random, MetricCallbacks, Shared};
 use std::ffi::c_void;
@@ -107,20 +107,20 @@ unsafe fn stream<'a>(
     ))
 }
 
-/// Runs a header hook on its stream; the filter always lets the stream continue.
+/// Runs a header hook on its stream; the stream continues unless the hook answered it.
 ///
 /// # Safety
 /// As for [`stream`].
 unsafe fn on_headers(
     filter_envoy_ptr: FilterEnvoyPtr,
     filter: *const c_void,
-    hook: impl FnOnce(&Stream, &mut ShiftStream),
+    hook: impl FnOnce(&Stream, &mut ShiftStream) -> u32,
 ) -> u32 {
     guarded(CONTINUE, || {
-        if let Some((host, state)) = unsafe { stream(filter_envoy_ptr, filter) } {
-            hook(&host, state);
+        match unsafe { stream(filter_envoy_ptr, filter) } {
+            Some((host, state)) => hook(&host, state),
+            None => CONTINUE,
         }
-        CONTINUE
     })
 }
 
@@ -132,28 +132,33 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     filter: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    let decided = guarded(false, || {
-        if let Some((host, stream)) = unsafe { stream(filter_envoy_ptr, filter) } {
-            on_request(&host, stream);
-        }
-        true
+    let decided = guarded(None, || match unsafe { stream(filter_envoy_ptr, filter) } {
+        Some((host, stream)) => Some(on_request(&host, stream)),
+        None => Some(CONTINUE),
     });
-    if !decided {
+    let Some(status) = decided else {
         // A panic (logged by the hook) must not let the client's cluster header through.
         guarded((), || {
             if let Some((host, stream)) = unsafe { stream(filter_envoy_ptr, filter) } {
                 host.remove_request_header(&stream.shared.router.cluster_header);
             }
         });
-    }
-    CONTINUE
+        return CONTINUE;
+    };
+    status
 }
 
-fn on_request(host: &Stream, state: &mut ShiftStream) {
+/// The kernel on the request; the status the hook answers Envoy with.
+fn on_request(host: &Stream, state: &mut ShiftStream) -> u32 {
     let shared = &state.shared;
     state.stream = with_random(|random| {
         shared.with_router(|router| shared.kernel.on_request(router, host, random))
     });
+    if state.stream.answered_locally {
+        // A Gateway API rule without backendRefs was answered with a local reply.
+        return STOP_ITERATION;
+    }
+    CONTINUE
 }
 
 /// # Safety
@@ -170,6 +175,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
         shared
             .kernel
             .on_response(&shared.router, &mut state.stream, host);
+        CONTINUE
     })
 }
 

@@ -36,6 +36,9 @@ impl HttpContext for ShiftRequest {
         self.stream = shared
             .kernel
             .on_request(&shared.router, &request, random.as_deref_mut());
+        if self.stream.answered_locally {
+            return Action::Pause;
+        }
         Action::Continue
     }
 

@@ -47,6 +47,8 @@ pub trait FilterHost: RequestSource {
     /// Removes the request header when the client sent it (asking costs less than removing).
     fn remove_request_header_if_present(&self, name: &str);
     fn increment(&self, counter: u64);
+    /// Answers the request here with `status` (Envoy's `response.code_details`: `details`).
+    fn send_local_reply(&self, status: u32, details: &str);
 }
 
 /// What a filter shell asks of its host when the answer's headers pass.
@@ -96,6 +98,8 @@ pub struct Stream {
     pub decision: Option<Decision>,
     /// Set when the rollout guard counts this request's answer.
     pub watch: Option<Watch>,
+    /// The filter answered the request itself: the shell stops the stream's filter chain.
+    pub answered_locally: bool,
 }
 
 /// What every request of one configuration shares besides the router in force: its counters and
@@ -115,6 +119,15 @@ impl<S: CasStore> Kernel<S> {
         random: Option<&mut R>,
     ) -> Stream {
         let decision = random.and_then(|random| router.decide(host, random));
+        if decision.is_some_and(|d| router.has_no_backend(d)) {
+            // A Gateway API rule without backendRefs: answered here, never sent upstream.
+            host.send_local_reply(500, "traffic_shift_rule_without_backends");
+            return Stream {
+                decision,
+                watch: None,
+                answered_locally: true,
+            };
+        }
         match decision.and_then(|d| router.cluster(d)) {
             Some(cluster) => host.set_request_header(&router.cluster_header, &cluster),
             None => host.remove_request_header_if_present(&router.cluster_header),
@@ -125,6 +138,7 @@ impl<S: CasStore> Kernel<S> {
         Stream {
             decision,
             watch: self.rollouts.watch(decision),
+            answered_locally: false,
         }
     }
 

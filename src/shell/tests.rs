@@ -18,6 +18,7 @@ struct FakeHost {
     details_read: RefCell<usize>,
     counted: RefCell<Vec<u64>>,
     refuse_set: bool,
+    local_reply: RefCell<Option<u32>>,
 }
 
 impl FakeHost {
@@ -66,6 +67,9 @@ impl FilterHost for FakeHost {
     }
     fn increment(&self, counter: u64) {
         self.counted.borrow_mut().push(counter);
+    }
+    fn send_local_reply(&self, status: u32, _details: &str) {
+        *self.local_reply.borrow_mut() = Some(status);
     }
 }
 
@@ -221,6 +225,21 @@ fn the_specifier_picks_and_counts() {
         kernel.pick(&router, &FakeHost::with(&[]), Some(&mut SplitMix64::new(1))),
         (None, Some(1))
     );
+}
+
+#[test]
+fn a_rule_without_backends_is_answered_500_here() {
+    let config = r#"{"rules": [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/gone"}}]},
+        {"backendRefs": [{"name": "reviews", "port": 9080}]}]}"#;
+    let (router, kernel) = kernel(config, store());
+    let host = FakeHost::with(&[(":path", "/gone/x"), ("x-traffic-shift-cluster", "mine")]);
+    let stream = kernel.on_request(&router, &host, Some(&mut SplitMix64::new(1)));
+    assert!(stream.answered_locally);
+    assert_eq!(*host.local_reply.borrow(), Some(500));
+    let other = FakeHost::with(&[(":path", "/reviews")]);
+    let stream = kernel.on_request(&router, &other, Some(&mut SplitMix64::new(1)));
+    assert!(!stream.answered_locally && other.request_header("x-traffic-shift-cluster").is_some());
 }
 
 #[test]
