@@ -332,7 +332,7 @@ mod tests {
         let canary = attributes.header("x-canary");
         let user = attributes.header("x-user");
         let scheme = attributes.header(":scheme");
-        let regex = StringMatch::Regex(WholeRegex::new("a+").unwrap());
+        let regex = StringMatch::Regex(WholeRegex::new("a+", &mut Default::default()).unwrap());
         let written = vec![
             Condition::Value {
                 slot: route,

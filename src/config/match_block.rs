@@ -6,7 +6,7 @@ use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::matcher::{Condition, MatchRule};
 use crate::request::{Attribute, Attributes};
-use crate::string_match::{StringMatch, WholeRegex};
+use crate::string_match::{RegexBudget, StringMatch, WholeRegex};
 use serde_json::Value;
 
 const BLOCK: Schema = Schema {
@@ -41,6 +41,7 @@ fn string_match(
     value: &Value,
     path: &JsonPath<'_>,
     allow_empty: bool,
+    budget: &mut RegexBudget,
 ) -> ConfigResult<Option<StringMatch>> {
     let map = read::object(value, path)?;
     STRING_MATCH.check(map, path)?;
@@ -63,14 +64,18 @@ fn string_match(
     match kind.as_str() {
         "exact" => Ok(Some(StringMatch::Exact(bytes))),
         "prefix" => Ok(Some(StringMatch::Prefix(bytes))),
-        _ => WholeRegex::new(read::string(text, &at)?)
+        _ => WholeRegex::new(read::string(text, &at)?, budget)
             .map(|regex| Some(StringMatch::Regex(regex)))
             .map_err(|reason| ConfigError::at(&at, reason)),
     }
 }
 
-fn required_match(value: &Value, path: &JsonPath<'_>) -> ConfigResult<StringMatch> {
-    string_match(value, path, false)?
+fn required_match(
+    value: &Value,
+    path: &JsonPath<'_>,
+    budget: &mut RegexBudget,
+) -> ConfigResult<StringMatch> {
+    string_match(value, path, false, budget)?
         .ok_or_else(|| ConfigError::at(path, "expected one of exact, prefix or regex"))
 }
 
@@ -79,6 +84,7 @@ fn named_matches<'v>(
     value: &'v Value,
     path: &JsonPath<'_>,
     lowercase_names: bool,
+    budget: &mut RegexBudget,
 ) -> ConfigResult<Vec<(&'v str, Option<StringMatch>)>> {
     let map = read::object(value, path)?;
     map.iter()
@@ -92,7 +98,7 @@ fn named_matches<'v>(
                     "a query parameter name must not be empty",
                 ));
             }
-            Ok((name.as_str(), string_match(matcher, &at, true)?))
+            Ok((name.as_str(), string_match(matcher, &at, true, budget)?))
         })
         .collect()
 }
@@ -117,10 +123,10 @@ fn block(
             }
             "ignoreUriCase" => {}
             "uri" => {
-                let matcher = match required_match(field, &at)? {
+                let matcher = match required_match(field, &at, attributes.regex_budget())? {
                     StringMatch::Regex(regex) if ignore_case => StringMatch::Regex(
                         regex
-                            .ignoring_case()
+                            .ignoring_case(attributes.regex_budget())
                             .map_err(|reason| ConfigError::at(&at, reason))?,
                     ),
                     other => other,
@@ -132,15 +138,15 @@ fn block(
                 })
             }
             "scheme" | "method" | "authority" => conditions.push(Condition::Value {
+                matcher: required_match(field, &at, attributes.regex_budget())?,
                 slot: attributes.header(&format!(":{key}")),
-                matcher: required_match(field, &at)?,
             }),
             "routeName" => conditions.push(Condition::Value {
+                matcher: required_match(field, &at, attributes.regex_budget())?,
                 slot: attributes.slot(Attribute::RouteName),
-                matcher: required_match(field, &at)?,
             }),
             "headers" => {
-                for (name, matcher) in named_matches(field, &at, true)? {
+                for (name, matcher) in named_matches(field, &at, true, attributes.regex_budget())? {
                     let slot = attributes.header(name);
                     conditions.push(match matcher {
                         Some(matcher) => Condition::Value { slot, matcher },
@@ -149,13 +155,13 @@ fn block(
                 }
             }
             "withoutHeaders" => {
-                for (name, matcher) in named_matches(field, &at, true)? {
+                for (name, matcher) in named_matches(field, &at, true, attributes.regex_budget())? {
                     let slot = attributes.header(name);
                     conditions.push(Condition::Without { slot, matcher });
                 }
             }
             "queryParams" => {
-                for (name, matcher) in named_matches(field, &at, false)? {
+                for (name, matcher) in named_matches(field, &at, false, attributes.regex_budget())? {
                     conditions.push(Condition::QueryParam {
                         path: attributes.header(":path"),
                         name: name.as_bytes().to_vec(),
