@@ -23,7 +23,7 @@ export TRAFFIC_SHIFT_NATIVE_DIR := $(abspath $(dir $(NATIVE_MODULE)))
 manifests: setup
 	$(PY) tools/manifests/generate.py
 
-.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions oci fuzz soak
+.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions bench-hostile oci fuzz soak
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
@@ -39,6 +39,7 @@ help:
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
 	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm, a Lua filter and the native module"
 	@echo "make bench-instructions  the bench's listeners under callgrind: instructions per request, deterministic (A/B)"
+	@echo "make bench-hostile  a 60 KiB header scanned by realistic regexes: traffic-shift against Envoy's RE2 route"
 	@echo "make soak          1M requests, 200 ECDS pushes and 10-10,000-entry configs, memory sampled (SOAK_SCALE=0.1 shortens)"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
 	@echo "make manifests     regenerate filter-config/istio, envoy/ and gateway-api/ from filter-config/plugin/*.json"
@@ -155,6 +156,13 @@ bench: bench-modules
 bench-instructions: bench-modules
 	@bash tools/debian_tools.sh valgrind:valgrind
 	@$(PY) -m bench --instructions
+
+# Requests carrying a 60 KiB header that realistic regexes must scan: traffic-shift next to an Envoy route
+# doing the same safe_regex matches with RE2 (bench/hostile.py, BENCHMARKS.md "Hostile regex"); about a minute.
+# BENCH_COMPARE_MODULE=x.wasm adds that build on the same configuration.
+bench-hostile: build envoy
+	@bash tools/debian_tools.sh wrk:wrk
+	@$(PY) -m bench.hostile
 
 # Steady load, push storm and config scale on a 2-worker Envoy (tools/soak/, BENCHMARKS.md); a few minutes.
 # SOAK_SCALE (default 1) scales requests and pushes; SOAK_PHASES=steady,storm,scale picks phases.
