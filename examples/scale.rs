@@ -46,7 +46,9 @@ fn each_entry_vs(n: usize) -> String {
 }
 
 fn one_entry_vs(n: usize) -> String {
-    let names: Vec<String> = (0..n).map(|i| format!(r#""x-h{i}":{{"exact":"1"}}"#)).collect();
+    let names: Vec<String> = (0..n)
+        .map(|i| format!(r#""x-h{i}":{{"exact":"1"}}"#))
+        .collect();
     format!(
         r#"{{"http":[{{"name":"e","match":[{{"headers":{{{}}}}}],"route":[{DESTINATION}]}}]}}"#,
         names.join(",")

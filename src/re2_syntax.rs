@@ -11,9 +11,9 @@
 //!   `(?s)`, `(?m)`, `(?U)`, named groups and counted repetition are accepted as they are.
 
 use regex_syntax::ast::{
-    self, AssertionKind, Ast, ClassAscii, ClassAsciiKind, ClassBracketed, ClassPerl,
-    ClassPerlKind, ClassSet, ClassSetItem, ClassSetUnion, Flag, Flags, FlagsItem, FlagsItemKind,
-    Group, GroupKind, Literal, LiteralKind,
+    self, AssertionKind, Ast, ClassAscii, ClassAsciiKind, ClassBracketed, ClassPerl, ClassPerlKind,
+    ClassSet, ClassSetItem, ClassSetUnion, Flag, Flags, FlagsItem, FlagsItemKind, Group, GroupKind,
+    Literal, LiteralKind,
 };
 use regex_syntax::hir::{self, Hir};
 

@@ -89,12 +89,15 @@ mod tests {
 
     #[test]
     fn regex_matches_the_whole_value_and_only_text() {
-        let regex = StringMatch::Regex(WholeRegex::new("/reviews/[0-9]+", &mut RegexBudget::default()).unwrap());
+        let regex = StringMatch::Regex(
+            WholeRegex::new("/reviews/[0-9]+", &mut RegexBudget::default()).unwrap(),
+        );
         assert!(regex.matches(b"/reviews/12"));
         assert!(!regex.matches(b"/reviews/12/x"), "anchored at the end");
         assert!(!regex.matches(b"x/reviews/12"), "anchored at the start");
         assert!(!regex.matches(b"/reviews/\xff"));
-        let either = StringMatch::Regex(WholeRegex::new("v1|v2", &mut RegexBudget::default()).unwrap());
+        let either =
+            StringMatch::Regex(WholeRegex::new("v1|v2", &mut RegexBudget::default()).unwrap());
         assert!(either.matches(b"v2"));
         assert!(
             !either.matches(b"v1v2"),

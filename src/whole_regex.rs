@@ -191,14 +191,23 @@ mod tests {
         assert!(letters.matches("Zoë".as_bytes()));
         assert!(letters.matches("日本語".as_bytes()));
         assert!(!letters.matches(b"abc1"));
-        assert!(regex(r"\pL\pN").matches("é٣".as_bytes()), "one-letter names");
+        assert!(
+            regex(r"\pL\pN").matches("é٣".as_bytes()),
+            "one-letter names"
+        );
         assert!(regex(r"\p{Lu}\p{Ll}+").matches(b"Reviews"));
         assert!(!regex(r"\p{Lu}\p{Ll}+").matches(b"reviews"));
         assert!(regex(r"\p{Greek}+").matches("αβγ".as_bytes()), "scripts");
         assert!(!regex(r"\p{Greek}+").matches(b"abc"));
         assert!(regex(r"\P{L}+").matches(b"123-_"), "negated");
-        assert!(regex(r"[\p{Han}\p{N}]+").matches("中文12".as_bytes()), "in a class");
-        assert!(regex(r"[[:alpha:]]+[[:digit:]]").matches(b"abc1"), "POSIX classes");
+        assert!(
+            regex(r"[\p{Han}\p{N}]+").matches("中文12".as_bytes()),
+            "in a class"
+        );
+        assert!(
+            regex(r"[[:alpha:]]+[[:digit:]]").matches(b"abc1"),
+            "POSIX classes"
+        );
         assert!(regex(r"\p{Any}+").matches("a\nß".as_bytes()));
     }
 
@@ -211,7 +220,10 @@ mod tests {
         assert!(!regex(r"\w").matches("é".as_bytes()));
         assert!(regex(r"\W").matches("é".as_bytes()));
         assert!(regex(r"\s+").matches(b" \t\n\r\x0c"));
-        assert!(!regex(r"\s").matches(b"\x0b"), "RE2's \\s has no vertical tab");
+        assert!(
+            !regex(r"\s").matches(b"\x0b"),
+            "RE2's \\s has no vertical tab"
+        );
         assert!(!regex(r"\s").matches("\u{a0}".as_bytes()));
         assert!(regex(r"[\d\s]+").matches(b"1 2"), "inside a class");
         assert!(regex(r"[^\d]+").matches(b"ab"));
@@ -232,7 +244,10 @@ mod tests {
     fn flags_as_in_re2() {
         assert!(regex(r"(?i)reviews").matches(b"REVIEWS"));
         assert!(regex(r"(?i)straße").matches("STRASSE".as_bytes()) == false);
-        assert!(regex(r"(?i)σ").matches("Σ".as_bytes()), "Unicode case folding");
+        assert!(
+            regex(r"(?i)σ").matches("Σ".as_bytes()),
+            "Unicode case folding"
+        );
         assert!(regex(r"(?s)a.b").matches(b"a\nb"));
         assert!(!regex(r"a.b").matches(b"a\nb"));
         assert!(regex(r"(?m)a$\nb").matches(b"a\nb"));
@@ -263,8 +278,14 @@ mod tests {
         let reason = refusal("(unclosed");
         assert!(reason.starts_with("invalid regex:"), "{reason}");
         assert!(!reason.contains('\n'), "one log line: {reason}");
-        assert!(refusal(r"a\1").starts_with("invalid regex:"), "backreference");
-        assert!(refusal(r"(?=a)").starts_with("invalid regex:"), "look-around");
+        assert!(
+            refusal(r"a\1").starts_with("invalid regex:"),
+            "backreference"
+        );
+        assert!(
+            refusal(r"(?=a)").starts_with("invalid regex:"),
+            "look-around"
+        );
     }
 
     #[test]
@@ -294,7 +315,11 @@ mod tests {
     #[test]
     fn program_size_limit() {
         // Counted repetition multiplies the program: refused whatever the text length.
-        for bomb in [r"(?:.{1000}){200}", r"\p{L}{1000}", r"(?:(?:a{100}){100}){100}"] {
+        for bomb in [
+            r"(?:.{1000}){200}",
+            r"\p{L}{1000}",
+            r"(?:(?:a{100}){100}){100}",
+        ] {
             assert_eq!(
                 refusal(bomb),
                 "regex too large: its program exceeds 32768 states, the size Envoy accepts under Istio; simplify it",

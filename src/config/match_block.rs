@@ -161,7 +161,8 @@ fn block(
                 }
             }
             "queryParams" => {
-                for (name, matcher) in named_matches(field, &at, false, attributes.regex_budget())? {
+                for (name, matcher) in named_matches(field, &at, false, attributes.regex_budget())?
+                {
                     conditions.push(Condition::QueryParam {
                         path: attributes.header(":path"),
                         name: name.as_bytes().to_vec(),
