@@ -76,6 +76,9 @@ fn one_rule_route(n: usize) -> String {
     )
 }
 
+/// A layout's name and its document for n names.
+type Layout = (&'static str, fn(usize) -> String);
+
 /// A request's headers from a map.
 struct Headers(HashMap<String, Vec<u8>>);
 
@@ -136,7 +139,7 @@ fn main() {
     };
     println!("| layout | attributes | JSON | compile |");
     println!("|---|---:|---:|---:|");
-    let layouts: [(&str, fn(usize) -> String); 4] = [
+    let layouts: [Layout; 4] = [
         ("http, one name per entry", each_entry_vs),
         ("http, all names in one entry", one_entry_vs),
         ("rules, one name per rule", each_rule_route),
