@@ -129,11 +129,15 @@ impl Attributes {
     }
 }
 
-/// How many attributes a configuration may read with its per-request memo indexed by slot on the
-/// stack (the bench's realistic configuration reads six). A configuration that reads more keeps
-/// only the attributes a request actually fetched, so a request costs what it touches, not what
-/// the configuration names.
+/// How many attributes a configuration may read with its per-request memo kept on the stack (the
+/// bench's realistic configuration reads six).
 pub const INLINE_ATTRIBUTES: usize = 8;
+
+/// In a larger configuration, the first slots (registered first: the first entries' attributes,
+/// pseudo-headers) are memoized in a vector of at most this many, allocated per request; later
+/// slots only once a request fetches them. So a request costs what it touches, not what the
+/// configuration names: 2 KiB at most up front, whatever the number of attributes.
+pub const DENSE_ATTRIBUTES: usize = 64;
 
 /// One attribute's memo: `None` until fetched, then what the source handed over.
 type Fetched<'a> = Option<Option<Cow<'a, [u8]>>>;
@@ -161,14 +165,17 @@ impl Hasher for SlotHasher {
 }
 
 /// The memo's storage: on the stack for the usual configuration, so a decision allocates nothing;
-/// for a large one, only the slots this request fetched.
+/// for a large one, a short vector for the first slots and only the fetched ones beyond.
 #[allow(
     clippy::large_enum_variant,
     reason = "the inline variant is the point: 192 bytes of stack instead of an allocation"
 )]
 enum Memo<'a> {
     Inline([Fetched<'a>; INLINE_ATTRIBUTES]),
-    Touched(HashMap<usize, Fetched<'a>, BuildHasherDefault<SlotHasher>>),
+    Large {
+        first: Vec<Fetched<'a>>,
+        fetched: HashMap<usize, Fetched<'a>, BuildHasherDefault<SlotHasher>>,
+    },
 }
 
 impl<'a> Memo<'a> {
@@ -176,23 +183,31 @@ impl<'a> Memo<'a> {
         if len <= INLINE_ATTRIBUTES {
             Memo::Inline([const { None }; INLINE_ATTRIBUTES])
         } else {
-            Memo::Touched(HashMap::default())
+            Memo::Large {
+                first: vec![None; len.min(DENSE_ATTRIBUTES)],
+                fetched: HashMap::default(),
+            }
         }
     }
 
     fn is_fetched(&self, slot: usize) -> bool {
         match self {
             Memo::Inline(slots) => slots.get(slot).is_some_and(Option::is_some),
-            Memo::Touched(slots) => slots.contains_key(&slot),
+            Memo::Large { first, fetched } => match first.get(slot) {
+                Some(memo) => memo.is_some(),
+                None => fetched.contains_key(&slot),
+            },
         }
     }
 
-    /// The memo of `slot`, created empty for a large configuration (the caller has checked that
-    /// the registry knows the slot).
+    /// The memo of `slot` (the caller has checked that the registry knows the slot).
     fn slot_mut(&mut self, slot: usize) -> Option<&mut Fetched<'a>> {
         match self {
             Memo::Inline(slots) => slots.get_mut(slot),
-            Memo::Touched(slots) => Some(slots.entry(slot).or_insert(None)),
+            Memo::Large { first, fetched } => match first.get_mut(slot) {
+                Some(memo) => Some(memo),
+                None => Some(fetched.entry(slot).or_insert(None)),
+            },
         }
     }
 }
@@ -394,6 +409,38 @@ mod tests {
         assert_eq!(lookup.get(0), None);
         assert!(lookup.is_fetched(last) && lookup.is_fetched(0) && !lookup.is_fetched(1));
         assert_eq!(source.fetched(), ["x-last", "x-0"]);
+    }
+
+    #[test]
+    fn a_large_configuration_memoizes_what_the_request_fetches() {
+        let source = Recording::new(&[("x-9999", b"last"), ("x-3", b"early")]);
+        let mut attributes = Attributes::default();
+        let slots: Vec<usize> = (0..10_000)
+            .map(|i| attributes.header(&format!("x-{i}")))
+            .collect();
+        assert_eq!(slots, (0..10_000).collect::<Vec<_>>(), "one slot per name");
+        assert_eq!(attributes.find_header("x-4321"), Some(4321));
+        assert_eq!(attributes.find_header("x-10000"), None);
+        let route = attributes.slot(Attribute::RouteName);
+        assert_eq!(attributes.slot(Attribute::RouteName), route);
+        let mut lookup = Lookup::new(&source, &attributes);
+        for _ in 0..2 {
+            assert_eq!(lookup.get(9999), Some(&b"last"[..]));
+            assert_eq!(lookup.get(3), Some(&b"early"[..]));
+            assert_eq!(lookup.get(DENSE_ATTRIBUTES), None);
+        }
+        assert!(lookup.is_fetched(9999) && lookup.is_fetched(3));
+        assert!(lookup.is_fetched(DENSE_ATTRIBUTES) && !lookup.is_fetched(DENSE_ATTRIBUTES + 1));
+        assert!(!lookup.is_fetched(4) && !lookup.is_fetched(20_000));
+        assert_eq!(
+            lookup.get(20_000),
+            None,
+            "a slot the registry does not know"
+        );
+        assert_eq!(
+            source.fetched(),
+            ["x-9999", "x-3", &format!("x-{DENSE_ATTRIBUTES}")]
+        );
     }
 
     #[test]
