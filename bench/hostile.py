@@ -21,7 +21,7 @@ import sys
 import envoylab
 
 from . import envoys, listeners, settings as bench_settings
-from .cpu import Placement
+from .cpu import Placement, process_seconds
 from .load import LoadError, parse_wrk, require
 from .plugin_configs import REQUEST_HOST, REQUEST_PATH, REVIEWS_HOST, V1, V2, V3
 
@@ -125,6 +125,7 @@ def main() -> int:
     placement.pin_self()
     upstream = envoys.start(listeners.upstream_bootstrap)
     rps = {name: [] for name, _, _ in chosen}
+    cpu_us = {name: [] for name, _, _ in chosen}  # the measured Envoy's CPU per answered request
     memory = {}
     try:
         ports = listeners.upstream_ports(upstream)
@@ -137,7 +138,10 @@ def main() -> int:
             for round_index in range(rounds):
                 order = chosen[round_index % len(chosen):] + chosen[:round_index % len(chosen)]
                 for name, _, _ in order:
-                    rps[name].append(run_wrk(_port(measured, name), seconds, connections).rps)
+                    before = process_seconds(measured.pid)
+                    done = run_wrk(_port(measured, name), seconds, connections)
+                    rps[name].append(done.rps)
+                    cpu_us[name].append((process_seconds(measured.pid) - before) * 1e6 / done.requests)
                 print("  round %d: %s" % (round_index + 1, ", ".join(
                     "%s %.0f" % (name, rps[name][-1]) for name, _, _ in chosen)), file=sys.stderr, flush=True)
         finally:
@@ -155,12 +159,14 @@ def main() -> int:
         return 1
     finally:
         upstream.close()
-    result = {"rps": rps, "rss": memory, "value_bytes": VALUE_BYTES, "patterns": [p for p, _ in PATTERNS],
+    result = {"rps": rps, "cpu_us_per_request": cpu_us, "rss": memory, "value_bytes": VALUE_BYTES, "patterns": [p for p, _ in PATTERNS],
               "module_bytes": os.path.getsize(module)}
-    print("| listener | req/s (median of %d rounds) | Envoy RSS MiB (alone, after load) |" % rounds)
-    print("|---|---:|---:|")
+    print("| listener | req/s (median of %d rounds) | Envoy CPU us/req (median) | Envoy RSS MiB (alone, after load) |"
+          % rounds)
+    print("|---|---:|---:|---:|")
     for name, _, _ in chosen:
-        print("| %s | %.0f | %.1f |" % (name, statistics.median(rps[name]), memory[name] / 2**20))
+        print("| %s | %.0f | %.1f | %.1f |" % (name, statistics.median(rps[name]), statistics.median(cpu_us[name]),
+                                              memory[name] / 2**20))
     for name in [n for n, _, _ in chosen if n != "re2"]:
         ratios = sorted(a / b for a, b in zip(rps[name], rps["re2"]))
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
@@ -168,6 +174,12 @@ def main() -> int:
         result[key] = statistics.median(ratios)
         print("%s = %.3f (%s / re2, median of %d rounds; quartiles %.3f-%.3f)" % (
             key, statistics.median(ratios), name, len(ratios), quartiles[0], quartiles[2]))
+        # The same comparison from the Envoy's CPU per request: what its throughput would be on an otherwise
+        # idle core, less disturbed by other work on a shared machine than requests per second.
+        by_cpu = sorted(b / a for a, b in zip(cpu_us[name], cpu_us["re2"]))
+        result[key + "_by_cpu"] = statistics.median(by_cpu)
+        print("%s_by_cpu = %.3f (re2's Envoy CPU per request / %s's, median of %d rounds; range %.3f-%.3f)" % (
+            key, statistics.median(by_cpu), name, len(by_cpu), by_cpu[0], by_cpu[-1]))
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "w") as f:
         json.dump(result, f, indent=1)
