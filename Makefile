@@ -23,7 +23,7 @@ export TRAFFIC_SHIFT_NATIVE_DIR := $(abspath $(dir $(NATIVE_MODULE)))
 manifests: setup
 	$(PY) tools/manifests/generate.py
 
-.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions bench-hostile oci fuzz soak
+.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions bench-hostile bench-hostile-instructions oci fuzz soak
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on our Bookinfo and a local Envoy (v1 -> 50/50 -> v3)"
@@ -166,6 +166,11 @@ bench-instructions: bench-modules
 bench-hostile: build envoy
 	@bash tools/debian_tools.sh wrk:wrk
 	@$(PY) -m bench.hostile
+
+# The same listeners under callgrind: instructions per request, deterministic on a shared machine.
+bench-hostile-instructions: build envoy
+	@bash tools/debian_tools.sh valgrind:valgrind h2load:nghttp2-client
+	@$(PY) -m bench.hostile --instructions
 
 # Steady load, push storm and config scale on a 2-worker Envoy (tools/soak/, BENCHMARKS.md); a few minutes.
 # SOAK_SCALE (default 1) scales requests and pushes; SOAK_PHASES=steady,storm,scale picks phases.

@@ -12,6 +12,7 @@ alternate the listeners; the ratio is the median over rounds of shift-hostile / 
 Envoy per listener under the same load gives its RSS. Knobs: BENCH_ROUNDS (default 6), BENCH_SECONDS (3),
 BENCH_CONNECTIONS (8), BENCH_COMPARE_MODULE.
 """
+import collections
 import json
 import os
 import statistics
@@ -20,7 +21,7 @@ import sys
 
 import envoylab
 
-from . import envoys, listeners, settings as bench_settings
+from . import envoys, instructions, listeners, settings as bench_settings
 from .cpu import Placement, process_seconds
 from .load import LoadError, parse_wrk, require
 from .plugin_configs import REQUEST_HOST, REQUEST_PATH, REVIEWS_HOST, V1, V2, V3
@@ -114,8 +115,45 @@ def check(envoy, chosen):
                 name, dict(tally.statuses), dict(tally.versions), envoy.log()[-3000:]))
 
 
+Listener = collections.namedtuple("Listener", "name host")
+
+
+def main_instructions(settings) -> int:
+    """`python -m bench.hostile --instructions`: the same listeners under callgrind (bench/instructions.py),
+    instructions per request, deterministic on a shared machine. BENCH_INSTRUCTIONS_REQUESTS (here default 100)."""
+    requests = int(os.environ.get("BENCH_INSTRUCTIONS_REQUESTS") or 100)
+    chosen = variants(envoylab.module_path(), settings.compare_module)
+    callgrind = instructions.Callgrind(envoylab.envoy_binary())
+    upstream = envoys.start(listeners.upstream_bootstrap)
+    try:
+        ports = listeners.upstream_ports(upstream)
+        print("  starting Envoy under callgrind", file=sys.stderr, flush=True)
+        measured = envoys.start(lambda: bootstrap(chosen, ports), envoy=callgrind.wrapper,
+                                ready_timeout=instructions.READY_SECONDS)
+        try:
+            per_request = instructions.measure(
+                measured, callgrind, [Listener(name, REQUEST_HOST) for name, _, _ in chosen], requests,
+                lambda message: print("  " + message, file=sys.stderr, flush=True), ["%s: %s" % (HEADER, VALUE)])
+        finally:
+            measured.close()
+    except (LoadError, envoylab.EnvoyError, instructions.BenchError) as failure:
+        print("bench-hostile failed: %s" % failure, file=sys.stderr)
+        return 1
+    finally:
+        upstream.close()
+        callgrind.close()
+    for name, count in per_request.items():
+        print("%s: %.1fk instructions per request" % (name, count / 1000))
+    for name in [n for n in per_request if n != "re2"]:
+        print("hostile_ratio_by_instructions[%s] = %.3f (re2's instructions per request / %s's)"
+              % (name, per_request["re2"] / per_request[name], name))
+    return 0
+
+
 def main() -> int:
     settings = bench_settings.from_environment()
+    if sys.argv[1:] == ["--instructions"]:
+        return main_instructions(settings)
     rounds = int(os.environ.get("BENCH_ROUNDS") or 6)
     seconds = float(os.environ.get("BENCH_SECONDS") or 3)
     connections = int(os.environ.get("BENCH_CONNECTIONS") or 8)
