@@ -131,9 +131,16 @@ def main_instructions(settings) -> int:
         measured = envoys.start(lambda: bootstrap(chosen, ports), envoy=callgrind.wrapper,
                                 ready_timeout=instructions.READY_SECONDS)
         try:
-            per_request = instructions.measure(
-                measured, callgrind, [Listener(name, REQUEST_HOST) for name, _, _ in chosen], requests,
-                lambda message: print("  " + message, file=sys.stderr, flush=True), ["%s: %s" % (HEADER, VALUE)])
+            per_request = {}
+            for name, _, _ in chosen:
+                try:
+                    per_request.update(instructions.measure(
+                        measured, callgrind, [Listener(name, REQUEST_HOST)], requests,
+                        lambda message: print("  " + message, file=sys.stderr, flush=True),
+                        ["%s: %s" % (HEADER, VALUE)]))
+                except subprocess.TimeoutExpired:
+                    # regex-lite's Pike VM takes about 50x longer than the others: too slow under callgrind.
+                    print("  %s: too slow under callgrind, skipped" % name, file=sys.stderr, flush=True)
         finally:
             measured.close()
     except (LoadError, envoylab.EnvoyError, instructions.BenchError) as failure:
@@ -144,7 +151,7 @@ def main_instructions(settings) -> int:
         callgrind.close()
     for name, count in per_request.items():
         print("%s: %.1fk instructions per request" % (name, count / 1000))
-    for name in [n for n in per_request if n != "re2"]:
+    for name in [n for n in per_request if n != "re2" and "re2" in per_request]:
         print("hostile_ratio_by_instructions[%s] = %.3f (re2's instructions per request / %s's)"
               % (name, per_request["re2"] / per_request[name], name))
     return 0
