@@ -21,21 +21,20 @@ use regex_syntax::hir::{self, Hir};
 pub fn parse(pattern: &str) -> Result<Hir, String> {
     let mut ast = ast::parse::Parser::new()
         .parse(pattern)
-        .map_err(|e| one_line(&e.to_string()))?;
+        .map_err(|e| at(e.kind(), e.span()))?;
     to_re2(&mut ast)?;
     hir::translate::Translator::new()
         .translate(pattern, &ast)
-        .map_err(|e| one_line(&e.to_string()))
+        .map_err(|e| at(e.kind(), e.span()))
 }
 
-/// The parser's messages draw the pattern over several lines; a refusal is one log line.
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The parser's reason and where in the pattern, without the pattern drawn over several lines
+/// (a refusal is one log line, and the pattern may hold any character).
+fn at(reason: &impl std::fmt::Display, span: &ast::Span) -> String {
+    format!(
+        "{reason} (at bytes {}..{} of the pattern)",
+        span.start.offset, span.end.offset
+    )
 }
 
 fn not_re2(what: &str) -> String {
