@@ -183,9 +183,9 @@ soak: build envoy
 oci: build setup
 	$(PY) tools/manifests/oci_image.py --module $(MODULE) --name traffic-shift --tag $(CRATE_VERSION) --out target/oci
 
-# libFuzzer (fuzz/, its own workspace) on the configuration parser, the request path, then the dynamic-module
+# libFuzzer (fuzz/, its own workspace) on the configuration parser, its scale (up to 100,000 header names), the request path, then the dynamic-module
 # shell's exported functions against a fake Envoy,
-# FUZZ_SECONDS each; a crash leaves its input in fuzz/artifacts/<target>/ and fails the run (after all three).
+# FUZZ_SECONDS each; a crash leaves its input in fuzz/artifacts/<target>/ and fails the run (after all four).
 # cargo-fuzz needs nightly flags: the nightly toolchain when installed, else stable with RUSTC_BOOTSTRAP=1.
 FUZZ_SECONDS ?= 60
 CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
@@ -196,10 +196,11 @@ $(CARGO_FUZZ):
 	cargo install --quiet --locked cargo-fuzz --version 0.13.2 --root $(TOOLS)
 
 fuzz: $(CARGO_FUZZ)
-	@cd fuzz && status=0 && for target in config request shell; do \
+	@cd fuzz && status=0 && for target in config scale request shell; do \
 		mkdir -p corpus/$$target && \
 		$(FUZZ_TOOLCHAIN) $(abspath $(CARGO_FUZZ)) fuzz run --debug-assertions $$target corpus/$$target \
-			$$([ $$target = config ] && echo ../filter-config/plugin) -- -dict=dict/$$target.dict \
+			$$([ $$target = config ] && echo ../filter-config/plugin) $$([ $$target = scale ] && echo seeds/scale) \
+			-- $$([ -f dict/$$target.dict ] && echo -dict=dict/$$target.dict) \
 			-max_total_time=$(FUZZ_SECONDS) $(FUZZ_LIMITS) || status=1; \
 	done; exit $$status
 
