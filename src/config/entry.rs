@@ -1,6 +1,7 @@
 //! `http[]`: one entry of the VirtualService shape, compiled into an [`Entry`]; and [`assemble`],
 //! which both shapes (this and Gateway API's `rules[]`) use to finish an entry.
 
+use super::cohort::{cohort, label};
 use super::error::{ConfigError, ConfigResult};
 use super::match_block::match_rule;
 use super::names::{check_cluster_name, cookie_name, writable_header};
@@ -54,7 +55,7 @@ const PORT: Schema = Schema {
 };
 
 const STICKY: Schema = Schema {
-    known: &["header", "cookie"],
+    known: &["header", "cookie", "cohort"],
     not_implemented: &[],
 };
 
@@ -131,20 +132,26 @@ fn route(
         weights[0] = 1;
     }
     Ok(Targets {
+        versions: vec![None; clusters.len()],
         clusters,
         weights,
         destinations,
     })
 }
 
+/// The key, and the cohort's name when it names one.
 fn sticky(
     value: &Value,
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
-) -> ConfigResult<StickyKey> {
+) -> ConfigResult<(StickyKey, Option<String>)> {
     let map = read::object(value, path)?;
     STICKY.check(map, path)?;
-    match (map.get("header"), map.get("cookie")) {
+    let cohort = match map.get("cohort") {
+        Some(name) => Some(label(name, &path.key("cohort"))?),
+        None => None,
+    };
+    let key = match (map.get("header"), map.get("cookie")) {
         (Some(header), None) => Ok(StickyKey::Header {
             slot: attributes.sticky_header(&writable_header(header, &path.key("header"))?),
         }),
@@ -156,7 +163,8 @@ fn sticky(
             path,
             "give exactly one of header or cookie",
         )),
-    }
+    }?;
+    Ok((key, cohort))
 }
 
 /// Where an entry's traffic goes: rendered cluster names, their weights and the destinations they
@@ -165,6 +173,8 @@ pub struct Targets {
     pub clusters: Vec<String>,
     pub weights: Vec<u32>,
     pub destinations: Vec<Destination>,
+    /// Each destination's `version` extension (HTTPRoute), lining it up in a `sticky.cohort`.
+    pub versions: Vec<Option<String>>,
 }
 
 /// Finishes an entry of either shape from its name, match rule and targets (read by the shape's own
@@ -178,14 +188,18 @@ pub fn assemble(
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
 ) -> ConfigResult<Entry> {
-    let sticky = match map.get("sticky") {
-        Some(key) => Some(sticky(key, &path.key("sticky"), attributes)?),
-        None => None,
+    let (sticky, cohort_name) = match map.get("sticky") {
+        Some(key) => {
+            let (key, cohort) = sticky(key, &path.key("sticky"), attributes)?;
+            (Some(key), cohort)
+        }
+        None => (None, None),
     };
     let Targets {
         clusters,
         weights,
         destinations,
+        versions,
     } = targets;
     let choice = WeightedChoice::new(&weights).ok_or_else(|| {
         ConfigError::at(
@@ -197,11 +211,19 @@ pub fn assemble(
         Some(value) => Some(rollout(value, &path.key("rollout"), &weights)?),
         None => None,
     };
+    let cohort = cohort(
+        cohort_name.as_deref(),
+        &versions,
+        &destinations,
+        rollout.as_ref(),
+        targets_path,
+    )?;
     let cluster_hashes = clusters.iter().map(|c| fnv1a(c.as_bytes())).collect();
     Ok(Entry {
         name,
         rule,
         sticky,
+        cohort,
         clusters,
         weights,
         destinations,

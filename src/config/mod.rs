@@ -1,5 +1,6 @@
 //! The plugin configuration: parsed, validated and compiled once, in `on_configure`.
 
+mod cohort;
 mod entry;
 mod error;
 mod gateway;
