@@ -246,10 +246,12 @@ mod tests {
             let versions: Vec<String> = (0..growing.len()).map(|i| format!("v{i}")).collect();
             let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
             let cohort = Cohort::new("ramp", &versions, newer);
+            let ramp: Vec<Vec<u32>> = (0..=100).map(|p| schedule.weights(p)).collect();
             for key in &keys {
-                let mut previous = cohort.place(key.as_bytes(), &schedule.weights(0));
-                for progress in 1..=100 {
-                    let now = cohort.place(key.as_bytes(), &schedule.weights(progress));
+                let position = cohort.position(key.as_bytes());
+                let mut previous = cohort.place_position(position, &ramp[0]);
+                for (progress, weights) in ramp.iter().enumerate().skip(1) {
+                    let now = cohort.place_position(position, weights);
                     assert!(
                         now == previous || now == Some(newer),
                         "{key}: {previous:?} -> {now:?} at progress {progress} of {schedule:?}"

@@ -150,6 +150,8 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
 }
 
 #[cfg(test)]
+mod cohort_tests;
+#[cfg(test)]
 mod gateway_tests;
 #[cfg(test)]
 mod tests;
