@@ -38,10 +38,12 @@ REALISTIC = {
 }
 
 
-def _one_entry(match=None, hosts=None) -> dict:
+def _one_entry(match=None, hosts=None, sticky=None) -> dict:
     entry = {"name": "reviews-shift", "route": _split()}
     if match:
         entry["match"] = [match]
+    if sticky:
+        entry["sticky"] = sticky
     return {"http": [entry], **({"hosts": hosts} if hosts else {})}
 
 
@@ -55,6 +57,11 @@ COST_MODEL = {
     # Two values, so the filter takes the whole header map in one call instead (request.rs).
     "cost-two-values": ("1 entry + hosts + uri (whole map in one call)",
                         _one_entry({"uri": {"prefix": "/"}}, hosts=["reviews"])),
+    # Sticky on a header every bench request carries (h2load's user-agent; the sanity check sends none, so
+    # it sees the random split): the hash of a key, and the same with a cohort (linked canaries).
+    "cost-sticky": ("1 entry, sticky on user-agent", _one_entry(sticky={"header": "user-agent"})),
+    "cost-cohort": ("1 entry, sticky on user-agent in a cohort",
+                    _one_entry(sticky={"header": "user-agent", "cohort": "release-2026-12"})),
 }
 
 

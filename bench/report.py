@@ -30,6 +30,8 @@ COST_STEPS = (
     ("reading 1 header value (:path)", "cost-present", "cost-0"),
     ("hosts (reads :authority)", "cost-hosts", "cost-0"),
     ("two values (:path and :authority) through the whole header map", "cost-two-values", "cost-0"),
+    ("a sticky key (user-agent) over the random choice", "cost-sticky", "cost-0"),
+    ("a cohort over plain sticky (same key)", "cost-cohort", "cost-sticky"),
 )
 # The last line, in this order.
 SUMMARY = ("ratio_vs_floor", "ratio_vs_lua", "ratio_vs_noop", "ratio_vs_native")
