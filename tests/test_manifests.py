@@ -27,9 +27,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import envoy_path  # noqa: E402
-from manifests import crd_check, generate, kit, oci_image, schema_check, yaml_io  # noqa: E402
+from manifests import ambient_yaml, crd_check, generate, kit, oci_image, schema_check, yaml_io  # noqa: E402
 
 ISTIO_DIR = os.path.join(kit.KIT, "istio")
+AMBIENT_DIR = os.path.join(ISTIO_DIR, "ambient")
 ENVOY_DIR = os.path.join(kit.KIT, "envoy")
 GATEWAY_DIR = os.path.join(kit.KIT, "gateway-api")
 WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
@@ -46,6 +47,8 @@ def rel(path: str) -> str:
 # Istio settings for the filter's metrics (ProxyConfig snippets, not resources): tests/test_metric_names.py.
 MESH_SETTINGS = files_under(os.path.join(ISTIO_DIR, "metrics"), ".yaml")
 ISTIO_MANIFESTS = [path for path in files_under(ISTIO_DIR, ".yaml") if path not in MESH_SETTINGS]
+AMBIENT_MANIFESTS = files_under(AMBIENT_DIR, ".yaml")  # waypoint, targetRefs: tests below
+SIDECAR_MANIFESTS = [path for path in ISTIO_MANIFESTS if path not in AMBIENT_MANIFESTS]  # selectors
 ENVOY_CONFIGS = files_under(ENVOY_DIR, ".yaml")
 GATEWAY_MANIFESTS = files_under(GATEWAY_DIR, ".yaml")
 PLUGIN_JSON = files_under(kit.PLUGIN_DIR, ".json")
@@ -105,6 +108,8 @@ def test_every_generated_file_says_so():
 def test_yaml_carries_its_stage_json_unchanged(path):
     with open(os.path.join(kit.PLUGIN_DIR, source_stage(path) + ".json")) as f:
         expected = json.load(f)
+    if path in AMBIENT_MANIFESTS:  # the same JSON in tag mode, without hosts (kit.ambient_config)
+        expected = kit.ambient_config(kit.load_stage(source_stage(path)))
     assert embedded_plugin_configs(path) == [expected]
 
 
@@ -200,11 +205,100 @@ def test_companion_resources_agree_with_the_plugin():
     assert tagged == {s: s for s in subsets}, "each tag routes to its own subset"
     assert "match" not in routes[-1] and routes[-1]["route"][0]["destination"]["subset"] == kit.FALLBACK_SUBSET
 
-    selectors = [doc["spec"]["selector"]["matchLabels"] for p in ISTIO_MANIFESTS
+    selectors = [doc["spec"]["selector"]["matchLabels"] for p in SIDECAR_MANIFESTS
                  for doc in yaml_io.load_all_file(p) if doc["kind"] == "WasmPlugin"]
-    selectors += [doc["spec"]["workloadSelector"]["labels"] for p in ISTIO_MANIFESTS
+    selectors += [doc["spec"]["workloadSelector"]["labels"] for p in SIDECAR_MANIFESTS
                   for doc in yaml_io.load_all_file(p) if doc["kind"] == "EnvoyFilter"]
     assert selectors and all(s == kit.CLIENT_LABELS for s in selectors), "one set of workloads everywhere"
+
+
+# ---- Ambient mode: the filter in a waypoint (istio/ambient/) -----------------------------------------------------
+
+def _ambient(name: str) -> list:
+    return _docs("istio/ambient/" + name)
+
+
+def _keys_anywhere(node) -> set:
+    if isinstance(node, dict):
+        return set(node).union(*(_keys_anywhere(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_keys_anywhere(value) for value in node))
+    return set()
+
+
+def test_ambient_kit_has_a_plugin_per_stage_and_its_companions():
+    assert {os.path.basename(path) for path in AMBIENT_MANIFESTS} == {
+        "wasmplugin-%s.yaml" % name for name in kit.AMBIENT_STAGES} | {
+        "waypoint.yaml", "reviews-use-waypoint.yaml", "reviews-versions.yaml", "httproute-reviews-tags.yaml"}
+
+
+def test_no_ambient_manifest_selects_workloads_or_patches_envoy():
+    """A waypoint ignores a WasmPlugin's `selector` and an EnvoyFilter's `workloadSelector`: with either, the
+    filter or its route would silently not be there. Only a core Service may select (its own pods)."""
+    for path in AMBIENT_MANIFESTS:
+        for doc in yaml_io.load_all_file(path):
+            assert doc["kind"] != "EnvoyFilter", rel(path)
+            if (doc["apiVersion"], doc["kind"]) != ("v1", "Service"):
+                assert not {"selector", "workloadSelector"} & _keys_anywhere(doc), rel(path)
+
+
+def test_ambient_plugins_target_the_enrolled_service_in_tag_mode():
+    service, = _ambient("reviews-use-waypoint.yaml")
+    waypoint, = _ambient("waypoint.yaml")
+    assert (waypoint["kind"], waypoint["spec"]["gatewayClassName"]) == ("Gateway", "istio-waypoint")
+    assert waypoint["metadata"]["labels"]["istio.io/waypoint-for"] == "service"
+    assert service["metadata"]["labels"][ambient_yaml.WAYPOINT_LABEL] == waypoint["metadata"]["name"]
+    namespace = service["metadata"]["namespace"]
+    assert waypoint["metadata"]["namespace"] == namespace
+    for name in kit.AMBIENT_STAGES:
+        plugin, = _ambient("wasmplugin-%s.yaml" % name)
+        spec = plugin["spec"]
+        assert (plugin["metadata"]["name"], plugin["metadata"]["namespace"]) == (kit.PLUGIN_RESOURCE, namespace)
+        assert spec["targetRefs"] == [{"group": "", "kind": "Service", "name": service["metadata"]["name"]}]
+        assert (spec["phase"], spec["failStrategy"], spec["type"]) == ("AUTHN", "FAIL_CLOSE", "HTTP")
+        assert "match" not in spec, "a waypoint builds the Service's chain as SERVER: mode CLIENT would drop it"
+        config = spec["pluginConfig"]
+        assert (config["clusterHeader"], config["clusterName"]) == (kit.TAG_HEADER, "{subset}")
+        assert "hosts" not in config
+
+
+def test_ambient_route_sends_each_tag_to_its_version_and_untagged_requests_to_v1():
+    route, = _ambient("httproute-reviews-tags.yaml")
+    service, = _ambient("reviews-use-waypoint.yaml")
+    versions = {doc["metadata"]["name"]: doc for doc in _ambient("reviews-versions.yaml")}
+    port = service["spec"]["ports"][0]["port"]
+    assert route["spec"]["parentRefs"] == [{"group": "", "kind": "Service", "name": "reviews", "port": port}]
+    tagged, untagged = {}, []
+    for rule in route["spec"]["rules"]:
+        ref, = rule["backendRefs"]
+        backend = versions[ref["name"]]  # every backend is one of the per-version Services
+        assert [p["port"] for p in backend["spec"]["ports"]] == [ref["port"]] == [port]
+        version = backend["spec"]["selector"]["version"]
+        if "matches" in rule:
+            (match,) = rule["matches"]
+            (header,) = match["headers"]
+            assert (header["name"], header.get("type", "Exact")) == (kit.TAG_HEADER, "Exact")
+            tagged[header["value"]] = version
+        else:
+            untagged.append(version)
+    assert tagged == {version: version for version in kit.SUBSETS}
+    assert untagged == [kit.FALLBACK_SUBSET]
+    named = {d["subset"] for name in kit.AMBIENT_STAGES for d in kit.load_stage(name).destinations()}
+    assert named <= set(tagged), "every version a stage chooses has its tag rule"
+    assert list(versions.values()) == _docs("gateway-api/reviews-versions.yaml")
+
+
+def test_envoy_routes_follow_gateway_api_precedence_not_rule_order():
+    route, = _ambient("httproute-reviews-tags.yaml")
+    routes = ambient_yaml.envoy_routes(route, lambda ref: ref["name"])
+    assert [r["route"]["cluster"] for r in routes] == ["reviews-v1", "reviews-v2", "reviews-v3", "reviews-v1"]
+    assert routes[-1]["match"] == {"prefix": "/"}
+    moved = copy.deepcopy(route)
+    moved["spec"]["rules"].insert(0, moved["spec"]["rules"].pop())  # the untagged rule written first
+    assert ambient_yaml.envoy_routes(moved, lambda ref: ref["name"])[-1]["match"] == {"prefix": "/"}
+    moved["spec"]["rules"][0]["matches"] = [{"path": {"type": "Exact", "value": "/reviews"}}]
+    with pytest.raises(ValueError):
+        ambient_yaml.envoy_routes(moved, lambda ref: ref["name"])
 
 
 # ---- Schemas: the pinned packages in tools/manifests/schemas (make schemas) ---------------------------------------
@@ -251,6 +345,21 @@ def _route_patch() -> dict:
     return doc
 
 
+def _ambient_plugin() -> dict:
+    doc, = _docs("istio/ambient/wasmplugin-reviews-50-v3.yaml")
+    return doc
+
+
+def _waypoint() -> dict:
+    doc, = _docs("istio/ambient/waypoint.yaml")
+    return doc
+
+
+def _tag_route() -> dict:
+    doc, = _docs(ambient_yaml.HTTP_ROUTE_FILE)
+    return doc
+
+
 def _unknown_route_field(doc):
     doc["spec"]["configPatches"][0]["match"]["routeConfiguration"]["vhost"]["route"]["nam"] = "default"
 
@@ -278,6 +387,15 @@ REJECTED = {
     "priority beyond int32": (lambda d: d["spec"].update(priority=2 ** 31), 'must match format "int32"'),
     "null where not nullable": (lambda d: d["spec"].update(phase=None), "Type 'null' is not assignable"),
     "version not served": (lambda d: d.update(apiVersion="extensions.istio.io/v1"), "no schema for apiVersion"),
+    "targetRef without a name": (lambda d: d["spec"]["targetRefs"][0].pop("name"),
+                                 "spec/targetRefs/0 must have required property name", _ambient_plugin),
+    "Envoy's FAIL_CLOSED spelling": (lambda d: d["spec"].update(failStrategy="FAIL_CLOSED"),
+                                     "spec/failStrategy must be equal to one of the allowed values", _ambient_plugin),
+    "waypoint without a class": (lambda d: d["spec"].pop("gatewayClassName"),
+                                 "spec must have required property gatewayClassName", _waypoint),
+    "header match type in lower case": (
+        lambda d: d["spec"]["rules"][0]["matches"][0]["headers"][0].update(type="exact"),
+        "rules/0/matches/0/headers/0/type must be equal to one of the allowed values", _tag_route),
 }
 
 
@@ -296,7 +414,8 @@ def test_validator_rejects(rejections, case):
 
 
 def test_validator_accepts_what_the_rejections_start_from(schemas):
-    assert schemas.validate_all([_wasmplugin(), _route_patch(), SERVICE, HTTP_ROUTE]) == [[], [], [], []]
+    starts = [_wasmplugin(), _route_patch(), SERVICE, HTTP_ROUTE, _ambient_plugin(), _waypoint(), _tag_route()]
+    assert schemas.validate_all(starts) == [[]] * len(starts)
 
 
 def test_validator_accepts_anything_under_preserve_unknown_fields(schemas):
@@ -342,6 +461,15 @@ def test_crd_check_accepts_a_valid_object(fixture_crds):
 def test_crd_check_rejects(fixture_crds, spec, expected):
     problems, _ = crd_check.validate(_rollout(**spec), fixture_crds)
     assert any(expected in p for p in problems), problems
+
+
+def test_crd_check_leaves_groups_the_file_does_not_define_to_the_schema_packages(fixture_crds):
+    """The ambient kit puts core Services and Gateway API objects next to Istio's: a file of Istio CRDs says
+    nothing of them (listed as not evaluated), while a kind of a group it defines must be served."""
+    problems, not_evaluated = crd_check.validate(SERVICE, fixture_crds)
+    assert problems == [] and any("no CRD of its group" in item for item in not_evaluated), not_evaluated
+    problems, _ = crd_check.validate(dict(_rollout(), apiVersion="example.traffic-shift.test/v9"), fixture_crds)
+    assert any("no served version" in p for p in problems), problems
 
 
 def test_crd_check_reports_a_rule_it_cannot_evaluate(fixture_crds):

@@ -13,12 +13,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from manifests import envoy_yaml, gateway_yaml, istio_yaml, kit, metrics_yaml  # noqa: E402
+from manifests import ambient_yaml, envoy_yaml, gateway_yaml, istio_yaml, kit, metrics_yaml  # noqa: E402
 
 
 def outputs(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
     """{path relative to filter-config/: text} of every generated file."""
     files = istio_yaml.render(image, sha256)
+    files.update(ambient_yaml.render(image, sha256))
     files.update(envoy_yaml.render())
     files.update(gateway_yaml.render())
     files.update(metrics_yaml.render())

@@ -34,6 +34,13 @@ LOCAL_MODULE = "target/wasm32-wasip1/release/traffic_shift.wasm"  # standalone e
 DEFAULT_CLUSTER_HEADER = "x-traffic-shift-cluster"
 DEFAULT_CLUSTER_NAME = "outbound|{port}|{subset}|{host}"
 
+# Istio ambient mode: the filter runs in a waypoint in tag mode, and an HTTPRoute attached to the Service routes on
+# the tag (tools/manifests/ambient_yaml.py). The task's stages and the rollout get an ambient variant each.
+AMBIENT_STAGES = MIGRATION + (ROLLOUT_STAGE,)
+WAYPOINT = "waypoint"  # the Gateway `istioctl waypoint apply` creates; the enrolled Service names it
+TAG_HEADER = "x-traffic-shift-subset"
+TAG_MODE_KEYS = {"clusterHeader": TAG_HEADER, "clusterName": "{subset}"}
+
 
 @dataclasses.dataclass
 class Stage:
@@ -94,6 +101,18 @@ class Stage:
             return "%s ramped to %s from %s" % (_shares(entry["rollout"]["from"], routes), _shares(weights, routes),
                                                 entry["rollout"]["start"])
         return _shares(weights, routes)
+
+
+def ambient_config(stage: Stage) -> dict:
+    """The plugin configuration a stage runs with in a waypoint: its JSON in tag mode, without `hosts`.
+    The WasmPlugin targets the Service, so the filter runs only in that Service's chain of the waypoint,
+    whatever name the caller used for it (reviews, reviews.default, the FQDN or the ClusterIP); `hosts`
+    would only leave callers that use another name untagged, hence on the fallback version."""
+    if stage.http_route or stage.tag_mode:
+        raise ValueError("%s: ambient variants are made from the cluster_header stages" % stage.relpath)
+    config = dict(TAG_MODE_KEYS)
+    config.update((key, value) for key, value in stage.config.items() if key != "hosts")
+    return config
 
 
 def _shares(weights: list, routes: list) -> str:
