@@ -59,6 +59,11 @@ impl Cohort {
         if u128::from(position) * u128::from(total) < newer_weight << 64 {
             return Some(self.newer);
         }
+        if let [_, _] = weights {
+            // Two destinations (the usual canary): the other one, with no second hash.
+            let other = 1 - self.newer;
+            return weights.get(other).is_some_and(|w| *w > 0).then_some(other);
+        }
         choose_hashed(position, &self.version_hashes, weights, Some(self.newer))
     }
 }
