@@ -26,7 +26,7 @@ manifests: setup
 .PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions oci fuzz soak
 
 help:
-	@echo "make demo          replay Istio's Traffic Shifting task on a local Envoy (v1 -> 50/50 -> v3)"
+	@echo "make demo          replay Istio's Traffic Shifting task on our Bookinfo and a local Envoy (v1 -> 50/50 -> v3)"
 	@echo "make rollout-demo  one push ramps v1 -> v3 by itself (~30 s); then the guard rolls a failing v3 back"
 	@echo "make test          unit tests (native and wasm) and end-to-end tests against Envoy 1.40 (unit + wasm-unit + e2e)"
 	@echo "make unit          native unit and integration tests (cargo test)"
@@ -34,7 +34,7 @@ help:
 	@echo "make e2e           pytest: end-to-end tests against Envoy (both builds), manifest checks, the demo, short bench and soak"
 	@echo "make build         release module at $(MODULE)"
 	@echo "make build-native  the same filter as an Envoy 1.40 dynamic module at $(NATIVE_MODULE)"
-	@echo "make run CONFIG=…  local Envoy with the filter on 127.0.0.1:10000; make apply CONFIG=… swaps it live"
+	@echo "make run CONFIG=…  Bookinfo at http://127.0.0.1:9080/productpage behind Envoy with the filter; make apply CONFIG=… swaps it live"
 	@echo "make lint          rustfmt check and clippy on the wasm and native builds, warnings denied"
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
 	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm, a Lua filter and the native module"
@@ -107,6 +107,7 @@ wasm-unit: targets $(WASM_BINDGEN_RUNNER)
 
 e2e: build build-native envoy schemas
 	@bash tools/debian_tools.sh wrk:wrk h2load:nghttp2-client  # for the short soak (tests/test_soak_short.py)
+	@bash tools/debian_tools.sh chromium:chromium  # Bookinfo in a real browser (tests/test_bookinfo_browser_e2e.py)
 	$(PYTEST) -q tests bench/test_bench.py
 
 lint: targets
@@ -114,17 +115,19 @@ lint: targets
 	cargo clippy --target $(WASM_TARGET) --all-targets -- -D warnings
 	cargo clippy --lib --tests -- -D warnings
 
-# Istio's Traffic Shifting task on one local Envoy, each stage applied live over ECDS (tools/demo/).
-# DEMO_STAGE_SECONDS (default 10) and DEMO_RATE (requests/s, default 400) shorten or thicken it.
+# Istio's Traffic Shifting task on our Bookinfo (tools/bookinfo/, product page on 127.0.0.1:9080) and one local
+# Envoy, each stage applied live over ECDS (tools/demo/). DEMO_STAGE_SECONDS (default 10) and DEMO_RATE
+# (requests/s, default 400) shorten or thicken it; PACE=manual waits for Enter between stages (a terminal).
 demo: build envoy
-	@$(PY) -m tools.demo demo
+	@$(PY) -m tools.demo demo $(if $(PACE),--pace $(PACE))
 
 # A rollout pushed once ramps v1 -> v3 by itself, then the guard stops the same rollout to a failing v3 (tools/demo/).
 # DEMO_RAMP_SECONDS (default 24) and DEMO_RATE (requests/s, default 400) shorten or thicken it.
 rollout-demo: build envoy
 	@$(PY) -m tools.demo rollout
 
-# Foreground Envoy on 127.0.0.1:10000, admin 127.0.0.1:9901; state in .run/ for `make apply`.
+# Bookinfo on 127.0.0.1:9080 (/productpage, /traffic-shift) behind a foreground Envoy on 127.0.0.1:10000, admin
+# 127.0.0.1:9901 (each a free port instead when taken, and said); state in .run/ for `make apply`.
 run: build envoy
 	@$(PY) -m tools.demo run --config "$(or $(CONFIG),filter-config/plugin/reviews-all-v1.json)"
 

@@ -1,15 +1,17 @@
-"""`make docker-test`: Istio's Traffic Shifting stages against Envoy in Docker.
+"""`make docker-test`: Istio's Traffic Shifting stages against Envoy and our Bookinfo in Docker.
 
-Brings up envoy-test/docker-compose.yaml (front Envoy with the built module, reviews v1/v2/v3), then for each
-stage swaps the plugin configuration live (ECDS from a watched file, see envoy.yaml), sends requests for
-reviews:9080 and checks which version answered: a 100% stage must send every request to its version, a split
-stage must land within 5 sigma of each weight. Logs are printed on failure; the stack is always removed.
-Exits 0 only if every stage passed.
+Brings up envoy-test/docker-compose.yaml (front Envoy with the built module; Bookinfo's productpage, details,
+reviews v1/v2/v3 and ratings from tools/bookinfo/), then for each stage swaps the plugin configuration live
+(ECDS from a watched file, see envoy.yaml), sends requests for reviews:9080 and checks which version answered,
+then loads the product page and counts its stars: a 100% stage must send every request (and show every page)
+to its version, a split stage must land within 5 sigma of each weight. Logs are printed on failure; the stack
+is always removed. Exits 0 only if every stage passed.
 """
 import http.client
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -25,6 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OFFICIAL_IMAGE = "envoyproxy/envoy:v1.40.0"
 LOCAL_REPOSITORY = "traffic-shift/envoy-local"
+OFFICIAL_PYTHON_IMAGE = "python:3.11-slim"  # Bookinfo's services need only the standard library
+LOCAL_PYTHON_REPOSITORY = "traffic-shift/python-local"
 VERSIONS = ("v1", "v2", "v3")
 CLUSTER = "outbound|9080|{}|reviews.default.svc.cluster.local"
 ECDS_STATS = "extension_config_discovery.http_filter.traffic-shift."
@@ -42,6 +46,9 @@ READY_DEADLINE_S = 90
 SWAP_DEADLINE_S = 30
 STAGE_DEADLINE_S = 120
 MAX_ERRORS_PER_STAGE = 20
+PAGES_PER_STAGE = 100  # product page loads; the 50/50 stage's 5-sigma bound is then +-25 pages
+STARS = {"v1": "no stars", "v2": "black", "v3": "red"}  # what the product page shows for each version
+STAR_COLOUR = re.compile(r'class="stars" style="color: ([a-z]+)"')
 
 
 class Failure(Exception):
@@ -101,6 +108,22 @@ def envoy_image() -> str:
     return image
 
 
+def python_image() -> str:
+    """$BOOKINFO_IMAGE, else the official python image, else (no registry) one built from Debian's python3."""
+    wanted = os.environ.get("BOOKINFO_IMAGE")
+    if wanted and (image_present(wanted) or pull(wanted)):
+        return wanted
+    if not wanted and (image_present(OFFICIAL_PYTHON_IMAGE) or pull(OFFICIAL_PYTHON_IMAGE)):
+        return OFFICIAL_PYTHON_IMAGE
+    if wanted and not wanted.startswith(LOCAL_PYTHON_REPOSITORY + ":"):
+        raise Failure("BOOKINFO_IMAGE=%s is neither present nor pullable" % wanted)
+    out = run([sys.executable, os.path.join(HERE, "local_python_image.py")], capture_output=True)
+    if out.returncode != 0:
+        raise Failure("building the local Python image failed:\n" + out.stdout + out.stderr)
+    log("%s cannot be pulled: using %s, built from Debian's python3" % (OFFICIAL_PYTHON_IMAGE, out.stdout.strip()))
+    return out.stdout.strip()
+
+
 # ---- The plugin configuration, delivered by ECDS --------------------------------------------------------------
 
 def write_plugin_config(folder: str, stage_file: str) -> None:
@@ -142,8 +165,8 @@ def healthy_clusters(admin_port: int) -> set:
 
 
 def wait_ready(admin_port: int) -> None:
-    """Envoy live, the filter loaded, and every reviews subset passing its health check."""
-    wanted = {CLUSTER.format(v) for v in VERSIONS}
+    """Envoy live, the filter loaded, and every Bookinfo service it routes to passing its health check."""
+    wanted = {CLUSTER.format(v) for v in VERSIONS} | {"details", "ratings"}
     deadline = time.monotonic() + READY_DEADLINE_S
     state = "no answer from the admin port"
     for _ in range(READY_DEADLINE_S * 4):
@@ -224,6 +247,29 @@ def send_traffic(port: int, count: int) -> tuple:
     return answers, errors
 
 
+def load_pages(port: int, count: int) -> tuple:
+    """Load the product page `count` times: ({version whose stars it showed: n}, error descriptions)."""
+    shown, errors = {}, []
+    by_stars = {stars: version for version, stars in STARS.items()}
+    for _ in range(count):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/productpage" % port, timeout=5) as response:
+                page = response.read().decode("utf-8", "replace")
+        except OSError as error:
+            errors.append("product page: %r" % error)
+            continue
+        colours = set(STAR_COLOUR.findall(page))
+        stars = "no stars" if not colours else colours.pop() if len(colours) == 1 else "mixed"
+        if "currently unavailable" in page or stars not in by_stars:
+            errors.append("product page showed %s%s" % (stars, ", something unavailable" if "unavailable" in page
+                                                        else ""))
+        else:
+            shown[by_stars[stars]] = shown.get(by_stars[stars], 0) + 1
+        if len(errors) >= MAX_ERRORS_PER_STAGE:
+            break
+    return shown, errors
+
+
 def check_shares(answers: dict, expected: dict, count: int) -> list:
     """One line per version, ending in "ok" or "FAIL"."""
     lines = []
@@ -242,13 +288,18 @@ def check_shares(answers: dict, expected: dict, count: int) -> list:
     return lines
 
 
-def run_stage(number: int, port: int, admin_port: int, folder: str, stage_file: str, expected: dict) -> bool:
+def run_stage(number: int, port: int, admin_port: int, page_port: int, folder: str, stage_file: str,
+              expected: dict) -> bool:
     if number > 1:
         swap_stage(admin_port, folder, stage_file)
     count = requests_needed(expected)
     started = time.monotonic()
     answers, errors = send_traffic(port, count)
     lines = check_shares(answers, expected, count)
+    shown, page_errors = load_pages(page_port, PAGES_PER_STAGE)
+    errors += page_errors
+    lines += ["page %s" % line.replace(version, "%s %-8s" % (version, STARS[version]), 1)
+              for version, line in zip(VERSIONS, check_shares(shown, expected, PAGES_PER_STAGE))]
     passed = not errors and not any(line.endswith("FAIL") for line in lines)
     sent = sum(answers.values()) + len(errors)
     log("stage %d %s: %d of %d requests in %.1fs: %s" % (number, os.path.basename(stage_file), sent, count,
@@ -283,11 +334,12 @@ def module_folder() -> str:
     return os.path.dirname(os.path.abspath(module))
 
 
-def published_port(compose: list, service_port: int) -> int:
-    out = run(compose + ["port", "envoy", str(service_port)], capture_output=True, timeout=30)
+def published_port(compose: list, service_port: int, service: str = "envoy") -> int:
+    out = run(compose + ["port", service, str(service_port)], capture_output=True, timeout=30)
     address = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     if out.returncode != 0 or not address.startswith("127.0.0.1:"):
-        raise Failure("envoy port %d is not published on 127.0.0.1: %r %s" % (service_port, address, out.stderr))
+        raise Failure("%s port %d is not published on 127.0.0.1: %r %s" % (service, service_port, address,
+                                                                          out.stderr))
     return int(address.rsplit(":", 1)[1])
 
 
@@ -316,23 +368,25 @@ def main() -> int:
             raise Failure("no Docker daemon: run envoy-test/ci-docker.sh as root, or start Docker")
         files = stage_files()
         # Every compose call below parses the file, so every one needs the variables: set them for all.
-        os.environ.update(ENVOY_IMAGE=envoy_image(), TRAFFIC_SHIFT_MODULE_DIR=module_folder(),
-                          PLUGIN_CONFIG_DIR=plugin_folder)
+        os.environ.update(ENVOY_IMAGE=envoy_image(), BOOKINFO_IMAGE=python_image(),
+                          TRAFFIC_SHIFT_MODULE_DIR=module_folder(), PLUGIN_CONFIG_DIR=plugin_folder)
         os.chmod(plugin_folder, 0o755)
         project = "traffic-shift-docker-test-" + secrets.token_hex(4)
         compose = compose_command() + ["--project-directory", HERE, "-f", os.path.join(HERE, "docker-compose.yaml"),
                                        "-p", project]
         write_plugin_config(plugin_folder, files[0])
-        log("image %s, project %s" % (os.environ["ENVOY_IMAGE"], project))
+        log("images %s and %s (Bookinfo), project %s" % (os.environ["ENVOY_IMAGE"], os.environ["BOOKINFO_IMAGE"],
+                                                         project))
         up = run(compose + ["up", "-d", "--no-build"], capture_output=True, timeout=300)
         if up.returncode != 0:
             raise Failure("compose up failed:\n" + up.stdout + up.stderr)
         port, admin_port = published_port(compose, 10000), published_port(compose, 9901)
+        page_port = published_port(compose, 9080, service="productpage")
         wait_ready(admin_port)
-        log("envoy ready on 127.0.0.1:%d (admin 127.0.0.1:%d) after %.1fs"
-            % (port, admin_port, time.monotonic() - started))
+        log("envoy ready on 127.0.0.1:%d (admin 127.0.0.1:%d) after %.1fs; Bookinfo: http://127.0.0.1:%d/productpage"
+            % (port, admin_port, time.monotonic() - started, page_port))
         for number, (path, (_, expected)) in enumerate(zip(files, STAGES), start=1):
-            if run_stage(number, port, admin_port, plugin_folder, path, expected):
+            if run_stage(number, port, admin_port, page_port, plugin_folder, path, expected):
                 passed += 1
             else:
                 failed += 1

@@ -1,7 +1,8 @@
 """`make demo`, `make run` and `make apply`, run as a user runs them (python -m tools.demo ...), shortened.
 
 The demo writes a JSON summary (--summary-json); shares are checked per stage with envoylab's 5-sigma
-bound, 100% stages exactly. Envoy must keep one pid throughout: every stage is applied live over ECDS.
+bound, 100% stages exactly, and so are the stars Bookinfo's product page showed. Envoy must keep one pid
+throughout: every stage is applied live over ECDS.
 """
 import json
 import os
@@ -21,6 +22,7 @@ PLUGIN = os.path.join(REPO, "filter-config", "plugin")
 ALL_V1, HALF_V3, ALL_V3 = (os.path.join(PLUGIN, n) for n in ("reviews-all-v1.json", "reviews-50-v3.json",
                                                                "reviews-v3.json"))
 RATE = 1000  # requests per second asked of the demo's client
+PAGE_RATE = 20  # product pages per second
 SETTLE = 0.25  # tools/demo/runner.py leaves this much of each stage out of the share check
 # Long enough for the 50/50 stage's 5-sigma sample (tol 5%) at RATE, plus the settle time and a margin.
 STAGE_SECONDS = round(envoylab.sample_size(0.5) / RATE + SETTLE + 0.75, 1)
@@ -31,11 +33,15 @@ def demo(*args, timeout=120, env=None):
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def lines_of(done) -> list:
+    return done.stdout.strip().splitlines()
+
+
 def run_demo(tmp_path, *stages, seconds=STAGE_SECONDS):
     summary_path = tmp_path / "summary.json"
     stage_args = [a for path in stages for a in ("--stage", path)]
-    done = demo("demo", "--stage-seconds", str(seconds), "--rate", str(RATE), "--summary-json",
-                str(summary_path), *stage_args)
+    done = demo("demo", "--stage-seconds", str(seconds), "--rate", str(RATE), "--page-rate", str(PAGE_RATE),
+                "--productpage-port", str(free_port()), "--summary-json", str(summary_path), *stage_args)
     assert summary_path.exists(), "no summary written\nstdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
     return done, json.loads(summary_path.read_text())
 
@@ -60,7 +66,9 @@ def assert_stage(stage: dict, weights: dict):
 
 STAGE_LINE = re.compile(r"^stage \d/\d \S+: .*; (\d+) requests, (\d+) failed; split of the (\d+) answered: "
                         r"v1 [\d.]+% \((\d+)\), v2 [\d.]+% \((\d+)\), v3 [\d.]+% \((\d+)\); "
+                        r"the product page showed (\d+) pages: (\d+) no stars, (\d+) black, (\d+) red; "
                         r"the filter counted .* \(traffic_shift_requests_total\) since the stage settled$")
+STARS = {"v1": "no stars", "v2": "black", "v3": "red"}  # what Bookinfo's product page shows for each version
 
 
 def assert_stage_lines_add_up(stdout: str, summary: dict):
@@ -68,8 +76,17 @@ def assert_stage_lines_add_up(stdout: str, summary: dict):
     found = [STAGE_LINE.match(line) for line in stdout.splitlines() if line.startswith("stage ")]
     assert len(found) == len(summary["stages"]) and all(found), stdout
     for match, stage in zip(found, summary["stages"]):
-        requests, failed, answered, *versions = map(int, match.groups())
-        assert requests == stage["requests"] == answered + failed and answered == sum(versions), match.group(0)
+        requests, failed, answered, v1, v2, v3, pages, *stars = map(int, match.groups())
+        assert requests == stage["requests"] == answered + failed and answered == v1 + v2 + v3, match.group(0)
+        assert pages == sum(stars) == sum(stage["pages"].values()), match.group(0)
+
+
+def assert_pages_showed(stage: dict, weights: dict):
+    """The product page's stars, once the stage settled: 5 sigma of each version's weight, exactly for 100%."""
+    settled = stage["pages_settled"]
+    assert sum(settled.values()) >= 10, stage
+    envoylab.assert_shares({v: settled.get(STARS[v], 0) for v in STARS}, weights)
+    assert set(settled) <= set(STARS.values()), "a page failed or showed mixed stars: %s" % settled
 
 
 def assert_one_envoy(summary: dict):
@@ -89,7 +106,10 @@ def test_demo_migrates_reviews_from_v1_to_v3_live_without_failures(module, tmp_p
     assert_stage(first, {"v1": 100})
     assert_stage(half, {"v1": 50, "v3": 50})
     assert_stage(last, {"v3": 100})
-    assert summary["failed"] == 0, report
+    for stage, weights in ((first, {"v1": 100}), (half, {"v1": 50, "v3": 50}), (last, {"v3": 100})):
+        assert_pages_showed(stage, weights)
+    assert summary["failed"] == 0 and summary["pages"] > 0, report
+    assert lines_of(done)[0].startswith("Bookinfo and its Envoy ready: open http://127.0.0.1:"), report
     assert_one_envoy(summary)
     assert not alive(summary["envoy_pid"]["start"]), "the demo left Envoy running"
     lines = done.stdout.strip().splitlines()
@@ -170,7 +190,8 @@ def running(module, tmp_path):
     """`make run` on free ports with its own state directory; yields (process, env for apply)."""
     env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
     proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config", ALL_V1, "--port",
-                             str(free_port()), "--admin-port", str(free_port())], cwd=REPO, env=env,
+                             str(free_port()), "--admin-port", str(free_port()), "--productpage-port",
+                             str(free_port())], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     state_file = tmp_path / "run" / "state.json"
     deadline = time.monotonic() + 30
@@ -211,14 +232,29 @@ def test_run_then_apply_swaps_the_config_live_and_reports_refusals(running):
     assert not os.path.exists(os.path.join(env["DEMO_RUN_DIR"], "state.json"))
 
 
-def test_run_refuses_a_busy_port_clearly(module, tmp_path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        busy = taken.getsockname()[1]
-        done = demo("run", "--config", ALL_V1, "--port", str(busy), "--admin-port", str(free_port()),
-                    env={"DEMO_RUN_DIR": str(tmp_path / "run")}, timeout=30)
-    assert done.returncode == 2 and "port %d on 127.0.0.1 is busy" % busy in done.stderr, done.stderr
+def test_run_serves_the_product_page_and_falls_back_to_free_ports_when_taken(module, tmp_path):
+    env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
+    with socket.socket() as one, socket.socket() as other:
+        for sock in (one, other):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+        taken = [sock.getsockname()[1] for sock in (one, other)]
+        proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config", ALL_V3, "--port",
+                                 str(taken[0]), "--admin-port", str(free_port()), "--productpage-port", str(taken[1])],
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            said = [proc.stdout.readline() for _ in range(3)]
+            assert said[-1].startswith("open http://127.0.0.1:"), "".join(said) + proc.stdout.read()
+            state = json.loads((tmp_path / "run" / "state.json").read_text())
+            page = envoylab.request(state["bookinfo_ports"]["productpage"], path="/productpage", host="bookinfo")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(15)
+    for port, role in zip(taken, ("envoy listener", "productpage")):
+        assert "run: port %d (%s) on 127.0.0.1 is taken: using " % (port, role) in "".join(said), said
+    assert state["port"] not in taken and state["productpage_url"] == said[-1].split()[1].strip()
+    assert page.status == 200 and b'class="stars" style="color: red"' in page.body, page
+    assert b"reviews v3 answered (red stars)" in page.body
 
 
 def test_apply_without_a_running_envoy_says_so(tmp_path):

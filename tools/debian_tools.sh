@@ -2,7 +2,8 @@
 # Installs the Debian packages that provide the given commands, only those missing:
 #   tools/debian_tools.sh wrk:wrk h2load:nghttp2-client     (command:package ...)
 # Used by `make build` (binaryen's wasm-metadce), `make wasm-unit` and `make schemas` (Node.js, npm), and
-# `make e2e`, `make bench`, `make soak` (wrk, h2load), `make bench-instructions` (valgrind). apt-get needs root.
+# `make e2e`, `make bench`, `make soak` (wrk, h2load), `make e2e` (chromium, for the browser test),
+# `make bench-instructions` (valgrind). apt-get needs root.
 set -euo pipefail
 
 missing=()

@@ -39,11 +39,15 @@ class Client(threading.Thread):
                 # Keep the pace but never burst to catch up after a stall.
                 next_at = max(next_at + 1 / self.rate, time.monotonic() - 0.1)
                 sent = time.monotonic()
-                answer = _ask(conn)
+                answer = self.ask(conn)
                 self.started_at.append(sent)
                 self.answers.append(answer)
         finally:
             conn.close()
+
+    def ask(self, conn) -> str:
+        """One request: the answer to record ("v1", … or "failed: …"); pages.py asks for product pages."""
+        return _ask(conn)
 
     def answers_between(self, start: float, end: float) -> list:
         """Answers to the requests sent in [start, end) (monotonic times)."""
@@ -51,13 +55,14 @@ class Client(threading.Thread):
         return self.answers[bisect.bisect_left(times, start):bisect.bisect_left(times, end)]
 
 
-def _ask(conn) -> str:
+def _ask(conn, once=None) -> str:
+    once = once or _once
     try:
-        return _once(conn)
+        return once(conn)
     except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
         conn.close()  # a kept-alive connection closed in between: reopen once, nothing was routed on it
         try:
-            return _once(conn)
+            return once(conn)
         except (OSError, http.client.HTTPException) as error:
             return "failed: %s" % type(error).__name__
     except (OSError, http.client.HTTPException) as error:

@@ -8,6 +8,8 @@ own counter (traffic_shift_requests_total on /stats/prometheus) counted since th
 import shutil
 import sys
 
+from . import pages as pages_mod
+
 RESET, BOLD, DIM, RED, GREEN, GREY = "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[90m"
 VERSIONS = ("v1", "v2", "v3")
 STARS = {"v1": ("", "no stars"), "v2": (GREY, "★★★★★"), "v3": (RED, "★★★★★")}
@@ -32,9 +34,10 @@ def stage_line(result: dict, index: int, total: int) -> str:
     """Every request of the stage's window: the answered ones split by version, plus the failed ones; then
     what the filter's own counter saw once the stage had settled (a window it names)."""
     answered = sum(result["answered"].values())
-    return "stage %d/%d %s: %s; %d requests, %d failed; split of the %d answered: %s; %s since the stage settled" % (
+    shown = "; the product page showed %s" % pages_mod.describe(result["pages"]) if "pages" in result else ""
+    return "stage %d/%d %s: %s; %d requests, %d failed; split of the %d answered: %s%s; %s since the stage settled" % (
         index, total, result["name"], result["applied"], result["requests"], result["failed"], answered,
-        describe_split(result["answered"], answered), describe_filter_counts(result["filter_counts"]))
+        describe_split(result["answered"], answered), shown, describe_filter_counts(result["filter_counts"]))
 
 
 def verdict_line(stage, outcome, serving: str) -> str:
@@ -56,7 +59,8 @@ class PlainDisplay:
         if not outcome.accepted:
             self.say("stage %d/%d: %s" % (index, total, verdict_line(stage, outcome, serving)))
 
-    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict):
+    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict,
+               pages=None):
         pass
 
     def finished(self, result: dict, index: int, total: int):
@@ -85,7 +89,8 @@ class LiveDisplay(PlainDisplay):
         self.serving = serving
         self.say("%s%s%s" % (colour, verdict_line(stage, outcome, serving), RESET))
 
-    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict):
+    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict,
+               pages=None):
         answered = sum(counts.get(v, 0) for v in VERSIONS)
         width = max(10, min(50, shutil.get_terminal_size().columns - 30))
         name = stage.name if self.serving == stage.name else "%s (refused: still %s)" % (stage.name, self.serving)
@@ -99,6 +104,8 @@ class LiveDisplay(PlainDisplay):
                 version, colour or DIM, stars, RESET, colour, "█" * filled, RESET, "░" * (width - filled),
                 100 * share))
         lines.append("  %s%s since the stage settled%s" % (DIM, describe_filter_counts(filter_counts), RESET))
+        if pages is not None:
+            lines.append("  product page, last 5 s: %s" % pages_mod.describe(pages))
         self._erase()
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()

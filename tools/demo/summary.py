@@ -3,8 +3,11 @@ import json
 
 
 def build(results: list, pid_at_start: int, pid_at_end, seconds: float, interrupted: bool) -> dict:
-    requests = sum(r["requests"] for r in results)
-    failed = sum(r["failed"] for r in results)
+    """`requests` and `failed` count the reviews client's requests and the product page loads together."""
+    pages = sum(sum(r.get("pages", {}).values()) for r in results)
+    pages_failed = sum(n for r in results for answer, n in r.get("pages", {}).items() if answer.startswith("failed"))
+    requests = sum(r["requests"] for r in results) + pages
+    failed = sum(r["failed"] for r in results) + pages_failed
     refused = [r["name"] for r in results if r["verdict"] != "accepted"]
     applied = [r for r in results if r["verdict"] == "accepted"]
     pids = [r["envoy_pid"] for r in results] + [pid_at_end]
@@ -22,6 +25,8 @@ def build(results: list, pid_at_start: int, pid_at_end, seconds: float, interrup
         "stages": results,
         "requests": requests,
         "failed": failed,
+        "pages": pages,  # product page loads, in `requests` too
+        "pages_failed": pages_failed,
         "refused": refused,
         "envoy_pid": {"start": pid_at_start, "end": pid_at_end, "unchanged": same_envoy},
         "seconds": round(seconds, 2),
@@ -41,6 +46,9 @@ def lines(summary: dict) -> list:
     else:
         envoy = "Envoy RESTARTED: pid %s, then %s" % (pid["start"], pid["end"])
     out = ["", "%d stages in %.0f s, %s" % (len(summary["stages"]), summary["seconds"], envoy)]
+    if summary.get("pages"):
+        out.append("%d requests to reviews and %d product page loads" % (
+            summary["requests"] - summary["pages"], summary["pages"]))
     out += ["refused: %s (%s)" % (r["name"], r["reason"]) for r in summary["stages"] if r["verdict"] != "accepted"]
     return out + [summary["last_line"]]
 
