@@ -119,3 +119,22 @@ fn refusals_name_the_path() {
         json!({"http": [{"sticky": {"header": "x-user", "cohort": longest}, "route": [subset("v1", 1)]}]}),
     );
 }
+
+#[test]
+fn a_request_without_the_key_is_drawn_at_random() {
+    use crate::random::SplitMix64;
+    use crate::request::recording::Recording;
+    let router = compile(json!({"http": [{"sticky": cohort_sticky("release"),
+        "route": [subset("v1", 75), subset("v3", 25)]}]}));
+    let mut random = SplitMix64::new(11);
+    let draws = 8_000;
+    let other_cookie = Recording::new(&[("cookie", b"users=someone; theme=dark")]);
+    let on_v3 = (0..draws)
+        .filter(|_| {
+            let decision = router.decide(&other_cookie, &mut random).unwrap();
+            router.cluster(decision).is_some_and(|c| c.contains("v3"))
+        })
+        .count();
+    // 25% of 8000 = 2000, 5 sigma = 194.
+    assert!((1806..=2194).contains(&on_v3), "{on_v3} of {draws} on v3");
+}
