@@ -20,6 +20,12 @@ def _split() -> list:
     return [_destination("v1", 50), _destination("v3", 50)]
 
 
+def _split_taking_the_request_port() -> list:
+    """The task's own destinations: a short host and no port, so the default clusterName takes the port
+    from :authority (reviews:9080) and expands the host: the same clusters as _split()."""
+    return [{"destination": {"host": "reviews", "subset": v}, "weight": 50} for v in ("v1", "v3")]
+
+
 REALISTIC = {
     "hosts": ["reviews"],
     "http": [
@@ -38,8 +44,8 @@ REALISTIC = {
 }
 
 
-def _one_entry(match=None, hosts=None, sticky=None) -> dict:
-    entry = {"name": "reviews-shift", "route": _split()}
+def _one_entry(match=None, hosts=None, route=None, sticky=None) -> dict:
+    entry = {"name": "reviews-shift", "route": route or _split()}
     if match:
         entry["match"] = [match]
     if sticky:
@@ -54,6 +60,11 @@ COST_MODEL = {
     "cost-absent": ("1 entry, reads 1 absent header", _one_entry({"withoutHeaders": {"x-absent": {}}})),
     "cost-present": ("1 entry, reads 1 value (:path)", _one_entry({"uri": {"prefix": "/"}})),
     "cost-hosts": ("1 entry + hosts (reads :authority)", _one_entry(hosts=["reviews"])),
+    # Destinations without a port: :authority read for the port, the cluster name filled per request.
+    "cost-port": ("1 entry, destinations without a port (reads :authority)",
+                  _one_entry(route=_split_taking_the_request_port())),
+    "cost-hosts-port": ("1 entry + hosts, destinations without a port",
+                        _one_entry(hosts=["reviews"], route=_split_taking_the_request_port())),
     # Two values, so the filter takes the whole header map in one call instead (request.rs).
     "cost-two-values": ("1 entry + hosts + uri (whole map in one call)",
                         _one_entry({"uri": {"prefix": "/"}}, hosts=["reviews"])),

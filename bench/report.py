@@ -29,6 +29,8 @@ COST_STEPS = (
     ("reading 1 absent header", "cost-absent", "cost-0"),
     ("reading 1 header value (:path)", "cost-present", "cost-0"),
     ("hosts (reads :authority)", "cost-hosts", "cost-0"),
+    ("destinations without a port (reads :authority, fills the name)", "cost-port", "cost-0"),
+    ("filling the name's port where hosts read :authority already", "cost-hosts-port", "cost-hosts"),
     ("two values (:path and :authority) through the whole header map", "cost-two-values", "cost-0"),
     ("a sticky key (user-agent) over the random choice", "cost-sticky", "cost-0"),
     ("a cohort over plain sticky (same key)", "cost-cohort", "cost-sticky"),

@@ -112,6 +112,54 @@ mod tests {
         assert_eq!(visit(None), [1, 3, 4]);
     }
 
+    /// The index only skips entries that cannot apply: with per-VirtualService `hosts` (checked
+    /// after an entry's match, on the same `:authority` value the index looked up), every request
+    /// reaches the entry a scan of all entries reaches.
+    #[test]
+    fn the_index_agrees_with_a_scan_of_every_entry_and_with_hosts() {
+        use crate::random::SplitMix64;
+        use crate::request::recording::Recording;
+        let dest = |subset: &str| json!([{"destination": {"host": "reviews", "subset": subset}}]);
+        let config = json!([
+            {"hosts": ["ratings"], "http": [
+                {"name": "ratings-exact", "match": [{"authority": {"exact": "reviews:9080"}}], "route": dest("a")},
+                {"name": "ratings-any", "route": dest("b")}]},
+            {"hosts": ["reviews", "*.example.com"], "http": [
+                {"name": "reviews-exact", "match": [{"authority": {"exact": "reviews:9080"}}], "route": dest("c")},
+                {"name": "api", "match": [{"authority": {"exact": "api.example.com"}}], "route": dest("d")},
+                {"name": "reviews-any", "route": dest("e")}]}
+        ]);
+        let indexed = parse(config.to_string().as_bytes()).unwrap();
+        assert!(indexed.authority_index.is_some());
+        let mut scanning = indexed.clone();
+        scanning.authority_index = None;
+        let authorities = [
+            "reviews:9080",
+            "REVIEWS:9080",
+            "reviews",
+            "reviews.default:9080",
+            "ratings:9080",
+            "ratings",
+            "api.example.com",
+            "API.example.com",
+            "x.example.com:1",
+            "reviews.com:9080",
+            "reviews:x",
+            "",
+        ];
+        for authority in authorities {
+            let request = Recording::new(&[(":authority", authority.as_bytes())]);
+            let decide = |router: &crate::router::Router| {
+                let decision = router.decide(&request, &mut SplitMix64::new(5));
+                decision.and_then(|d| router.cluster(d)).map(String::from)
+            };
+            assert_eq!(decide(&indexed), decide(&scanning), "{authority}");
+        }
+        let request = Recording::new(&[(":authority", b"reviews:9080")]);
+        let decision = indexed.decide(&request, &mut SplitMix64::new(5)).unwrap();
+        assert_eq!(indexed.entries[decision.entry].name, "reviews-exact");
+    }
+
     #[test]
     fn no_index_without_keyed_entries() {
         let config = json!({"http": [{"route": [{"destination": {"host": "h"}}]}]});

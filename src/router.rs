@@ -2,14 +2,19 @@
 
 use crate::authority_index::AuthorityIndex;
 use crate::cohort::Cohort;
-use crate::hosts::HostSet;
+use crate::hosts::{self, HostSet};
 use crate::matcher::MatchRule;
 use crate::random::RandomSource;
 use crate::request::{Attributes, Lookup, RequestSource};
 use crate::rollout::Rollout;
 use crate::sticky;
-use crate::template::Destination;
+use crate::template::{Destination, PortHoles};
 use crate::weighted::WeightedChoice;
+use std::borrow::Cow;
+
+/// The port of a request whose authority names none (or that has none): HTTP's default, what a
+/// sidecar's outbound listener for a port-80 service receives.
+pub const PORT_OF_AUTHORITY_WITHOUT_ONE: u16 = 80;
 
 /// The header the filter sets when the configuration does not name one.
 pub const DEFAULT_CLUSTER_HEADER: &str = "x-traffic-shift-cluster";
@@ -29,8 +34,14 @@ pub struct Entry {
     pub sticky: Option<StickyKey>,
     /// `sticky.cohort`: the key places the user by the cohort's position, not by cluster names.
     pub cohort: Option<Cohort>,
-    /// Rendered cluster names, one per destination.
+    /// Rendered cluster names, one per destination (with an empty port where the request's
+    /// port goes: the name the stats carry).
     pub clusters: Vec<String>,
+    /// Per destination, the name with holes for the request's port when the destination has none
+    /// and the template has `{port}`; empty when no destination needs it.
+    pub port_holes: Vec<Option<PortHoles>>,
+    /// The index in [`Router::host_sets`] of the hosts this entry applies to (`None`: any).
+    pub hosts: Option<usize>,
     pub weights: Vec<u32>,
     /// The destinations as configured (host, subset, port), for metric labels.
     pub destinations: Vec<Destination>,
@@ -74,6 +85,8 @@ impl Entry {
 pub struct Decision {
     pub entry: usize,
     pub destination: usize,
+    /// The request's port, for a destination whose cluster name takes it.
+    pub port: Option<u16>,
 }
 
 /// The whole configuration, validated and compiled once, shared read-only by requests.
@@ -81,8 +94,12 @@ pub struct Decision {
 pub struct Router {
     pub cluster_header: String,
     pub response_header: Option<String>,
-    /// The top-level `hosts` and the slot of `:authority`.
-    pub hosts: Option<(HostSet, usize)>,
+    /// The `hosts` lists entries apply to (one per VirtualService or HTTPRoute that has one).
+    pub host_sets: Vec<HostSet>,
+    /// The slot of `:authority`, when `hosts` or a cluster name needs it.
+    pub authority: Option<usize>,
+    /// The host set the entries pushed next apply to, while a configuration is compiled.
+    pub scope: Option<usize>,
     pub entries: Vec<Entry>,
     /// Present when entries are keyed by exact authority (large configurations).
     pub authority_index: Option<AuthorityIndex>,
@@ -95,7 +112,9 @@ impl Default for Router {
         Router {
             cluster_header: DEFAULT_CLUSTER_HEADER.to_string(),
             response_header: None,
-            hosts: None,
+            host_sets: Vec::new(),
+            authority: None,
+            scope: None,
             entries: Vec::new(),
             authority_index: None,
             attributes: Attributes::default(),
@@ -104,6 +123,54 @@ impl Default for Router {
 }
 
 impl Router {
+    /// Entries pushed from now on apply only to authorities in `hosts` (`None`: to any).
+    pub fn scope_hosts(&mut self, hosts: Option<HostSet>) {
+        self.scope = hosts.map(|set| {
+            self.authority = Some(self.attributes.header(":authority"));
+            self.host_sets.push(set);
+            self.host_sets.len() - 1
+        });
+    }
+
+    /// Whether entry `index` applies: its match rule, then (only then, so that a request no
+    /// entry takes never pays for `:authority`) its hosts. `verdict` remembers the last host set
+    /// checked, so the entries of one VirtualService read and test the authority once, and skip
+    /// their rules once it failed.
+    fn applies<S: RequestSource>(
+        &self,
+        index: usize,
+        request: &mut Lookup<'_, S>,
+        verdict: &mut Option<(usize, bool)>,
+    ) -> bool {
+        let Some(entry) = self.entries.get(index) else {
+            return false;
+        };
+        if let (Some(set), Some((known, false))) = (entry.hosts, *verdict) {
+            if set == known {
+                return false;
+            }
+        }
+        if !entry.rule.applies(request) {
+            return false;
+        }
+        let Some(set) = entry.hosts else {
+            return true;
+        };
+        match *verdict {
+            Some((known, matched)) if known == set => matched,
+            _ => {
+                let matched = match (self.host_sets.get(set), self.authority) {
+                    (Some(hosts), Some(slot)) => {
+                        request.get(slot).is_some_and(|a| hosts.matches(a))
+                    }
+                    _ => false,
+                };
+                *verdict = Some((set, matched));
+                matched
+            }
+        }
+    }
+
     pub fn decide<S: RequestSource>(
         &self,
         source: &S,
@@ -113,38 +180,47 @@ impl Router {
             return None;
         }
         let mut request = Lookup::new(source, &self.attributes);
-        let applies = |index: &usize, request: &mut Lookup<'_, S>| {
-            self.entries
-                .get(*index)
-                .is_some_and(|entry| entry.rule.applies(request))
-        };
+        let mut verdict = None;
         let found = match &self.authority_index {
             Some(index) => {
                 let mut candidates = index.candidates(request.get(index.slot));
-                candidates.find(|i| applies(i, &mut request))
+                candidates.find(|i| self.applies(*i, &mut request, &mut verdict))
             }
-            None => (0..self.entries.len()).find(|i| applies(i, &mut request)),
+            None => (0..self.entries.len()).find(|i| self.applies(*i, &mut request, &mut verdict)),
         }?;
-        // `hosts` last: the decision is the same either way, and a request no entry takes never
-        // pays for `:authority` (one value handed over) unless an entry already read it.
-        if let Some((hosts, authority)) = &self.hosts {
-            if !request.get(*authority).is_some_and(|a| hosts.matches(a)) {
-                return None;
-            }
-        }
         let entry = self.entries.get(found)?;
+        let destination = entry.pick(&mut request, random);
+        let port = match entry.port_holes.get(destination) {
+            Some(Some(_)) => match request.get(self.authority?) {
+                // The port the request was sent to; one that is not a port decides nothing.
+                Some(authority) => match hosts::authority(authority)?.port {
+                    Some(_) => Some(hosts::authority_port(authority)?),
+                    None => Some(PORT_OF_AUTHORITY_WITHOUT_ONE),
+                },
+                None => Some(PORT_OF_AUTHORITY_WITHOUT_ONE),
+            },
+            _ => None,
+        };
         Some(Decision {
             entry: found,
-            destination: entry.pick(&mut request, random),
+            destination,
+            port,
         })
     }
 
-    pub fn cluster(&self, decision: Decision) -> Option<&str> {
-        self.entries
-            .get(decision.entry)?
+    /// The cluster name of a decision: rendered once at configure time, or, for a destination
+    /// that takes the request's port, filled in now.
+    pub fn cluster(&self, decision: Decision) -> Option<Cow<'_, str>> {
+        let entry = self.entries.get(decision.entry)?;
+        if let (Some(Some(holes)), Some(port)) =
+            (entry.port_holes.get(decision.destination), decision.port)
+        {
+            return Some(Cow::Owned(holes.fill(port)));
+        }
+        entry
             .clusters
             .get(decision.destination)
-            .map(String::as_str)
+            .map(|name| Cow::Borrowed(name.as_str()))
     }
 }
 

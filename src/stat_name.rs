@@ -41,7 +41,7 @@ pub struct Tag(&'static str);
 pub const ENTRY: Tag = Tag("entry");
 /// The destination's cluster name, as set in the cluster header.
 pub const DESTINATION: Tag = Tag("destination");
-/// The destination's `host`.
+/// The destination's host as Istio resolves it (a short name expanded, as `destination_service`).
 pub const HOST: Tag = Tag("host");
 /// The destination's `subset` (empty when it has none).
 pub const SUBSET: Tag = Tag("subset");
@@ -124,7 +124,7 @@ pub fn destination_tags(entry: &Entry, index: usize) -> Option<[(Tag, &str); 4]>
     Some([
         (ENTRY, &entry.name),
         (DESTINATION, cluster),
-        (HOST, &destination.host),
+        (HOST, &destination.fqdn),
         (SUBSET, destination.subset.as_deref().unwrap_or("")),
     ])
 }
@@ -333,11 +333,21 @@ mod tests {
         let values = |index| destination_tags(entry, index).map(|tags| tags.map(|(_, v)| v));
         assert_eq!(
             values(0),
-            Some(["reviews", "outbound|9080|v1|reviews", "reviews", "v1"])
+            Some([
+                "reviews",
+                "outbound|9080|v1|reviews.default.svc.cluster.local",
+                "reviews.default.svc.cluster.local",
+                "v1"
+            ])
         );
         assert_eq!(
             values(1),
-            Some(["reviews", "outbound|||ratings", "ratings", ""])
+            Some([
+                "reviews",
+                "outbound|||ratings.default.svc.cluster.local",
+                "ratings.default.svc.cluster.local",
+                ""
+            ])
         );
         assert_eq!(values(2), None);
         let names = destination_tags(entry, 0).unwrap().map(|(tag, _)| tag);

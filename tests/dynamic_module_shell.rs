@@ -12,7 +12,8 @@ use std::ffi::c_void;
 use traffic_shift::dynamic_module::{self as shell, EnvoyBuffer};
 
 const LOG_ERROR: u32 = 4;
-const CLUSTER: &str = "outbound|9080|v2|reviews";
+// The default clusterName expands the short host as Istio does.
+const CLUSTER: &str = "outbound|9080|v2|reviews.default.svc.cluster.local";
 const ONE_WAY: &str = r#"{"responseHeader": "x-dest", "http": [{"name": "r", "match": [{"headers": {"end-user": {}}}],
     "route": [{"destination": {"host": "reviews", "subset": "v2", "port": {"number": 9080}}}]}]}"#;
 

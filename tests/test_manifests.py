@@ -53,9 +53,12 @@ ENVOY_CONFIGS = files_under(ENVOY_DIR, ".yaml")
 GATEWAY_MANIFESTS = files_under(GATEWAY_DIR, ".yaml")
 PLUGIN_JSON = files_under(kit.PLUGIN_DIR, ".json")
 # Every manifest validated against the pinned schema packages: one line per folder (or file) to register.
+# The task's own files, as users have them (filter-config/seed/, not generated).
+SEED_MANIFESTS = files_under(os.path.join(kit.KIT, "seed"), ".yaml")
 VALIDATED_MANIFESTS = [
     *ISTIO_MANIFESTS,
     *GATEWAY_MANIFESTS,
+    *SEED_MANIFESTS,
 ]
 
 

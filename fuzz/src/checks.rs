@@ -130,10 +130,16 @@ pub fn check_decision<S: RequestSource>(
             entry.weights[decision.destination] > 0,
             "{decision:?} picked a zero weight"
         );
-        assert_eq!(
-            router.cluster(decision),
-            Some(entry.clusters[decision.destination].as_str())
-        );
+        let takes_port = matches!(entry.port_holes.get(decision.destination), Some(Some(_)));
+        assert_eq!(takes_port, decision.port.is_some(), "{decision:?}");
+        let cluster = router.cluster(decision);
+        if !takes_port {
+            assert_eq!(
+                cluster.as_deref(),
+                Some(entry.clusters[decision.destination].as_str())
+            );
+        }
+        assert!(cluster.is_some_and(|c| !c.is_empty()));
     }
     if let Some(decision) = first {
         if entry_has_choice(router, decision.entry) {

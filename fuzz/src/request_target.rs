@@ -8,7 +8,7 @@ use super::fake_request::{FakeRequest, WholeMap};
 use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use std::sync::OnceLock;
 use traffic_shift::header_block::HeaderBlock;
-use traffic_shift::hosts::authority_host;
+use traffic_shift::hosts::{authority, authority_port, HostContext, HostSet, Written};
 use traffic_shift::random::SplitMix64;
 use traffic_shift::request::{path_only, percent_decode, query_param};
 use traffic_shift::router::{Decision, Router};
@@ -80,7 +80,39 @@ fn check_byte_helpers(value: &[u8]) {
         let range = value.as_ptr_range();
         assert!(range.contains(&cookie.as_ptr()) || cookie.is_empty());
     }
-    if let Some(host) = authority_host(value) {
-        assert!(host.len() <= value.len());
+    if let Some(parsed) = authority(value) {
+        assert!(parsed.host.len() <= value.len());
+        if let Some(port) = parsed.port {
+            assert!(port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+    if let Some(port) = authority_port(value) {
+        assert!(port > 0);
+    }
+    check_short_host(value);
+}
+
+/// A short name matches only the forms a sidecar lists for the service, whatever the bytes.
+fn check_short_host(value: &[u8]) {
+    static HOSTS: OnceLock<HostSet> = OnceLock::new();
+    let hosts = HOSTS.get_or_init(|| {
+        let mut hosts = HostSet::default();
+        let _ = hosts.add("reviews", &HostContext::default(), &mut Written::default());
+        hosts
+    });
+    if hosts.matches(value) {
+        let parsed = authority(value).map(|a| (a.host.to_ascii_lowercase(), a.absolute));
+        let forms = [
+            "reviews",
+            "reviews.default",
+            "reviews.default.svc",
+            "reviews.default.svc.cluster.local",
+        ];
+        assert!(
+            parsed.is_some_and(|(host, absolute)| forms.contains(&host.as_str())
+                && (!absolute || host == forms[3])),
+            "{:?} must not match the short name reviews",
+            String::from_utf8_lossy(value)
+        );
     }
 }

@@ -99,6 +99,19 @@ fn rich_config() -> usize {
 }
 
 /// Input: as the request target (seed, header fields, route name); the shell picks its own randomness.
+/// Whether `cluster` is one of the configuration's names, or a name that takes the request's port
+/// with some port in it.
+fn is_configured(router: &traffic_shift::router::Router, cluster: &[u8]) -> bool {
+    router.entries.iter().any(|entry| {
+        entry.clusters.iter().any(|c| c.as_bytes() == cluster)
+            || entry
+                .port_holes
+                .iter()
+                .flatten()
+                .any(|holes| holes.is_filled(cluster))
+    })
+}
+
 /// Returns the cluster header the upstream would see.
 pub fn shell_request(data: &[u8]) -> Option<Vec<u8>> {
     let config = rich_config() as *const c_void;
@@ -140,9 +153,8 @@ pub fn shell_request(data: &[u8]) -> Option<Vec<u8>> {
         assert!(sent.len() <= 1, "more than one cluster header: {sent:?}");
         let sent = sent.into_iter().next();
         if let Some(cluster) = &sent {
-            let known = rich_router().entries.iter().flat_map(|e| &e.clusters);
             assert!(
-                known.into_iter().any(|c| c.as_bytes() == cluster),
+                is_configured(rich_router(), cluster),
                 "cluster {cluster:?} is not configured"
             );
         }
@@ -198,9 +210,8 @@ fn check_specifier() {
         let envoy = envoy.borrow();
         assert_eq!(selected, envoy.selected_cluster.is_some());
         if let Some(cluster) = &envoy.selected_cluster {
-            let known = rich_router().entries.iter().flat_map(|e| &e.clusters);
             assert!(
-                known.into_iter().any(|c| c.as_bytes() == cluster),
+                is_configured(rich_router(), cluster),
                 "cluster {cluster:?} is not configured"
             );
         }

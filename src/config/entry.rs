@@ -8,11 +8,12 @@ use super::names::{check_cluster_name, cookie_name, writable_header};
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use super::rollout::rollout;
+use crate::hosts::{check_destination_host, HostContext};
 use crate::matcher::MatchRule;
 use crate::request::Attributes;
 use crate::router::{Entry, StickyKey};
 use crate::sticky::fnv1a;
-use crate::template::{ClusterNameTemplate, Destination};
+use crate::template::{ClusterNameTemplate, Destination, PortHoles};
 use crate::weighted::WeightedChoice;
 use serde_json::{Map, Value};
 
@@ -59,12 +60,20 @@ const STICKY: Schema = Schema {
     not_implemented: &[],
 };
 
-fn destination(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Destination> {
+fn destination(
+    value: &Value,
+    path: &JsonPath<'_>,
+    context: &HostContext<'_>,
+) -> ConfigResult<Destination> {
     let map = read::object(value, path)?;
     DESTINATION.check(map, path)?;
     let host_path = path.key("host");
     let host = match map.get("host") {
-        Some(host) => read::non_empty_string(host, &host_path)?.to_string(),
+        Some(host) => {
+            let host = read::non_empty_string(host, &host_path)?;
+            check_destination_host(host).map_err(|reason| ConfigError::at(&host_path, reason))?;
+            host.to_string()
+        }
         None => {
             return Err(ConfigError::at(
                 &host_path,
@@ -92,7 +101,12 @@ fn destination(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Destination> 
         }
         None => None,
     };
-    Ok(Destination { host, subset, port })
+    Ok(Destination {
+        fqdn: context.fqdn(&host),
+        host,
+        subset,
+        port,
+    })
 }
 
 /// The destinations' cluster names and weights, validated as Istio does.
@@ -100,6 +114,7 @@ fn route(
     value: &Value,
     path: &JsonPath<'_>,
     template: &ClusterNameTemplate,
+    context: &HostContext<'_>,
 ) -> ConfigResult<Targets> {
     let items = read::array(value, path)?;
     if items.is_empty() {
@@ -108,13 +123,14 @@ fn route(
     let mut clusters = Vec::with_capacity(items.len());
     let mut weights = Vec::with_capacity(items.len());
     let mut destinations = Vec::with_capacity(items.len());
+    let mut port_holes = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let at = path.index(index);
         let map = read::object(item, &at)?;
         ROUTE_DESTINATION.check(map, &at)?;
         let destination_path = at.key("destination");
         let target = match map.get("destination") {
-            Some(target) => destination(target, &destination_path)?,
+            Some(target) => destination(target, &destination_path, context)?,
             None => return Err(ConfigError::at(&destination_path, "missing")),
         };
         let cluster = template.render(&target);
@@ -123,6 +139,10 @@ fn route(
             Some(weight) => read::unsigned(weight, &at.key("weight"), u64::from(u32::MAX))? as u32,
             None => 0,
         };
+        if let Some(holes) = template.port_holes(&target) {
+            port_holes.resize(index, None);
+            port_holes.push(Some(holes));
+        }
         clusters.push(cluster);
         weights.push(weight);
         destinations.push(target);
@@ -136,6 +156,7 @@ fn route(
         clusters,
         weights,
         destinations,
+        port_holes,
     })
 }
 
@@ -175,6 +196,9 @@ pub struct Targets {
     pub destinations: Vec<Destination>,
     /// Each destination's `version` extension (HTTPRoute), lining it up in a `sticky.cohort`.
     pub versions: Vec<Option<String>>,
+    /// Where a destination's cluster name takes the request's port (see [`Entry::port_holes`]);
+    /// may be shorter than `clusters` (missing means none).
+    pub port_holes: Vec<Option<PortHoles>>,
 }
 
 /// Finishes an entry of either shape from its name, match rule and targets (read by the shape's own
@@ -200,7 +224,12 @@ pub fn assemble(
         weights,
         destinations,
         versions,
+        port_holes,
     } = targets;
+    if port_holes.iter().any(Option::is_some) {
+        // The cluster name takes the request's port from `:authority`.
+        attributes.header(":authority");
+    }
     let choice = WeightedChoice::new(&weights).ok_or_else(|| {
         ConfigError::at(
             targets_path,
@@ -225,6 +254,8 @@ pub fn assemble(
         sticky,
         cohort,
         clusters,
+        port_holes,
+        hosts: None,
         weights,
         destinations,
         cluster_hashes,
@@ -238,6 +269,7 @@ pub fn entry(
     path: &JsonPath<'_>,
     index: usize,
     template: &ClusterNameTemplate,
+    context: &HostContext<'_>,
     attributes: &mut Attributes,
 ) -> ConfigResult<Entry> {
     let map = read::object(value, path)?;
@@ -252,7 +284,7 @@ pub fn entry(
     };
     let route_path = path.key("route");
     let targets = match map.get("route") {
-        Some(routes) => route(routes, &route_path, template)?,
+        Some(routes) => route(routes, &route_path, template, context)?,
         None => {
             return Err(ConfigError::at(
                 &route_path,

@@ -9,15 +9,14 @@ use super::gateway_match::matches;
 use super::names::check_cluster_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
+use super::Settings;
+use crate::hosts::HostContext;
 use crate::request::Attributes;
 use crate::router::{Entry, Router};
 use crate::template::{ClusterNameTemplate, Destination};
 use serde_json::{Map, Value};
 
 const API: &str = "HTTPRoute";
-
-/// The namespace of a backendRef without one and no top-level `namespace`.
-const DEFAULT_NAMESPACE: &str = "default";
 
 const RULE: Schema = Schema {
     known: &["name", "matches", "backendRefs"],
@@ -75,7 +74,7 @@ const BACKEND_REF_EXTENSIONS: &[&str] = &["version"];
 fn backend_ref(
     value: &Value,
     path: &JsonPath<'_>,
-    namespace: &str,
+    context: &HostContext<'_>,
     template: &ClusterNameTemplate,
 ) -> ConfigResult<(String, u32, Destination, Option<String>)> {
     let map = read::object(value, path)?;
@@ -93,7 +92,7 @@ fn backend_ref(
     };
     let namespace = match map.get("namespace") {
         Some(ns) => dns_label(ns, &path.key("namespace"), "namespace")?,
-        None => namespace,
+        None => context.namespace,
     };
     let port_path = path.key("port");
     let port = match map.get("port") {
@@ -112,8 +111,14 @@ fn backend_ref(
         Some(weight) => read::unsigned(weight, &path.key("weight"), MAX_WEIGHT)? as u32,
         None => 1,
     };
+    let host = HostContext {
+        namespace,
+        ..*context
+    }
+    .fqdn(name);
     let destination = Destination {
-        host: format!("{name}.{namespace}.svc.cluster.local"),
+        fqdn: host.clone(),
+        host,
         subset: None,
         port: Some(port),
     };
@@ -129,7 +134,7 @@ fn backend_ref(
 fn backend_refs(
     value: &Value,
     path: &JsonPath<'_>,
-    namespace: &str,
+    context: &HostContext<'_>,
     template: &ClusterNameTemplate,
 ) -> ConfigResult<Targets> {
     let items = read::array(value, path)?;
@@ -144,10 +149,11 @@ fn backend_refs(
         weights: Vec::with_capacity(items.len()),
         destinations: Vec::with_capacity(items.len()),
         versions: Vec::with_capacity(items.len()),
+        port_holes: Vec::new(),
     };
     for (index, item) in items.iter().enumerate() {
         let (cluster, weight, destination, version) =
-            backend_ref(item, &path.index(index), namespace, template)?;
+            backend_ref(item, &path.index(index), context, template)?;
         targets.clusters.push(cluster);
         targets.weights.push(weight);
         targets.destinations.push(destination);
@@ -157,12 +163,12 @@ fn backend_refs(
     Ok(targets)
 }
 
-/// One rule; `namespace` is the default for its backendRefs.
+/// One rule; `context`'s namespace is the default for its backendRefs.
 fn rule(
     value: &Value,
     path: &JsonPath<'_>,
     index: usize,
-    namespace: &str,
+    context: &HostContext<'_>,
     template: &ClusterNameTemplate,
     attributes: &mut Attributes,
 ) -> ConfigResult<Entry> {
@@ -178,7 +184,7 @@ fn rule(
     };
     let refs_path = path.key("backendRefs");
     let targets = match map.get("backendRefs") {
-        Some(refs) => backend_refs(refs, &refs_path, namespace, template)?,
+        Some(refs) => backend_refs(refs, &refs_path, context, template)?,
         None => {
             return Err(ConfigError::at(
                 &refs_path,
@@ -193,16 +199,18 @@ fn rule(
 pub fn http_route(
     map: &Map<String, Value>,
     root: &JsonPath<'_>,
-    template: &ClusterNameTemplate,
+    settings: &Settings,
     router: &mut Router,
 ) -> ConfigResult<()> {
+    let context = settings.host_context();
+    let template = &settings.template;
     if let Some(hostnames) = map.get("hostnames") {
         let hostnames_path = root.key("hostnames");
         let items = read::array(hostnames, &hostnames_path)?;
         // As in Gateway API, no hostnames means every authority.
         if !items.is_empty() {
-            let set = super::host_set(items, &hostnames_path)?;
-            router.hosts = Some((set, router.attributes.header(":authority")));
+            let set = super::host_set(items, &hostnames_path, &context)?;
+            router.scope_hosts(Some(set));
         }
     }
     if let Some(parents) = map.get("parentRefs") {
@@ -212,19 +220,16 @@ pub fn http_route(
             read::object(parent, &parents_path.index(index))?;
         }
     }
-    let namespace = match map.get("namespace") {
-        Some(namespace) => dns_label(namespace, &root.key("namespace"), "namespace")?,
-        None => DEFAULT_NAMESPACE,
-    };
     if let Some(rules) = map.get("rules") {
         let rules_path = root.key("rules");
         let mut names = std::collections::HashSet::new();
         for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
             let at = rules_path.index(index);
             let attributes = &mut router.attributes;
-            let entry = rule(item, &at, index, namespace, template, attributes)?;
+            let entry = rule(item, &at, index, &context, template, attributes)?;
             super::push_unique(router, &mut names, entry, &at)?;
         }
     }
+    router.scope = None;
     Ok(())
 }

@@ -188,7 +188,7 @@ fn names_sticky_and_top_level_keys_carry_over() {
     }));
     assert_eq!(router.cluster_header, "x-pick");
     assert_eq!(router.response_header.as_deref(), Some("x-picked"));
-    assert!(router.hosts.is_none(), "no hostnames: every authority");
+    assert!(router.host_sets.is_empty(), "no hostnames: every authority");
     assert_eq!(router.entries[0].name, "reviews");
     assert!(matches!(
         router.entries[0].sticky,
@@ -263,10 +263,6 @@ fn errors_name_the_path_and_the_reason() {
         (
             json!({"hosts": ["reviews"], "hostnames": ["reviews"]}).to_string(),
             "at hostnames: \"hostnames\" belongs to the HTTPRoute shape",
-        ),
-        (
-            json!({"http": [], "namespace": "prod"}).to_string(),
-            "at namespace: \"namespace\" belongs to the HTTPRoute shape",
         ),
         (
             json!({"namespace": "Prod"}).to_string(),

@@ -146,7 +146,7 @@ fn errors_name_the_path_and_the_reason() {
             json!({"http": {}}).to_string(),
             "at http: expected an array, got an object",
         ),
-        ("[1]".to_string(), "at (top level): expected an object, got an array"),
+        ("[1]".to_string(), "at [0]: expected an object, got 1"),
         ("{\"http\": [".to_string(), "at http: not valid JSON: EOF while parsing a list"),
         (
             json!({"clusterHeader": "X-Cluster"}).to_string(),

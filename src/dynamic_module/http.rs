@@ -133,7 +133,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
         let decision = shared.decide(host);
         match decision.and_then(|d| shared.router.cluster(d)) {
             // Replacing drops any value the client sent: a client never picks the upstream.
-            Some(cluster) => host.set_request_header(&shared.router.cluster_header, cluster),
+            Some(cluster) => host.set_request_header(&shared.router.cluster_header, &cluster),
             None => host.remove_request_header_if_present(&shared.router.cluster_header),
         }
         if let Some(counter) = shared.counters.id(decision) {
@@ -157,7 +157,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
             router.response_header.as_deref(),
             stream.decision.and_then(|d| router.cluster(d)),
         ) {
-            host.add_response_header(header, cluster);
+            host.add_response_header(header, &cluster);
         }
     })
 }

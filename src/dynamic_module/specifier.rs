@@ -109,7 +109,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_cluster_specifier_select(
         }
         match decision.and_then(|d| shared.router.cluster(d)) {
             Some(cluster) => {
-                request.set_cluster(cluster);
+                request.set_cluster(&cluster);
                 true
             }
             None => false,

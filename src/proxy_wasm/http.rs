@@ -43,7 +43,7 @@ impl HttpContext for ShiftRequest {
         };
         match decision.and_then(|d| router.cluster(d)) {
             // Replacing drops any value the client sent: a client never picks the upstream.
-            Some(cluster) => host::set_request_header(&router.cluster_header, cluster),
+            Some(cluster) => host::set_request_header(&router.cluster_header, &cluster),
             None => host::remove_request_header_if_present(&request, &router.cluster_header),
         }
         self.shared.counters.count(decision);
@@ -63,7 +63,7 @@ impl HttpContext for ShiftRequest {
             router.response_header.as_deref(),
             self.decision.and_then(|d| router.cluster(d)),
         ) {
-            host::add_response_header(header, cluster);
+            host::add_response_header(header, &cluster);
         }
         Action::Continue
     }

@@ -1,5 +1,8 @@
 """`make apply CONFIG=…`: swap the plugin configuration of the Envoy that `make run` started, live.
 
+CONFIG is the plugin JSON, or YAML (a VirtualService or HTTPRoute as kept for kubectl, several documents
+read as a list): config_file.py converts it.
+
 The new configuration is renamed into that Envoy's watched ECDS directory (.run/ecds/); Envoy's ECDS
 counters then say whether it accepted or refused it (a refused configuration leaves the previous one
 serving). Exit status 0 if accepted, 1 if refused, 2 if there is nothing to apply to.
@@ -10,13 +13,15 @@ import sys
 
 import envoylab
 
-from . import client, display, runner, state
+import yaml
+
+from . import client, config_file, display, runner, state
 
 SAMPLE = 200  # requests sent afterwards to show the split now served
 
 
 def add_arguments(parser):
-    parser.add_argument("--config", required=True, help="plugin configuration JSON to apply")
+    parser.add_argument("--config", required=True, help="plugin configuration to apply: JSON, or YAML (.yaml/.yml)")
 
 
 def _sample(port: int) -> str:
@@ -35,8 +40,11 @@ def main(args) -> int:
     if not os.path.isfile(args.config):
         print("apply: no such file: %s" % args.config, file=sys.stderr)
         return 2
-    with open(args.config) as f:
-        text = f.read()
+    try:
+        text = config_file.read(args.config)
+    except yaml.YAMLError as error:
+        print("apply: %s is not YAML: %s" % (args.config, error), file=sys.stderr)
+        return 2
     envoy = state.RunningEnvoy(running)
     outcome = runner.apply(envoy, state.WATCHED_DIR, text, running["module"])
     if outcome.accepted:

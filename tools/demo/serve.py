@@ -15,13 +15,13 @@ import envoylab
 
 from tools.bookinfo.stack import Bookinfo, BookinfoError
 
-from . import client, ecds_status, lab, ports as ports_mod, signals, state
+from . import client, config_file, ecds_status, lab, ports as ports_mod, signals, state
 
 PORT, ADMIN_PORT, PRODUCTPAGE_PORT = ports_mod.FRONT, ports_mod.ADMIN, ports_mod.PRODUCTPAGE
 
 
 def add_arguments(parser):
-    parser.add_argument("--config", required=True, help="plugin configuration JSON to start with")
+    parser.add_argument("--config", required=True, help="plugin configuration to start with: JSON, or YAML (.yaml/.yml)")
     parser.add_argument("--port", type=int, default=PORT, help="listener port (default %d)" % PORT)
     parser.add_argument("--admin-port", type=int, default=ADMIN_PORT, help="admin port (default %d)" % ADMIN_PORT)
     parser.add_argument("--productpage-port", type=int, default=PRODUCTPAGE_PORT,
@@ -57,8 +57,7 @@ def main(args) -> int:
         print("run: missing %s" % (args.config if os.path.isfile(module) else module + " (run `make build`)"),
               file=sys.stderr)
         return 2
-    with open(args.config) as f:
-        config_text = f.read()
+    config_text = config_file.read(args.config)
     signals.interrupt_on_sigterm()
     envoy = bookinfo = None
     try:

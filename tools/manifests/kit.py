@@ -32,7 +32,7 @@ POD_MODULE_DIR = "/var/local/lib/wasm-filters"  # where the direct EnvoyFilter e
 LOCAL_MODULE = "target/wasm32-wasip1/release/traffic_shift.wasm"  # standalone envoy.yaml, from the repo root
 
 DEFAULT_CLUSTER_HEADER = "x-traffic-shift-cluster"
-DEFAULT_CLUSTER_NAME = "outbound|{port}|{subset}|{host}"
+DEFAULT_CLUSTER_NAME = "outbound|{port}|{subset}|{fqdn}"  # src/template.rs DEFAULT_TEMPLATE
 
 # Istio ambient mode: the filter runs in a waypoint in tag mode, and an HTTPRoute attached to the Service routes on
 # the tag (tools/manifests/ambient_yaml.py). The task's stages and the rollout get an ambient variant each.
