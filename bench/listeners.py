@@ -81,6 +81,8 @@ def variants(module: str, compare_module: str = "", cost_model: bool = False) ->
                 _cluster_header()),
         Variant("shift-rollout", "traffic-shift, as shift, split by a guarded rollout",
                 REQUEST_HOST, shift(plugin_configs.REALISTIC_ROLLOUT), _cluster_header()),
+        Variant("shift-gateway", "traffic-shift, shift as an HTTPRoute (precedence order)", REQUEST_HOST,
+                shift(plugin_configs.REALISTIC_GATEWAY), _cluster_header()),
         Variant("module", "native module: cluster specifier, 4 entries + hosts", REQUEST_HOST, (),
                 envoylab.cluster_specifier_action(plugin_configs.REALISTIC)),
         Variant("module-filter", "native module: HTTP filter, 4 entries + hosts", REQUEST_HOST,
@@ -117,7 +119,7 @@ def _cluster(name: str, port: int) -> dict:
 
 def measured_bootstrap(variant_list: list, upstream_ports: dict) -> dict:
     """Front listeners for the given variants; upstream_ports is {version: port} of the upstream Envoy."""
-    clusters = {V1: "v1", V2: "v2", V3: "v3"}
+    clusters = {V1: "v1", V2: "v2", V3: "v3", **plugin_configs.GATEWAY_CLUSTERS}
     return {
         "admin": {"address": _address(free_port())},
         "static_resources": {

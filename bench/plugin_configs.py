@@ -44,6 +44,33 @@ REALISTIC = {
 }
 
 
+def _backend(subset: str, weight: int) -> dict:
+    return {"name": "reviews-" + subset, "port": 9080, "weight": weight}
+
+
+# REALISTIC in the HTTPRoute shape (header presence as a `.*` regex): the same checks, ranked by Gateway
+# API's precedence at configuration time, so an ordinary request costs what it costs in REALISTIC.
+REALISTIC_GATEWAY = {
+    "hostnames": ["reviews"],
+    "rules": [
+        {"name": "jason-sees-v2", "matches": [{"headers": [{"name": "end-user", "value": "jason"}]}],
+         "backendRefs": [_backend("v2", 100)]},
+        {"name": "canary-testers",
+         "matches": [{"headers": [{"name": "x-canary", "value": "always"}],
+                      "path": {"type": "PathPrefix", "value": "/reviews/"}},
+                     {"headers": [{"name": "x-canary-group", "type": "RegularExpression", "value": ".*"}]}],
+         "backendRefs": [_backend("v3", 100)]},
+        {"name": "admin-api",
+         "matches": [{"path": {"value": "/admin"}},
+                     {"path": {"type": "Exact", "value": "/reviews/debug"}, "method": "POST"}],
+         "backendRefs": [_backend("v1", 100)]},
+        {"name": "reviews-shift", "backendRefs": [_backend("v1", 50), _backend("v3", 50)]},
+    ],
+}
+# The Service clusters its backendRefs name (the default clusterName), by upstream version.
+GATEWAY_CLUSTERS = {"outbound|9080||reviews-%s.default.svc.cluster.local" % v: v for v in ("v1", "v2", "v3")}
+
+
 def _one_entry(match=None, hosts=None, route=None, sticky=None) -> dict:
     entry = {"name": "reviews-shift", "route": route or _split()}
     if match:
@@ -65,6 +92,10 @@ COST_MODEL = {
                   _one_entry(route=_split_taking_the_request_port())),
     "cost-hosts-port": ("1 entry + hosts, destinations without a port",
                         _one_entry(hosts=["reviews"], route=_split_taking_the_request_port())),
+    # A header every bench request carries (h2load's user-agent) whose value fails the condition: the later
+    # values of a repeated header are read too, which reading one at a time takes the whole map for.
+    "cost-later-values": ("1 entry, 1 present header failing its value (later values read)",
+                          _one_entry({"withoutHeaders": {"user-agent": {"exact": "never"}}})),
     # Two values, so the filter takes the whole header map in one call instead (request.rs).
     "cost-two-values": ("1 entry + hosts + uri (whole map in one call)",
                         _one_entry({"uri": {"prefix": "/"}}, hosts=["reviews"])),

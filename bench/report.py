@@ -19,6 +19,7 @@ RATIOS = {
     "ratio_1000_vs_1": ("shift-1000", "shift-1"),
     "ratio_cmp_vs_shift": ("shift-cmp", "shift"),
     "ratio_rollout_vs_shift": ("shift-rollout", "shift"),
+    "ratio_gateway_vs_shift": ("shift-gateway", "shift"),
     # The native build (dynamic module): its cluster specifier (the faster way) and its HTTP filter.
     "ratio_module_vs_native": ("module", "native"),
     "ratio_module_filter_vs_native": ("module-filter", "native"),
@@ -28,6 +29,7 @@ COST_STEPS = (
     ("the filter with nothing to read, over the floor", "cost-0", "floor"),
     ("reading 1 absent header", "cost-absent", "cost-0"),
     ("reading 1 header value (:path)", "cost-present", "cost-0"),
+    ("1 present header failing its value, its later values read too", "cost-later-values", "cost-0"),
     ("hosts (reads :authority)", "cost-hosts", "cost-0"),
     ("destinations without a port (reads :authority, fills the name)", "cost-port", "cost-0"),
     ("filling the name's port where hosts read :authority already", "cost-hosts-port", "cost-hosts"),

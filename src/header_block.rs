@@ -24,6 +24,13 @@ impl<B: AsRef<[u8]>> HeaderBlock<B> {
             .map(|(_, value)| value)
     }
 
+    /// Every value of the header called `name`, in the host's order (a repeated header has several).
+    pub fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        self.pairs()
+            .filter(move |(known, _)| *known == name.as_bytes())
+            .map(|(_, value)| value)
+    }
+
     /// Every (name, value) pair in the host's order; stops at the first inconsistency.
     pub fn pairs(&self) -> Pairs<'_> {
         let bytes = self.bytes.as_ref();
@@ -131,6 +138,11 @@ mod tests {
         assert_eq!(block.get(":path"), Some(&b"/reviews/0"[..]));
         assert_eq!(block.get(":authority"), Some(&b"reviews:9080"[..]));
         assert_eq!(block.get("x-dup"), Some(&b"first"[..]));
+        assert_eq!(
+            block.values("x-dup").collect::<Vec<_>>(),
+            [&b"first"[..], &b"second"[..]]
+        );
+        assert_eq!(block.values("x-absent").count(), 0);
         assert_eq!(block.get("x-empty"), Some(&b""[..]));
         assert_eq!(block.get("x-binary"), Some(&b"\xff\x00\xfe"[..]));
         assert_eq!(block.get("x-absent"), None);

@@ -12,6 +12,7 @@ pub mod config;
 pub mod header_block;
 pub mod hosts;
 pub mod matcher;
+pub mod precedence;
 pub mod random;
 pub mod request;
 pub mod rollout;

@@ -17,16 +17,20 @@ pub enum Condition {
         matcher: StringMatch,
         ignore_case: bool,
     },
-    /// `authority`, `method`, `scheme`, `headers` with a value, and `routeName`.
+    /// `authority`, `method`, `scheme`, `headers` with a value, and `routeName`. A repeated header
+    /// holds when any of its values matches, as in Envoy's route matching.
     Value { slot: usize, matcher: StringMatch },
     /// `headers` with `{}`: present, whatever the value (an empty value counts).
     Present { slot: usize },
-    /// `withoutHeaders`: absent, or (with a value) not matching it.
+    /// `withoutHeaders`: with `None` (`{}` or Istio's `regex: "*"`), the header is absent; with a
+    /// value, no value of the header matches it, an absent header reading as the empty value
+    /// (Istio inverts Envoy's header match and sets `treat_missing_header_as_empty`).
     Without {
         slot: usize,
         matcher: Option<StringMatch>,
     },
-    /// `queryParams`: on the decoded value; `None` means present.
+    /// `queryParams`: on the first parameter of that name, name and value as sent (Envoy does not
+    /// percent-decode them); `None` means present.
     QueryParam {
         path: usize,
         name: Vec<u8>,
@@ -39,7 +43,7 @@ pub enum Condition {
 enum MatchCost {
     Compare,
     Regex,
-    /// Splitting the query string and percent-decoding (a value with a `%` is copied to decode it).
+    /// Splitting the query string.
     QueryParam,
 }
 
@@ -49,7 +53,7 @@ const TRACKED: usize = u64::BITS as usize;
 
 impl Condition {
     /// The attribute slot the condition reads.
-    fn slot(&self) -> usize {
+    pub fn slot(&self) -> usize {
         match self {
             Condition::Uri { path, .. } | Condition::QueryParam { path, .. } => *path,
             Condition::Value { slot, .. }
@@ -94,15 +98,20 @@ impl Condition {
                     matcher.matches(path)
                 }
             }),
-            Condition::Value { slot, matcher } => {
-                request.get(*slot).is_some_and(|v| matcher.matches(v))
-            }
+            Condition::Value { slot, matcher } => request
+                .any_value(*slot, |value| matcher.matches(value))
+                .unwrap_or(false),
             Condition::Present { slot } => request.get(*slot).is_some(),
-            Condition::Without { slot, matcher } => match (request.get(*slot), matcher) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                (Some(value), Some(matcher)) => !matcher.matches(value),
-            },
+            Condition::Without {
+                slot,
+                matcher: None,
+            } => request.get(*slot).is_none(),
+            Condition::Without {
+                slot,
+                matcher: Some(matcher),
+            } => !request
+                .any_value(*slot, |value| matcher.matches(value))
+                .unwrap_or_else(|| matcher.matches(b"")),
             Condition::QueryParam {
                 path,
                 name,
@@ -110,7 +119,7 @@ impl Condition {
             } => request
                 .get(*path)
                 .and_then(|full| query_param(full, name))
-                .is_some_and(|value| matcher.as_ref().is_none_or(|m| m.matches(&value))),
+                .is_some_and(|value| matcher.as_ref().is_none_or(|m| m.matches(value))),
         }
     }
 }
@@ -145,6 +154,21 @@ fn block_holds<S: RequestSource>(block: &[Condition], request: &mut Lookup<'_, S
 impl MatchRule {
     pub fn applies<S: RequestSource>(&self, request: &mut Lookup<'_, S>) -> bool {
         self.blocks.is_empty() || self.blocks.iter().any(|block| block_holds(block, request))
+    }
+
+    /// Block `index` alone (Gateway API ranks each match on its own); `None`: every request.
+    pub fn block_applies<S: RequestSource>(
+        &self,
+        index: Option<usize>,
+        request: &mut Lookup<'_, S>,
+    ) -> bool {
+        match index {
+            None => true,
+            Some(i) => self
+                .blocks
+                .get(i)
+                .is_some_and(|block| block_holds(block, request)),
+        }
     }
 
     /// Orders each block's conditions by what they cost (an absent-as-usual header before a
@@ -285,7 +309,7 @@ mod tests {
                 Condition::QueryParam {
                     path,
                     name: b"user".to_vec(),
-                    matcher: Some(exact("j son")),
+                    matcher: Some(exact("j%20son")),
                 },
                 Condition::QueryParam {
                     path,
@@ -301,9 +325,65 @@ mod tests {
         let good = request(&[(":path", b"/r?debug&user=j%20son"), ("@route", b"reviews")]);
         let other_route = request(&[(":path", b"/r?debug&user=j%20son"), ("@route", b"ratings")]);
         let no_debug = request(&[(":path", b"/r?user=j%20son"), ("@route", b"reviews")]);
+        let decoded = request(&[(":path", b"/r?debug&user=j son"), ("@route", b"reviews")]);
         assert!(check(&rule, &attributes, &good));
         assert!(!check(&rule, &attributes, &other_route));
         assert!(!check(&rule, &attributes, &no_debug));
+        assert!(!check(&rule, &attributes, &decoded), "compared as sent");
+    }
+
+    #[test]
+    fn a_repeated_header_matches_when_any_value_does() {
+        let mut attributes = Attributes::default();
+        let env = attributes.header("x-env");
+        let is_prod = MatchRule {
+            blocks: vec![vec![Condition::Value {
+                slot: env,
+                matcher: exact("prod"),
+            }]],
+        };
+        let not_prod = MatchRule {
+            blocks: vec![vec![Condition::Without {
+                slot: env,
+                matcher: Some(exact("prod")),
+            }]],
+        };
+        let both = request(&[("x-env", b"staging"), ("x-env", b"prod")]);
+        let reversed = request(&[("x-env", b"prod"), ("x-env", b"staging")]);
+        let neither = request(&[("x-env", b"dev"), ("x-env", b"staging")]);
+        for req in [&both, &reversed] {
+            assert!(check(&is_prod, &attributes, req));
+            assert!(!check(&not_prod, &attributes, req));
+        }
+        assert!(!check(&is_prod, &attributes, &neither));
+        assert!(check(&not_prod, &attributes, &neither));
+        // The later values are asked for only when the first one does not decide.
+        assert_eq!(reversed.fetched(), ["x-env", "x-env"]);
+        assert_eq!(both.fetched(), ["x-env", "+x-env", "x-env", "+x-env"]);
+    }
+
+    #[test]
+    fn without_a_value_treats_a_missing_header_as_empty() {
+        let mut attributes = Attributes::default();
+        let canary = attributes.header("x-canary");
+        let without = |matcher| MatchRule {
+            blocks: vec![vec![Condition::Without {
+                slot: canary,
+                matcher: Some(matcher),
+            }]],
+        };
+        let none = request(&[]);
+        let empty = request(&[("x-canary", b"")]);
+        let set = request(&[("x-canary", b"1")]);
+        let any = StringMatch::Regex(WholeRegex::new(".*").unwrap());
+        // An absent header is the empty value: `exact: ""` and `regex: ".*"` match it, so the
+        // condition fails; a prefix it does not start with lets it pass.
+        assert!(!check(&without(exact("")), &attributes, &none));
+        assert!(!check(&without(exact("")), &attributes, &empty));
+        assert!(check(&without(exact("")), &attributes, &set));
+        assert!(!check(&without(any.clone()), &attributes, &none));
+        assert!(!check(&without(any), &attributes, &set));
+        assert!(check(&without(prefix("x")), &attributes, &none));
     }
 
     #[test]

@@ -5,9 +5,15 @@ use std::borrow::Cow;
 /// The host's view of the request. The proxy-wasm shell implements it with host calls;
 /// tests implement it with a map.
 pub trait RequestSource {
-    /// A request header (or pseudo-header such as `:path`) as raw bytes: borrowed where the host's
-    /// copy outlives the decision, owned where the host handed a copy over.
+    /// A request header's first value (or a pseudo-header such as `:path`) as raw bytes: borrowed
+    /// where the host's copy outlives the decision, owned where the host handed a copy over.
     fn header(&self, name: &str) -> Option<Cow<'_, [u8]>>;
+    /// Whether a value after the first of a repeated header passes `test`. Envoy's route matching
+    /// tries every value of a repeated header, so a header condition whose first value fails asks
+    /// for the others. A source that holds one value per name has no others.
+    fn any_later_value(&self, _name: &str, _test: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+        false
+    }
     /// Envoy's route name (`xds.route_name`).
     fn route_name(&self) -> Option<Cow<'_, [u8]>>;
 }
@@ -39,6 +45,9 @@ pub struct Attributes {
     /// Slots of headers that are not pseudo-headers but that a request usually carries when it is
     /// read at all: sticky keys (a returning user sends its key).
     usually_present: Vec<usize>,
+    /// The header the filter itself writes (`clusterHeader`), which a configuration must not read:
+    /// its value on arrival is the client's.
+    written_by_filter: Option<String>,
 }
 
 impl Attributes {
@@ -50,6 +59,23 @@ impl Attributes {
                 self.list.len() - 1
             }
         }
+    }
+
+    /// Names the header the filter writes, so that compiling can refuse to read it.
+    pub fn set_written_by_filter(&mut self, name: &str) {
+        self.written_by_filter = Some(name.to_string());
+    }
+
+    /// Whether `slot` is the header the filter writes.
+    pub fn is_written_by_filter(&self, slot: usize) -> bool {
+        match (self.list.get(slot), &self.written_by_filter) {
+            (Some(Attribute::Header(name)), Some(written)) => name == written,
+            _ => false,
+        }
+    }
+
+    pub fn written_by_filter(&self) -> Option<&str> {
+        self.written_by_filter.as_deref()
     }
 
     /// The slot of a header already registered, without registering it.
@@ -169,6 +195,21 @@ impl<'a, S: RequestSource> Lookup<'a, S> {
         self.cache.slot(slot).is_some_and(Option::is_some)
     }
 
+    /// Whether any value of the attribute in `slot` passes `test`; `None` when it is absent.
+    /// The first value comes from the memo; a regular header whose first value fails is asked for
+    /// its later values (pseudo-headers and properties have one value).
+    pub fn any_value(&mut self, slot: usize, mut test: impl FnMut(&[u8]) -> bool) -> Option<bool> {
+        if test(self.get(slot)?) {
+            return Some(true);
+        }
+        Some(match self.attributes.list.get(slot) {
+            Some(Attribute::Header(name)) if !name.starts_with(':') => {
+                self.source.any_later_value(name, &mut test)
+            }
+            _ => false,
+        })
+    }
+
     pub fn get(&mut self, slot: usize) -> Option<&[u8]> {
         // The registry bounds the slots: an inline memo has spare ones that name nothing.
         let (Some(cached), Some(attribute)) =
@@ -194,52 +235,10 @@ pub fn path_only(path: &[u8]) -> &[u8] {
     &path[..end]
 }
 
-fn hex_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// The first byte of `input` percent-decoded, and how many bytes of `input` it took; a malformed
-/// escape is kept as written.
-fn decode_first(input: &[u8]) -> Option<(u8, usize)> {
-    match input {
-        [b'%', hi, lo, ..] => match hex_value(*hi).zip(hex_value(*lo)) {
-            Some((hi, lo)) => Some((hi << 4 | lo, 3)),
-            None => Some((b'%', 1)),
-        },
-        [byte, ..] => Some((*byte, 1)),
-        [] => None,
-    }
-}
-
-/// Whether `input` percent-decodes to `expected`, without a copy.
-fn decodes_to(mut input: &[u8], expected: &[u8]) -> bool {
-    for want in expected {
-        match decode_first(input) {
-            Some((byte, width)) if byte == *want => input = &input[width..],
-            _ => return false,
-        }
-    }
-    input.is_empty()
-}
-
-/// Percent-decoding; a malformed escape is kept as written.
-pub fn percent_decode(mut input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len());
-    while let Some((byte, width)) = decode_first(input) {
-        out.push(byte);
-        input = &input[width..];
-    }
-    out
-}
-
-/// The decoded value of the first query parameter called `name` (itself compared decoded).
-/// A parameter without `=` has the empty value. Only a value with a `%` in it is copied to decode it.
-pub fn query_param<'p>(path: &'p [u8], name: &[u8]) -> Option<Cow<'p, [u8]>> {
+/// The value of the first query parameter called `name`, both as sent: Envoy 1.40's route
+/// matching compares a parameter's name and value without percent-decoding them. A parameter
+/// without `=` has the empty value.
+pub fn query_param<'p>(path: &'p [u8], name: &[u8]) -> Option<&'p [u8]> {
     let start = path.iter().position(|b| *b == b'?')? + 1;
     let query = &path[start..];
     let query = &query[..query.iter().position(|b| *b == b'#').unwrap_or(query.len())];
@@ -248,13 +247,7 @@ pub fn query_param<'p>(path: &'p [u8], name: &[u8]) -> Option<Cow<'p, [u8]>> {
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (pair, &pair[pair.len()..]),
         };
-        decodes_to(key, name).then(|| {
-            if value.contains(&b'%') {
-                Cow::Owned(percent_decode(value))
-            } else {
-                Cow::Borrowed(value)
-            }
-        })
+        (key == name).then_some(value)
     })
 }
 
@@ -265,10 +258,10 @@ pub mod recording {
     use super::RequestSource;
     use std::borrow::Cow;
     use std::cell::RefCell;
-    use std::collections::HashMap;
 
     pub struct Recording {
-        values: HashMap<String, Vec<u8>>,
+        /// In the order given; a name may repeat (a repeated header).
+        values: Vec<(String, Vec<u8>)>,
         fetched: RefCell<Vec<String>>,
     }
 
@@ -283,20 +276,32 @@ pub mod recording {
             }
         }
 
-        /// The names fetched so far, in order.
+        /// The names fetched so far, in order (a later values' read is `+name`).
         pub fn fetched(&self) -> Vec<String> {
             self.fetched.borrow().clone()
         }
 
+        fn values<'s>(&'s self, name: &str) -> Vec<&'s [u8]> {
+            self.values
+                .iter()
+                .filter(|(known, _)| known == name)
+                .map(|(_, value)| &value[..])
+                .collect()
+        }
+
         fn fetch(&self, name: &str) -> Option<Cow<'_, [u8]>> {
             self.fetched.borrow_mut().push(name.to_string());
-            self.values.get(name).map(|value| Cow::Borrowed(&value[..]))
+            self.values(name).first().map(|value| Cow::Borrowed(*value))
         }
     }
 
     impl RequestSource for Recording {
         fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
             self.fetch(name)
+        }
+        fn any_later_value(&self, name: &str, test: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+            self.fetched.borrow_mut().push(format!("+{name}"));
+            self.values(name).into_iter().skip(1).any(test)
         }
         fn route_name(&self) -> Option<Cow<'_, [u8]>> {
             self.fetch("@route")
@@ -388,19 +393,44 @@ mod tests {
     fn paths_and_queries() {
         assert_eq!(path_only(b"/reviews/1?u=x#f"), b"/reviews/1");
         assert_eq!(path_only(b"/"), b"/");
-        let path = b"/p?a=1&user=j%41son&flag&sp%20ace=x+y&bad=%zz%4";
-        assert_eq!(query_param(path, b"user").as_deref(), Some(&b"jAson"[..]));
-        assert_eq!(query_param(path, b"flag").as_deref(), Some(&b""[..]));
-        assert_eq!(query_param(path, b"sp ace").as_deref(), Some(&b"x+y"[..]));
-        assert_eq!(query_param(path, b"bad").as_deref(), Some(&b"%zz%4"[..]));
+        // Names and values as sent, as Envoy 1.40 compares them: no percent-decoding, `+` kept.
+        let path = b"/p?a=1&user=j%41son&flag&sp%20ace=x+y&a=2&eq=b=c#frag";
+        assert_eq!(query_param(path, b"user"), Some(&b"j%41son"[..]));
+        assert_eq!(query_param(path, b"flag"), Some(&b""[..]));
+        assert_eq!(query_param(path, b"sp%20ace"), Some(&b"x+y"[..]));
+        assert_eq!(query_param(path, b"sp ace"), None);
+        assert_eq!(
+            query_param(path, b"a"),
+            Some(&b"1"[..]),
+            "the first of a repeated one"
+        );
+        assert_eq!(query_param(path, b"eq"), Some(&b"b=c"[..]));
         assert_eq!(query_param(path, b"nope"), None);
         assert_eq!(query_param(b"/no-query", b"a"), None);
-        // Only a value with an escape is copied; a key is compared decoded without a copy.
-        assert!(matches!(query_param(path, b"flag"), Some(Cow::Borrowed(_))));
-        assert!(matches!(query_param(path, b"user"), Some(Cow::Owned(_))));
-        assert!(matches!(
-            query_param(path, b"sp ace"),
-            Some(Cow::Borrowed(b"x+y"))
-        ));
+    }
+
+    #[test]
+    fn a_repeated_header_offers_its_later_values_only_when_the_first_fails() {
+        let source = Recording::new(&[
+            ("x-env", b"staging"),
+            ("x-env", b"prod"),
+            (":method", b"GET"),
+        ]);
+        let mut attributes = Attributes::default();
+        let env = attributes.header("x-env");
+        let method = attributes.header(":method");
+        let missing = attributes.header("x-missing");
+        let mut lookup = Lookup::new(&source, &attributes);
+        assert_eq!(lookup.any_value(env, |v| v == b"staging"), Some(true));
+        assert_eq!(source.fetched(), ["x-env"], "the first value decided");
+        assert_eq!(lookup.any_value(env, |v| v == b"prod"), Some(true));
+        assert_eq!(lookup.any_value(env, |v| v == b"dev"), Some(false));
+        assert_eq!(lookup.any_value(missing, |_| true), None);
+        // A pseudo-header has one value: no later values are asked for.
+        assert_eq!(lookup.any_value(method, |v| v == b"POST"), Some(false));
+        assert_eq!(
+            source.fetched(),
+            ["x-env", "+x-env", "+x-env", "x-missing", ":method"]
+        );
     }
 }

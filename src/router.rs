@@ -4,6 +4,7 @@ use crate::authority_index::AuthorityIndex;
 use crate::cohort::Cohort;
 use crate::hosts::{self, HostSet};
 use crate::matcher::MatchRule;
+use crate::precedence::Precedence;
 use crate::random::RandomSource;
 use crate::request::{Attributes, Lookup, RequestSource};
 use crate::rollout::Rollout;
@@ -103,6 +104,9 @@ pub struct Router {
     pub entries: Vec<Entry>,
     /// Present when entries are keyed by exact authority (large configurations).
     pub authority_index: Option<AuthorityIndex>,
+    /// The HTTPRoute shape: every rule's matches in Gateway API's precedence order; `None` keeps the
+    /// VirtualService shape's first match in entry order.
+    pub precedence: Option<Precedence>,
     pub attributes: Attributes,
 }
 
@@ -117,6 +121,7 @@ impl Default for Router {
             scope: None,
             entries: Vec::new(),
             authority_index: None,
+            precedence: None,
             attributes: Attributes::default(),
         }
     }
@@ -142,6 +147,17 @@ impl Router {
         request: &mut Lookup<'_, S>,
         verdict: &mut Option<(usize, bool)>,
     ) -> bool {
+        self.applies_with(index, request, verdict, MatchRule::applies)
+    }
+
+    /// [`Router::applies`] with the rule tested by `rule_holds` (all of it, or one match block).
+    fn applies_with<S: RequestSource>(
+        &self,
+        index: usize,
+        request: &mut Lookup<'_, S>,
+        verdict: &mut Option<(usize, bool)>,
+        rule_holds: impl FnOnce(&MatchRule, &mut Lookup<'_, S>) -> bool,
+    ) -> bool {
         let Some(entry) = self.entries.get(index) else {
             return false;
         };
@@ -150,7 +166,7 @@ impl Router {
                 return false;
             }
         }
-        if !entry.rule.applies(request) {
+        if !rule_holds(&entry.rule, request) {
             return false;
         }
         let Some(set) = entry.hosts else {
@@ -181,12 +197,22 @@ impl Router {
         }
         let mut request = Lookup::new(source, &self.attributes);
         let mut verdict = None;
-        let found = match &self.authority_index {
-            Some(index) => {
+        let found = match (&self.precedence, &self.authority_index) {
+            // Gateway API: the first match that holds, in the order compiled once.
+            (Some(precedence), _) => precedence.order.iter().find_map(|ranked| {
+                let block = |rule: &MatchRule, request: &mut Lookup<'_, S>| {
+                    rule.block_applies(ranked.block, request)
+                };
+                self.applies_with(ranked.entry, &mut request, &mut verdict, block)
+                    .then_some(ranked.entry)
+            }),
+            (None, Some(index)) => {
                 let mut candidates = index.candidates(request.get(index.slot));
                 candidates.find(|i| self.applies(*i, &mut request, &mut verdict))
             }
-            None => (0..self.entries.len()).find(|i| self.applies(*i, &mut request, &mut verdict)),
+            (None, None) => {
+                (0..self.entries.len()).find(|i| self.applies(*i, &mut request, &mut verdict))
+            }
         }?;
         let entry = self.entries.get(found)?;
         let destination = entry.pick(&mut request, random);
@@ -210,6 +236,13 @@ impl Router {
 
     /// The cluster name of a decision: rendered once at configure time, or, for a destination
     /// that takes the request's port, filled in now.
+    /// A Gateway API rule without backendRefs took the request: the filter answers 500 itself.
+    pub fn has_no_backend(&self, decision: Decision) -> bool {
+        self.entries
+            .get(decision.entry)
+            .is_some_and(|entry| entry.clusters.is_empty())
+    }
+
     pub fn cluster(&self, decision: Decision) -> Option<Cow<'_, str>> {
         let entry = self.entries.get(decision.entry)?;
         if let (Some(Some(holes)), Some(port)) =

@@ -285,7 +285,10 @@ fn other_conditions_decide_without_allocating() {
         &router,
         &[
             (&[(":path", b"/p?a=1&user=jason&debug")], Some("query")),
-            (&[(":path", b"/p?u%73er=jason&debug=")], Some("query")),
+            (&[(":path", b"/p?user=jason&debug=")], Some("query")),
+            // Compared as sent, as Envoy does: an escaped name or value is another name or value.
+            (&[(":path", b"/p?u%73er=jason&debug")], None),
+            (&[(":path", b"/p?user=j%61son&debug")], None),
             (&[(":path", b"/api/v1"), ("@route", b"main")], Some("case")),
             (
                 &[(":path", b"/api/v1"), ("@route", b"main"), ("x-skip", b"1")],
@@ -295,9 +298,6 @@ fn other_conditions_decide_without_allocating() {
             (&[(":path", b"/"), ("x-version", b"v1x")], None),
         ],
     );
-    // Only a value that needs percent-decoding is copied, once.
-    let (entry, allocations) = decide(&router, &[(":path", b"/p?user=j%61son&debug")]);
-    assert_eq!((entry.as_deref(), allocations), (Some("query"), 1));
 }
 
 #[test]

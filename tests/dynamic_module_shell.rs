@@ -208,3 +208,40 @@ fn the_cluster_specifier_names_the_cluster_or_declines() {
     assert_eq!(select(vec![]), (false, None));
     unsafe { shell::envoy_dynamic_module_on_cluster_specifier_config_destroy(config) };
 }
+
+#[test]
+fn a_rule_without_backends_is_answered_500_by_the_filter() {
+    let config = filter_config(
+        "traffic-shift",
+        r#"{"rules": [{"matches": [{"path": {"value": "/broken"}}]}]}"#,
+    );
+    assert!(!config.is_null(), "{:?}", fake_envoy::take_logs());
+    for (path, reply, status) in [("/broken/x", Some(500), 1), ("/ok", None, 0)] {
+        ENVOY.with(|envoy| {
+            let mut envoy = envoy.borrow_mut();
+            envoy.request_headers = vec![(b":path".to_vec(), path.as_bytes().to_vec())];
+            envoy.local_reply = None;
+        });
+        let stream_envoy = std::ptr::dangling_mut();
+        let answered = unsafe {
+            let stream = shell::envoy_dynamic_module_on_http_filter_new(config, stream_envoy);
+            let answered = shell::envoy_dynamic_module_on_http_filter_request_headers(
+                stream_envoy,
+                stream,
+                true,
+            );
+            shell::envoy_dynamic_module_on_http_filter_destroy(stream);
+            answered
+        };
+        assert_eq!(
+            answered, status,
+            "{path}: stop after a local reply, else continue"
+        );
+        assert_eq!(
+            ENVOY.with(|envoy| envoy.borrow().local_reply),
+            reply,
+            "{path}"
+        );
+    }
+    unsafe { shell::envoy_dynamic_module_on_http_filter_config_destroy(config) };
+}

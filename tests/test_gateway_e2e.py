@@ -146,3 +146,14 @@ BAD_CONFIGS = {
 @pytest.mark.parametrize("config,path,words", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
 def test_bad_gateway_configuration_stops_envoy_naming_the_field(module, config, path, words):
     assert_refused_naming(module, config, path, words)
+
+
+def test_cluster_specifier_leaves_a_rule_without_backends_without_a_cluster(envoy_for):
+    # The specifier cannot answer a request itself: the route keeps no cluster and Envoy answers 503
+    # (the HTTP filter answers 500: tests/test_gateway_precedence_e2e.py).
+    config = {"rules": [{"matches": [{"path": {"value": "/broken"}}]},
+                        {"backendRefs": [backend("reviews-v1")]}]}
+    envoy = envoy_for(None, routes=[lab.cluster_specifier_route(config)], clusters=SERVICE_CLUSTERS)
+    for path, wanted in [("/broken/x", (503, None)), ("/reviews/0", (200, "v1"))]:
+        answers = [lab.request(envoy.port, path=path) for _ in range(3)]
+        assert [(a.status, a.headers.get("x-version")) for a in answers] == [wanted] * 3, path

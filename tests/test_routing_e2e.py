@@ -189,3 +189,29 @@ def test_response_header_names_the_cluster_that_answered(envoy_for):
             assert answer.headers.get(RESPONSE_HEADER) == (version and lab.istio_cluster(version)), answer.headers
             seen[version] += 1
     assert set(seen) == {"v1", "v2", "v3", None}
+
+
+# -- tag mode with per-route opt-in: every route the tag selects must run the filter -----------------------------
+# A client may send the tag itself. Envoy picks the route on the request as it arrives, so a client's tag selects
+# that tag's route; the filter strips the tag only if it runs there. With the filter on the whole listener (as an
+# Istio WasmPlugin is) this always holds; with per-route opt-in, the tag routes must opt in too (README, tag mode).
+
+TAG_OPT_IN_SAFE = [*lab.tag_routes({v: v for v in lab.VERSIONS}, name_prefix="tag-", shift=True),
+                   lab.cluster_route("fallback", name="fallback", shift=True)]
+TAG_OPT_IN_UNSAFE = [*lab.tag_routes({v: v for v in lab.VERSIONS}, name_prefix="tag-"),
+                     lab.cluster_route("fallback", name="fallback", shift=True)]
+
+
+def test_tag_mode_opt_in_on_every_tag_route_never_honours_a_clients_tag(envoy_for):
+    envoy = envoy_for(TAG_SHIFT, routes=TAG_OPT_IN_SAFE, clusters=TAG_CLUSTERS, filter_disabled=True)
+    check_split(envoy, TAG_SPLIT, path="/reviews/1")
+    tally = lab.send_requests(envoy.port, 50, path="/reviews/1", headers={lab.TAG_HEADER: "v2"})
+    assert tally.versions["v2"] == 0 and tally.statuses == {200: 50}, tally  # v2 has weight 0
+
+
+def test_tag_mode_opt_in_only_on_the_untagged_route_lets_a_client_choose(envoy_for):
+    # Why the rule above is needed: a tag route without the filter serves whatever tag the client sent.
+    envoy = envoy_for(TAG_SHIFT, routes=TAG_OPT_IN_UNSAFE, clusters=TAG_CLUSTERS, filter_disabled=True)
+    check_split(envoy, TAG_SPLIT, path="/reviews/1")
+    tally = lab.send_requests(envoy.port, 50, path="/reviews/1", headers={lab.TAG_HEADER: "v2"})
+    assert tally.versions == {"v2": 50}, tally

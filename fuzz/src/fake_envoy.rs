@@ -19,6 +19,8 @@ pub struct FakeEnvoy {
     pub route_cache_clears: usize,
     /// What the cluster specifier named.
     pub selected_cluster: Option<Vec<u8>>,
+    /// The status of a local reply the filter sent.
+    pub local_reply: Option<u32>,
 }
 
 thread_local! {
@@ -177,6 +179,17 @@ unsafe extern "C" fn specifier_get_route_name(
     get_attribute_string(selection, 0, result)
 }
 
+unsafe extern "C" fn send_response(
+    _: *mut c_void,
+    status: u32,
+    _: *mut c_void,
+    _: usize,
+    _: ModuleBuffer,
+    _: ModuleBuffer,
+) {
+    with(|envoy| envoy.local_reply = Some(status));
+}
+
 unsafe extern "C" fn specifier_set_cluster_name(_: *mut c_void, name: ModuleBuffer) {
     let name = bytes(name);
     with(|envoy| envoy.selected_cluster = Some(name));
@@ -191,6 +204,7 @@ pub fn install() {
             get_header,
             set_header,
             add_header,
+            send_response,
             clear_route_cache,
             get_attribute_string,
             define_counter,

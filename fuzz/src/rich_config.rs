@@ -40,7 +40,7 @@ pub const RICH_CONFIG: &str = r#"{
       "route": [
         { "destination": { "host": "reviews", "subset": "v1" }, "weight": 0 },
         { "destination": { "host": "reviews", "subset": "v2" }, "weight": 1 },
-        { "destination": { "host": "reviews", "subset": "v3" }, "weight": 4294967295 } ] },
+        { "destination": { "host": "reviews", "subset": "v3" }, "weight": 2147483647 } ] },
     { "name": "named-route-cookie",
       "match": [ { "routeName": { "exact": "shift" }, "authority": { "prefix": "reviews" },
                    "withoutHeaders": { "x-debug": {} } } ],
@@ -64,6 +64,8 @@ pub const RICH_CONFIG: &str = r#"{
 }"#;
 
 /// The HTTPRoute shape (`rules`), with every Gateway API match kind and the extensions it carries.
+/// Precedence ranks a `RegularExpression` path after every prefix, so the catch-all takes only GETs:
+/// other methods can reach `regex-paths`.
 pub const RICH_GATEWAY_CONFIG: &str = r#"{
   "clusterHeader": "x-traffic-shift-cluster",
   "responseHeader": "x-traffic-shift-destination",
@@ -94,7 +96,7 @@ pub const RICH_GATEWAY_CONFIG: &str = r#"{
       "matches": [ { "path": { "type": "RegularExpression", "value": "/(?i:reviews)/[0-9]+" } } ],
       "backendRefs": [ { "name": "reviews-v2", "port": 9080, "weight": 1 }, { "name": "reviews-v3", "port": 9080, "weight": 2 } ] },
     { "name": "everyone-else",
-      "matches": [ { "path": { "value": "/" } } ],
+      "matches": [ { "path": { "value": "/" }, "method": "GET" } ],
       "sticky": { "cookie": "user" },
       "backendRefs": [ { "name": "reviews-v1", "port": 9080, "weight": 50 }, { "name": "reviews-v3", "port": 9080, "weight": 50 } ] }
   ]

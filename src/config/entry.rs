@@ -3,8 +3,8 @@
 
 use super::cohort::{cohort, label};
 use super::error::{ConfigError, ConfigResult};
-use super::match_block::match_rule;
-use super::names::{check_cluster_name, cookie_name, writable_header};
+use super::match_block::{client_chooses, match_rule};
+use super::names::{check_cluster_name, cookie_name, is_dns_label, writable_header};
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use super::rollout::rollout;
@@ -82,7 +82,17 @@ fn destination(
         }
     };
     let subset = match map.get("subset") {
-        Some(subset) => Some(read::non_empty_string(subset, &path.key("subset"))?.to_string()),
+        Some(subset) => {
+            let at = path.key("subset");
+            let name = read::non_empty_string(subset, &at)?;
+            if !is_dns_label(name) {
+                return Err(ConfigError::at(
+                    &at,
+                    format!("\"{name}\" is not a valid subset name: Istio requires a DNS label (lowercase letters, digits and '-', at most 63)"),
+                ));
+            }
+            Some(name.to_string())
+        }
         None => None,
     };
     let port = match map.get("port") {
@@ -108,6 +118,9 @@ fn destination(
         port,
     })
 }
+
+/// The largest weight Istio accepts (its `weight` is an int32).
+const MAX_WEIGHT: u64 = i32::MAX as u64;
 
 /// The destinations' cluster names and weights, validated as Istio does.
 fn route(
@@ -136,7 +149,8 @@ fn route(
         let cluster = template.render(&target);
         check_cluster_name(&cluster, &destination_path)?;
         let weight = match map.get("weight") {
-            Some(weight) => read::unsigned(weight, &at.key("weight"), u64::from(u32::MAX))? as u32,
+            // Istio's weight is an int32.
+            Some(weight) => read::unsigned(weight, &at.key("weight"), MAX_WEIGHT)? as u32,
             None => 0,
         };
         if let Some(holes) = template.port_holes(&target) {
@@ -172,14 +186,31 @@ fn sticky(
         Some(name) => Some(label(name, &path.key("cohort"))?),
         None => None,
     };
+    let written = attributes
+        .written_by_filter()
+        .unwrap_or_default()
+        .to_string();
     let key = match (map.get("header"), map.get("cookie")) {
-        (Some(header), None) => Ok(StickyKey::Header {
-            slot: attributes.sticky_header(&writable_header(header, &path.key("header"))?),
-        }),
-        (None, Some(cookie)) => Ok(StickyKey::Cookie {
-            cookie_header: attributes.sticky_header("cookie"),
-            name: cookie_name(cookie, &path.key("cookie"))?,
-        }),
+        (Some(header), None) => {
+            let at = path.key("header");
+            let name = writable_header(header, &at)?;
+            if name == written {
+                return Err(ConfigError::at(&at, client_chooses(&name)));
+            }
+            Ok(StickyKey::Header {
+                slot: attributes.sticky_header(&name),
+            })
+        }
+        (None, Some(cookie)) => {
+            let at = path.key("cookie");
+            if written == "cookie" {
+                return Err(ConfigError::at(&at, client_chooses("cookie")));
+            }
+            Ok(StickyKey::Cookie {
+                cookie_header: attributes.sticky_header("cookie"),
+                name: cookie_name(cookie, &at)?,
+            })
+        }
         _ => Err(ConfigError::at(
             path,
             "give exactly one of header or cookie",

@@ -1,20 +1,26 @@
-//! Gateway API's HTTPRoute shape: the top-level `hostnames`, `parentRefs`, `namespace` and `rules`;
-//! each rule compiles into the same [`Entry`] as an `http[]` entry (through [`entry::assemble`], so
-//! every traffic-shift extension carries over).
+//! Gateway API's HTTPRoute shape: one route's `hostnames`, `parentRefs` and `rules` (at the top of
+//! the plugin configuration, or in a whole object's `spec`: [`super::http_routes`]). Each rule
+//! compiles into the same [`Entry`] as an `http[]` entry (through [`entry::assemble`], so every
+//! traffic-shift extension carries over); each of its matches becomes a [`Candidate`] of the
+//! configuration's precedence order.
 
 use super::cohort::label;
 use super::entry::{self, Targets, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
-use super::gateway_match::matches;
+use super::gateway_match::{matches, ranks};
 use super::names::check_cluster_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use super::Settings;
-use crate::hosts::HostContext;
+use crate::hosts::{HostContext, HostSet};
+use crate::matcher::MatchRule;
+use crate::precedence::{Candidate, MatchRank, Precedence, Ranked};
 use crate::request::Attributes;
 use crate::router::{Entry, Router};
 use crate::template::{ClusterNameTemplate, Destination};
+use crate::weighted::WeightedChoice;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 const API: &str = "HTTPRoute";
 
@@ -138,12 +144,6 @@ fn backend_refs(
     template: &ClusterNameTemplate,
 ) -> ConfigResult<Targets> {
     let items = read::array(value, path)?;
-    if items.is_empty() {
-        return Err(ConfigError::at(
-            path,
-            "needs at least one backendRef (a rule without backends only answers errors)",
-        ));
-    }
     let mut targets = Targets {
         clusters: Vec::with_capacity(items.len()),
         weights: Vec::with_capacity(items.len()),
@@ -163,36 +163,171 @@ fn backend_refs(
     Ok(targets)
 }
 
-/// One rule; `context`'s namespace is the default for its backendRefs.
+/// A rule without backendRefs: it takes the requests it matches and the filter answers them 500
+/// (Gateway API's answer when no backend can serve). It has nothing to split, so nothing to stick to
+/// or roll out.
+fn without_backends(
+    name: String,
+    rule: MatchRule,
+    map: &Map<String, Value>,
+    path: &JsonPath<'_>,
+) -> ConfigResult<Entry> {
+    if let Some(key) = EXTENSIONS.iter().find(|key| map.contains_key(**key)) {
+        return Err(ConfigError::at(
+            &path.key(key),
+            "a rule without backendRefs answers 500 and has no backend to choose between",
+        ));
+    }
+    // One placeholder weight: `pick` then answers 0 without drawing, and `cluster()` finds none.
+    let choice = WeightedChoice::new(&[1])
+        .ok_or_else(|| ConfigError::at(path, "internal: a weight of 1 must be valid"))?;
+    Ok(Entry {
+        name,
+        rule,
+        sticky: None,
+        cohort: None,
+        clusters: Vec::new(),
+        port_holes: Vec::new(),
+        hosts: None,
+        weights: Vec::new(),
+        destinations: Vec::new(),
+        cluster_hashes: Vec::new(),
+        choice,
+        rollout: None,
+    })
+}
+
+/// What a route brings beside its spec.
+pub struct Route<'a> {
+    /// Where its short names resolve: the namespace of its backendRefs.
+    pub context: HostContext<'a>,
+    /// Prefixes the default names of its rules when a configuration holds several
+    /// routes (`reviews/rule-0`, as VirtualServices name theirs), so that entry names (they name the
+    /// stats) stay unique; `None` for a lone route.
+    pub rule_prefix: Option<&'a str>,
+    /// Its place among the configuration's routes in Gateway API's order (oldest, namespace/name).
+    pub place: usize,
+}
+
+/// One rule, its entry pushed to `router`, each of its matches a candidate.
+#[allow(clippy::too_many_arguments)]
 fn rule(
     value: &Value,
     path: &JsonPath<'_>,
     index: usize,
-    context: &HostContext<'_>,
+    route: &Route<'_>,
     template: &ClusterNameTemplate,
-    attributes: &mut Attributes,
-) -> ConfigResult<Entry> {
+    router: &mut Router,
+    names: &mut HashSet<String>,
+    candidates: &mut Vec<Candidate>,
+) -> ConfigResult<()> {
     let map = read::object(value, path)?;
     RULE.check_as(map, path, API, EXTENSIONS)?;
-    let name = match map.get("name") {
-        Some(name) => read::non_empty_string(name, &path.key("name"))?.to_string(),
-        None => format!("rule-{index}"),
+    let name = match (map.get("name"), route.rule_prefix) {
+        (Some(name), _) => read::non_empty_string(name, &path.key("name"))?.to_string(),
+        (None, Some(prefix)) => format!("{prefix}/rule-{index}"),
+        (None, None) => format!("rule-{index}"),
     };
-    let rule = match map.get("matches") {
-        Some(list) => matches(list, &path.key("matches"), attributes)?,
-        None => Default::default(),
+    let attributes: &mut Attributes = &mut router.attributes;
+    let (rule, match_ranks) = match map.get("matches") {
+        Some(list) => (
+            matches(list, &path.key("matches"), attributes)?,
+            ranks(list),
+        ),
+        None => (MatchRule::default(), Vec::new()),
     };
     let refs_path = path.key("backendRefs");
     let targets = match map.get("backendRefs") {
-        Some(refs) => backend_refs(refs, &refs_path, context, template)?,
-        None => {
-            return Err(ConfigError::at(
-                &refs_path,
-                "missing; a rule needs backendRefs",
-            ))
-        }
+        Some(refs) => backend_refs(refs, &refs_path, &route.context, template)?,
+        None => Targets {
+            clusters: Vec::new(),
+            weights: Vec::new(),
+            destinations: Vec::new(),
+            versions: Vec::new(),
+            port_holes: Vec::new(),
+        },
     };
-    entry::assemble(name, rule, targets, &refs_path, map, path, attributes)
+    let entry = if targets.clusters.is_empty() {
+        without_backends(name, rule, map, path)?
+    } else {
+        entry::assemble(name, rule, targets, &refs_path, map, path, attributes)?
+    };
+    let entry_index = router.entries.len();
+    // Each match ranks on its own; a rule without matches is one match, `PathPrefix` `/`.
+    let blocks: Vec<Option<usize>> = match entry.rule.blocks.len() {
+        0 => vec![None],
+        n => (0..n).map(Some).collect(),
+    };
+    for (match_index, block) in blocks.into_iter().enumerate() {
+        candidates.push(Candidate {
+            rank: match_ranks
+                .get(match_index)
+                .copied()
+                .unwrap_or(MatchRank::DEFAULT),
+            route: route.place,
+            rule: index,
+            index: match_index,
+            ranked: Ranked {
+                entry: entry_index,
+                block,
+            },
+        });
+    }
+    super::push_unique(router, names, entry, path)
+}
+
+/// The route's `hostnames` (`None`: every authority, as in Gateway API when there are none) after
+/// checking the form of its `parentRefs`.
+pub fn hostnames(
+    spec: &Map<String, Value>,
+    spec_path: &JsonPath<'_>,
+    context: &HostContext<'_>,
+) -> ConfigResult<Option<HostSet>> {
+    if let Some(parents) = spec.get("parentRefs") {
+        // Where the route attaches: for the filter, where it is loaded (README), so only its form is checked.
+        let parents_path = spec_path.key("parentRefs");
+        for (index, parent) in read::array(parents, &parents_path)?.iter().enumerate() {
+            read::object(parent, &parents_path.index(index))?;
+        }
+    }
+    let Some(hostnames) = spec.get("hostnames") else {
+        return Ok(None);
+    };
+    let hostnames_path = spec_path.key("hostnames");
+    let items = read::array(hostnames, &hostnames_path)?;
+    if items.is_empty() {
+        return Ok(None);
+    }
+    super::host_set(items, &hostnames_path, context).map(Some)
+}
+
+/// One route: its hostnames scope its rules, whose entries go to `router` and matches to
+/// `candidates`.
+pub fn route(
+    spec: &Map<String, Value>,
+    spec_path: &JsonPath<'_>,
+    route: &Route<'_>,
+    template: &ClusterNameTemplate,
+    router: &mut Router,
+    names: &mut HashSet<String>,
+    candidates: &mut Vec<Candidate>,
+) -> ConfigResult<()> {
+    let hosts = hostnames(spec, spec_path, &route.context)?;
+    router.scope_hosts(hosts);
+    if let Some(rules) = spec.get("rules") {
+        let rules_path = spec_path.key("rules");
+        for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
+            let at = rules_path.index(index);
+            rule(item, &at, index, route, template, router, names, candidates)?;
+        }
+    }
+    router.scope = None;
+    Ok(())
+}
+
+/// Sorts the candidates into the router's precedence order.
+pub fn compile_order(candidates: Vec<Candidate>, router: &mut Router) {
+    router.precedence = Some(Precedence::compile(candidates));
 }
 
 /// The HTTPRoute shape's top-level keys of the configuration `map`, into `router`.
@@ -202,34 +337,24 @@ pub fn http_route(
     settings: &Settings,
     router: &mut Router,
 ) -> ConfigResult<()> {
-    let context = settings.host_context();
-    let template = &settings.template;
-    if let Some(hostnames) = map.get("hostnames") {
-        let hostnames_path = root.key("hostnames");
-        let items = read::array(hostnames, &hostnames_path)?;
-        // As in Gateway API, no hostnames means every authority.
-        if !items.is_empty() {
-            let set = super::host_set(items, &hostnames_path, &context)?;
-            router.scope_hosts(Some(set));
-        }
+    let route_of = Route {
+        context: settings.host_context(),
+        rule_prefix: None,
+        place: 0,
+    };
+    let mut candidates = Vec::new();
+    let names = &mut HashSet::new();
+    route(
+        map,
+        root,
+        &route_of,
+        &settings.template,
+        router,
+        names,
+        &mut candidates,
+    )?;
+    if map.contains_key("rules") {
+        compile_order(candidates, router);
     }
-    if let Some(parents) = map.get("parentRefs") {
-        // Where the route attaches: for the filter, where it is loaded (README), so only its form is checked.
-        let parents_path = root.key("parentRefs");
-        for (index, parent) in read::array(parents, &parents_path)?.iter().enumerate() {
-            read::object(parent, &parents_path.index(index))?;
-        }
-    }
-    if let Some(rules) = map.get("rules") {
-        let rules_path = root.key("rules");
-        let mut names = std::collections::HashSet::new();
-        for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
-            let at = rules_path.index(index);
-            let attributes = &mut router.attributes;
-            let entry = rule(item, &at, index, &context, template, attributes)?;
-            super::push_unique(router, &mut names, entry, &at)?;
-        }
-    }
-    router.scope = None;
     Ok(())
 }

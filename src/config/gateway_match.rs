@@ -6,6 +6,7 @@ use super::names::header_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::matcher::{Condition, MatchRule};
+use crate::precedence::{MatchRank, PathKind};
 use crate::request::Attributes;
 use crate::string_match::{StringMatch, WholeRegex};
 use serde_json::{Map, Value};
@@ -250,4 +251,37 @@ pub fn matches(
     attributes: &mut Attributes,
 ) -> ConfigResult<MatchRule> {
     blocks_of(value, path, attributes, one_match)
+}
+
+/// Gateway API's rank of each match of a `matches` list already compiled by [`matches`] (so its form
+/// is known to be valid), in list order.
+pub fn ranks(value: &Value) -> Vec<MatchRank> {
+    let Some(items) = value.as_array() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| {
+            let count = |key: &str| item.get(key).and_then(Value::as_array).map_or(0, Vec::len);
+            let (path, path_len) = match item.get("path") {
+                None => (PathKind::Prefix, 1),
+                Some(path) => {
+                    let value = path.get("value").and_then(Value::as_str).unwrap_or("/");
+                    let kind = match path.get("type").and_then(Value::as_str) {
+                        Some("Exact") => PathKind::Exact,
+                        Some("RegularExpression") => PathKind::RegularExpression,
+                        _ => PathKind::Prefix,
+                    };
+                    (kind, value.len())
+                }
+            };
+            MatchRank {
+                path,
+                path_len,
+                method: item.get("method").is_some(),
+                headers: count("headers"),
+                query_params: count("queryParams"),
+            }
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! `http[].match[]`: Istio's HTTPMatchRequest, compiled into conditions.
 
 use super::error::{ConfigError, ConfigResult};
-use super::names::header_name;
+use super::names::match_header_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::matcher::{Condition, MatchRule};
@@ -36,18 +36,30 @@ const STRING_MATCH: Schema = Schema {
     not_implemented: &[],
 };
 
-/// A StringMatch; `Ok(None)` for `{}` where `allow_empty` (presence), an error elsewhere.
+/// Where a StringMatch stands decides what Istio's validation lets it be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// `uri`: an empty prefix is Envoy's route prefix `""`, which matches every path.
+    Uri,
+    /// `scheme`, `method`, `authority`, `routeName`: Envoy's StringMatcher refuses an empty prefix.
+    Value,
+    /// A `headers`, `withoutHeaders` or `queryParams` entry: also `{}` (present, or absent).
+    Named,
+}
+
+/// A StringMatch; `Ok(None)` for `{}` in a [`Field::Named`] entry (presence). As in Istio's
+/// validation, an empty regex is refused everywhere and an empty prefix everywhere but `uri`.
 fn string_match(
     value: &Value,
     path: &JsonPath<'_>,
-    allow_empty: bool,
+    field: Field,
 ) -> ConfigResult<Option<StringMatch>> {
     let map = read::object(value, path)?;
     STRING_MATCH.check(map, path)?;
     let mut found = map.iter();
     let (Some((kind, text)), None) = (found.next(), found.next()) else {
         return match map.len() {
-            0 if allow_empty => Ok(None),
+            0 if field == Field::Named => Ok(None),
             0 => Err(ConfigError::at(
                 path,
                 "expected one of exact, prefix or regex",
@@ -59,40 +71,75 @@ fn string_match(
         };
     };
     let at = path.key(kind);
-    let bytes = read::string(text, &at)?.as_bytes().to_vec();
+    let text = read::string(text, &at)?;
+    if text.is_empty() && (kind == "regex" || (kind == "prefix" && field != Field::Uri)) {
+        return Err(ConfigError::at(
+            &at,
+            format!("an empty {kind} is refused, as by Istio (Envoy's matcher needs at least one character)"),
+        ));
+    }
     match kind.as_str() {
-        "exact" => Ok(Some(StringMatch::Exact(bytes))),
-        "prefix" => Ok(Some(StringMatch::Prefix(bytes))),
-        _ => WholeRegex::new(read::string(text, &at)?)
+        "exact" => Ok(Some(StringMatch::Exact(text.as_bytes().to_vec()))),
+        "prefix" => Ok(Some(StringMatch::Prefix(text.as_bytes().to_vec()))),
+        _ => WholeRegex::new(text)
             .map(|regex| Some(StringMatch::Regex(regex)))
             .map_err(|reason| ConfigError::at(&at, reason)),
     }
 }
 
-fn required_match(value: &Value, path: &JsonPath<'_>) -> ConfigResult<StringMatch> {
-    string_match(value, path, false)?
+fn required_match(value: &Value, path: &JsonPath<'_>, field: Field) -> ConfigResult<StringMatch> {
+    string_match(value, path, field)?
         .ok_or_else(|| ConfigError::at(path, "expected one of exact, prefix or regex"))
 }
 
-/// `headers`, `withoutHeaders` or `queryParams`: a map of name to StringMatch (or `{}`).
-fn named_matches<'v>(
+/// Istio's "absent" form in `withoutHeaders`: `regex: "*"` (not RE2: Istio turns it into a presence
+/// match, then inverts it).
+fn is_istio_any(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|map| map.len() == 1 && map.get("regex").and_then(Value::as_str) == Some("*"))
+}
+
+/// `headers` or `withoutHeaders`: a map of header name (any case; held lowercase) to a StringMatch
+/// or `{}`.
+fn header_matches(
+    value: &Value,
+    path: &JsonPath<'_>,
+    without: bool,
+) -> ConfigResult<Vec<(String, Option<StringMatch>)>> {
+    let map = read::object(value, path)?;
+    // Two spellings of one name (`End-User`, `end-user`) are two conditions on it, ANDed, as the two
+    // header matchers Istio makes of them.
+    map.iter()
+        .map(|(name, matcher)| {
+            let at = path.key(name);
+            let lower = match_header_name(name, &at)?;
+            let matcher = if without && is_istio_any(matcher) {
+                None
+            } else {
+                string_match(matcher, &at, Field::Named)?
+            };
+            Ok((lower, matcher))
+        })
+        .collect()
+}
+
+/// `queryParams`: a map of parameter name (compared as sent) to a StringMatch or `{}`.
+fn query_matches<'v>(
     value: &'v Value,
     path: &JsonPath<'_>,
-    lowercase_names: bool,
 ) -> ConfigResult<Vec<(&'v str, Option<StringMatch>)>> {
     let map = read::object(value, path)?;
     map.iter()
         .map(|(name, matcher)| {
             let at = path.key(name);
-            if lowercase_names {
-                header_name(name, &at)?;
-            } else if name.is_empty() {
+            if name.is_empty() {
                 return Err(ConfigError::at(
                     &at,
                     "a query parameter name must not be empty",
                 ));
             }
-            Ok((name.as_str(), string_match(matcher, &at, true)?))
+            Ok((name.as_str(), string_match(matcher, &at, Field::Named)?))
         })
         .collect()
 }
@@ -117,14 +164,10 @@ fn block(
             }
             "ignoreUriCase" => {}
             "uri" => {
-                let matcher = match required_match(field, &at)? {
-                    StringMatch::Regex(regex) if ignore_case => StringMatch::Regex(
-                        regex
-                            .ignoring_case()
-                            .map_err(|reason| ConfigError::at(&at, reason))?,
-                    ),
-                    other => other,
-                };
+                let matcher = required_match(field, &at, Field::Uri)?;
+                // As in Envoy, where Istio's `ignoreUriCase` is the route's `case_sensitive: false`:
+                // it applies to exact and prefix paths, never to a regex.
+                let ignore_case = ignore_case && !matches!(matcher, StringMatch::Regex(_));
                 conditions.push(Condition::Uri {
                     path: attributes.header(":path"),
                     matcher,
@@ -133,15 +176,15 @@ fn block(
             }
             "scheme" | "method" | "authority" => conditions.push(Condition::Value {
                 slot: attributes.header(&format!(":{key}")),
-                matcher: required_match(field, &at)?,
+                matcher: required_match(field, &at, Field::Value)?,
             }),
             "routeName" => conditions.push(Condition::Value {
                 slot: attributes.slot(Attribute::RouteName),
-                matcher: required_match(field, &at)?,
+                matcher: required_match(field, &at, Field::Value)?,
             }),
             "headers" => {
-                for (name, matcher) in named_matches(field, &at, true)? {
-                    let slot = attributes.header(name);
+                for (name, matcher) in header_matches(field, &at, false)? {
+                    let slot = attributes.header(&name);
                     conditions.push(match matcher {
                         Some(matcher) => Condition::Value { slot, matcher },
                         None => Condition::Present { slot },
@@ -149,13 +192,13 @@ fn block(
                 }
             }
             "withoutHeaders" => {
-                for (name, matcher) in named_matches(field, &at, true)? {
-                    let slot = attributes.header(name);
+                for (name, matcher) in header_matches(field, &at, true)? {
+                    let slot = attributes.header(&name);
                     conditions.push(Condition::Without { slot, matcher });
                 }
             }
             "queryParams" => {
-                for (name, matcher) in named_matches(field, &at, false)? {
+                for (name, matcher) in query_matches(field, &at)? {
                     conditions.push(Condition::QueryParam {
                         path: attributes.header(":path"),
                         name: name.as_bytes().to_vec(),
@@ -189,7 +232,56 @@ pub fn blocks_of(
     let blocks = read::array(value, path)?
         .iter()
         .enumerate()
-        .map(|(index, item)| block(item, &path.index(index), attributes))
+        .map(|(index, item)| {
+            let at = path.index(index);
+            let conditions = block(item, &at, attributes)?;
+            if conditions
+                .iter()
+                .any(|condition| attributes.is_written_by_filter(condition.slot()))
+            {
+                return Err(reads_written_header(item, &at, attributes));
+            }
+            Ok(conditions)
+        })
         .collect::<ConfigResult<Vec<_>>>()?;
     Ok(MatchRule { blocks }.cheapest_first(attributes))
+}
+
+/// Why a configuration may not read the header the filter writes: the value a request arrives with
+/// is the client's, so a match (or a sticky key) on it would let the client choose its destination.
+pub fn client_chooses(header: &str) -> String {
+    format!(
+        "reads \"{header}\", the header this filter sets (clusterHeader): its value on arrival is the client's, \
+         so the client would choose the destination; match on another header"
+    )
+}
+
+/// The refusal of a match block (either shape's) that reads the header the filter writes, at the
+/// field naming it: a `headers`/`withoutHeaders` key, or a Gateway API `headers[].name`.
+fn reads_written_header(item: &Value, at: &JsonPath<'_>, attributes: &Attributes) -> ConfigError {
+    let header = attributes.written_by_filter().unwrap_or_default();
+    let reason = client_chooses(header);
+    for key in ["headers", "withoutHeaders"] {
+        let field = at.key(key);
+        match item.get(key) {
+            Some(Value::Object(map)) => {
+                if let Some(name) = map.keys().find(|name| name.eq_ignore_ascii_case(header)) {
+                    return ConfigError::at(&field.key(name), reason);
+                }
+            }
+            Some(Value::Array(list)) => {
+                let named = |entry: &Value| {
+                    entry
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|name| name.eq_ignore_ascii_case(header))
+                };
+                if let Some(index) = list.iter().position(named) {
+                    return ConfigError::at(&field.index(index).key("name"), reason);
+                }
+            }
+            _ => {}
+        }
+    }
+    ConfigError::at(at, reason)
 }

@@ -5,6 +5,7 @@ mod entry;
 mod error;
 mod gateway;
 mod gateway_match;
+mod http_routes;
 mod limits;
 mod match_block;
 mod names;
@@ -82,6 +83,10 @@ fn settings(
     if let Some(header) = map.get("clusterHeader") {
         router.cluster_header = names::writable_header(header, &root.key("clusterHeader"))?;
     }
+    // Entries may not read it: its value on arrival is the client's.
+    router
+        .attributes
+        .set_written_by_filter(&router.cluster_header);
     if let Some(header) = map.get("responseHeader") {
         router.response_header = Some(names::writable_header(header, &root.key("responseHeader"))?);
     }
@@ -187,12 +192,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
         Document::Plugin(map) => plugin(map, &root, &mut router)?,
         objects => match virtual_service::objects(&objects, &mut router)? {
             Kind::VirtualService => {}
-            Kind::HttpRoute => {
-                return Err(ConfigError::at(
-                    &root,
-                    "a whole HTTPRoute object or a list of HTTPRoutes is not read by this version; give the HTTPRoute's spec",
-                ))
-            }
+            Kind::HttpRoute => http_routes::objects(&objects, &mut router)?,
         },
     }
     Ok(finish(router))
@@ -228,6 +228,10 @@ fn finish(mut router: Router) -> Router {
 mod cohort_tests;
 #[cfg(test)]
 mod gateway_tests;
+#[cfg(test)]
+mod istio_validation_tests;
+#[cfg(test)]
+mod precedence_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -32,6 +32,45 @@ pub fn header_name(name: &str, path: &JsonPath<'_>) -> ConfigResult<String> {
     Ok(name.to_string())
 }
 
+/// The pseudo-headers Istio lets a match name (HTTP/2's request and response pseudo-headers).
+const PSEUDO_HEADERS: &[&str] = &[":method", ":scheme", ":authority", ":path", ":status"];
+
+/// A header name in a VirtualService match (`headers`, `withoutHeaders`), validated as Istio does
+/// (RFC 9110 token characters, or one of [`PSEUDO_HEADERS`]) and returned lowercase: Envoy matches
+/// header names case-insensitively, so `End-User` means `end-user`.
+pub fn match_header_name(name: &str, path: &JsonPath<'_>) -> ConfigResult<String> {
+    if name.starts_with("@request.auth.claims") {
+        return Err(ConfigError::at(
+            path,
+            "routing on JWT claims (@request.auth.claims) is not implemented by traffic-shift",
+        ));
+    }
+    let lower = name.to_ascii_lowercase();
+    let valid = if lower.starts_with(':') {
+        PSEUDO_HEADERS.contains(&lower.as_str())
+    } else {
+        !lower.is_empty() && lower.bytes().all(is_token_byte)
+    };
+    if !valid {
+        return Err(ConfigError::at(
+            path,
+            format!("\"{name}\" is not a valid header name"),
+        ));
+    }
+    Ok(lower)
+}
+
+/// A DNS-1123 label (a subset name, as Istio requires): lowercase letters, digits and `-`, at most
+/// 63, starting and ending with a letter or digit.
+pub fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    (1..=63).contains(&bytes.len())
+        && bytes.first().is_some_and(edge)
+        && bytes.last().is_some_and(edge)
+        && bytes.iter().all(|b| edge(b) || *b == b'-')
+}
+
 /// A header the filter writes: a regular (not pseudo) header.
 pub fn writable_header(value: &Value, path: &JsonPath<'_>) -> ConfigResult<String> {
     let name = header_name(read::string(value, path)?, path)?;

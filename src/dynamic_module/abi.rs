@@ -80,6 +80,8 @@ pub const ATTRIBUTE_XDS_ROUTE_NAME: u32 = 61;
 pub const METRICS_SUCCESS: u32 = 0;
 /// `..._on_http_filter_{request,response}_*_status_Continue` (every status enum starts with it).
 pub const CONTINUE: u32 = 0;
+/// `..._on_http_filter_request_headers_status_StopIteration`: after a local reply.
+pub const STOP_ITERATION: u32 = 1;
 
 /// `..._config_define_counter(config, name, *label_names, label_count, *id) -> result`, the same for
 /// the HTTP filter and the cluster specifier.
@@ -104,6 +106,9 @@ pub struct Callbacks {
     pub set_header: unsafe extern "C" fn(FilterEnvoyPtr, u32, ModuleBuffer, ModuleBuffer) -> bool,
     /// `http_add_header(filter, header_type, key, value)`
     pub add_header: unsafe extern "C" fn(FilterEnvoyPtr, u32, ModuleBuffer, ModuleBuffer) -> bool,
+    /// `http_send_response(filter, status, *headers, header_count, body, details)`: a local reply.
+    pub send_response:
+        unsafe extern "C" fn(FilterEnvoyPtr, u32, *mut c_void, usize, ModuleBuffer, ModuleBuffer),
     /// `http_clear_route_cache(filter)`: the route is matched again, on the header just set.
     pub clear_route_cache: unsafe extern "C" fn(FilterEnvoyPtr),
     /// `http_filter_get_attribute_string(filter, attribute_id, *result) -> bool`
@@ -181,6 +186,7 @@ pub fn resolve() -> Result<Callbacks, String> {
         get_header: callback!("http_get_header"),
         set_header: callback!("http_set_header"),
         add_header: callback!("http_add_header"),
+        send_response: callback!("http_send_response"),
         clear_route_cache: callback!("http_clear_route_cache"),
         get_attribute_string: callback!("http_filter_get_attribute_string"),
         define_counter: callback!("http_filter_config_define_counter"),

@@ -36,6 +36,11 @@ pub struct Stream {
 
 impl Stream {
     fn request_header(&self, name: &str) -> Option<&[u8]> {
+        self.request_header_at(name, 0, std::ptr::null_mut())
+    }
+
+    /// The `index`th value of a request header; `total`, unless null, receives how many it has.
+    fn request_header_at(&self, name: &str, index: usize, total: *mut usize) -> Option<&[u8]> {
         let mut value = EnvoyBuffer::EMPTY;
         // SAFETY: `filter` is the live stream of the current hook; `value` is written by Envoy and
         // stays valid until this hook returns or a header is set. Borrowed values live in the
@@ -46,8 +51,8 @@ impl Stream {
                 abi::REQUEST_HEADERS,
                 ModuleBuffer::of(name.as_bytes()),
                 &mut value,
-                0,
-                std::ptr::null_mut(),
+                index,
+                total,
             )
         };
         // Envoy answers true with a null buffer when the header is absent.
@@ -95,6 +100,21 @@ impl Stream {
         self.clear_route_cache();
     }
 
+    /// Answers the request itself, with `status` and no body; the stream goes no further.
+    pub fn send_local_reply(&self, status: u32, details: &str) {
+        // SAFETY: `filter` is the live stream; no headers; the buffers outlive the call.
+        unsafe {
+            (self.callbacks.send_response)(
+                self.filter,
+                status,
+                std::ptr::null_mut(),
+                0,
+                ModuleBuffer::NULL,
+                ModuleBuffer::of(details.as_bytes()),
+            )
+        }
+    }
+
     pub fn add_response_header(&self, name: &str, value: &str) {
         if !self.set(
             abi::RESPONSE_HEADERS,
@@ -126,6 +146,13 @@ impl Stream {
 impl RequestSource for Stream {
     fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
         self.request_header(name).map(Cow::Borrowed)
+    }
+
+    fn any_later_value(&self, name: &str, test: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+        any_later_by_index(
+            |index, total| self.request_header_at(name, index, total),
+            test,
+        )
     }
 
     fn route_name(&self) -> Option<Cow<'_, [u8]>> {
@@ -160,8 +187,9 @@ impl Selection {
     }
 }
 
-impl RequestSource for Selection {
-    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+impl Selection {
+    /// The `index`th value of a request header; `total`, unless null, receives how many it has.
+    fn header_at(&self, name: &str, index: usize, total: *mut usize) -> Option<&[u8]> {
         let mut value = EnvoyBuffer::EMPTY;
         // SAFETY: the selection is live; the value is valid until the hook returns, and the
         // decision that borrows it ends before then.
@@ -170,11 +198,35 @@ impl RequestSource for Selection {
                 self.selection,
                 ModuleBuffer::of(name.as_bytes()),
                 &mut value,
-                0,
-                std::ptr::null_mut(),
+                index,
+                total,
             )
         };
-        (found && !value.ptr.is_null()).then(|| Cow::Borrowed(unsafe { value.bytes() }))
+        (found && !value.ptr.is_null()).then(|| unsafe { value.bytes() })
+    }
+}
+
+/// Whether a value after the first of a repeated header passes `test`, read by index through
+/// `value_at(index, total)` (Envoy's indexed read, which also says how many values there are).
+fn any_later_by_index<'a>(
+    value_at: impl Fn(usize, *mut usize) -> Option<&'a [u8]>,
+    test: &mut dyn FnMut(&[u8]) -> bool,
+) -> bool {
+    let mut total = 0;
+    if value_at(1, &mut total).is_some_and(&mut *test) {
+        return true;
+    }
+    (2..total).any(|index| value_at(index, std::ptr::null_mut()).is_some_and(&mut *test))
+}
+
+impl RequestSource for Selection {
+    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        self.header_at(name, 0, std::ptr::null_mut())
+            .map(Cow::Borrowed)
+    }
+
+    fn any_later_value(&self, name: &str, test: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+        any_later_by_index(|index, total| self.header_at(name, index, total), test)
     }
 
     fn route_name(&self) -> Option<Cow<'_, [u8]>> {

@@ -1,7 +1,7 @@
 //! The HTTP filter `traffic-shift`: strips the client's cluster header, decides, sets the header the
 //! route reads (Envoy matches the route again), counts, and names the destination in the response.
 
-use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, FilterEnvoyPtr, CONTINUE};
+use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, FilterEnvoyPtr, CONTINUE, STOP_ITERATION};
 use super::host::Stream;
 use super::{configure, guarded, Shared};
 use crate::router::Decision;
@@ -103,20 +103,20 @@ unsafe fn stream<'a>(
     ))
 }
 
-/// Runs a header hook on its stream; the filter always lets the stream continue.
+/// Runs a header hook on its stream; the stream continues unless the hook answered it.
 ///
 /// # Safety
 /// As for [`stream`].
 unsafe fn on_headers(
     filter_envoy_ptr: FilterEnvoyPtr,
     filter: *const c_void,
-    hook: impl FnOnce(&Stream, &mut ShiftStream),
+    hook: impl FnOnce(&Stream, &mut ShiftStream) -> u32,
 ) -> u32 {
     guarded(CONTINUE, || {
-        if let Some((host, state)) = unsafe { stream(filter_envoy_ptr, filter) } {
-            hook(&host, state);
+        match unsafe { stream(filter_envoy_ptr, filter) } {
+            Some((host, state)) => hook(&host, state),
+            None => CONTINUE,
         }
-        CONTINUE
     })
 }
 
@@ -131,6 +131,11 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     on_headers(filter_envoy_ptr, filter, |host, stream| {
         let shared = &stream.shared;
         let decision = shared.decide(host);
+        if decision.is_some_and(|d| shared.router.has_no_backend(d)) {
+            // A Gateway API rule without backendRefs: answered here, never sent upstream.
+            host.send_local_reply(500, "traffic_shift_rule_without_backends");
+            return STOP_ITERATION;
+        }
         match decision.and_then(|d| shared.router.cluster(d)) {
             // Replacing drops any value the client sent: a client never picks the upstream.
             Some(cluster) => host.set_request_header(&shared.router.cluster_header, &cluster),
@@ -140,6 +145,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
             host.increment(counter);
         }
         stream.decision = decision;
+        CONTINUE
     })
 }
 
@@ -159,6 +165,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
         ) {
             host.add_response_header(header, &cluster);
         }
+        CONTINUE
     })
 }
 

@@ -56,12 +56,26 @@ impl HostRequest {
 
 impl RequestSource for HostRequest {
     fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        if self.whole_map {
-            if let Some(block) = self.block.get_or_init(request_header_map) {
-                return block.get(name).map(Cow::Borrowed);
-            }
+        // The map, once taken (up front, or for a repeated header), answers every later read.
+        let block = if self.whole_map {
+            self.block.get_or_init(request_header_map).as_ref()
+        } else {
+            self.block.get().and_then(Option::as_ref)
+        };
+        match block {
+            Some(block) => block.get(name).map(Cow::Borrowed),
+            None => request_header(name).map(|value| Cow::Owned(value.into_vec())),
         }
-        request_header(name).map(|value| Cow::Owned(value.into_vec()))
+    }
+
+    /// Envoy 1.40's single-value read hands over only a header's first value, so the later ones
+    /// come from the whole map: one call, taken only when a present header's first value fails a
+    /// condition, and kept for the rest of the request.
+    fn any_later_value(&self, name: &str, test: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+        self.block
+            .get_or_init(request_header_map)
+            .as_ref()
+            .is_some_and(|block| block.values(name).skip(1).any(test))
     }
 
     fn route_name(&self) -> Option<Cow<'_, [u8]>> {

@@ -41,6 +41,11 @@ impl HttpContext for ShiftRequest {
             Ok(mut random) => router.decide(&request, &mut *random),
             Err(_) => None,
         };
+        if decision.is_some_and(|d| router.has_no_backend(d)) {
+            // A Gateway API rule without backendRefs: answered here, never sent upstream.
+            self.send_http_response(500, vec![], None);
+            return Action::Pause;
+        }
         match decision.and_then(|d| router.cluster(d)) {
             // Replacing drops any value the client sent: a client never picks the upstream.
             Some(cluster) => host::set_request_header(&router.cluster_header, &cluster),
