@@ -23,7 +23,7 @@ export TRAFFIC_SHIFT_NATIVE_DIR := $(abspath $(dir $(NATIVE_MODULE)))
 manifests: setup
 	$(PY) tools/manifests/generate.py
 
-.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions oci fuzz soak
+.PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions bench-hostile bench-hostile-instructions oci fuzz soak
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on our Bookinfo and a local Envoy (v1 -> 50/50 -> v3)"
@@ -39,6 +39,7 @@ help:
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
 	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm, a Lua filter and the native module"
 	@echo "make bench-instructions  the bench's listeners under callgrind: instructions per request, deterministic (A/B)"
+	@echo "make bench-hostile  a 60 KiB header scanned by realistic regexes: traffic-shift against Envoy's RE2 route"
 	@echo "make soak          1M requests, 200 ECDS pushes and 10-10,000-entry configs, memory sampled (SOAK_SCALE=0.1 shortens)"
 	@echo "make oci           OCI image for Istio's WasmPlugin"
 	@echo "make manifests     regenerate filter-config/istio, envoy/ and gateway-api/ from filter-config/plugin/*.json"
@@ -159,6 +160,18 @@ bench-instructions: bench-modules
 	@bash tools/debian_tools.sh valgrind:valgrind
 	@$(PY) -m bench --instructions
 
+# Requests carrying a 60 KiB header that realistic regexes must scan: traffic-shift next to an Envoy route
+# doing the same safe_regex matches with RE2 (bench/hostile.py, BENCHMARKS.md "Hostile regex"); about a minute.
+# BENCH_COMPARE_MODULE=x.wasm adds that build on the same configuration.
+bench-hostile: build envoy
+	@bash tools/debian_tools.sh wrk:wrk
+	@$(PY) -m bench.hostile
+
+# The same listeners under callgrind: instructions per request, deterministic on a shared machine.
+bench-hostile-instructions: build envoy
+	@bash tools/debian_tools.sh valgrind:valgrind h2load:nghttp2-client
+	@$(PY) -m bench.hostile --instructions
+
 # Steady load, push storm and config scale on a 2-worker Envoy (tools/soak/, BENCHMARKS.md); a few minutes.
 # SOAK_SCALE (default 1) scales requests and pushes; SOAK_PHASES=steady,storm,scale picks phases.
 SOAK_PHASES ?= steady,storm,scale
@@ -170,9 +183,9 @@ soak: build envoy
 oci: build setup
 	$(PY) tools/manifests/oci_image.py --module $(MODULE) --name traffic-shift --tag $(CRATE_VERSION) --out target/oci
 
-# libFuzzer (fuzz/, its own workspace) on the configuration parser, the request path, then the dynamic-module
+# libFuzzer (fuzz/, its own workspace) on the configuration parser, its scale (up to 100,000 header names), the request path, then the dynamic-module
 # shell's exported functions against a fake Envoy,
-# FUZZ_SECONDS each; a crash leaves its input in fuzz/artifacts/<target>/ and fails the run (after all three).
+# FUZZ_SECONDS each; a crash leaves its input in fuzz/artifacts/<target>/ and fails the run (after all four).
 # cargo-fuzz needs nightly flags: the nightly toolchain when installed, else stable with RUSTC_BOOTSTRAP=1.
 FUZZ_SECONDS ?= 60
 CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
@@ -183,10 +196,11 @@ $(CARGO_FUZZ):
 	cargo install --quiet --locked cargo-fuzz --version 0.13.2 --root $(TOOLS)
 
 fuzz: $(CARGO_FUZZ)
-	@cd fuzz && status=0 && for target in config request shell; do \
+	@cd fuzz && status=0 && for target in config scale request shell; do \
 		mkdir -p corpus/$$target && \
 		$(FUZZ_TOOLCHAIN) $(abspath $(CARGO_FUZZ)) fuzz run --debug-assertions $$target corpus/$$target \
-			$$([ $$target = config ] && echo ../filter-config/plugin) -- -dict=dict/$$target.dict \
+			$$([ $$target = config ] && echo ../filter-config/plugin) $$([ $$target = scale ] && echo seeds/scale) \
+			-- $$([ -f dict/$$target.dict ] && echo -dict=dict/$$target.dict) \
 			-max_total_time=$(FUZZ_SECONDS) $(FUZZ_LIMITS) || status=1; \
 	done; exit $$status
 

@@ -14,6 +14,7 @@ pub mod hosts;
 pub mod matcher;
 pub mod precedence;
 pub mod random;
+mod re2_syntax;
 pub mod request;
 pub mod rollout;
 pub mod router;
@@ -22,6 +23,7 @@ pub mod sticky;
 pub mod string_match;
 pub mod template;
 pub mod weighted;
+pub mod whole_regex;
 
 #[cfg(target_os = "wasi")]
 mod proxy_wasm;

@@ -375,7 +375,7 @@ mod tests {
         let none = request(&[]);
         let empty = request(&[("x-canary", b"")]);
         let set = request(&[("x-canary", b"1")]);
-        let any = StringMatch::Regex(WholeRegex::new(".*").unwrap());
+        let any = StringMatch::Regex(WholeRegex::new(".*", &mut Default::default()).unwrap());
         // An absent header is the empty value: `exact: ""` and `regex: ".*"` match it, so the
         // condition fails; a prefix it does not start with lets it pass.
         assert!(!check(&without(exact("")), &attributes, &none));
@@ -412,7 +412,7 @@ mod tests {
         let canary = attributes.header("x-canary");
         let user = attributes.header("x-user");
         let scheme = attributes.header(":scheme");
-        let regex = StringMatch::Regex(WholeRegex::new("a+").unwrap());
+        let regex = StringMatch::Regex(WholeRegex::new("a+", &mut Default::default()).unwrap());
         let written = vec![
             Condition::Value {
                 slot: route,

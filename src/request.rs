@@ -1,6 +1,9 @@
 //! What the core asks about a request, and a per-request memo so each value is fetched once.
 
+use crate::whole_regex::RegexBudget;
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The host's view of the request. The proxy-wasm shell implements it with host calls;
 /// tests implement it with a map.
@@ -19,7 +22,7 @@ pub trait RequestSource {
 }
 
 /// Something a compiled configuration reads from a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Attribute {
     Header(String),
     RouteName,
@@ -38,27 +41,42 @@ pub enum FetchCost {
     Property,
 }
 
-/// Compile-time registry of attributes: each distinct one gets a slot number.
+/// Compile-time registry of attributes: each distinct one gets a slot number. Lookups by name are
+/// hashed, so registering n attributes costs O(n) whatever their number.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attributes {
     list: Vec<Attribute>,
+    /// The slot of each header name in `list`.
+    headers: HashMap<String, usize>,
+    route_name: Option<usize>,
     /// Slots of headers that are not pseudo-headers but that a request usually carries when it is
     /// read at all: sticky keys (a returning user sends its key).
-    usually_present: Vec<usize>,
+    usually_present: HashSet<usize>,
     /// The header the filter itself writes (`clusterHeader`), which a configuration must not read:
     /// its value on arrival is the client's.
     written_by_filter: Option<String>,
+    /// The configuration's compiled regexes so far: the registry travels through every step of a
+    /// configuration's compile, so it carries their budget too.
+    regex_budget: RegexBudget,
 }
 
 impl Attributes {
     pub fn slot(&mut self, attribute: Attribute) -> usize {
-        match self.list.iter().position(|known| *known == attribute) {
-            Some(slot) => slot,
-            None => {
-                self.list.push(attribute);
-                self.list.len() - 1
-            }
+        let next = self.list.len();
+        let slot = match &attribute {
+            Attribute::Header(name) => match self.headers.get(name) {
+                Some(slot) => return *slot,
+                None => {
+                    self.headers.insert(name.clone(), next);
+                    next
+                }
+            },
+            Attribute::RouteName => *self.route_name.get_or_insert(next),
+        };
+        if slot == next {
+            self.list.push(attribute);
         }
+        slot
     }
 
     /// Names the header the filter writes, so that compiling can refuse to read it.
@@ -80,9 +98,7 @@ impl Attributes {
 
     /// The slot of a header already registered, without registering it.
     pub fn find_header(&self, name: &str) -> Option<usize> {
-        self.list
-            .iter()
-            .position(|known| matches!(known, Attribute::Header(h) if h == name))
+        self.headers.get(name).copied()
     }
 
     /// What fetching the attribute in `slot` costs (an unknown slot is fetched as nothing).
@@ -97,15 +113,16 @@ impl Attributes {
     }
 
     pub fn header(&mut self, name: &str) -> usize {
-        self.slot(Attribute::Header(name.to_string()))
+        match self.headers.get(name) {
+            Some(slot) => *slot,
+            None => self.slot(Attribute::Header(name.to_string())),
+        }
     }
 
     /// A sticky key's header: read only to hash it, and usually present when read.
     pub fn sticky_header(&mut self, name: &str) -> usize {
         let slot = self.header(name);
-        if !self.usually_present.contains(&slot) {
-            self.usually_present.push(slot);
-        }
+        self.usually_present.insert(slot);
         slot
     }
 
@@ -124,6 +141,11 @@ impl Attributes {
             .is_some()
     }
 
+    /// The budget the configuration's regexes are charged to as they compile.
+    pub fn regex_budget(&mut self) -> &mut RegexBudget {
+        &mut self.regex_budget
+    }
+
     pub fn len(&self) -> usize {
         self.list.len()
     }
@@ -134,20 +156,52 @@ impl Attributes {
 }
 
 /// How many attributes a configuration may read with its per-request memo kept on the stack (the
-/// bench's realistic configuration reads six); one that reads more puts the memo on the heap.
+/// bench's realistic configuration reads six).
 pub const INLINE_ATTRIBUTES: usize = 8;
+
+/// In a larger configuration, the first slots (registered first: the first entries' attributes,
+/// pseudo-headers) are memoized in a vector of at most this many, allocated per request; later
+/// slots only once a request fetches them. So a request costs what it touches, not what the
+/// configuration names: 2 KiB at most up front, whatever the number of attributes.
+pub const DENSE_ATTRIBUTES: usize = 64;
 
 /// One attribute's memo: `None` until fetched, then what the source handed over.
 type Fetched<'a> = Option<Option<Cow<'a, [u8]>>>;
 
-/// The memo's storage: on the stack for the usual configuration, so a decision allocates nothing.
+/// Slots are small integers the compiler handed out, never chosen by a client: hashing them
+/// needs no protection against collisions, only speed.
+#[derive(Default)]
+struct SlotHasher(u64);
+
+impl Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8 | u64::from(*byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, slot: usize) {
+        // Fibonacci hashing: spreads consecutive slots over the table's high bits.
+        self.0 = (slot as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// The memo's storage: on the stack for the usual configuration, so a decision allocates nothing;
+/// for a large one, a short vector for the first slots and only the fetched ones beyond.
 #[allow(
     clippy::large_enum_variant,
     reason = "the inline variant is the point: 192 bytes of stack instead of an allocation"
 )]
 enum Memo<'a> {
     Inline([Fetched<'a>; INLINE_ATTRIBUTES]),
-    Heap(Vec<Fetched<'a>>),
+    Large {
+        first: Vec<Fetched<'a>>,
+        fetched: HashMap<usize, Fetched<'a>, BuildHasherDefault<SlotHasher>>,
+    },
 }
 
 impl<'a> Memo<'a> {
@@ -155,21 +209,31 @@ impl<'a> Memo<'a> {
         if len <= INLINE_ATTRIBUTES {
             Memo::Inline([const { None }; INLINE_ATTRIBUTES])
         } else {
-            Memo::Heap(vec![None; len])
+            Memo::Large {
+                first: vec![None; len.min(DENSE_ATTRIBUTES)],
+                fetched: HashMap::default(),
+            }
         }
     }
 
-    fn slot(&self, slot: usize) -> Option<&Fetched<'a>> {
+    fn is_fetched(&self, slot: usize) -> bool {
         match self {
-            Memo::Inline(slots) => slots.get(slot),
-            Memo::Heap(slots) => slots.get(slot),
+            Memo::Inline(slots) => slots.get(slot).is_some_and(Option::is_some),
+            Memo::Large { first, fetched } => match first.get(slot) {
+                Some(memo) => memo.is_some(),
+                None => fetched.contains_key(&slot),
+            },
         }
     }
 
+    /// The memo of `slot` (the caller has checked that the registry knows the slot).
     fn slot_mut(&mut self, slot: usize) -> Option<&mut Fetched<'a>> {
         match self {
             Memo::Inline(slots) => slots.get_mut(slot),
-            Memo::Heap(slots) => slots.get_mut(slot),
+            Memo::Large { first, fetched } => match first.get_mut(slot) {
+                Some(memo) => Some(memo),
+                None => Some(fetched.entry(slot).or_insert(None)),
+            },
         }
     }
 }
@@ -192,7 +256,7 @@ impl<'a, S: RequestSource> Lookup<'a, S> {
 
     /// Whether `slot` was already fetched for this request, so reading it costs no host call.
     pub fn is_fetched(&self, slot: usize) -> bool {
-        self.cache.slot(slot).is_some_and(Option::is_some)
+        self.cache.is_fetched(slot)
     }
 
     /// Whether any value of the attribute in `slot` passes `test`; `None` when it is absent.
@@ -212,11 +276,8 @@ impl<'a, S: RequestSource> Lookup<'a, S> {
 
     pub fn get(&mut self, slot: usize) -> Option<&[u8]> {
         // The registry bounds the slots: an inline memo has spare ones that name nothing.
-        let (Some(cached), Some(attribute)) =
-            (self.cache.slot_mut(slot), self.attributes.list.get(slot))
-        else {
-            return None;
-        };
+        let attribute = self.attributes.list.get(slot)?;
+        let cached = self.cache.slot_mut(slot)?;
         cached
             .get_or_insert_with(|| match attribute {
                 Attribute::Header(name) => self.source.header(name),
@@ -353,6 +414,38 @@ mod tests {
         assert_eq!(lookup.get(0), None);
         assert!(lookup.is_fetched(last) && lookup.is_fetched(0) && !lookup.is_fetched(1));
         assert_eq!(source.fetched(), ["x-last", "x-0"]);
+    }
+
+    #[test]
+    fn a_large_configuration_memoizes_what_the_request_fetches() {
+        let source = Recording::new(&[("x-9999", b"last"), ("x-3", b"early")]);
+        let mut attributes = Attributes::default();
+        let slots: Vec<usize> = (0..10_000)
+            .map(|i| attributes.header(&format!("x-{i}")))
+            .collect();
+        assert_eq!(slots, (0..10_000).collect::<Vec<_>>(), "one slot per name");
+        assert_eq!(attributes.find_header("x-4321"), Some(4321));
+        assert_eq!(attributes.find_header("x-10000"), None);
+        let route = attributes.slot(Attribute::RouteName);
+        assert_eq!(attributes.slot(Attribute::RouteName), route);
+        let mut lookup = Lookup::new(&source, &attributes);
+        for _ in 0..2 {
+            assert_eq!(lookup.get(9999), Some(&b"last"[..]));
+            assert_eq!(lookup.get(3), Some(&b"early"[..]));
+            assert_eq!(lookup.get(DENSE_ATTRIBUTES), None);
+        }
+        assert!(lookup.is_fetched(9999) && lookup.is_fetched(3));
+        assert!(lookup.is_fetched(DENSE_ATTRIBUTES) && !lookup.is_fetched(DENSE_ATTRIBUTES + 1));
+        assert!(!lookup.is_fetched(4) && !lookup.is_fetched(20_000));
+        assert_eq!(
+            lookup.get(20_000),
+            None,
+            "a slot the registry does not know"
+        );
+        assert_eq!(
+            source.fetched(),
+            ["x-9999", "x-3", &format!("x-{DENSE_ATTRIBUTES}")]
+        );
     }
 
     #[test]

@@ -1,62 +1,6 @@
 //! Istio's `StringMatch` over raw bytes: values that are not UTF-8 simply do not match.
 
-/// The compiled size one pattern may take (bytes of the engine's program, per VM). Ordinary
-/// patterns need 1 to 8 KiB (`.{0,256}` needs 32 KiB); a counted-repetition bomb such as
-/// `(?:.{1000}){200}` needs megabytes and is refused. It also bounds the work per request,
-/// which grows with program size times value length.
-pub const REGEX_SIZE_LIMIT: usize = 32 * 1024;
-
-/// An RE2-style pattern that must match the whole value, as Envoy's `safe_regex` does.
-/// `regex-lite` guarantees linear-time matching, so a hostile value cannot stall a worker.
-#[derive(Debug, Clone)]
-pub struct WholeRegex {
-    pattern: String,
-    compiled: regex_lite::Regex,
-}
-
-impl WholeRegex {
-    /// Fails with the engine's reason on an invalid pattern, or one whose compiled program would
-    /// exceed [`REGEX_SIZE_LIMIT`].
-    pub fn new(pattern: &str) -> Result<Self, String> {
-        let compiled = regex_lite::RegexBuilder::new(&format!("^(?:{pattern})$"))
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| {
-                let reason = e.to_string().replace('\n', " ");
-                if reason.contains("size limit") {
-                    format!(
-                        "regex too large: it compiles beyond the {} KiB limit; simplify it",
-                        REGEX_SIZE_LIMIT / 1024
-                    )
-                } else {
-                    format!("invalid regex: {reason}")
-                }
-            })?;
-        Ok(WholeRegex {
-            pattern: pattern.to_string(),
-            compiled,
-        })
-    }
-
-    /// The same pattern, matching regardless of case (for `ignoreUriCase`).
-    pub fn ignoring_case(&self) -> Result<Self, String> {
-        let mut insensitive = WholeRegex::new(&format!("(?i:{})", self.pattern))?;
-        insensitive.pattern = self.pattern.clone();
-        Ok(insensitive)
-    }
-
-    fn matches(&self, value: &[u8]) -> bool {
-        std::str::from_utf8(value).is_ok_and(|text| self.compiled.is_match(text))
-    }
-}
-
-impl PartialEq for WholeRegex {
-    fn eq(&self, other: &Self) -> bool {
-        self.pattern == other.pattern
-    }
-}
-
-impl Eq for WholeRegex {}
+pub use crate::whole_regex::{RegexBudget, WholeRegex};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StringMatch {
@@ -96,7 +40,7 @@ impl StringMatch {
             StringMatch::PathSegments(prefix) => {
                 has_segments(value, prefix, <[u8]>::eq_ignore_ascii_case)
             }
-            // Compiled case-insensitive already (see `WholeRegex::ignoring_case`).
+            // `ignoreUriCase` never applies to a regex, as in Envoy (config/match_block.rs).
             StringMatch::Regex(regex) => regex.matches(value),
         }
     }
@@ -145,18 +89,21 @@ mod tests {
 
     #[test]
     fn regex_matches_the_whole_value_and_only_text() {
-        let regex = StringMatch::Regex(WholeRegex::new("/reviews/[0-9]+").unwrap());
+        let regex = StringMatch::Regex(
+            WholeRegex::new("/reviews/[0-9]+", &mut RegexBudget::default()).unwrap(),
+        );
         assert!(regex.matches(b"/reviews/12"));
         assert!(!regex.matches(b"/reviews/12/x"), "anchored at the end");
         assert!(!regex.matches(b"x/reviews/12"), "anchored at the start");
         assert!(!regex.matches(b"/reviews/\xff"));
-        let either = StringMatch::Regex(WholeRegex::new("v1|v2").unwrap());
+        let either =
+            StringMatch::Regex(WholeRegex::new("v1|v2", &mut RegexBudget::default()).unwrap());
         assert!(either.matches(b"v2"));
         assert!(
             !either.matches(b"v1v2"),
             "alternation stays inside the anchors"
         );
-        assert!(WholeRegex::new("(unclosed")
+        assert!(WholeRegex::new("(unclosed", &mut RegexBudget::default())
             .unwrap_err()
             .starts_with("invalid regex"));
     }
@@ -168,9 +115,9 @@ mod tests {
         assert!(!prefix.matches_ignoring_ascii_case(b"/rev"));
         let exact = StringMatch::Exact(b"/A".to_vec());
         assert!(exact.matches_ignoring_ascii_case(b"/a"));
-        let regex = WholeRegex::new("/Reviews/.*").unwrap();
-        let insensitive = StringMatch::Regex(regex.ignoring_case().unwrap());
-        assert!(insensitive.matches_ignoring_ascii_case(b"/REVIEWS/1"));
-        assert!(!StringMatch::Regex(regex).matches(b"/REVIEWS/1"));
+        let regex = WholeRegex::new("/Reviews/.*", &mut RegexBudget::default()).unwrap();
+        let regex = StringMatch::Regex(regex);
+        assert!(!regex.matches_ignoring_ascii_case(b"/REVIEWS/1"));
+        assert!(regex.matches_ignoring_ascii_case(b"/Reviews/1"));
     }
 }

@@ -231,3 +231,66 @@ fn dynamic_module_shell_routes_hostile_requests_to_configured_clusters() {
     }
     assert!(routed > 0 && routed < REQUEST_INPUTS / 4, "{routed} routed");
 }
+
+/// Patterns for the regex path: RE2 classes, anchors, refusals (too long, too large, not RE2).
+const REGEX_PATTERNS: &[&str] = &[
+    r"\p{L}+",
+    r"\d{3}-\w+\s?",
+    r".*[0-9a-f]{32}.*",
+    r"(?i)straße|σ",
+    r"[^\x00-\x7f]*",
+    r"\bv[0-9]\b",
+    r"(?:.{1000}){200}",
+    r"[a&&b]",
+    r"(",
+    "",
+    // Found by the request target: the parser's message drew the pattern, carriage returns and all.
+    "#\r\r\r\r?[:",
+];
+
+#[test]
+fn regex_path_holds_on_hostile_values() {
+    let mut rng = SplitMix64::new(0x0072_6567_6578);
+    let long_pattern = "a".repeat(1025);
+    let patterns = REGEX_PATTERNS
+        .iter()
+        .copied()
+        .chain([long_pattern.as_str()]);
+    for pattern in patterns {
+        for _ in 0..20 {
+            let mut input = rng.next_u64().to_le_bytes().to_vec();
+            for _ in 0..=REQUEST_HEADERS.len() {
+                push_field(&mut input, None);
+            }
+            push_field(&mut input, Some(pattern.as_bytes()));
+            let value = match below(&mut rng, 4) {
+                0 => random_bytes(&mut rng, 64),
+                1 => "Zoë 123-ab σ v1 ".repeat(below(&mut rng, 50)).into_bytes(),
+                2 => vec![b'a'; below(&mut rng, 4096)],
+                _ => pattern.as_bytes().to_vec(),
+            };
+            push_field(&mut input, Some(&value));
+            fuzz_entry::request(&input);
+        }
+    }
+}
+
+#[test]
+fn huge_configurations_compile_with_each_name_once() {
+    // count (two bytes, scaled to 100,000 names), layout, repeat every (two bytes).
+    for (count, layout, repeat) in [
+        (0u16, 0u8, 0u16),
+        (13_107, 0, 0), // 20,000 names, one entry each
+        (13_107, 1, 0),
+        (13_107, 2, 0),
+        (13_107, 3, 0),
+        (6_553, 1, 7),  // 10,000 names, 7 distinct
+        (6_553, 3, 7),  // duplicates in one HTTPRoute list: refused
+        (65_535, 3, 0), // 100,000 names in one rule
+    ] {
+        let mut input = count.to_le_bytes().to_vec();
+        input.push(layout);
+        input.extend_from_slice(&repeat.to_le_bytes());
+        fuzz_entry::huge_config(&input);
+    }
+}

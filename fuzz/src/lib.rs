@@ -9,13 +9,16 @@ pub mod cursor;
 #[cfg(not(target_family = "wasm"))]
 pub mod fake_envoy;
 pub mod fake_request;
+pub mod huge_config;
 pub mod mutate;
+pub mod regex_target;
 pub mod request_target;
 pub mod rich_config;
 #[cfg(not(target_family = "wasm"))]
 pub mod shell_target;
 
 pub use config_target::config;
+pub use huge_config::huge_config;
 pub use request_target::request;
 #[cfg(not(target_family = "wasm"))]
 pub use shell_target::{shell_config, shell_request};

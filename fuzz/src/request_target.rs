@@ -5,6 +5,7 @@
 use super::checks::{check_decision, check_router};
 use super::cursor::Cursor;
 use super::fake_request::{FakeRequest, WholeMap};
+use super::regex_target::regex_path;
 use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use std::sync::OnceLock;
 use traffic_shift::header_block::HeaderBlock;
@@ -33,7 +34,8 @@ pub fn rich_gateway_router() -> &'static Router {
     ROUTER.get_or_init(|| compiled(RICH_GATEWAY_CONFIG))
 }
 
-/// Input: an 8-byte seed, then one `Cursor::field` per name in REQUEST_HEADERS, then the route name.
+/// Input: an 8-byte seed, then one `Cursor::field` per name in REQUEST_HEADERS, then the route name,
+/// then (optionally) a regex pattern and a value for the regex path alone.
 /// Returns each rich router's decision (VirtualService shape, HTTPRoute shape).
 pub fn request(data: &[u8]) -> [Option<Decision>; 2] {
     let mut cursor = Cursor::new(data);
@@ -45,6 +47,7 @@ pub fn request(data: &[u8]) -> [Option<Decision>; 2] {
         }
     }
     request.route_name = cursor.field();
+    regex_path(&mut cursor);
     let decisions = [
         check_decision(rich_router(), &request, seed),
         check_decision(rich_gateway_router(), &request, seed),

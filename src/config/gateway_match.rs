@@ -8,8 +8,9 @@ use super::read::{self, Schema};
 use crate::matcher::{Condition, MatchRule};
 use crate::precedence::{MatchRank, PathKind};
 use crate::request::Attributes;
-use crate::string_match::{StringMatch, WholeRegex};
+use crate::string_match::{RegexBudget, StringMatch, WholeRegex};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 const API: &str = "HTTPRoute";
 
@@ -74,8 +75,8 @@ fn bounded_value<'v>(value: &'v Value, path: &JsonPath<'_>, max: usize) -> Confi
     Ok(text)
 }
 
-fn regex(text: &str, path: &JsonPath<'_>) -> ConfigResult<StringMatch> {
-    WholeRegex::new(text)
+fn regex(text: &str, path: &JsonPath<'_>, budget: &mut RegexBudget) -> ConfigResult<StringMatch> {
+    WholeRegex::new(text, budget)
         .map(StringMatch::Regex)
         .map_err(|reason| ConfigError::at(path, reason))
 }
@@ -114,7 +115,11 @@ fn match_type<'v>(
 }
 
 /// `path`: `{type, value}`, defaulting to `PathPrefix` and `/`.
-fn path_match(value: &Value, path: &JsonPath<'_>) -> ConfigResult<StringMatch> {
+fn path_match(
+    value: &Value,
+    path: &JsonPath<'_>,
+    budget: &mut RegexBudget,
+) -> ConfigResult<StringMatch> {
     let map = read::object(value, path)?;
     PATH.check_as(map, path, API, &[])?;
     let kind = match_type(
@@ -129,7 +134,7 @@ fn path_match(value: &Value, path: &JsonPath<'_>) -> ConfigResult<StringMatch> {
         None => "/",
     };
     if kind == "RegularExpression" {
-        return regex(text, &at);
+        return regex(text, &at, budget);
     }
     check_plain_path(text, &at)?;
     let bytes = text.as_bytes().to_vec();
@@ -146,8 +151,10 @@ fn named_values(
     path: &JsonPath<'_>,
     max_value: usize,
     name_of: impl Fn(&str, &JsonPath<'_>) -> ConfigResult<String>,
+    budget: &mut RegexBudget,
 ) -> ConfigResult<Vec<(String, StringMatch)>> {
     let mut found: Vec<(String, StringMatch)> = Vec::new();
+    let mut names = HashSet::new();
     for (index, item) in read::array(value, path)?.iter().enumerate() {
         let at = path.index(index);
         let map = read::object(item, &at)?;
@@ -157,7 +164,7 @@ fn named_values(
             Some(name) => name_of(read::string(name, &name_path)?, &name_path)?,
             None => return Err(ConfigError::at(&name_path, "missing")),
         };
-        if found.iter().any(|(earlier, _)| *earlier == name) {
+        if !names.insert(name.clone()) {
             // Gateway API would ignore the later one; a rule that silently does nothing is refused.
             return Err(ConfigError::at(
                 &name_path,
@@ -173,7 +180,7 @@ fn named_values(
         };
         let matcher = match match_type(map, &at, "Exact", &["Exact", "RegularExpression"])? {
             "Exact" => StringMatch::Exact(text.as_bytes().to_vec()),
-            _ => regex(text, &value_path)?,
+            _ => regex(text, &value_path, budget)?,
         };
         found.push((name, matcher));
     }
@@ -211,8 +218,8 @@ fn one_match(
         let at = path.key(key);
         match key.as_str() {
             "path" => conditions.push(Condition::Uri {
+                matcher: path_match(field, &at, attributes.regex_budget())?,
                 path: attributes.header(":path"),
-                matcher: path_match(field, &at)?,
                 ignore_case: false,
             }),
             "method" => {
@@ -223,13 +230,25 @@ fn one_match(
                 });
             }
             "headers" => {
-                for (name, matcher) in named_values(field, &at, MAX_HEADER_VALUE, header)? {
+                for (name, matcher) in named_values(
+                    field,
+                    &at,
+                    MAX_HEADER_VALUE,
+                    header,
+                    attributes.regex_budget(),
+                )? {
                     let slot = attributes.header(&name);
                     conditions.push(Condition::Value { slot, matcher });
                 }
             }
             "queryParams" => {
-                for (name, matcher) in named_values(field, &at, MAX_QUERY_VALUE, query_name)? {
+                for (name, matcher) in named_values(
+                    field,
+                    &at,
+                    MAX_QUERY_VALUE,
+                    query_name,
+                    attributes.regex_budget(),
+                )? {
                     conditions.push(Condition::QueryParam {
                         path: attributes.header(":path"),
                         name: name.into_bytes(),

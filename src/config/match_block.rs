@@ -6,7 +6,7 @@ use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::matcher::{Condition, MatchRule};
 use crate::request::{Attribute, Attributes};
-use crate::string_match::{StringMatch, WholeRegex};
+use crate::string_match::{RegexBudget, StringMatch, WholeRegex};
 use serde_json::Value;
 
 const BLOCK: Schema = Schema {
@@ -53,6 +53,7 @@ fn string_match(
     value: &Value,
     path: &JsonPath<'_>,
     field: Field,
+    budget: &mut RegexBudget,
 ) -> ConfigResult<Option<StringMatch>> {
     let map = read::object(value, path)?;
     STRING_MATCH.check(map, path)?;
@@ -81,14 +82,19 @@ fn string_match(
     match kind.as_str() {
         "exact" => Ok(Some(StringMatch::Exact(text.as_bytes().to_vec()))),
         "prefix" => Ok(Some(StringMatch::Prefix(text.as_bytes().to_vec()))),
-        _ => WholeRegex::new(text)
+        _ => WholeRegex::new(text, budget)
             .map(|regex| Some(StringMatch::Regex(regex)))
             .map_err(|reason| ConfigError::at(&at, reason)),
     }
 }
 
-fn required_match(value: &Value, path: &JsonPath<'_>, field: Field) -> ConfigResult<StringMatch> {
-    string_match(value, path, field)?
+fn required_match(
+    value: &Value,
+    path: &JsonPath<'_>,
+    field: Field,
+    budget: &mut RegexBudget,
+) -> ConfigResult<StringMatch> {
+    string_match(value, path, field, budget)?
         .ok_or_else(|| ConfigError::at(path, "expected one of exact, prefix or regex"))
 }
 
@@ -106,6 +112,7 @@ fn header_matches(
     value: &Value,
     path: &JsonPath<'_>,
     without: bool,
+    budget: &mut RegexBudget,
 ) -> ConfigResult<Vec<(String, Option<StringMatch>)>> {
     let map = read::object(value, path)?;
     // Two spellings of one name (`End-User`, `end-user`) are two conditions on it, ANDed, as the two
@@ -117,7 +124,7 @@ fn header_matches(
             let matcher = if without && is_istio_any(matcher) {
                 None
             } else {
-                string_match(matcher, &at, Field::Named)?
+                string_match(matcher, &at, Field::Named, budget)?
             };
             Ok((lower, matcher))
         })
@@ -128,6 +135,7 @@ fn header_matches(
 fn query_matches<'v>(
     value: &'v Value,
     path: &JsonPath<'_>,
+    budget: &mut RegexBudget,
 ) -> ConfigResult<Vec<(&'v str, Option<StringMatch>)>> {
     let map = read::object(value, path)?;
     map.iter()
@@ -139,7 +147,10 @@ fn query_matches<'v>(
                     "a query parameter name must not be empty",
                 ));
             }
-            Ok((name.as_str(), string_match(matcher, &at, Field::Named)?))
+            Ok((
+                name.as_str(),
+                string_match(matcher, &at, Field::Named, budget)?,
+            ))
         })
         .collect()
 }
@@ -164,7 +175,7 @@ fn block(
             }
             "ignoreUriCase" => {}
             "uri" => {
-                let matcher = required_match(field, &at, Field::Uri)?;
+                let matcher = required_match(field, &at, Field::Uri, attributes.regex_budget())?;
                 // As in Envoy, where Istio's `ignoreUriCase` is the route's `case_sensitive: false`:
                 // it applies to exact and prefix paths, never to a regex.
                 let ignore_case = ignore_case && !matches!(matcher, StringMatch::Regex(_));
@@ -175,15 +186,16 @@ fn block(
                 })
             }
             "scheme" | "method" | "authority" => conditions.push(Condition::Value {
+                matcher: required_match(field, &at, Field::Value, attributes.regex_budget())?,
                 slot: attributes.header(&format!(":{key}")),
-                matcher: required_match(field, &at, Field::Value)?,
             }),
             "routeName" => conditions.push(Condition::Value {
+                matcher: required_match(field, &at, Field::Value, attributes.regex_budget())?,
                 slot: attributes.slot(Attribute::RouteName),
-                matcher: required_match(field, &at, Field::Value)?,
             }),
             "headers" => {
-                for (name, matcher) in header_matches(field, &at, false)? {
+                for (name, matcher) in header_matches(field, &at, false, attributes.regex_budget())?
+                {
                     let slot = attributes.header(&name);
                     conditions.push(match matcher {
                         Some(matcher) => Condition::Value { slot, matcher },
@@ -192,13 +204,14 @@ fn block(
                 }
             }
             "withoutHeaders" => {
-                for (name, matcher) in header_matches(field, &at, true)? {
+                for (name, matcher) in header_matches(field, &at, true, attributes.regex_budget())?
+                {
                     let slot = attributes.header(&name);
                     conditions.push(Condition::Without { slot, matcher });
                 }
             }
             "queryParams" => {
-                for (name, matcher) in query_matches(field, &at)? {
+                for (name, matcher) in query_matches(field, &at, attributes.regex_budget())? {
                     conditions.push(Condition::QueryParam {
                         path: attributes.header(":path"),
                         name: name.as_bytes().to_vec(),

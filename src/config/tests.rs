@@ -376,3 +376,95 @@ fn a_configuration_reading_two_pseudo_headers_takes_the_whole_map() {
     ]});
     assert!(reads_several(uri_and_method));
 }
+
+#[test]
+fn regex_limits_are_refused_at_the_path_of_the_regex() {
+    let entry =
+        |block: Value| one_entry(json!({"match": [block], "route": [route("v1", json!(1))]}));
+    let long = "a".repeat(1025);
+    let message = refused(&entry(json!({"headers": {"x-id": {"regex": long}}})));
+    assert!(
+        message.ends_with(
+            "at http[0].match[0].headers.x-id.regex: regex too long: 1025 bytes, more than the 1024 Istio accepts"
+        ),
+        "{message}"
+    );
+    let message = refused(&entry(json!({"uri": {"regex": "(?:.{1000}){200}"}})));
+    assert!(
+        message.contains(
+            "at http[0].match[0].uri.regex: regex too large: its program exceeds 32768 states"
+        ),
+        "{message}"
+    );
+    let message = refused(&entry(json!({"authority": {"regex": "[a-z&&[^x]]"}})));
+    assert!(
+        message.contains("at http[0].match[0].authority.regex: invalid regex: a class operation"),
+        "{message}"
+    );
+    // Each `.{0,200}` takes about 200 KiB of the 32 MiB budget (203 natively, 195 on wasm32): the
+    // 162nd to 168th crosses it; the error names that one.
+    let crossed_at = |message: &str, before: &str, after: &str| {
+        let start = message.find(before).map(|i| i + before.len());
+        let index = start.and_then(|start| {
+            let digits = &message[start..];
+            let end = digits.find(']')?;
+            let rest = &digits[end + 1..];
+            rest.starts_with(after)
+                .then(|| digits[..end].parse::<usize>().ok())
+                .flatten()
+        });
+        assert!(
+            index.is_some_and(|i| (150..170).contains(&i))
+                && message.contains("the regexes up to this one take"),
+            "{message}"
+        );
+    };
+    let blocks: Vec<Value> = (0..170)
+        .map(|_| json!({"uri": {"regex": ".{0,200}"}}))
+        .collect();
+    let message = refused(
+        &json!({"http": [{"match": blocks, "route": [route("v1", json!(1))]}]}).to_string(),
+    );
+    crossed_at(&message, "at http[0].match[", ".uri.regex: ");
+    assert!(
+        message.ends_with(
+            "more than the 32 MiB one configuration may use; use fewer or simpler regexes"
+        ),
+        "{message}"
+    );
+    // The budget is the whole configuration's, across entries and in both shapes.
+    let entries: Vec<Value> = (0..170)
+        .map(|i| json!({"name": format!("e{i}"), "match": [{"headers": {"x-id": {"regex": ".{0,200}"}}}], "route": [route("v1", json!(1))]}))
+        .collect();
+    let message = refused(&json!({ "http": entries }).to_string());
+    crossed_at(&message, "at http[", ".match[0].headers.x-id.regex: ");
+    let rules: Vec<Value> = (0..170)
+        .map(|_| json!({"matches": [{"headers": [{"name": "x-id", "type": "RegularExpression", "value": ".{0,200}"}]}], "backendRefs": [{"name": "reviews-v1", "port": 9080}]}))
+        .collect();
+    let message = refused(&json!({ "rules": rules }).to_string());
+    crossed_at(&message, "at rules[", ".matches[0].headers[0].value: ");
+    let message = refused(&json!({"rules": [{"matches": [{"path": {"type": "RegularExpression", "value": long}}], "backendRefs": [{"name": "reviews-v1", "port": 9080}]}]}).to_string());
+    assert!(
+        message.contains("at rules[0].matches[0].path.value: "),
+        "{message}"
+    );
+    // Within the budget, ordinary patterns compile by the hundred.
+    let ordinary: Vec<Value> = (0..300)
+        .map(|i| json!({"uri": {"regex": format!("/api/v{i}/[a-z0-9-]+(/.*)?")}}))
+        .collect();
+    compile(json!({"http": [{"match": ordinary, "route": [route("v1", json!(1))]}]}));
+}
+
+#[test]
+fn a_header_name_given_twice_in_an_http_route_list_is_refused_at_the_second() {
+    let headers: Vec<Value> = (0..5000)
+        .map(|i| json!({"name": format!("x-h{}", i % 4999), "value": "1"}))
+        .collect();
+    let message = refused(&json!({"rules": [{"matches": [{"headers": headers}], "backendRefs": [{"name": "reviews-v1", "port": 9080}]}]}).to_string());
+    assert!(
+        message.contains(
+            "at rules[0].matches[0].headers[4999].name: \"x-h0\" is matched by an earlier entry"
+        ),
+        "{message}"
+    );
+}
