@@ -1,6 +1,7 @@
 //! A compiled configuration and the per-request decision it makes.
 
 use crate::authority_index::AuthorityIndex;
+use crate::cohort::Cohort;
 use crate::hosts::{self, HostSet};
 use crate::matcher::MatchRule;
 use crate::precedence::Precedence;
@@ -32,6 +33,8 @@ pub struct Entry {
     pub name: String,
     pub rule: MatchRule,
     pub sticky: Option<StickyKey>,
+    /// `sticky.cohort`: the key places the user by the cohort's position, not by cluster names.
+    pub cohort: Option<Cohort>,
     /// Rendered cluster names, one per destination (with an empty port where the request's
     /// port goes: the name the stats carry).
     pub clusters: Vec<String>,
@@ -66,9 +69,10 @@ impl Entry {
         random: &mut impl RandomSource,
     ) -> usize {
         if self.clusters.len() > 1 {
-            let by_key = self
-                .sticky_key(request)
-                .and_then(|key| sticky::choose(key, &self.cluster_hashes, &self.weights));
+            let by_key = self.sticky_key(request).and_then(|key| match &self.cohort {
+                Some(cohort) => cohort.place(key, &self.weights),
+                None => sticky::choose(key, &self.cluster_hashes, &self.weights),
+            });
             if let Some(index) = by_key {
                 return index;
             }

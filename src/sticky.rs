@@ -28,10 +28,21 @@ fn unit_interval(key_hash: u64, destination_hash: u64) -> f64 {
 /// The destination for `key`: `destination_hashes[i]` is `fnv1a` of destination i's cluster name.
 /// Destinations of weight 0 are never chosen. `None` when every weight is 0.
 pub fn choose(key: &[u8], destination_hashes: &[u64], weights: &[u32]) -> Option<usize> {
-    let key_hash = fnv1a(key);
+    choose_hashed(fnv1a(key), destination_hashes, weights, None)
+}
+
+/// [`choose`] from a key already hashed, leaving out destination `except` (a cohort places its
+/// newer destination first and picks among the others with this).
+#[inline]
+pub fn choose_hashed(
+    key_hash: u64,
+    destination_hashes: &[u64],
+    weights: &[u32],
+    except: Option<usize>,
+) -> Option<usize> {
     let mut best: Option<(f64, usize)> = None;
     for (index, (hash, weight)) in destination_hashes.iter().zip(weights).enumerate() {
-        if *weight == 0 {
+        if *weight == 0 || except == Some(index) {
             continue;
         }
         let score = -unit_interval(key_hash, *hash).ln() / f64::from(*weight);

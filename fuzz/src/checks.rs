@@ -145,7 +145,10 @@ pub fn check_decision<S: RequestSource>(
         if entry_has_choice(router, decision.entry) {
             if let Some(key) = sticky_key(router, decision.entry, source) {
                 let entry = &router.entries[decision.entry];
-                let pinned = sticky::choose(&key, &entry.cluster_hashes, &entry.weights);
+                let pinned = match &entry.cohort {
+                    Some(cohort) => cohort.place(&key, &entry.weights),
+                    None => sticky::choose(&key, &entry.cluster_hashes, &entry.weights),
+                };
                 assert_eq!(
                     Some(decision.destination),
                     pinned,

@@ -1,6 +1,7 @@
 //! `http[]`: one entry of the VirtualService shape, compiled into an [`Entry`]; and [`assemble`],
 //! which both shapes (this and Gateway API's `rules[]`) use to finish an entry.
 
+use super::cohort::{cohort, label};
 use super::error::{ConfigError, ConfigResult};
 use super::match_block::{client_chooses, match_rule};
 use super::names::{check_cluster_name, cookie_name, is_dns_label, writable_header};
@@ -55,7 +56,7 @@ const PORT: Schema = Schema {
 };
 
 const STICKY: Schema = Schema {
-    known: &["header", "cookie"],
+    known: &["header", "cookie", "cohort"],
     not_implemented: &[],
 };
 
@@ -165,6 +166,7 @@ fn route(
         weights[0] = 1;
     }
     Ok(Targets {
+        versions: vec![None; clusters.len()],
         clusters,
         weights,
         destinations,
@@ -172,18 +174,23 @@ fn route(
     })
 }
 
+/// The key, and the cohort's name when it names one.
 fn sticky(
     value: &Value,
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
-) -> ConfigResult<StickyKey> {
+) -> ConfigResult<(StickyKey, Option<String>)> {
     let map = read::object(value, path)?;
     STICKY.check(map, path)?;
+    let cohort = match map.get("cohort") {
+        Some(name) => Some(label(name, &path.key("cohort"))?),
+        None => None,
+    };
     let written = attributes
         .written_by_filter()
         .unwrap_or_default()
         .to_string();
-    match (map.get("header"), map.get("cookie")) {
+    let key = match (map.get("header"), map.get("cookie")) {
         (Some(header), None) => {
             let at = path.key("header");
             let name = writable_header(header, &at)?;
@@ -208,7 +215,8 @@ fn sticky(
             path,
             "give exactly one of header or cookie",
         )),
-    }
+    }?;
+    Ok((key, cohort))
 }
 
 /// Where an entry's traffic goes: rendered cluster names, their weights and the destinations they
@@ -217,6 +225,8 @@ pub struct Targets {
     pub clusters: Vec<String>,
     pub weights: Vec<u32>,
     pub destinations: Vec<Destination>,
+    /// Each destination's `version` extension (HTTPRoute), lining it up in a `sticky.cohort`.
+    pub versions: Vec<Option<String>>,
     /// Where a destination's cluster name takes the request's port (see [`Entry::port_holes`]);
     /// may be shorter than `clusters` (missing means none).
     pub port_holes: Vec<Option<PortHoles>>,
@@ -233,14 +243,18 @@ pub fn assemble(
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
 ) -> ConfigResult<Entry> {
-    let sticky = match map.get("sticky") {
-        Some(key) => Some(sticky(key, &path.key("sticky"), attributes)?),
-        None => None,
+    let (sticky, cohort_name) = match map.get("sticky") {
+        Some(key) => {
+            let (key, cohort) = sticky(key, &path.key("sticky"), attributes)?;
+            (Some(key), cohort)
+        }
+        None => (None, None),
     };
     let Targets {
         clusters,
         weights,
         destinations,
+        versions,
         port_holes,
     } = targets;
     if port_holes.iter().any(Option::is_some) {
@@ -257,11 +271,19 @@ pub fn assemble(
         Some(value) => Some(rollout(value, &path.key("rollout"), &weights)?),
         None => None,
     };
+    let cohort = cohort(
+        cohort_name.as_deref(),
+        &versions,
+        &destinations,
+        rollout.as_ref(),
+        targets_path,
+    )?;
     let cluster_hashes = clusters.iter().map(|c| fnv1a(c.as_bytes())).collect();
     Ok(Entry {
         name,
         rule,
         sticky,
+        cohort,
         clusters,
         port_holes,
         hosts: None,

@@ -4,6 +4,7 @@
 //! traffic-shift extension carries over); each of its matches becomes a [`Candidate`] of the
 //! configuration's precedence order.
 
+use super::cohort::label;
 use super::entry::{self, Targets, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
 use super::gateway_match::{matches, ranks};
@@ -71,15 +72,19 @@ fn check_service_kind(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigRe
     Ok(())
 }
 
-/// One backendRef: the Service's cluster name (no subset) and its weight (default 1).
+/// traffic-shift's own key of a backendRef: its version in a `sticky.cohort`.
+const BACKEND_REF_EXTENSIONS: &[&str] = &["version"];
+
+/// One backendRef: the Service's cluster name (no subset), its weight (default 1) and its
+/// `version` extension.
 fn backend_ref(
     value: &Value,
     path: &JsonPath<'_>,
     context: &HostContext<'_>,
     template: &ClusterNameTemplate,
-) -> ConfigResult<(String, u32, Destination)> {
+) -> ConfigResult<(String, u32, Destination, Option<String>)> {
     let map = read::object(value, path)?;
-    BACKEND_REF.check_as(map, path, API, &[])?;
+    BACKEND_REF.check_as(map, path, API, BACKEND_REF_EXTENSIONS)?;
     check_service_kind(map, path)?;
     let name_path = path.key("name");
     let name = match map.get("name") {
@@ -125,7 +130,11 @@ fn backend_ref(
     };
     let cluster = template.render(&destination);
     check_cluster_name(&cluster, path)?;
-    Ok((cluster, weight, destination))
+    let version = match map.get("version") {
+        Some(version) => Some(label(version, &path.key("version"))?),
+        None => None,
+    };
+    Ok((cluster, weight, destination, version))
 }
 
 fn backend_refs(
@@ -139,14 +148,16 @@ fn backend_refs(
         clusters: Vec::with_capacity(items.len()),
         weights: Vec::with_capacity(items.len()),
         destinations: Vec::with_capacity(items.len()),
+        versions: Vec::with_capacity(items.len()),
         port_holes: Vec::new(),
     };
     for (index, item) in items.iter().enumerate() {
-        let (cluster, weight, destination) =
+        let (cluster, weight, destination, version) =
             backend_ref(item, &path.index(index), context, template)?;
         targets.clusters.push(cluster);
         targets.weights.push(weight);
         targets.destinations.push(destination);
+        targets.versions.push(version);
     }
     // Unlike Istio, a lone backend keeps its weight: weight 0 means no traffic, refused below.
     Ok(targets)
@@ -174,6 +185,7 @@ fn without_backends(
         name,
         rule,
         sticky: None,
+        cohort: None,
         clusters: Vec::new(),
         port_holes: Vec::new(),
         hosts: None,
@@ -231,6 +243,7 @@ fn rule(
             clusters: Vec::new(),
             weights: Vec::new(),
             destinations: Vec::new(),
+            versions: Vec::new(),
             port_holes: Vec::new(),
         },
     };
