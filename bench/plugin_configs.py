@@ -71,10 +71,12 @@ REALISTIC_GATEWAY = {
 GATEWAY_CLUSTERS = {"outbound|9080||reviews-%s.default.svc.cluster.local" % v: v for v in ("v1", "v2", "v3")}
 
 
-def _one_entry(match=None, hosts=None, route=None) -> dict:
+def _one_entry(match=None, hosts=None, route=None, sticky=None) -> dict:
     entry = {"name": "reviews-shift", "route": route or _split()}
     if match:
         entry["match"] = [match]
+    if sticky:
+        entry["sticky"] = sticky
     return {"http": [entry], **({"hosts": hosts} if hosts else {})}
 
 
@@ -97,6 +99,11 @@ COST_MODEL = {
     # Two values, so the filter takes the whole header map in one call instead (request.rs).
     "cost-two-values": ("1 entry + hosts + uri (whole map in one call)",
                         _one_entry({"uri": {"prefix": "/"}}, hosts=["reviews"])),
+    # Sticky on a header every bench request carries (h2load's user-agent; the sanity check sends none, so
+    # it sees the random split): the hash of a key, and the same with a cohort (linked canaries).
+    "cost-sticky": ("1 entry, sticky on user-agent", _one_entry(sticky={"header": "user-agent"})),
+    "cost-cohort": ("1 entry, sticky on user-agent in a cohort",
+                    _one_entry(sticky={"header": "user-agent", "cohort": "release-2026-12"})),
 }
 
 

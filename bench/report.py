@@ -38,6 +38,8 @@ COST_STEPS = (
     ("destinations without a port (reads :authority, fills the name)", "cost-port", "cost-0"),
     ("filling the name's port where hosts read :authority already", "cost-hosts-port", "cost-hosts"),
     ("two values (:path and :authority) through the whole header map", "cost-two-values", "cost-0"),
+    ("a sticky key (user-agent) over the random choice", "cost-sticky", "cost-0"),
+    ("a cohort over plain sticky (same key)", "cost-cohort", "cost-sticky"),
 )
 # The last line, in this order.
 SUMMARY = ("ratio_vs_floor", "ratio_vs_lua", "ratio_vs_noop", "ratio_vs_native")

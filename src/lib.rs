@@ -7,6 +7,7 @@
 //! native build).
 
 pub mod authority_index;
+pub mod cohort;
 pub mod config;
 pub mod header_block;
 pub mod hosts;

@@ -1,6 +1,7 @@
 //! A compiled configuration and the per-request decision it makes.
 
 use crate::authority_index::AuthorityIndex;
+use crate::cohort::Cohort;
 use crate::hosts::{self, HostSet};
 use crate::matcher::MatchRule;
 use crate::precedence::Precedence;
@@ -40,6 +41,8 @@ pub struct Target {
     pub destination: Destination,
     /// The cluster name's hash: its identity for sticky keys (rendezvous hashing).
     pub cluster_hash: u64,
+    /// Its `version` extension (an HTTPRoute backendRef's), lining it up in a `sticky.cohort`.
+    pub version: Option<String>,
 }
 
 impl Target {
@@ -56,6 +59,7 @@ impl Target {
             weight,
             destination,
             cluster_hash,
+            version: None,
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct Entry {
     pub name: String,
     pub rule: MatchRule,
     pub sticky: Option<StickyKey>,
+    /// `sticky.cohort`: the key places the user by the cohort's position, not by cluster names.
+    pub cohort: Option<Cohort>,
     /// The destinations, in configuration order; at least one.
     pub targets: Vec<Target>,
     /// The index in [`Router::host_sets`] of the hosts this entry applies to (`None`: any).
@@ -119,9 +125,12 @@ impl Entry {
         random: &mut impl RandomSource,
     ) -> usize {
         if self.targets.len() > 1 {
-            let by_key = self.sticky_key(request).and_then(|key| {
-                let targets = self.targets.iter();
-                sticky::choose(key, targets.map(|t| (t.cluster_hash, t.weight)))
+            let by_key = self.sticky_key(request).and_then(|key| match &self.cohort {
+                Some(cohort) => cohort.place(key, self.targets.as_slice()),
+                None => {
+                    let targets = self.targets.iter();
+                    sticky::choose(key, targets.map(|t| (t.cluster_hash, t.weight)))
+                }
             });
             if let Some(index) = by_key {
                 return index;

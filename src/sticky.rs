@@ -33,10 +33,20 @@ pub fn choose_among(key: &[u8], hashes: &[u64], weights: &[u32]) -> Option<usize
 /// The destination for `key` among `(hash, weight)` per destination, where the hash is `fnv1a` of
 /// its cluster name. Destinations of weight 0 are never chosen. `None` when every weight is 0.
 pub fn choose(key: &[u8], destinations: impl Iterator<Item = (u64, u32)>) -> Option<usize> {
-    let key_hash = fnv1a(key);
+    choose_hashed(fnv1a(key), destinations, None)
+}
+
+/// [`choose`] from a key already hashed, leaving out destination `except` (a cohort places its
+/// newer destination first and picks among the others with this).
+#[inline]
+pub fn choose_hashed(
+    key_hash: u64,
+    destinations: impl Iterator<Item = (u64, u32)>,
+    except: Option<usize>,
+) -> Option<usize> {
     let mut best: Option<(f64, usize)> = None;
     for (index, (hash, weight)) in destinations.enumerate() {
-        if weight == 0 {
+        if weight == 0 || except == Some(index) {
             continue;
         }
         let score = -unit_interval(key_hash, hash).ln() / f64::from(weight);

@@ -141,7 +141,7 @@ def test_stage_means_what_its_name_says(name, expected, tag_mode):
 
 def test_every_plugin_json_is_a_known_stage():
     names = {os.path.basename(p)[:-len(".json")] for p in PLUGIN_JSON}
-    assert names == set(kit.MIGRATION) | {kit.TAG_STAGE, kit.ROLLOUT_STAGE} | set(kit.GATEWAY_MIGRATION)
+    assert names == set(kit.MIGRATION) | {kit.TAG_STAGE, kit.ROLLOUT_STAGE, kit.COHORT_STAGE} | set(kit.GATEWAY_MIGRATION)
 
 
 @pytest.mark.parametrize("name, expected", [

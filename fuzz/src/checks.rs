@@ -145,10 +145,13 @@ pub fn check_decision<S: RequestSource>(
         if entry_has_choice(router, decision.entry) {
             if let Some(key) = sticky_key(router, decision.entry, source) {
                 let entry = &router.entries[decision.entry];
-                let pinned = sticky::choose(
-                    &key,
-                    entry.targets.iter().map(|t| (t.cluster_hash, t.weight)),
-                );
+                let pinned = match &entry.cohort {
+                    Some(cohort) => cohort.place(&key, entry.targets.as_slice()),
+                    None => sticky::choose(
+                        &key,
+                        entry.targets.iter().map(|t| (t.cluster_hash, t.weight)),
+                    ),
+                };
                 assert_eq!(
                     Some(decision.destination),
                     pinned,

@@ -1,6 +1,7 @@
 //! `http[]`: one entry of the VirtualService shape, compiled into an [`Entry`]; and [`assemble`],
 //! which both shapes (this and Gateway API's `rules[]`) use to finish an entry.
 
+use super::cohort::{cohort, label};
 use super::error::{ConfigError, ConfigResult};
 use super::match_block::{client_chooses, match_rule};
 use super::names::{check_cluster_name, cookie_name, is_dns_label, writable_header};
@@ -54,7 +55,7 @@ const PORT: Schema = Schema {
 };
 
 const STICKY: Schema = Schema {
-    known: &["header", "cookie"],
+    known: &["header", "cookie", "cohort"],
     not_implemented: &[],
 };
 
@@ -158,18 +159,23 @@ fn route(
     Ok(targets)
 }
 
+/// The key, and the cohort's name when it names one.
 fn sticky(
     value: &Value,
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
-) -> ConfigResult<StickyKey> {
+) -> ConfigResult<(StickyKey, Option<String>)> {
     let map = read::object(value, path)?;
     STICKY.check(map, path)?;
+    let cohort = match map.get("cohort") {
+        Some(name) => Some(label(name, &path.key("cohort"))?),
+        None => None,
+    };
     let written = attributes
         .written_by_filter()
         .unwrap_or_default()
         .to_string();
-    match (map.get("header"), map.get("cookie")) {
+    let key = match (map.get("header"), map.get("cookie")) {
         (Some(header), None) => {
             let at = path.key("header");
             let name = writable_header(header, &at)?;
@@ -194,7 +200,8 @@ fn sticky(
             path,
             "give exactly one of header or cookie",
         )),
-    }
+    }?;
+    Ok((key, cohort))
 }
 
 /// Finishes an entry of either shape from its name, match rule and targets (read by the shape's own
@@ -208,9 +215,12 @@ pub fn assemble(
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
 ) -> ConfigResult<Entry> {
-    let sticky = match map.get("sticky") {
-        Some(key) => Some(sticky(key, &path.key("sticky"), attributes)?),
-        None => None,
+    let (sticky, cohort_name) = match map.get("sticky") {
+        Some(key) => {
+            let (key, cohort) = sticky(key, &path.key("sticky"), attributes)?;
+            (Some(key), cohort)
+        }
+        None => (None, None),
     };
     if targets.iter().any(|t| t.port_holes.is_some()) {
         // The cluster name takes the request's port from `:authority`.
@@ -227,10 +237,20 @@ pub fn assemble(
         Some(value) => Some(rollout(value, &path.key("rollout"), &weights)?),
         None => None,
     };
+    let versions: Vec<Option<String>> = targets.iter().map(|t| t.version.clone()).collect();
+    let destinations: Vec<Destination> = targets.iter().map(|t| t.destination.clone()).collect();
+    let cohort = cohort(
+        cohort_name.as_deref(),
+        &versions,
+        &destinations,
+        rollout.as_ref(),
+        targets_path,
+    )?;
     Ok(Entry {
         name,
         rule,
         sticky,
+        cohort,
         targets,
         hosts: None,
         choice,

@@ -4,6 +4,7 @@
 //! traffic-shift extension carries over); each of its matches becomes a [`Candidate`] of the
 //! configuration's precedence order.
 
+use super::cohort::label;
 use super::entry::{self, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
 use super::gateway_match::{matches, ranks};
@@ -71,15 +72,19 @@ fn check_service_kind(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigRe
     Ok(())
 }
 
-/// One backendRef: the Service's cluster name (no subset) and its weight (default 1).
+/// traffic-shift's own key of a backendRef: its version in a `sticky.cohort`.
+const BACKEND_REF_EXTENSIONS: &[&str] = &["version"];
+
+/// One backendRef: the Service's cluster name (no subset), its weight (default 1) and its
+/// `version` extension.
 fn backend_ref(
     value: &Value,
     path: &JsonPath<'_>,
     context: &HostContext<'_>,
     template: &ClusterNameTemplate,
-) -> ConfigResult<(String, u32, Destination)> {
+) -> ConfigResult<(String, u32, Destination, Option<String>)> {
     let map = read::object(value, path)?;
-    BACKEND_REF.check_as(map, path, API, &[])?;
+    BACKEND_REF.check_as(map, path, API, BACKEND_REF_EXTENSIONS)?;
     check_service_kind(map, path)?;
     let name_path = path.key("name");
     let name = match map.get("name") {
@@ -125,7 +130,11 @@ fn backend_ref(
     };
     let cluster = template.render(&destination);
     check_cluster_name(&cluster, path)?;
-    Ok((cluster, weight, destination))
+    let version = match map.get("version") {
+        Some(version) => Some(label(version, &path.key("version"))?),
+        None => None,
+    };
+    Ok((cluster, weight, destination, version))
 }
 
 fn backend_refs(
@@ -137,10 +146,12 @@ fn backend_refs(
     let items = read::array(value, path)?;
     let mut targets = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        let (cluster, weight, destination) =
+        let (cluster, weight, destination, version) =
             backend_ref(item, &path.index(index), context, template)?;
         // A backendRef always has its port: no cluster name takes the request's.
-        targets.push(Target::new(cluster, None, weight, destination));
+        let mut target = Target::new(cluster, None, weight, destination);
+        target.version = version;
+        targets.push(target);
     }
     // Unlike Istio, a lone backend keeps its weight: weight 0 means no traffic, refused below.
     Ok(targets)
@@ -168,6 +179,7 @@ fn without_backends(
         name,
         rule,
         sticky: None,
+        cohort: None,
         targets: Vec::new(),
         hosts: None,
         choice,

@@ -1,5 +1,6 @@
 //! The plugin configuration: parsed, validated and compiled once, in `on_configure`.
 
+mod cohort;
 mod entry;
 mod error;
 mod gateway;
@@ -223,6 +224,8 @@ fn finish(mut router: Router) -> Router {
     router
 }
 
+#[cfg(test)]
+mod cohort_tests;
 #[cfg(test)]
 mod gateway_tests;
 #[cfg(test)]
