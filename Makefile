@@ -1,5 +1,8 @@
 # traffic-shift: build, test and try the filter. `make help` lists the targets.
-SHELL := /bin/bash
+# `SHELL=native` on the command line picks the filter's native build where a target offers both (e.g.
+# `make rollout-demo SHELL=native`); make's own recipe shell stays bash.
+FILTER_SHELL := $(if $(filter native,$(SHELL)),native,wasm)
+override SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 CRATE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
@@ -27,7 +30,7 @@ manifests: setup
 
 help:
 	@echo "make demo          replay Istio's Traffic Shifting task on our Bookinfo and a local Envoy (v1 -> 50/50 -> v3)"
-	@echo "make rollout-demo  one push ramps v1 -> v3 by itself (~30 s); then the guard rolls a failing v3 back"
+	@echo "make rollout-demo  one push ramps v1 -> v3 by itself (~30 s); then the guard rolls a failing v3 back (SHELL=native: on the native module)"
 	@echo "make test          unit tests (native and wasm) and end-to-end tests against Envoy 1.40 (unit + wasm-unit + e2e)"
 	@echo "make unit          native unit and integration tests (cargo test)"
 	@echo "make wasm-unit     the pure core's tests compiled to wasm, run under Node.js"
@@ -124,8 +127,9 @@ demo: build envoy
 
 # A rollout pushed once ramps v1 -> v3 by itself, then the guard stops the same rollout to a failing v3 (tools/demo/).
 # DEMO_RAMP_SECONDS (default 24) and DEMO_RATE (requests/s, default 400) shorten or thicken it.
-rollout-demo: build envoy
-	@$(PY) -m tools.demo rollout
+# SHELL=native runs it on the native dynamic module instead of the Wasm filter.
+rollout-demo: build envoy $(if $(filter native,$(FILTER_SHELL)),build-native)
+	@$(PY) -m tools.demo rollout --shell $(FILTER_SHELL)
 
 # Bookinfo on 127.0.0.1:9080 (/productpage, /traffic-shift) behind a foreground Envoy on 127.0.0.1:10000, admin
 # 127.0.0.1:9901 (each a free port instead when taken, and said); state in .run/ for `make apply`.

@@ -48,7 +48,10 @@ def run(settings) -> dict:
                "background_busy": machine.background_busy(), "settings": settings.__dict__}
     if settings.compare_module and not os.path.isfile(settings.compare_module):
         raise measure.BenchError("BENCH_COMPARE_MODULE: no file %s" % settings.compare_module)
-    variants = listeners.variants(module, settings.compare_module, settings.cost_model)
+    if settings.compare_native:
+        listeners.install_compare_native(settings.compare_native)
+    variants = listeners.variants(module, settings.compare_module, settings.cost_model,
+                                          settings.compare_native)
     by_name = {v.name: v for v in variants}
     started = time.monotonic()
     upstream = envoys.start(listeners.upstream_bootstrap)

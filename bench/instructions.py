@@ -19,12 +19,14 @@ import envoylab
 
 from . import envoys, listeners, load, report, sanity
 from .measure import BenchError
+from .plugin_configs import REQUEST_PATH
 
 RESULTS = os.path.join(listeners.REPO, "target", "bench", "instructions.json")
 WARMUP_REQUESTS = 300  # connections, upstream pools, LuaJIT traces: not what a request costs
 READY_SECONDS = 600.0  # Envoy and V8 compiling the modules, all under valgrind
 CONTROL_SECONDS = 120.0  # one callgrind_control command (a dump writes a few MB)
 SECONDS_PER_REQUEST = 0.05  # bound on one request under callgrind (a few ms in practice)
+WARMUP_TIMEOUT_SECONDS = 120.0  # a listener's first request under callgrind (seconds on a loaded machine)
 # Every throughput ratio of report.RATIOS, as instructions: `ratio_vs_floor` -> `instructions_vs_floor`.
 RATIOS = {name.replace("ratio_", "instructions_", 1): pair for name, pair in report.RATIOS.items()}
 SUMMARY = tuple(name.replace("ratio_", "instructions_", 1) for name in report.SUMMARY)
@@ -169,7 +171,10 @@ def run(settings, progress) -> dict:
     module = envoylab.module_path()
     if settings.compare_module and not os.path.isfile(settings.compare_module):
         raise BenchError("BENCH_COMPARE_MODULE: no file %s" % settings.compare_module)
-    variants = select(listeners.variants(module, settings.compare_module, settings.cost_model),
+    if settings.compare_native:
+        listeners.install_compare_native(settings.compare_native)
+    variants = select(listeners.variants(module, settings.compare_module, settings.cost_model,
+                                          settings.compare_native),
                       settings.instructions_listeners)
     load.require("h2load")
     callgrind = Callgrind(envoylab.envoy_binary())
@@ -180,6 +185,11 @@ def run(settings, progress) -> dict:
         measured = envoys.start(lambda: listeners.measured_bootstrap(variants, ports), envoy=callgrind.wrapper,
                                 ready_timeout=READY_SECONDS)
         try:
+            # The first requests under callgrind wait while valgrind translates Envoy's code (seconds on
+            # a loaded machine): one per listener, with time to spare, before the sanity check's.
+            for variant in variants:
+                envoylab.request(measured.ports[variant.name], host=variant.host, path=REQUEST_PATH,
+                                 timeout=WARMUP_TIMEOUT_SECONDS)
             sanity.check(measured, variants)
             progress("%d listeners x %d requests" % (len(variants), settings.instructions_requests))
             per_request = measure(measured, callgrind, variants, settings.instructions_requests, progress,

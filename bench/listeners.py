@@ -3,11 +3,13 @@ upstream Envoy (a direct_response per subset, run as its own process so it never
 Envoy's worker thread)."""
 import dataclasses
 import os
+import shutil
 
 import envoylab
 from envoylab.ports import free_port
 
 from . import plugin_configs
+from .measure import BenchError
 from .plugin_configs import REQUEST_HOST, V1, V2, V3
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,10 +68,23 @@ def _lua_filter() -> dict:
                              "default_source_code": {"inline_string": code}}}
 
 
-def variants(module: str, compare_module: str = "", cost_model: bool = False) -> list:
+# The name another build of the native module is loaded under (BENCH_COMPARE_NATIVE), beside ours.
+COMPARE_NATIVE_NAME = "traffic_shift_cmp"
+
+
+def install_compare_native(path: str) -> None:
+    """Puts another build of the native module beside ours as lib<COMPARE_NATIVE_NAME>.so: Envoy loads
+    each module by name from one search path (ENVOY_DYNAMIC_MODULES_SEARCH_PATH)."""
+    if not os.path.isfile(path):
+        raise BenchError("BENCH_COMPARE_NATIVE: no file %s" % path)
+    shutil.copyfile(path, os.path.join(envoylab.native_module_dir(), "lib%s.so" % COMPARE_NATIVE_NAME))
+
+
+def variants(module: str, compare_module: str = "", cost_model: bool = False, compare_native: str = "") -> list:
     """Measured listeners, in table order; with compare_module, also that build on the realistic config;
-    with cost_model, the plugin_configs.COST_MODEL steps. Another listener is one more row here (ratios
-    over it: report.RATIOS)."""
+    with compare_native, that build of the native module (installed by install_compare_native) as the
+    cluster specifier and the HTTP filter; with cost_model, the plugin_configs.COST_MODEL steps. Another
+    listener is one more row here (ratios over it: report.RATIOS)."""
     shift = lambda config, path=module: (envoylab.wasm_filter(config, module=path),)  # noqa: E731
     floor = _bench_wasm(FLOOR, " ".join((envoylab.CLUSTER_HEADER, V1, V3)))
     listeners = [
@@ -87,6 +102,9 @@ def variants(module: str, compare_module: str = "", cost_model: bool = False) ->
                 envoylab.cluster_specifier_action(plugin_configs.REALISTIC)),
         Variant("module-filter", "native module: HTTP filter, 4 entries + hosts", REQUEST_HOST,
                 (envoylab.dynamic_module_filter(plugin_configs.REALISTIC),), _cluster_header()),
+        Variant("module-rollout", "native module: HTTP filter, as module-filter, split by a guarded rollout",
+                REQUEST_HOST, (envoylab.dynamic_module_filter(plugin_configs.REALISTIC_ROLLOUT),),
+                _cluster_header()),
         Variant("shift-1", "traffic-shift, 1 authority entry", plugin_configs.authority(0),
                 shift(plugin_configs.authority_entries(1)), _cluster_header()),
         Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", plugin_configs.authority(999),
@@ -98,6 +116,14 @@ def variants(module: str, compare_module: str = "", cost_model: bool = False) ->
     if compare_module:
         listeners.append(Variant("shift-cmp", "BENCH_COMPARE_MODULE, 4 entries + hosts", REQUEST_HOST,
                                  shift(plugin_configs.REALISTIC, compare_module), _cluster_header()))
+    if compare_native:
+        listeners += [
+            Variant("module-cmp", "BENCH_COMPARE_NATIVE: cluster specifier, 4 entries + hosts", REQUEST_HOST, (),
+                    envoylab.cluster_specifier_action(plugin_configs.REALISTIC, COMPARE_NATIVE_NAME)),
+            Variant("module-filter-cmp", "BENCH_COMPARE_NATIVE: HTTP filter, 4 entries + hosts", REQUEST_HOST,
+                    (envoylab.dynamic_module_filter(plugin_configs.REALISTIC, module_name=COMPARE_NATIVE_NAME),),
+                    _cluster_header()),
+        ]
     return listeners
 
 

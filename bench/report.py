@@ -23,6 +23,10 @@ RATIOS = {
     # The native build (dynamic module): its cluster specifier (the faster way) and its HTTP filter.
     "ratio_module_vs_native": ("module", "native"),
     "ratio_module_filter_vs_native": ("module-filter", "native"),
+    "ratio_module_rollout_vs_module_filter": ("module-rollout", "module-filter"),
+    # BENCH_COMPARE_NATIVE: another build of the native module against this one.
+    "ratio_module_cmp_vs_module": ("module-cmp", "module"),
+    "ratio_module_filter_cmp_vs_module_filter": ("module-filter-cmp", "module-filter"),
 }
 # BENCH_COST_MODEL: what one step costs, as the difference in Envoy CPU per request of two listeners.
 COST_STEPS = (

@@ -16,6 +16,7 @@ class Settings:
     memory_seconds: float  # load on each memory-measurement Envoy before reading its memory
     retry_seconds: float  # total time for measuring runs again that other work on the machine disturbed
     compare_module: str  # another build of the filter, measured as "shift-cmp" with the realistic config (A/B)
+    compare_native: str  # another build of the native module (.so): "module-cmp" and "module-filter-cmp" (A/B)
     cost_model: bool  # also the plugin_configs.COST_MODEL listeners: the cost of one host read each
     instructions_requests: int  # `make bench-instructions`: requests counted per listener (after a warm-up)
     instructions_listeners: str  # `make bench-instructions`: comma-separated listener names, empty = all
@@ -42,6 +43,8 @@ def from_environment() -> Settings:
         retry_seconds=number("BENCH_RETRY_SECONDS", 20.0 if quick else 60.0),
         compare_module=os.path.abspath(os.environ["BENCH_COMPARE_MODULE"]) if os.environ.get(
             "BENCH_COMPARE_MODULE") else "",
+        compare_native=os.path.abspath(os.environ["BENCH_COMPARE_NATIVE"]) if os.environ.get(
+            "BENCH_COMPARE_NATIVE") else "",
         cost_model=os.environ.get("BENCH_COST_MODEL", "") not in ("", "0"),
         instructions_requests=number("BENCH_INSTRUCTIONS_REQUESTS", 2000, int),
         instructions_listeners=os.environ.get("BENCH_INSTRUCTIONS_LISTENERS", ""),

@@ -64,7 +64,7 @@ def test_rotation_visits_every_order_position():
 def test_listeners_include_the_floor_and_lua_on_cluster_header_routes():
     by_name = {v.name: v for v in listeners.variants("/m/traffic_shift.wasm")}
     assert list(by_name) == ["native", "noop", "floor", "lua", "shift", "shift-rollout", "shift-gateway", "module",
-                             "module-filter", "shift-1", "shift-1000"]
+                             "module-filter", "module-rollout", "shift-1", "shift-1000"]
     for name in ("floor", "lua", "shift", "shift-rollout"):
         assert by_name[name].route == {"cluster_header": envoylab.CLUSTER_HEADER}
     floor_config = by_name["floor"].filters[0]["typed_config"]["config"]

@@ -15,6 +15,7 @@
 //! user on the same version, and when the others shrink in proportion no user moves between them.
 
 use crate::random::mix64;
+use crate::router::Target;
 use crate::sticky::{choose_hashed, fnv1a};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,25 +47,83 @@ impl Cohort {
         mix64(fnv1a(key) ^ self.name_hash)
     }
 
-    /// The destination for `key` under `weights` (the weights in force, one per version).
-    /// `None` when every weight is 0.
-    pub fn place(&self, key: &[u8], weights: &[u32]) -> Option<usize> {
+    /// The destination for `key` under `weights` (the weights in force, one per version: a slice
+    /// of weights, or an entry's targets). `None` when every weight is 0.
+    pub fn place(&self, key: &[u8], weights: &(impl Weights + ?Sized)) -> Option<usize> {
         self.place_position(self.position(key), weights)
     }
 
-    pub fn place_position(&self, position: u64, weights: &[u32]) -> Option<usize> {
-        let total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
-        let newer_weight = u128::from(*weights.get(self.newer)?);
+    pub fn place_position(
+        &self,
+        position: u64,
+        weights: &(impl Weights + ?Sized),
+    ) -> Option<usize> {
+        let count = weights.count();
+        let total: u64 = (0..count)
+            .filter_map(|i| weights.weight(i))
+            .map(u64::from)
+            .sum();
+        let newer_weight = u128::from(weights.weight(self.newer)?);
         // position / 2^64 < newer / total, exactly.
         if u128::from(position) * u128::from(total) < newer_weight << 64 {
             return Some(self.newer);
         }
-        if let [_, _] = weights {
+        if count == 2 {
             // Two destinations (the usual canary): the other one, with no second hash.
             let other = 1 - self.newer;
-            return weights.get(other).is_some_and(|w| *w > 0).then_some(other);
+            return weights
+                .weight(other)
+                .is_some_and(|w| w > 0)
+                .then_some(other);
         }
-        choose_hashed(position, &self.version_hashes, weights, Some(self.newer))
+        let each = (0..count).map(|i| weights.weight(i).unwrap_or(0));
+        choose_hashed(
+            position,
+            self.version_hashes.iter().copied().zip(each),
+            Some(self.newer),
+        )
+    }
+}
+
+/// The weights a cohort places by, one per destination.
+pub trait Weights {
+    fn count(&self) -> usize;
+    fn weight(&self, index: usize) -> Option<u32>;
+}
+
+impl Weights for [u32] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn weight(&self, index: usize) -> Option<u32> {
+        self.get(index).copied()
+    }
+}
+
+impl<const N: usize> Weights for [u32; N] {
+    fn count(&self) -> usize {
+        N
+    }
+    fn weight(&self, index: usize) -> Option<u32> {
+        self.get(index).copied()
+    }
+}
+
+impl Weights for Vec<u32> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn weight(&self, index: usize) -> Option<u32> {
+        self.get(index).copied()
+    }
+}
+
+impl Weights for [Target] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn weight(&self, index: usize) -> Option<u32> {
+        self.get(index).map(|t| t.weight)
     }
 }
 

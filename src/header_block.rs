@@ -24,6 +24,13 @@ impl<B: AsRef<[u8]>> HeaderBlock<B> {
             .map(|(_, value)| value)
     }
 
+    /// Whether every pair the block declares can be read: a malformed block cannot say a header is
+    /// absent (the shells then strip the client's cluster header without asking it).
+    pub fn is_well_formed(&self) -> bool {
+        let declared = read_u32(self.bytes.as_ref(), 0);
+        declared.is_some_and(|count| self.pairs().count() == count)
+    }
+
     /// Every value of the header called `name`, in the host's order (a repeated header has several).
     pub fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
         self.pairs()
@@ -123,6 +130,16 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn a_truncated_block_is_not_well_formed() {
+        let whole = serialize(&[("a", b"1"), ("x-traffic-shift-cluster", b"v2")]);
+        assert!(HeaderBlock::new(whole.as_slice()).is_well_formed());
+        let cut = &whole[..whole.len() - 4];
+        assert!(!HeaderBlock::new(cut).is_well_formed());
+        assert!(!HeaderBlock::new(&b""[..]).is_well_formed());
+        assert!(HeaderBlock::new(serialize(&[]).as_slice()).is_well_formed());
+    }
 
     #[test]
     fn finds_the_first_value_of_a_name_in_place() {

@@ -18,6 +18,8 @@ mod re2_syntax;
 pub mod request;
 pub mod rollout;
 pub mod router;
+#[cfg(any(target_os = "wasi", not(target_family = "wasm")))]
+pub mod shell;
 pub mod stat_name;
 pub mod sticky;
 pub mod string_match;

@@ -27,6 +27,43 @@ pub enum StickyKey {
     Cookie { cookie_header: usize, name: Vec<u8> },
 }
 
+/// One destination of an entry: where its traffic goes, and how much of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The rendered cluster name (with an empty port where the request's port goes: the name the
+    /// stats carry).
+    pub cluster: String,
+    /// The name with holes for the request's port, when the destination has none and the template
+    /// has `{port}`.
+    pub port_holes: Option<PortHoles>,
+    pub weight: u32,
+    /// As configured (host, subset, port), for metric labels.
+    pub destination: Destination,
+    /// The cluster name's hash: its identity for sticky keys (rendezvous hashing).
+    pub cluster_hash: u64,
+    /// Its `version` extension (an HTTPRoute backendRef's), lining it up in a `sticky.cohort`.
+    pub version: Option<String>,
+}
+
+impl Target {
+    pub fn new(
+        cluster: String,
+        port_holes: Option<PortHoles>,
+        weight: u32,
+        destination: Destination,
+    ) -> Self {
+        let cluster_hash = sticky::fnv1a(cluster.as_bytes());
+        Target {
+            cluster,
+            port_holes,
+            weight,
+            destination,
+            cluster_hash,
+            version: None,
+        }
+    }
+}
+
 /// One `http` entry: when it applies, and where its traffic goes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -35,24 +72,43 @@ pub struct Entry {
     pub sticky: Option<StickyKey>,
     /// `sticky.cohort`: the key places the user by the cohort's position, not by cluster names.
     pub cohort: Option<Cohort>,
-    /// Rendered cluster names, one per destination (with an empty port where the request's
-    /// port goes: the name the stats carry).
-    pub clusters: Vec<String>,
-    /// Per destination, the name with holes for the request's port when the destination has none
-    /// and the template has `{port}`; empty when no destination needs it.
-    pub port_holes: Vec<Option<PortHoles>>,
+    /// The destinations, in configuration order; at least one.
+    pub targets: Vec<Target>,
     /// The index in [`Router::host_sets`] of the hosts this entry applies to (`None`: any).
     pub hosts: Option<usize>,
-    pub weights: Vec<u32>,
-    /// The destinations as configured (host, subset, port), for metric labels.
-    pub destinations: Vec<Destination>,
-    pub cluster_hashes: Vec<u64>,
+    /// The weighted choice over `targets`' weights; changed only with them ([`Entry::set_weights`]).
     pub choice: WeightedChoice,
     /// Compiled with the target (`route`) weights; a shell applies the weights in force.
     pub rollout: Option<Rollout>,
 }
 
 impl Entry {
+    /// The destinations' cluster names, in order.
+    pub fn clusters(&self) -> Vec<&str> {
+        self.targets.iter().map(|t| t.cluster.as_str()).collect()
+    }
+
+    /// The destinations' weights, in order.
+    pub fn weights(&self) -> Vec<u32> {
+        self.targets.iter().map(|t| t.weight).collect()
+    }
+
+    /// Gives the destinations these weights (one each, in order), and the choice over them: the one
+    /// place weights change. False (nothing changed) for the wrong count or all zero.
+    pub fn set_weights(&mut self, weights: &[u32]) -> bool {
+        if weights.len() != self.targets.len() {
+            return false;
+        }
+        let Some(choice) = WeightedChoice::new(weights) else {
+            return false;
+        };
+        for (target, weight) in self.targets.iter_mut().zip(weights) {
+            target.weight = *weight;
+        }
+        self.choice = choice;
+        true
+    }
+
     fn sticky_key<'r, S: RequestSource>(&self, request: &'r mut Lookup<'_, S>) -> Option<&'r [u8]> {
         match self.sticky.as_ref()? {
             StickyKey::Header { slot } => request.get(*slot),
@@ -68,10 +124,13 @@ impl Entry {
         request: &mut Lookup<'_, S>,
         random: &mut impl RandomSource,
     ) -> usize {
-        if self.clusters.len() > 1 {
+        if self.targets.len() > 1 {
             let by_key = self.sticky_key(request).and_then(|key| match &self.cohort {
-                Some(cohort) => cohort.place(key, &self.weights),
-                None => sticky::choose(key, &self.cluster_hashes, &self.weights),
+                Some(cohort) => cohort.place(key, self.targets.as_slice()),
+                None => {
+                    let targets = self.targets.iter();
+                    sticky::choose(key, targets.map(|t| (t.cluster_hash, t.weight)))
+                }
             });
             if let Some(index) = by_key {
                 return index;
@@ -216,16 +275,21 @@ impl Router {
         }?;
         let entry = self.entries.get(found)?;
         let destination = entry.pick(&mut request, random);
-        let port = match entry.port_holes.get(destination) {
-            Some(Some(_)) => match request.get(self.authority?) {
+        let takes_port = entry
+            .targets
+            .get(destination)
+            .is_some_and(|t| t.port_holes.is_some());
+        let port = if takes_port {
+            match request.get(self.authority?) {
                 // The port the request was sent to; one that is not a port decides nothing.
                 Some(authority) => match hosts::authority(authority)?.port {
                     Some(_) => Some(hosts::authority_port(authority)?),
                     None => Some(PORT_OF_AUTHORITY_WITHOUT_ONE),
                 },
                 None => Some(PORT_OF_AUTHORITY_WITHOUT_ONE),
-            },
-            _ => None,
+            }
+        } else {
+            None
         };
         Some(Decision {
             entry: found,
@@ -240,20 +304,19 @@ impl Router {
     pub fn has_no_backend(&self, decision: Decision) -> bool {
         self.entries
             .get(decision.entry)
-            .is_some_and(|entry| entry.clusters.is_empty())
+            .is_some_and(|entry| entry.targets.is_empty())
     }
 
     pub fn cluster(&self, decision: Decision) -> Option<Cow<'_, str>> {
-        let entry = self.entries.get(decision.entry)?;
-        if let (Some(Some(holes)), Some(port)) =
-            (entry.port_holes.get(decision.destination), decision.port)
-        {
+        let target = self
+            .entries
+            .get(decision.entry)?
+            .targets
+            .get(decision.destination)?;
+        if let (Some(holes), Some(port)) = (&target.port_holes, decision.port) {
             return Some(Cow::Owned(holes.fill(port)));
         }
-        entry
-            .clusters
-            .get(decision.destination)
-            .map(|name| Cow::Borrowed(name.as_str()))
+        Some(Cow::Borrowed(target.cluster.as_str()))
     }
 }
 

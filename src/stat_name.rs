@@ -119,13 +119,12 @@ pub fn stat_name(metric: Metric, tags: &[(Tag, &str)]) -> String {
 /// The [`REQUESTS`] tags of one destination of an entry, so that every shell labels it alike;
 /// `None` for an index the entry does not have.
 pub fn destination_tags(entry: &Entry, index: usize) -> Option<[(Tag, &str); 4]> {
-    let cluster = entry.clusters.get(index)?;
-    let destination = entry.destinations.get(index)?;
+    let target = entry.targets.get(index)?;
     Some([
         (ENTRY, &entry.name),
-        (DESTINATION, cluster),
-        (HOST, &destination.fqdn),
-        (SUBSET, destination.subset.as_deref().unwrap_or("")),
+        (DESTINATION, &target.cluster),
+        (HOST, &target.destination.fqdn),
+        (SUBSET, target.destination.subset.as_deref().unwrap_or("")),
     ])
 }
 
@@ -140,7 +139,7 @@ pub fn define_counters<T>(
         .entries
         .iter()
         .map(|entry| {
-            (0..entry.clusters.len())
+            (0..entry.targets.len())
                 .map(|index| define(&stat_name(REQUESTS, &destination_tags(entry, index)?)))
                 .collect()
         })

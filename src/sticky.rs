@@ -25,10 +25,15 @@ fn unit_interval(key_hash: u64, destination_hash: u64) -> f64 {
     ((mixed >> 11) as f64 + 0.5) / (1u64 << 53) as f64
 }
 
-/// The destination for `key`: `destination_hashes[i]` is `fnv1a` of destination i's cluster name.
-/// Destinations of weight 0 are never chosen. `None` when every weight is 0.
-pub fn choose(key: &[u8], destination_hashes: &[u64], weights: &[u32]) -> Option<usize> {
-    choose_hashed(fnv1a(key), destination_hashes, weights, None)
+/// [`choose`] over parallel slices of hashes and weights.
+pub fn choose_among(key: &[u8], hashes: &[u64], weights: &[u32]) -> Option<usize> {
+    choose(key, hashes.iter().copied().zip(weights.iter().copied()))
+}
+
+/// The destination for `key` among `(hash, weight)` per destination, where the hash is `fnv1a` of
+/// its cluster name. Destinations of weight 0 are never chosen. `None` when every weight is 0.
+pub fn choose(key: &[u8], destinations: impl Iterator<Item = (u64, u32)>) -> Option<usize> {
+    choose_hashed(fnv1a(key), destinations, None)
 }
 
 /// [`choose`] from a key already hashed, leaving out destination `except` (a cohort places its
@@ -36,16 +41,15 @@ pub fn choose(key: &[u8], destination_hashes: &[u64], weights: &[u32]) -> Option
 #[inline]
 pub fn choose_hashed(
     key_hash: u64,
-    destination_hashes: &[u64],
-    weights: &[u32],
+    destinations: impl Iterator<Item = (u64, u32)>,
     except: Option<usize>,
 ) -> Option<usize> {
     let mut best: Option<(f64, usize)> = None;
-    for (index, (hash, weight)) in destination_hashes.iter().zip(weights).enumerate() {
-        if *weight == 0 || except == Some(index) {
+    for (index, (hash, weight)) in destinations.enumerate() {
+        if weight == 0 || except == Some(index) {
             continue;
         }
-        let score = -unit_interval(key_hash, *hash).ln() / f64::from(*weight);
+        let score = -unit_interval(key_hash, hash).ln() / f64::from(weight);
         if best.is_none_or(|(lowest, _)| score < lowest) {
             best = Some((score, index));
         }
@@ -92,8 +96,8 @@ mod tests {
         let dests = hashes(&["v1", "v3"]);
         for user in 0..200 {
             let key = format!("user-{user}");
-            let first = choose(key.as_bytes(), &dests, &[50, 50]);
-            assert_eq!(first, choose(key.as_bytes(), &dests, &[50, 50]));
+            let first = choose_among(key.as_bytes(), &dests, &[50, 50]);
+            assert_eq!(first, choose_among(key.as_bytes(), &dests, &[50, 50]));
         }
     }
 
@@ -109,7 +113,7 @@ mod tests {
         let mut counts = [0f64; 3];
         for user in 0..users {
             let key = format!("user-{user}");
-            counts[choose(key.as_bytes(), &dests, &weights).unwrap()] += 1.0;
+            counts[choose_among(key.as_bytes(), &dests, &weights).unwrap()] += 1.0;
         }
         for (count, weight) in counts.iter().zip(weights) {
             let p = f64::from(weight) / 100.0;
@@ -123,9 +127,9 @@ mod tests {
         let dests = hashes(&["v1", "v3"]);
         for user in 0..5_000 {
             let key = format!("user-{user}");
-            let mut previous = choose(key.as_bytes(), &dests, &[100, 0]).unwrap();
+            let mut previous = choose_among(key.as_bytes(), &dests, &[100, 0]).unwrap();
             for v3 in [1, 10, 50, 80, 99, 100] {
-                let now = choose(key.as_bytes(), &dests, &[100 - v3, v3]).unwrap();
+                let now = choose_among(key.as_bytes(), &dests, &[100 - v3, v3]).unwrap();
                 assert!(!(previous == 1 && now == 0), "{key} left v3 at weight {v3}");
                 previous = now;
             }
@@ -134,8 +138,8 @@ mod tests {
         let three = hashes(&["a", "b", "c"]);
         for user in 0..5_000 {
             let key = format!("user-{user}");
-            let before = choose(key.as_bytes(), &three, &[40, 40, 20]).unwrap();
-            let after = choose(key.as_bytes(), &three, &[20, 20, 60]).unwrap();
+            let before = choose_among(key.as_bytes(), &three, &[40, 40, 20]).unwrap();
+            let after = choose_among(key.as_bytes(), &three, &[20, 20, 60]).unwrap();
             assert!(after == before || after == 2, "{key}: {before} -> {after}");
         }
     }
@@ -143,8 +147,8 @@ mod tests {
     #[test]
     fn zero_weights_are_skipped() {
         let dests = hashes(&["v1", "v2"]);
-        assert_eq!(choose(b"anyone", &dests, &[0, 7]), Some(1));
-        assert_eq!(choose(b"anyone", &dests, &[0, 0]), None);
+        assert_eq!(choose_among(b"anyone", &dests, &[0, 7]), Some(1));
+        assert_eq!(choose_among(b"anyone", &dests, &[0, 0]), None);
     }
 
     #[test]

@@ -108,6 +108,18 @@ fn an_unmatched_request_loses_only_a_client_sent_header() {
 }
 
 #[test]
+fn a_header_envoy_refuses_to_set_is_removed_not_left_to_the_client() {
+    let config = filter_config("traffic-shift", ONE_WAY);
+    ENVOY.with(|envoy| envoy.borrow_mut().refuse_header_values = true);
+    let (request, _) = run(
+        config,
+        &[("end-user", "jason"), ("x-traffic-shift-cluster", "mine")],
+    );
+    ENVOY.with(|envoy| envoy.borrow_mut().refuse_header_values = false);
+    assert_eq!(request, [pair("end-user", "jason")]);
+}
+
+#[test]
 fn each_request_is_counted_once_by_destination() {
     let config = filter_config("traffic-shift", ONE_WAY);
     run(config, &[("end-user", "a")]);
@@ -140,15 +152,84 @@ fn a_bad_configuration_is_refused_with_the_cores_one_line() {
     );
 }
 
+/// A rollout halfway since 2020 (its last step in ten years), guarded; `guard` replaces the guard.
+fn halfway(guard: &str) -> String {
+    format!(
+        r#"{{"clusterName": "{{subset}}", "http": [{{"name": "reviews",
+            "route": [{{"destination": {{"host": "reviews", "subset": "v1"}}, "weight": 0}},
+                      {{"destination": {{"host": "reviews", "subset": "v3"}}, "weight": 100}}],
+            "rollout": {{"from": [100, 0], "start": "2020-01-01T00:00:00Z",
+                "steps": [{{"at": "0s", "progress": 50}}, {{"at": "87600h", "progress": 100}}]{guard}}}}}]}}"#
+    )
+}
+
+const GUARD: &str = r#", "guard": {"maxErrorRate": 0.5, "minRequests": 100000, "window": "1m"}"#;
+
+/// One stream answered `status` (with Envoy's `details`), or reset before any answer (`None`).
+fn answered(config: *const c_void, answer: Option<(&str, &str)>) -> String {
+    ENVOY.with(|envoy| {
+        let mut envoy = envoy.borrow_mut();
+        envoy.request_headers.clear();
+        envoy.response_headers = answer
+            .map(|(status, _)| vec![pair(":status", status)])
+            .unwrap_or_default();
+        envoy.response_code_details = answer.map(|(_, details)| details.as_bytes().to_vec());
+    });
+    let stream_envoy = std::ptr::dangling_mut();
+    unsafe {
+        let stream = shell::envoy_dynamic_module_on_http_filter_new(config, stream_envoy);
+        shell::envoy_dynamic_module_on_http_filter_request_headers(stream_envoy, stream, true);
+        if answer.is_some() {
+            shell::envoy_dynamic_module_on_http_filter_response_headers(stream_envoy, stream, true);
+        }
+        shell::envoy_dynamic_module_on_http_filter_destroy(stream);
+    }
+    ENVOY.with(|envoy| {
+        let envoy = envoy.borrow();
+        let cluster = envoy
+            .request_headers
+            .iter()
+            .find(|(k, _)| k == b"x-traffic-shift-cluster");
+        String::from_utf8_lossy(&cluster.expect("routed").1).into_owned()
+    })
+}
+
+fn counters() -> Vec<u64> {
+    ENVOY.with(|envoy| envoy.borrow().counters.clone())
+}
+
 #[test]
-fn a_rollout_is_refused_naming_it() {
-    let rollout = include_str!("../filter-config/plugin/reviews-rollout.json");
-    let errors = refusal(filter_config("traffic-shift", rollout));
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(
-        errors[0].starts_with("traffic-shift: invalid configuration at http[0].rollout: "),
-        "{errors:?}"
+fn the_native_filter_runs_a_rollout_and_its_guard_counts_only_upstream_failures() {
+    let config = filter_config("traffic-shift", &halfway(GUARD));
+    assert!(!config.is_null(), "{:?}", fake_envoy::take_logs());
+    assert!(fake_envoy::take_logs()
+        .iter()
+        .any(|(_, line)| line
+            == "traffic-shift: rollout reviews: step 1 of 2 in force, progress 50%"));
+    let before = counters();
+    let mut to_v3 = 0;
+    for _ in 0..200 {
+        // Every answer is a 503 from the upstream: only v3's are the guard's to count.
+        to_v3 += usize::from(answered(config, Some(("503", "via_upstream"))) == "v3");
+    }
+    assert!((60..140).contains(&to_v3), "{to_v3}: about half at 50%");
+    // Requests the client reset, and 5xx Envoy answered for another reason, are not counted.
+    for _ in 0..200 {
+        answered(config, None);
+        answered(config, Some(("503", "cluster_not_found")));
+        answered(config, Some(("200", "via_upstream")));
+    }
+    let after = counters();
+    // Defined in order: the two destinations, unmatched, then the guard's failures of v3.
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert_eq!(after[3] - before.get(3).copied().unwrap_or(0), to_v3 as u64);
+    assert_eq!(
+        fake_envoy::gauge("traffic_shift.entry=.=reviews;.;rollout_progress_percent"),
+        Some(50),
+        "{:?}",
+        fake_envoy::GAUGES.lock().unwrap()
     );
+    unsafe { shell::envoy_dynamic_module_on_http_filter_config_destroy(config) };
 }
 
 #[test]
@@ -168,6 +249,31 @@ fn specifier_config(config: &str) -> *const c_void {
             buffer(config.as_bytes()),
         )
     }
+}
+
+#[test]
+fn the_cluster_specifier_runs_a_rollout_but_refuses_its_guard() {
+    let errors = refusal(specifier_config(&halfway(GUARD)));
+    assert_eq!(
+        errors,
+        ["traffic-shift: invalid configuration at http[0].rollout.guard: the cluster specifier never sees the answer, so it cannot guard a rollout; use the traffic-shift HTTP filter for a guarded rollout (a rollout without guard runs here)"]
+    );
+    let config = specifier_config(&halfway(""));
+    assert!(!config.is_null(), "{:?}", fake_envoy::take_logs());
+    let mut chosen = std::collections::BTreeMap::<Vec<u8>, usize>::new();
+    for _ in 0..200 {
+        ENVOY.with(|envoy| envoy.borrow_mut().selected_cluster = None);
+        assert!(unsafe {
+            shell::envoy_dynamic_module_on_cluster_specifier_select(
+                config,
+                std::ptr::dangling_mut(),
+            )
+        });
+        let cluster = ENVOY.with(|envoy| envoy.borrow().selected_cluster.clone().unwrap());
+        *chosen.entry(cluster).or_default() += 1;
+    }
+    assert_eq!(chosen.len(), 2, "both at 50%: {chosen:?}");
+    unsafe { shell::envoy_dynamic_module_on_cluster_specifier_config_destroy(config) };
 }
 
 #[test]

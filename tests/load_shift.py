@@ -61,11 +61,11 @@ class Swap:
     moved: dict  # how much update_success / update_rejected / update_failure moved
 
 
-def swap(envoy, watched_dir: str, text: str, module: str) -> Swap:
+def swap(envoy, watched_dir: str, text: str, module: str, shell: str = "wasm") -> Swap:
     """tools/demo/runner.apply, keeping the rename time and the counters' moves."""
     before, log_offset = ecds_status.counters(envoy), len(envoy.log())
     renamed = time.monotonic()
-    ecds_file.write_resource(watched_dir, text, module)
+    ecds_file.write_resource(watched_dir, text, module, shell)
     outcome = ecds_status.wait_outcome(envoy, before, renamed, log_offset)
     after = ecds_status.counters(envoy)
     return Swap(renamed, outcome, {k: after.get(k, 0) - before.get(k, 0) for k in ecds_status.OUTCOMES})

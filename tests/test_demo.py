@@ -143,9 +143,11 @@ def test_demo_keeps_serving_the_previous_stage_when_envoy_refuses_a_config(modul
     assert done.stdout.strip().splitlines()[-1].endswith("refused by Envoy: negative-weight, broken-json")
 
 
-def test_rollout_demo_ramps_by_itself_then_the_guard_rolls_a_failing_v3_back(module, tmp_path):
+@pytest.mark.parametrize("shell", ["wasm", "native"])
+def test_rollout_demo_ramps_by_itself_then_the_guard_rolls_a_failing_v3_back(module, tmp_path, shell):
     summary_path = tmp_path / "rollout.json"
-    done = demo("rollout", "--ramp-seconds", "4", "--rate", "300", "--summary-json", str(summary_path))
+    done = demo("rollout", "--ramp-seconds", "4", "--rate", "300", "--summary-json", str(summary_path),
+                "--shell", shell)
     assert summary_path.exists(), "no summary written\nstdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
     summary = json.loads(summary_path.read_text())
     ramp, guard = summary["ramp"], summary["guard"]

@@ -76,20 +76,22 @@ pub fn check_router(router: &Router) {
             "duplicate entry name {:?}",
             entry.name
         );
-        let n = entry.clusters.len();
-        assert!(n > 0, "entry {:?} has no destination", entry.name);
-        assert_eq!(entry.weights.len(), n);
-        assert_eq!(entry.cluster_hashes.len(), n);
-        let total: u64 = entry.weights.iter().map(|w| u64::from(*w)).sum();
+        assert!(
+            !entry.targets.is_empty(),
+            "entry {:?} has no destination",
+            entry.name
+        );
+        let total: u64 = entry.targets.iter().map(|t| u64::from(t.weight)).sum();
         assert!(total > 0, "entry {:?} has only zero weights", entry.name);
         assert_eq!(entry.choice.total(), total);
-        for (cluster, hash) in entry.clusters.iter().zip(&entry.cluster_hashes) {
+        for target in &entry.targets {
+            let cluster = &target.cluster;
             // The cluster name becomes a header value Envoy routes on.
             assert!(
                 !cluster.is_empty() && cluster.bytes().all(|b| b.is_ascii_graphic()),
                 "cluster name {cluster:?} is not a clean header value"
             );
-            assert_eq!(*hash, sticky::fnv1a(cluster.as_bytes()));
+            assert_eq!(target.cluster_hash, sticky::fnv1a(cluster.as_bytes()));
         }
     }
 }
@@ -123,21 +125,19 @@ pub fn check_decision<S: RequestSource>(
     for decision in [first, second].into_iter().flatten() {
         let entry = &router.entries[decision.entry];
         assert!(
-            decision.destination < entry.clusters.len(),
+            decision.destination < entry.targets.len(),
             "{decision:?} out of range"
         );
         assert!(
-            entry.weights[decision.destination] > 0,
+            entry.targets[decision.destination].weight > 0,
             "{decision:?} picked a zero weight"
         );
-        let takes_port = matches!(entry.port_holes.get(decision.destination), Some(Some(_)));
+        let target = &entry.targets[decision.destination];
+        let takes_port = target.port_holes.is_some();
         assert_eq!(takes_port, decision.port.is_some(), "{decision:?}");
         let cluster = router.cluster(decision);
         if !takes_port {
-            assert_eq!(
-                cluster.as_deref(),
-                Some(entry.clusters[decision.destination].as_str())
-            );
+            assert_eq!(cluster.as_deref(), Some(target.cluster.as_str()));
         }
         assert!(cluster.is_some_and(|c| !c.is_empty()));
     }
@@ -146,8 +146,11 @@ pub fn check_decision<S: RequestSource>(
             if let Some(key) = sticky_key(router, decision.entry, source) {
                 let entry = &router.entries[decision.entry];
                 let pinned = match &entry.cohort {
-                    Some(cohort) => cohort.place(&key, &entry.weights),
-                    None => sticky::choose(&key, &entry.cluster_hashes, &entry.weights),
+                    Some(cohort) => cohort.place(&key, entry.targets.as_slice()),
+                    None => sticky::choose(
+                        &key,
+                        entry.targets.iter().map(|t| (t.cluster_hash, t.weight)),
+                    ),
                 };
                 assert_eq!(
                     Some(decision.destination),
@@ -165,5 +168,5 @@ fn entry_has_choice(router: &Router, entry: usize) -> bool {
     router
         .entries
         .get(entry)
-        .is_some_and(|e| e.clusters.len() > 1)
+        .is_some_and(|e| e.targets.len() > 1)
 }

@@ -19,6 +19,10 @@ pub struct FakeEnvoy {
     pub route_cache_clears: usize,
     /// What the cluster specifier named.
     pub selected_cluster: Option<Vec<u8>>,
+    /// Envoy's `response.code_details` for the stream (who answered, and why).
+    pub response_code_details: Option<Vec<u8>>,
+    /// Refuse to set a header value (removals still work): a failed host call.
+    pub refuse_header_values: bool,
     /// The status of a local reply the filter sent.
     pub local_reply: Option<u32>,
 }
@@ -90,13 +94,16 @@ unsafe extern "C" fn set_header(
 ) -> bool {
     let (removing, key, value) = (value.ptr.is_null(), bytes(key), bytes(value));
     with(|envoy| {
+        if envoy.refuse_header_values && !removing {
+            return false;
+        }
         let headers = map(envoy, header_type);
         headers.retain(|(k, _)| *k != key);
         if !removing {
             headers.push((key, value));
         }
-    });
-    true
+        true
+    })
 }
 
 unsafe extern "C" fn add_header(
@@ -114,20 +121,30 @@ unsafe extern "C" fn clear_route_cache(_: *mut c_void) {
     with(|envoy| envoy.route_cache_clears += 1);
 }
 
+/// `envoy_dynamic_module_type_attribute_id_ResponseCodeDetails`.
+const RESPONSE_CODE_DETAILS: u32 = 16;
+
 unsafe extern "C" fn get_attribute_string(
     _: *mut c_void,
-    _attribute: u32,
+    attribute: u32,
     result: *mut EnvoyBuffer,
 ) -> bool {
-    with(|envoy| match &envoy.route_name {
-        Some(name) => {
-            *result = EnvoyBuffer {
-                ptr: name.as_ptr().cast(),
-                length: name.len(),
-            };
-            true
+    with(|envoy| {
+        let value = match attribute {
+            RESPONSE_CODE_DETAILS => &envoy.response_code_details,
+            _ => &envoy.route_name,
+        };
+        // As Envoy: the value stays where it is for the hook, so a pointer into it is valid.
+        match value {
+            Some(value) => {
+                *result = EnvoyBuffer {
+                    ptr: value.as_ptr().cast(),
+                    length: value.len(),
+                };
+                true
+            }
+            None => false,
         }
-        None => false,
     })
 }
 
@@ -195,6 +212,51 @@ unsafe extern "C" fn specifier_set_cluster_name(_: *mut c_void, name: ModuleBuff
     with(|envoy| envoy.selected_cluster = Some(name));
 }
 
+unsafe extern "C" fn define_gauge(
+    _: *mut c_void,
+    name: ModuleBuffer,
+    _: *mut ModuleBuffer,
+    _: usize,
+    id: *mut usize,
+) -> u32 {
+    let name = String::from_utf8_lossy(&bytes(name)).into_owned();
+    // Gauges are set from the module's timer thread too: this fake keeps them process-wide.
+    let mut gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    gauges.push((name, 0));
+    *id = gauges.len() - 1;
+    0
+}
+
+unsafe extern "C" fn set_gauge(
+    _: *mut c_void,
+    id: usize,
+    _: *mut ModuleBuffer,
+    _: usize,
+    value: u64,
+) -> u32 {
+    let mut gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    match gauges.get_mut(id) {
+        Some(gauge) => {
+            gauge.1 = value;
+            0
+        }
+        None => 1,
+    }
+}
+
+/// Every gauge defined so far in the process: (name, value).
+pub static GAUGES: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// The value of the last gauge defined under `name`.
+pub fn gauge(name: &str) -> Option<u64> {
+    let gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    gauges
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+}
+
 /// Installs the fake as the shell's host, once per process.
 pub fn install() {
     static INSTALLED: Once = Once::new();
@@ -214,6 +276,10 @@ pub fn install() {
             specifier_set_cluster_name,
             specifier_define_counter: define_counter,
             specifier_increment_counter: increment_counter,
+            define_gauge,
+            set_gauge,
+            specifier_define_gauge: define_gauge,
+            specifier_set_gauge: set_gauge,
         })
     });
 }

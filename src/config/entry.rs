@@ -11,9 +11,8 @@ use super::rollout::rollout;
 use crate::hosts::{check_destination_host, HostContext};
 use crate::matcher::MatchRule;
 use crate::request::Attributes;
-use crate::router::{Entry, StickyKey};
-use crate::sticky::fnv1a;
-use crate::template::{ClusterNameTemplate, Destination, PortHoles};
+use crate::router::{Entry, StickyKey, Target};
+use crate::template::{ClusterNameTemplate, Destination};
 use crate::weighted::WeightedChoice;
 use serde_json::{Map, Value};
 
@@ -128,15 +127,12 @@ fn route(
     path: &JsonPath<'_>,
     template: &ClusterNameTemplate,
     context: &HostContext<'_>,
-) -> ConfigResult<Targets> {
+) -> ConfigResult<Vec<Target>> {
     let items = read::array(value, path)?;
     if items.is_empty() {
         return Err(ConfigError::at(path, "needs at least one destination"));
     }
-    let mut clusters = Vec::with_capacity(items.len());
-    let mut weights = Vec::with_capacity(items.len());
-    let mut destinations = Vec::with_capacity(items.len());
-    let mut port_holes = Vec::new();
+    let mut targets = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let at = path.index(index);
         let map = read::object(item, &at)?;
@@ -153,25 +149,14 @@ fn route(
             Some(weight) => read::unsigned(weight, &at.key("weight"), MAX_WEIGHT)? as u32,
             None => 0,
         };
-        if let Some(holes) = template.port_holes(&target) {
-            port_holes.resize(index, None);
-            port_holes.push(Some(holes));
-        }
-        clusters.push(cluster);
-        weights.push(weight);
-        destinations.push(target);
+        let holes = template.port_holes(&target);
+        targets.push(Target::new(cluster, holes, weight, target));
     }
-    if weights.len() == 1 {
+    if let [lone] = targets.as_mut_slice() {
         // A lone destination takes all traffic, whatever its weight (as in Istio).
-        weights[0] = 1;
+        lone.weight = 1;
     }
-    Ok(Targets {
-        versions: vec![None; clusters.len()],
-        clusters,
-        weights,
-        destinations,
-        port_holes,
-    })
+    Ok(targets)
 }
 
 /// The key, and the cohort's name when it names one.
@@ -219,25 +204,12 @@ fn sticky(
     Ok((key, cohort))
 }
 
-/// Where an entry's traffic goes: rendered cluster names, their weights and the destinations they
-/// were rendered from, in order.
-pub struct Targets {
-    pub clusters: Vec<String>,
-    pub weights: Vec<u32>,
-    pub destinations: Vec<Destination>,
-    /// Each destination's `version` extension (HTTPRoute), lining it up in a `sticky.cohort`.
-    pub versions: Vec<Option<String>>,
-    /// Where a destination's cluster name takes the request's port (see [`Entry::port_holes`]);
-    /// may be shorter than `clusters` (missing means none).
-    pub port_holes: Vec<Option<PortHoles>>,
-}
-
 /// Finishes an entry of either shape from its name, match rule and targets (read by the shape's own
 /// code) and the [`EXTENSIONS`] in `map`, the entry's object at `path`.
 pub fn assemble(
     name: String,
     rule: MatchRule,
-    targets: Targets,
+    targets: Vec<Target>,
     targets_path: &JsonPath<'_>,
     map: &Map<String, Value>,
     path: &JsonPath<'_>,
@@ -250,17 +222,11 @@ pub fn assemble(
         }
         None => (None, None),
     };
-    let Targets {
-        clusters,
-        weights,
-        destinations,
-        versions,
-        port_holes,
-    } = targets;
-    if port_holes.iter().any(Option::is_some) {
+    if targets.iter().any(|t| t.port_holes.is_some()) {
         // The cluster name takes the request's port from `:authority`.
         attributes.header(":authority");
     }
+    let weights: Vec<u32> = targets.iter().map(|t| t.weight).collect();
     let choice = WeightedChoice::new(&weights).ok_or_else(|| {
         ConfigError::at(
             targets_path,
@@ -271,6 +237,8 @@ pub fn assemble(
         Some(value) => Some(rollout(value, &path.key("rollout"), &weights)?),
         None => None,
     };
+    let versions: Vec<Option<String>> = targets.iter().map(|t| t.version.clone()).collect();
+    let destinations: Vec<Destination> = targets.iter().map(|t| t.destination.clone()).collect();
     let cohort = cohort(
         cohort_name.as_deref(),
         &versions,
@@ -278,18 +246,13 @@ pub fn assemble(
         rollout.as_ref(),
         targets_path,
     )?;
-    let cluster_hashes = clusters.iter().map(|c| fnv1a(c.as_bytes())).collect();
     Ok(Entry {
         name,
         rule,
         sticky,
         cohort,
-        clusters,
-        port_holes,
+        targets,
         hosts: None,
-        weights,
-        destinations,
-        cluster_hashes,
         choice,
         rollout,
     })

@@ -5,7 +5,7 @@
 //! configuration's precedence order.
 
 use super::cohort::label;
-use super::entry::{self, Targets, EXTENSIONS};
+use super::entry::{self, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
 use super::gateway_match::{matches, ranks};
 use super::names::check_cluster_name;
@@ -16,7 +16,7 @@ use crate::hosts::{HostContext, HostSet};
 use crate::matcher::MatchRule;
 use crate::precedence::{Candidate, MatchRank, Precedence, Ranked};
 use crate::request::Attributes;
-use crate::router::{Entry, Router};
+use crate::router::{Entry, Router, Target};
 use crate::template::{ClusterNameTemplate, Destination};
 use crate::weighted::WeightedChoice;
 use serde_json::{Map, Value};
@@ -142,22 +142,16 @@ fn backend_refs(
     path: &JsonPath<'_>,
     context: &HostContext<'_>,
     template: &ClusterNameTemplate,
-) -> ConfigResult<Targets> {
+) -> ConfigResult<Vec<Target>> {
     let items = read::array(value, path)?;
-    let mut targets = Targets {
-        clusters: Vec::with_capacity(items.len()),
-        weights: Vec::with_capacity(items.len()),
-        destinations: Vec::with_capacity(items.len()),
-        versions: Vec::with_capacity(items.len()),
-        port_holes: Vec::new(),
-    };
+    let mut targets = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let (cluster, weight, destination, version) =
             backend_ref(item, &path.index(index), context, template)?;
-        targets.clusters.push(cluster);
-        targets.weights.push(weight);
-        targets.destinations.push(destination);
-        targets.versions.push(version);
+        // A backendRef always has its port: no cluster name takes the request's.
+        let mut target = Target::new(cluster, None, weight, destination);
+        target.version = version;
+        targets.push(target);
     }
     // Unlike Istio, a lone backend keeps its weight: weight 0 means no traffic, refused below.
     Ok(targets)
@@ -186,12 +180,8 @@ fn without_backends(
         rule,
         sticky: None,
         cohort: None,
-        clusters: Vec::new(),
-        port_holes: Vec::new(),
+        targets: Vec::new(),
         hosts: None,
-        weights: Vec::new(),
-        destinations: Vec::new(),
-        cluster_hashes: Vec::new(),
         choice,
         rollout: None,
     })
@@ -239,15 +229,9 @@ fn rule(
     let refs_path = path.key("backendRefs");
     let targets = match map.get("backendRefs") {
         Some(refs) => backend_refs(refs, &refs_path, &route.context, template)?,
-        None => Targets {
-            clusters: Vec::new(),
-            weights: Vec::new(),
-            destinations: Vec::new(),
-            versions: Vec::new(),
-            port_holes: Vec::new(),
-        },
+        None => Vec::new(),
     };
-    let entry = if targets.clusters.is_empty() {
+    let entry = if targets.is_empty() {
         without_backends(name, rule, map, path)?
     } else {
         entry::assemble(name, rule, targets, &refs_path, map, path, attributes)?

@@ -27,10 +27,10 @@ fn the_issue_example_compiles_to_istio_service_clusters() {
     let entry = &router.entries[0];
     assert_eq!(entry.name, "rule-0");
     assert_eq!(
-        entry.clusters,
+        entry.clusters(),
         [istio_cluster("reviews-v1"), istio_cluster("reviews-v3")]
     );
-    assert_eq!(entry.weights, [50, 50]);
+    assert_eq!(entry.weights(), [50, 50]);
     assert!(entry.rule.blocks.is_empty(), "no matches: every request");
 }
 
@@ -65,11 +65,11 @@ fn weights_follow_gateway_api() {
     let defaulted = compile(json!({"rules": [{"backendRefs": [
         {"name": "reviews-v1", "port": 9080}, {"name": "reviews-v3", "port": 9080}
     ]}]}));
-    assert_eq!(defaulted.entries[0].weights, [1, 1]);
+    assert_eq!(defaulted.entries[0].weights(), [1, 1]);
     let zero_allowed = compile(json!({"rules": [{"backendRefs": [
         backend("reviews-v1", 0), backend("reviews-v3", 1_000_000)
     ]}]}));
-    assert_eq!(zero_allowed.entries[0].weights, [0, 1_000_000]);
+    assert_eq!(zero_allowed.entries[0].weights(), [0, 1_000_000]);
     // Unlike Istio's lone destination, a lone backend of weight 0 gets no traffic: refused.
     let lone_zero = one_rule(json!({"backendRefs": [backend("reviews-v1", 0)]}));
     assert!(
@@ -87,7 +87,7 @@ fn namespaces_default_then_follow_the_top_level_key_then_the_ref() {
     ]});
     let default = compile(json!({"rules": [rule]}));
     assert_eq!(
-        default.entries[0].clusters,
+        default.entries[0].clusters(),
         [
             "outbound|9080||reviews-v1.default.svc.cluster.local",
             "outbound|9080||reviews-v3.canary.svc.cluster.local"
@@ -95,12 +95,12 @@ fn namespaces_default_then_follow_the_top_level_key_then_the_ref() {
     );
     let prod = compile(json!({"namespace": "prod", "rules": [rule]}));
     assert_eq!(
-        prod.entries[0].clusters[0],
+        prod.entries[0].clusters()[0],
         "outbound|9080||reviews-v1.prod.svc.cluster.local"
     );
     let tag = compile(json!({"clusterName": "{host}:{port}", "rules": [rule]}));
     assert_eq!(
-        tag.entries[0].clusters[0],
+        tag.entries[0].clusters()[0],
         "reviews-v1.default.svc.cluster.local:9080"
     );
 }

@@ -289,7 +289,7 @@ fn one_whole_object_is_a_configuration() {
     ));
     assert_eq!(router.entries[0].name, "rule-0");
     assert_eq!(
-        router.entries[0].clusters,
+        router.entries[0].clusters(),
         ["outbound|9080||reviews-v1.gateway-conformance-infra.svc.cluster.local"]
     );
     // Rules of routes in a list are named after their route, so names stay unique.

@@ -20,7 +20,7 @@ const STEP: Schema = Schema {
 };
 
 const GUARD: Schema = Schema {
-    known: &["maxErrorRate", "minRequests", "window"],
+    known: &["maxErrorRate", "minRequests", "window", "bakeTime"],
     not_implemented: &[],
 };
 
@@ -144,7 +144,12 @@ fn steps(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigResult<Vec<Step
                     format!("is too short for {count} steps (at least 1 ms each)"),
                 ));
             }
-            Ok(equal_steps(total, count))
+            equal_steps(total, count).ok_or_else(|| {
+                ConfigError::at(
+                    &duration_path,
+                    "is too long a duration to divide into steps",
+                )
+            })
         }
     }
 }
@@ -177,10 +182,15 @@ fn guard(value: &Value, path: &JsonPath<'_>) -> ConfigResult<Guard> {
     if window_ms < MIN_WINDOW_MS {
         return Err(ConfigError::at(&window_path, "must be at least 1s"));
     }
+    let bake_ms = match map.get("bakeTime") {
+        Some(value) => duration(value, &path.key("bakeTime"))?,
+        None => 0,
+    };
     Ok(Guard {
         max_error_rate,
         min_requests,
         window_ms,
+        bake_ms,
     })
 }
 
@@ -218,7 +228,28 @@ pub fn rollout(value: &Value, path: &JsonPath<'_>, target: &[u32]) -> ConfigResu
         Some(value) => Some(guard(value, &path.key("guard"))?),
         None => None,
     };
-    Ok(Rollout { schedule, guard })
+    // Every instant the shells compute must be a Unix millisecond: start + last step + the guard's
+    // window and bake time, checked here rather than saturated later.
+    let last_ms = schedule.steps.last().map_or(0, |step| step.at_ms);
+    let watch_ms = guard
+        .as_ref()
+        .map_or(Some(0), |g| g.window_ms.checked_add(g.bake_ms));
+    let fits = watch_ms
+        .and_then(|watch| last_ms.checked_add(watch))
+        .and_then(|span| i64::try_from(span).ok())
+        .and_then(|span| start_ms.checked_add(span))
+        .is_some();
+    if !fits {
+        return Err(ConfigError::at(
+            path,
+            "start plus the steps and the guard's window and bakeTime is past the year 292 million; shorten them",
+        ));
+    }
+    Ok(Rollout {
+        schedule,
+        guard,
+        path: path.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -273,11 +304,16 @@ mod tests {
         );
         let guard = rollout.guard.as_ref().unwrap();
         assert_eq!(
-            (guard.max_error_rate, guard.min_requests, guard.window_ms),
-            (0.05, 50, 30_000)
+            (
+                guard.max_error_rate,
+                guard.min_requests,
+                guard.window_ms,
+                guard.bake_ms
+            ),
+            (0.05, 50, 30_000, 0)
         );
         assert_eq!(
-            entry.weights,
+            entry.weights(),
             [0, 100],
             "compiled with the target; the shell applies the weights in force"
         );
@@ -298,6 +334,20 @@ mod tests {
             }
         );
         assert_eq!(rollout.guard, None);
+    }
+
+    #[test]
+    fn bake_time_is_read_as_a_duration() {
+        let guard =
+            json!({"maxErrorRate": 0.05, "minRequests": 50, "window": "30s", "bakeTime": "10m"});
+        let router = parse(config(json!({"guard": guard})).as_bytes()).unwrap();
+        let rollout = router.entries[0].rollout.as_ref().unwrap();
+        assert_eq!(rollout.guard.as_ref().unwrap().bake_ms, 600_000);
+        // The last step (1h) plus 30 s of window plus 10 min of bake.
+        assert_eq!(
+            rollout.guard_end_ms(),
+            Some(1_796_119_200_000 + 3_600_000 + 30_000 + 600_000)
+        );
     }
 
     #[test]
@@ -345,6 +395,14 @@ mod tests {
             (json!({"guard": {"maxErrorRate": 0.05, "minRequests": 50, "window": "30s", "interval": "1m"}}),
              "at http[0].rollout.guard.interval: unknown field \"interval\""),
             (json!({"stepWeight": 10}), "at http[0].rollout.stepWeight: unknown field \"stepWeight\""),
+            (json!({"guard": {"maxErrorRate": 0.05, "minRequests": 50, "window": "30s", "bakeTime": "soon"}}),
+             "at http[0].rollout.guard.bakeTime: \"soon\" is not a duration"),
+            // The shorthand's step instants are duration × k / steps: a huge duration must not wrap.
+            (json!({"steps": 100, "duration": "5124095576030h", "guard": null}),
+             "at http[0].rollout: start plus the steps and the guard's window and bakeTime is past"),
+            (json!({"steps": [step("0s", 5), step("2562047788015h", 100)],
+                    "guard": {"maxErrorRate": 0.05, "minRequests": 50, "window": "30s", "bakeTime": "2562047788015h"}}),
+             "at http[0].rollout: start plus the steps and the guard's window and bakeTime is past"),
         ];
         for (changes, expected) in cases {
             let message = parse(config(changes.clone()).as_bytes())

@@ -73,13 +73,13 @@ fn the_issue_example_compiles_with_istio_names() {
     let entry = &router.entries[0];
     assert_eq!(entry.name, "reviews-shift");
     assert_eq!(
-        entry.clusters,
+        entry.clusters(),
         [
             "outbound|9080|v1|reviews.default.svc.cluster.local",
             "outbound|9080|v3|reviews.default.svc.cluster.local"
         ]
     );
-    assert_eq!(entry.weights, [50, 50]);
+    assert_eq!(entry.weights(), [50, 50]);
 }
 
 #[test]
@@ -96,14 +96,14 @@ fn empty_configurations_route_nothing() {
 #[test]
 fn weights_follow_istio() {
     let lone = compile(json!({"http": [{"route": [{"destination": {"host": "reviews"}}]}]}));
-    assert_eq!(lone.entries[0].weights, [1]);
+    assert_eq!(lone.entries[0].weights(), [1]);
     let lone_zero = compile(json!({"http": [{"route": [route("v1", json!(0))]}]}));
-    assert_eq!(lone_zero.entries[0].weights, [1]);
+    assert_eq!(lone_zero.entries[0].weights(), [1]);
     let missing_is_zero = compile(json!({"http": [{"route": [
         route("v1", json!(1)),
         {"destination": {"host": "reviews", "subset": "v2"}}
     ]}]}));
-    assert_eq!(missing_is_zero.entries[0].weights, [1, 0]);
+    assert_eq!(missing_is_zero.entries[0].weights(), [1, 0]);
     // Istio's weight is an int32: the largest is 2147483647, and totals may exceed it.
     let huge = compile(
         json!({"http": [{"route": [route("v1", json!(2_147_483_647u64)), route("v2", json!(2_147_483_647u64))]}]}),

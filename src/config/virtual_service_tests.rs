@@ -171,7 +171,7 @@ fn the_port_comes_from_the_authority() {
     );
     // The stats name the destination with an empty port: a client's ports never add series.
     assert_eq!(
-        router.entries[0].clusters,
+        router.entries[0].clusters(),
         ["outbound||v3|reviews.default.svc.cluster.local"]
     );
 }

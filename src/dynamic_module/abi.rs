@@ -74,6 +74,8 @@ pub const LOG_INFO: u32 = 2;
 pub const LOG_WARN: u32 = 3;
 pub const LOG_ERROR: u32 = 4;
 pub const LOG_CRITICAL: u32 = 5;
+/// `envoy_dynamic_module_type_attribute_id_ResponseCodeDetails` (response.code_details).
+pub const ATTRIBUTE_RESPONSE_CODE_DETAILS: u32 = 16;
 /// `envoy_dynamic_module_type_attribute_id_XdsRouteName` (xds.route_name).
 pub const ATTRIBUTE_XDS_ROUTE_NAME: u32 = 61;
 /// `envoy_dynamic_module_type_metrics_result_Success`.
@@ -87,6 +89,11 @@ pub const STOP_ITERATION: u32 = 1;
 /// the HTTP filter and the cluster specifier.
 pub type DefineCounter =
     unsafe extern "C" fn(ConfigEnvoyPtr, ModuleBuffer, *mut ModuleBuffer, usize, *mut usize) -> u32;
+
+/// `..._config_set_gauge(config, id, *label_values, label_count, value) -> result`, and the same shape
+/// for `..._config_increment_counter`: the HTTP filter's and the cluster specifier's.
+pub type ConfigMetric =
+    unsafe extern "C" fn(ConfigEnvoyPtr, usize, *mut ModuleBuffer, usize, u64) -> u32;
 
 /// The Envoy callbacks the shell calls (names without the `envoy_dynamic_module_callback_` prefix).
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +122,10 @@ pub struct Callbacks {
     pub get_attribute_string: unsafe extern "C" fn(FilterEnvoyPtr, u32, *mut EnvoyBuffer) -> bool,
     /// `http_filter_config_define_counter`
     pub define_counter: DefineCounter,
+    /// `http_filter_config_define_gauge` (the same shape)
+    pub define_gauge: DefineCounter,
+    /// `http_filter_config_set_gauge`
+    pub set_gauge: ConfigMetric,
     /// `http_filter_increment_counter(filter, id, *label_values, label_count, value) -> result`
     pub increment_counter:
         unsafe extern "C" fn(FilterEnvoyPtr, usize, *mut ModuleBuffer, usize, u64) -> u32,
@@ -132,6 +143,10 @@ pub struct Callbacks {
     pub specifier_set_cluster_name: unsafe extern "C" fn(SelectionEnvoyPtr, ModuleBuffer),
     /// `cluster_specifier_config_define_counter`
     pub specifier_define_counter: DefineCounter,
+    /// `cluster_specifier_config_define_gauge`
+    pub specifier_define_gauge: DefineCounter,
+    /// `cluster_specifier_config_set_gauge`
+    pub specifier_set_gauge: ConfigMetric,
     /// `cluster_specifier_config_increment_counter(config, id, *label_values, label_count, value) -> result`
     pub specifier_increment_counter:
         unsafe extern "C" fn(ConfigEnvoyPtr, usize, *mut ModuleBuffer, usize, u64) -> u32,
@@ -190,11 +205,15 @@ pub fn resolve() -> Result<Callbacks, String> {
         clear_route_cache: callback!("http_clear_route_cache"),
         get_attribute_string: callback!("http_filter_get_attribute_string"),
         define_counter: callback!("http_filter_config_define_counter"),
+        define_gauge: callback!("http_filter_config_define_gauge"),
+        set_gauge: callback!("http_filter_config_set_gauge"),
         increment_counter: callback!("http_filter_increment_counter"),
         specifier_get_header: callback!("cluster_specifier_get_request_header_value"),
         specifier_get_route_name: callback!("cluster_specifier_get_route_name"),
         specifier_set_cluster_name: callback!("cluster_specifier_set_cluster_name"),
         specifier_define_counter: callback!("cluster_specifier_config_define_counter"),
+        specifier_define_gauge: callback!("cluster_specifier_config_define_gauge"),
+        specifier_set_gauge: callback!("cluster_specifier_config_set_gauge"),
         specifier_increment_counter: callback!("cluster_specifier_config_increment_counter"),
     })
 }

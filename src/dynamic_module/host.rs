@@ -1,8 +1,11 @@
 //! Safe wrappers over the Envoy callbacks for one HTTP stream; every failure becomes "absent" or a
 //! warning, never a crash.
 
-use super::abi::{self, Callbacks, EnvoyBuffer, FilterEnvoyPtr, ModuleBuffer};
+use super::abi::{
+    self, Callbacks, ConfigEnvoyPtr, DefineCounter, EnvoyBuffer, FilterEnvoyPtr, ModuleBuffer,
+};
 use crate::request::RequestSource;
+use crate::shell::{self, AnswerHost, FilterHost};
 use std::borrow::Cow;
 
 /// Logs through Envoy's log (`[dynamic_modules]`); silent before the callbacks are installed.
@@ -13,19 +16,37 @@ pub fn log(level: u32, message: &str) {
     }
 }
 
-/// A seed from the OS; the clock if that fails (spreading load needs no secret).
+/// A seed from the OS; the clock if that fails.
 pub fn entropy_seed() -> u64 {
-    let mut seed = [0u8; 8];
-    if getrandom::getrandom(&mut seed).is_ok() {
-        return u64::from_le_bytes(seed);
+    let clock = || {
+        let now = std::time::SystemTime::now();
+        Some(now.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
+    };
+    shell::entropy_seed(clock, |line| log(abi::LOG_WARN, line))
+}
+
+/// Defines a counter or gauge (`define` is the extension point's callback) on the configuration
+/// being created; `None` (logged) when Envoy refuses.
+pub fn define_metric(define: DefineCounter, config: ConfigEnvoyPtr, name: &str) -> Option<usize> {
+    let mut id = 0;
+    // SAFETY: `config` is the configuration being created; the name outlives the call.
+    let result = unsafe {
+        define(
+            config,
+            ModuleBuffer::of(name.as_bytes()),
+            std::ptr::null_mut(),
+            0,
+            &mut id,
+        )
+    };
+    let id = (result == abi::METRICS_SUCCESS).then_some(id);
+    if id.is_none() {
+        log(
+            abi::LOG_WARN,
+            &format!("traffic-shift: could not define metric {name}"),
+        );
     }
-    log(
-        abi::LOG_WARN,
-        "traffic-shift: no entropy from the OS; seeding from the clock",
-    );
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0x2545_f491_4f6c_dd1d, |since| since.as_nanos() as u64)
+    id
 }
 
 /// The stream Envoy is running a hook for.
@@ -36,11 +57,42 @@ pub struct Stream {
 
 impl Stream {
     fn request_header(&self, name: &str) -> Option<&[u8]> {
-        self.request_header_at(name, 0, std::ptr::null_mut())
+        self.header_at(abi::REQUEST_HEADERS, name, 0, std::ptr::null_mut())
     }
 
     /// The `index`th value of a request header; `total`, unless null, receives how many it has.
     fn request_header_at(&self, name: &str, index: usize, total: *mut usize) -> Option<&[u8]> {
+        self.header_at(abi::REQUEST_HEADERS, name, index, total)
+    }
+
+    /// The answer's status, in the response hook.
+    pub fn response_status(&self) -> Option<u64> {
+        let status = self.header_at(abi::RESPONSE_HEADERS, ":status", 0, std::ptr::null_mut())?;
+        std::str::from_utf8(status).ok()?.parse().ok()
+    }
+
+    /// Envoy's `response.code_details`: who answered (`via_upstream`) or why Envoy did.
+    pub fn response_code_details(&self) -> Option<Vec<u8>> {
+        let mut value = EnvoyBuffer::EMPTY;
+        // SAFETY: `filter` is the live stream; the value is copied before the hook returns.
+        let found = unsafe {
+            (self.callbacks.get_attribute_string)(
+                self.filter,
+                abi::ATTRIBUTE_RESPONSE_CODE_DETAILS,
+                &mut value,
+            )
+        };
+        found.then(|| unsafe { value.bytes() }.to_vec())
+    }
+
+    /// The `index`th value of a header of `header_type`; `total`, unless null, receives how many.
+    fn header_at(
+        &self,
+        header_type: u32,
+        name: &str,
+        index: usize,
+        total: *mut usize,
+    ) -> Option<&[u8]> {
         let mut value = EnvoyBuffer::EMPTY;
         // SAFETY: `filter` is the live stream of the current hook; `value` is written by Envoy and
         // stays valid until this hook returns or a header is set. Borrowed values live in the
@@ -48,7 +100,7 @@ impl Stream {
         let found = unsafe {
             (self.callbacks.get_header)(
                 self.filter,
-                abi::REQUEST_HEADERS,
+                header_type,
                 ModuleBuffer::of(name.as_bytes()),
                 &mut value,
                 index,
@@ -70,7 +122,8 @@ impl Stream {
         unsafe { call(self.filter, header_type, key, value) }
     }
 
-    /// Replaces any value the client sent, then has Envoy match the route again on it.
+    /// Replaces any value the client sent, then has Envoy match the route again on it. If Envoy
+    /// refuses, the client's value must not survive: the header is removed instead.
     pub fn set_request_header(&self, name: &str, value: &str) {
         if !self.set(
             abi::REQUEST_HEADERS,
@@ -80,17 +133,17 @@ impl Stream {
         ) {
             log(
                 abi::LOG_WARN,
-                &format!("traffic-shift: could not set {name}"),
+                &format!("traffic-shift: could not set {name}; removing it"),
             );
+            self.remove_request_header(name);
+            return;
         }
         self.clear_route_cache();
     }
 
-    /// Removes a header only when the client sent it: the route is matched again only then.
-    pub fn remove_request_header_if_present(&self, name: &str) {
-        if self.request_header(name).is_none() {
-            return;
-        }
+    /// Removes the header whether or not the client sent it (the fail-safe paths), then has Envoy
+    /// match the route again.
+    pub fn remove_request_header(&self, name: &str) {
         if !self.set(abi::REQUEST_HEADERS, name, ModuleBuffer::NULL, false) {
             log(
                 abi::LOG_WARN,
@@ -98,6 +151,13 @@ impl Stream {
             );
         }
         self.clear_route_cache();
+    }
+
+    /// Removes a header only when the client sent it: the route is matched again only then.
+    pub fn remove_request_header_if_present(&self, name: &str) {
+        if self.request_header(name).is_some() {
+            self.remove_request_header(name);
+        }
     }
 
     /// Answers the request itself, with `status` and no body; the stream goes no further.
@@ -140,6 +200,46 @@ impl Stream {
         unsafe {
             (self.callbacks.increment_counter)(self.filter, counter, std::ptr::null_mut(), 0, 1)
         };
+    }
+}
+
+impl FilterHost for Stream {
+    fn set_request_header(&self, name: &str, value: &str) {
+        Stream::set_request_header(self, name, value);
+    }
+
+    fn remove_request_header_if_present(&self, name: &str) {
+        Stream::remove_request_header_if_present(self, name);
+    }
+
+    fn send_local_reply(&self, status: u32, details: &str) {
+        Stream::send_local_reply(self, status, details);
+    }
+
+    fn increment(&self, counter: u64) {
+        if let Ok(id) = usize::try_from(counter) {
+            Stream::increment(self, id);
+        }
+    }
+}
+
+impl AnswerHost for Stream {
+    fn response_status(&self) -> Option<u64> {
+        Stream::response_status(self)
+    }
+
+    fn response_code_details(&self) -> Option<Vec<u8>> {
+        Stream::response_code_details(self)
+    }
+
+    fn add_response_header(&self, name: &str, value: &str) {
+        Stream::add_response_header(self, name, value);
+    }
+
+    fn increment(&self, counter: u64) {
+        if let Ok(id) = usize::try_from(counter) {
+            Stream::increment(self, id);
+        }
     }
 }
 

@@ -3,15 +3,14 @@
 
 use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, FilterEnvoyPtr, CONTINUE, STOP_ITERATION};
 use super::host::Stream;
-use super::{configure, guarded, Shared};
-use crate::router::Decision;
+use super::{configure, guarded, with_random, MetricCallbacks, Shared};
 use std::ffi::c_void;
 use std::sync::Arc;
 
-/// One stream: its configuration and the choice made on the request, for the response header.
+/// One stream: its configuration, and the kernel's state between the hooks.
 struct ShiftStream {
     shared: Arc<Shared>,
-    decision: Option<Decision>,
+    stream: crate::shell::Stream,
 }
 
 /// # Safety
@@ -29,7 +28,11 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
                 name,
                 config,
                 |_| Ok(()),
-                |c| c.define_counter,
+                |c| MetricCallbacks {
+                    define_counter: c.define_counter,
+                    define_gauge: c.define_gauge,
+                    set_gauge: c.set_gauge,
+                },
             )
         };
         shared.map_or(std::ptr::null(), |shared| {
@@ -44,7 +47,8 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
 pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(config: *const c_void) {
     guarded((), || {
         if !config.is_null() {
-            drop(unsafe { Arc::from_raw(config.cast::<Shared>()) });
+            let shared = unsafe { Arc::from_raw(config.cast::<Shared>()) };
+            shared.stop();
         }
     })
 }
@@ -66,7 +70,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_new(
         let shared = unsafe { Arc::from_raw(config) };
         Box::into_raw(Box::new(ShiftStream {
             shared,
-            decision: None,
+            stream: crate::shell::Stream::default(),
         }))
         .cast::<c_void>()
     })
@@ -128,25 +132,33 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     filter: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    on_headers(filter_envoy_ptr, filter, |host, stream| {
-        let shared = &stream.shared;
-        let decision = shared.decide(host);
-        if decision.is_some_and(|d| shared.router.has_no_backend(d)) {
-            // A Gateway API rule without backendRefs: answered here, never sent upstream.
-            host.send_local_reply(500, "traffic_shift_rule_without_backends");
-            return STOP_ITERATION;
-        }
-        match decision.and_then(|d| shared.router.cluster(d)) {
-            // Replacing drops any value the client sent: a client never picks the upstream.
-            Some(cluster) => host.set_request_header(&shared.router.cluster_header, &cluster),
-            None => host.remove_request_header_if_present(&shared.router.cluster_header),
-        }
-        if let Some(counter) = shared.counters.id(decision) {
-            host.increment(counter);
-        }
-        stream.decision = decision;
-        CONTINUE
-    })
+    let decided = guarded(None, || match unsafe { stream(filter_envoy_ptr, filter) } {
+        Some((host, stream)) => Some(on_request(&host, stream)),
+        None => Some(CONTINUE),
+    });
+    let Some(status) = decided else {
+        // A panic (logged by the hook) must not let the client's cluster header through.
+        guarded((), || {
+            if let Some((host, stream)) = unsafe { stream(filter_envoy_ptr, filter) } {
+                host.remove_request_header(&stream.shared.router.cluster_header);
+            }
+        });
+        return CONTINUE;
+    };
+    status
+}
+
+/// The kernel on the request; the status the hook answers Envoy with.
+fn on_request(host: &Stream, state: &mut ShiftStream) -> u32 {
+    let shared = &state.shared;
+    state.stream = with_random(|random| {
+        shared.with_router(|router| shared.kernel.on_request(router, host, random))
+    });
+    if state.stream.answered_locally {
+        // A Gateway API rule without backendRefs was answered with a local reply.
+        return STOP_ITERATION;
+    }
+    CONTINUE
 }
 
 /// # Safety
@@ -157,14 +169,12 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     filter: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    on_headers(filter_envoy_ptr, filter, |host, stream| {
-        let router = &stream.shared.router;
-        if let (Some(header), Some(cluster)) = (
-            router.response_header.as_deref(),
-            stream.decision.and_then(|d| router.cluster(d)),
-        ) {
-            host.add_response_header(header, &cluster);
-        }
+    on_headers(filter_envoy_ptr, filter, |host, state| {
+        let shared = &state.shared;
+        // Cluster names do not change with weights: the compiled router names them.
+        shared
+            .kernel
+            .on_response(&shared.router, &mut state.stream, host);
         CONTINUE
     })
 }

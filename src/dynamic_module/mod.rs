@@ -10,7 +10,7 @@
 mod abi;
 mod host;
 mod http;
-mod metrics;
+mod rollout;
 mod specifier;
 
 pub use abi::{Callbacks, EnvoyBuffer, ModuleBuffer, ABI_VERSION};
@@ -19,20 +19,20 @@ pub use specifier::*;
 
 use crate::config;
 use crate::random::SplitMix64;
-use crate::request::RequestSource;
-use crate::router::{Decision, Router};
-use metrics::Counters;
+use crate::rollout::engine::MetricKind;
+use crate::rollout::shared::ProcessStore;
+use crate::rollout::Engine;
+use crate::router::Router;
+use crate::shell::{self, Counters, Kernel};
+use host::define_metric;
+use rollout::{ConfigHost, Live, STORE};
 use std::cell::RefCell;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 /// The name a configuration must carry (`filter_name` / `specifier_name` in Envoy's config).
 pub const FILTER_NAME: &str = "traffic-shift";
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
-    Some(commit) => commit,
-    None => "unknown",
-};
 
 thread_local! {
     /// One generator per worker thread, seeded once from the OS: requests never ask for randomness.
@@ -55,24 +55,45 @@ pub fn initialise(callbacks: Callbacks) {
     }));
 }
 
-/// What every request of one configuration shares, read-only, across worker threads.
+/// What every request of one configuration shares across worker threads.
 struct Shared {
     router: Router,
-    counters: Counters,
+    kernel: Kernel<&'static ProcessStore>,
+    /// Present when the configuration has rollouts: the router in force is the rollout's.
+    live: Option<Arc<Live>>,
 }
 
 impl Shared {
-    /// Decides with this worker's generator.
-    fn decide(&self, request: &impl RequestSource) -> Option<Decision> {
-        // try_borrow_mut cannot fail (a hook runs to its end on its thread), but must never panic.
-        RANDOM.with(|random| match random.try_borrow_mut() {
-            Ok(mut random) => self.router.decide(request, &mut *random),
-            Err(_) => None,
-        })
+    /// Runs `f` on the router in force.
+    fn with_router<T>(&self, f: impl FnOnce(&Router) -> T) -> T {
+        match &self.live {
+            Some(live) => f(&live.router()),
+            None => f(&self.router),
+        }
+    }
+
+    /// Stops the rollouts' timer: Envoy is destroying the configuration it reports to.
+    fn stop(&self) {
+        if let Some(live) = &self.live {
+            live.stop();
+        }
     }
 }
 
-/// A new configuration for an extension point: compiled, with its counters defined through `define`.
+/// Runs `f` with this worker's generator (`None` only if it is somehow in use: never a panic).
+fn with_random<T>(f: impl FnOnce(Option<&mut SplitMix64>) -> T) -> T {
+    RANDOM.with(|random| f(random.try_borrow_mut().ok().as_deref_mut()))
+}
+
+/// An extension point's metric callbacks (the HTTP filter's or the cluster specifier's).
+struct MetricCallbacks {
+    define_counter: abi::DefineCounter,
+    define_gauge: abi::DefineCounter,
+    set_gauge: abi::ConfigMetric,
+}
+
+/// A new configuration for an extension point: compiled, with its counters defined, and its
+/// rollouts started.
 ///
 /// # Safety
 /// `name` and `config` point at bytes valid for the call; `config_envoy_ptr` is the configuration
@@ -82,12 +103,30 @@ unsafe fn configure(
     name: abi::EnvoyBuffer,
     config: abi::EnvoyBuffer,
     check: impl Fn(&Router) -> Result<(), String>,
-    define: impl Fn(&Callbacks) -> abi::DefineCounter,
+    metrics: impl Fn(&Callbacks) -> MetricCallbacks,
 ) -> Option<Shared> {
     let callbacks = abi::callbacks()?;
-    let router = compile(name.bytes(), config.bytes(), check)?;
-    let counters = Counters::define(&router, define(callbacks), config_envoy_ptr);
-    Some(Shared { router, counters })
+    let metrics = metrics(callbacks);
+    let bytes = config.bytes();
+    let router = compile(name.bytes(), bytes, check)?;
+    let define = |kind, name: &str| {
+        let define = match kind {
+            MetricKind::Counter => metrics.define_counter,
+            MetricKind::Gauge => metrics.define_gauge,
+        };
+        define_metric(define, config_envoy_ptr, name).map(|id| id as u64)
+    };
+    let counters = Counters::define(&router, |name| define(MetricKind::Counter, name));
+    let rollouts = Arc::new(Engine::new(&router, bytes, || &*STORE, define));
+    let live = (!rollouts.is_empty()).then(|| {
+        let host = ConfigHost::new(config_envoy_ptr, metrics.set_gauge);
+        Live::start(router.clone(), Arc::clone(&rollouts), host)
+    });
+    Some(Shared {
+        router,
+        kernel: Kernel { counters, rollouts },
+        live,
+    })
 }
 
 /// The configuration Envoy passes for `name`, compiled; `None` (logged) when it must be refused.
@@ -108,7 +147,7 @@ fn compile(
         return None;
     }
     let refused = match config::parse(config) {
-        Ok(router) => match no_rollout(&router, config).and_then(|()| check(&router)) {
+        Ok(router) => match check(&router) {
             Ok(()) => {
                 host::log(
                     abi::LOG_INFO,
@@ -127,38 +166,12 @@ fn compile(
     None
 }
 
-/// Rollouts need a timer and state shared by workers, which this shell does not have yet: an entry
-/// with `rollout` is refused (naming it) rather than served at its starting weights.
-fn no_rollout(router: &Router, config: &[u8]) -> Result<(), String> {
-    let Some(index) = router.entries.iter().position(|e| e.rollout.is_some()) else {
-        return Ok(());
-    };
-    // Entries are compiled from `http` first, then from an HTTPRoute's `rules`.
-    let http_entries = serde_json::from_slice::<serde_json::Value>(config)
-        .ok()
-        .and_then(|document| Some(document.get("http")?.as_array()?.len()))
-        .unwrap_or(0);
-    let path = match index.checked_sub(http_entries) {
-        None => format!("http[{index}].rollout"),
-        Some(rule) => format!("rules[{rule}].rollout"),
-    };
-    Err(format!(
-        "traffic-shift: invalid configuration at {path}: the native module does not run rollouts; \
-         use the Wasm filter for them"
-    ))
-}
-
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
     guarded(std::ptr::null(), || match abi::resolve() {
         Ok(callbacks) => {
             initialise(callbacks);
-            host::log(
-                abi::LOG_INFO,
-                &format!(
-                    "traffic-shift {VERSION} (commit {GIT_COMMIT}) loaded as a dynamic module"
-                ),
-            );
+            host::log(abi::LOG_INFO, &shell::loaded_line(" as a dynamic module"));
             ABI_VERSION.as_ptr()
         }
         Err(missing) => {

@@ -5,7 +5,7 @@
 
 use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, SelectionEnvoyPtr};
 use super::host::Selection;
-use super::{configure, guarded, Shared};
+use super::{configure, guarded, with_random, MetricCallbacks, Shared};
 use crate::router::{Router, DEFAULT_CLUSTER_HEADER};
 use std::ffi::c_void;
 
@@ -28,6 +28,20 @@ fn only_what_a_specifier_does(router: &Router) -> Result<(), String> {
     if router.cluster_header != DEFAULT_CLUSTER_HEADER {
         return refuse("clusterHeader");
     }
+    // It picks a cluster before the request goes upstream and never sees the answer.
+    let guarded = router
+        .entries
+        .iter()
+        .filter_map(|entry| entry.rollout.as_ref())
+        .find(|rollout| rollout.guard.is_some());
+    if let Some(rollout) = guarded {
+        return Err(format!(
+            "traffic-shift: invalid configuration at {}.guard: the cluster specifier never sees the \
+             answer, so it cannot guard a rollout; use the traffic-shift HTTP filter for a guarded \
+             rollout (a rollout without guard runs here)",
+            rollout.path
+        ));
+    }
     Ok(())
 }
 
@@ -46,7 +60,11 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_cluster_specifier_config_new(
                 name,
                 config,
                 only_what_a_specifier_does,
-                |c| c.specifier_define_counter,
+                |c| MetricCallbacks {
+                    define_counter: c.specifier_define_counter,
+                    define_gauge: c.specifier_define_gauge,
+                    set_gauge: c.specifier_set_gauge,
+                },
             )
         };
         let Some(shared) = configured else {
@@ -69,7 +87,8 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_cluster_specifier_config_destro
 ) {
     guarded((), || {
         if !config.is_null() {
-            drop(unsafe { Box::from_raw(config.cast_mut().cast::<Specifier>()) });
+            let specifier = unsafe { Box::from_raw(config.cast_mut().cast::<Specifier>()) };
+            specifier.shared.stop();
         }
     })
 }
@@ -94,25 +113,30 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_cluster_specifier_select(
             callbacks,
         };
         let shared = &specifier.shared;
-        let decision = shared.decide(&request);
-        if let Some(counter) = shared.counters.id(decision) {
-            // SAFETY: the configuration is live; no labels are passed. A lost count is not an error.
-            unsafe {
-                (callbacks.specifier_increment_counter)(
-                    specifier.config_envoy_ptr,
-                    counter,
-                    std::ptr::null_mut(),
-                    0,
-                    1,
-                )
-            };
-        }
-        match decision.and_then(|d| shared.router.cluster(d)) {
-            Some(cluster) => {
-                request.set_cluster(&cluster);
-                true
-            }
-            None => false,
-        }
+        with_random(|random| {
+            shared.with_router(|router| {
+                let (cluster, counter) = shared.kernel.pick(router, &request, random);
+                if let Some(counter) = counter.and_then(|c| usize::try_from(c).ok()) {
+                    // SAFETY: the configuration is live; no labels are passed. A lost count is not
+                    // an error.
+                    unsafe {
+                        (callbacks.specifier_increment_counter)(
+                            specifier.config_envoy_ptr,
+                            counter,
+                            std::ptr::null_mut(),
+                            0,
+                            1,
+                        )
+                    };
+                }
+                match cluster {
+                    Some(cluster) => {
+                        request.set_cluster(&cluster);
+                        true
+                    }
+                    None => false,
+                }
+            })
+        })
     })
 }

@@ -2,6 +2,7 @@
 
 use crate::header_block::HeaderBlock;
 use crate::request::RequestSource;
+use crate::shell::{self, AnswerHost, FilterHost};
 use ::proxy_wasm::hostcalls;
 use ::proxy_wasm::types::{BufferType, MapType, Status};
 use std::borrow::Cow;
@@ -14,17 +15,13 @@ pub fn plugin_configuration() -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// A seed from WASI `random_get`; the clock if that is unavailable (spreading load needs no secret).
+/// A seed from WASI `random_get`; the host's clock if that is unavailable.
 pub fn entropy_seed() -> u64 {
-    let mut seed = [0u8; 8];
-    if getrandom::getrandom(&mut seed).is_ok() {
-        return u64::from_le_bytes(seed);
-    }
-    log::warn!("traffic-shift: no entropy from the host; seeding from the clock");
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|now| now.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0x2545_f491_4f6c_dd1d, |since| since.as_nanos() as u64)
+    let clock = || {
+        let now = hostcalls::get_current_time().ok()?;
+        Some(now.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
+    };
+    shell::entropy_seed(clock, |line| log::warn!("{line}"))
 }
 
 /// The current request, read through the host as raw bytes (header values may be any bytes).
@@ -44,11 +41,12 @@ impl HostRequest {
         }
     }
 
-    /// Whether the client sent `name`: from the map if this request already took it (a lookup in
-    /// module memory), else one host lookup (cheap when absent, the usual case).
+    /// Whether the client may have sent `name`: from the map if this request already took it (a
+    /// lookup in module memory; a malformed map cannot say no), else one host lookup (cheap when
+    /// absent, the usual case).
     pub fn has_header(&self, name: &str) -> bool {
         match self.block.get() {
-            Some(Some(block)) => block.get(name).is_some(),
+            Some(Some(block)) => block.get(name).is_some() || !block.is_well_formed(),
             _ => request_header(name).is_some(),
         }
     }
@@ -86,6 +84,57 @@ impl RequestSource for HostRequest {
     }
 }
 
+impl FilterHost for HostRequest {
+    fn set_request_header(&self, name: &str, value: &str) {
+        set_request_header(name, value);
+    }
+
+    fn remove_request_header_if_present(&self, name: &str) {
+        remove_request_header_if_present(self, name);
+    }
+
+    fn increment(&self, counter: u64) {
+        increment(counter);
+    }
+
+    fn send_local_reply(&self, status: u32, _details: &str) {
+        if hostcalls::send_http_response(status, vec![], None).is_err() {
+            log::warn!("traffic-shift: could not answer {status}");
+        }
+    }
+}
+
+/// The answer passing through the response hook.
+pub struct Answer;
+
+impl AnswerHost for Answer {
+    fn response_status(&self) -> Option<u64> {
+        let status = map_value(RESPONSE_HEADERS, ":status")?;
+        std::str::from_utf8(status.as_ref()).ok()?.parse().ok()
+    }
+
+    fn response_code_details(&self) -> Option<Vec<u8>> {
+        hostcalls::get_property(vec!["response", "code_details"])
+            .ok()
+            .flatten()
+    }
+
+    fn add_response_header(&self, name: &str, value: &str) {
+        add_response_header(name, value);
+    }
+
+    fn increment(&self, counter: u64) {
+        increment(counter);
+    }
+}
+
+/// Adds one to a counter; a lost count must not fail the request.
+fn increment(counter: u64) {
+    if let Ok(id) = u32::try_from(counter) {
+        let _ = hostcalls::increment_metric(id, 1);
+    }
+}
+
 const REQUEST_HEADERS: u32 = MapType::HttpRequestHeaders as u32;
 const RESPONSE_HEADERS: u32 = MapType::HttpResponseHeaders as u32;
 const STATUS_OK: u32 = Status::Ok as u32;
@@ -105,6 +154,37 @@ extern "C" {
         return_map_data: *mut *mut u8,
         return_map_size: *mut usize,
     ) -> u32;
+    fn proxy_replace_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+}
+
+/// Replaces a request header; false when the host refused (its wrapper would trap instead).
+fn replace_request_header(name: &str, value: &str) -> bool {
+    // SAFETY: both buffers outlive the call; the host only reads them.
+    let status = unsafe {
+        proxy_replace_header_map_value(
+            REQUEST_HEADERS,
+            name.as_ptr(),
+            name.len(),
+            value.as_ptr(),
+            value.len(),
+        )
+    };
+    status == STATUS_OK
+}
+
+/// Removes a request header; false when the host refused.
+fn remove_request_header(name: &str) -> bool {
+    // SAFETY: the name outlives the call; the host only reads it.
+    let status =
+        unsafe { proxy_remove_header_map_value(REQUEST_HEADERS, name.as_ptr(), name.len()) };
+    status == STATUS_OK
 }
 
 /// Bytes the host wrote into memory it allocated through `proxy_on_memory_allocate` (a `Vec<u8>`
@@ -140,11 +220,6 @@ fn request_header(name: &str) -> Option<HostBytes> {
     map_value(REQUEST_HEADERS, name)
 }
 
-/// A header of the response being answered (in `on_http_response_headers`), as raw bytes.
-pub fn response_header(name: &str) -> Option<Vec<u8>> {
-    map_value(RESPONSE_HEADERS, name).map(HostBytes::into_vec)
-}
-
 fn map_value(map_type: u32, name: &str) -> Option<HostBytes> {
     let (mut data, mut size) = (std::ptr::null_mut(), 0);
     // SAFETY: the name outlives the call; the host writes only the two return slots.
@@ -161,24 +236,29 @@ fn request_header_map() -> Option<HeaderBlock<HostBytes>> {
     HostBytes::take(status, data, size).map(HeaderBlock::new)
 }
 
-pub fn set_request_header(name: &str, value: &str) {
-    if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err() {
-        log::warn!("traffic-shift: could not set {name}");
+/// Sets `name`, replacing what the client sent; if the host refuses, the client's value must not
+/// survive: the header is removed instead (the route then finds no cluster).
+fn set_request_header(name: &str, value: &str) {
+    if !replace_request_header(name, value) {
+        log::warn!("traffic-shift: could not set {name}; removing it");
+        if !remove_request_header(name) {
+            log::warn!("traffic-shift: could not remove {name}");
+        }
     }
 }
 
 /// Removes a header only when the client sent it: any header change makes Envoy clear its route
 /// cache and match the route again, while looking up an absent header costs next to nothing.
-pub fn remove_request_header_if_present(request: &HostRequest, name: &str) {
+fn remove_request_header_if_present(request: &HostRequest, name: &str) {
     if !request.has_header(name) {
         return;
     }
-    if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
+    if !remove_request_header(name) {
         log::warn!("traffic-shift: could not remove {name}");
     }
 }
 
-pub fn add_response_header(name: &str, value: &str) {
+fn add_response_header(name: &str, value: &str) {
     if hostcalls::add_map_value(MapType::HttpResponseHeaders, name, value).is_err() {
         log::warn!("traffic-shift: could not add {name}");
     }

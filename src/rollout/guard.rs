@@ -1,5 +1,5 @@
 //! The canary guard: error counts of the growing destinations over a sliding window of time
-//! buckets, and the rule that trips the rollout back to `from`.
+//! buckets, the rule that trips the rollout back to `from`, and what counts as a failure.
 //!
 //! The window is `BUCKETS` buckets of `window / BUCKETS` each, named by their absolute index
 //! (`unix_ms / bucket_ms`), so counts from any worker or process line up without coordination.
@@ -9,19 +9,71 @@
 
 pub const BUCKETS: usize = 10;
 const BUCKET_BYTES: usize = 24;
+/// The size of [`Window::encode`]'s bytes.
+pub const WINDOW_BYTES: usize = BUCKETS * BUCKET_BYTES;
 
 /// `guard` as configured: trip when, over `window_ms`, at least `min_requests` answered and more
-/// than `max_error_rate` of them failed.
+/// than `max_error_rate` of them failed. The guard watches from the first step until the last one
+/// has been in force for `window_ms + bake_ms`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Guard {
     pub max_error_rate: f64,
     pub min_requests: u64,
     pub window_ms: u64,
+    pub bake_ms: u64,
+}
+
+/// What the end of a watched stream says about the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The upstream answered, below 500.
+    Success,
+    /// The upstream answered 5xx, or Envoy answered 5xx for it (connect failure, refused, reset,
+    /// overflow, timeout, no healthy host).
+    Failure,
+    /// Nothing the upstream did: the client went away first, or another filter answered.
+    NotCounted,
+}
+
+/// Envoy's `response.code_details` prefixes that name a failure of the upstream (Envoy's
+/// `ResponseCodeDetailValues`): resets before or after the answer started (connection failure,
+/// refused, remote reset, overflow, termination), per-try and overall timeouts, max stream duration.
+const UPSTREAM_DETAILS: [&[u8]; 4] = [
+    b"upstream_",
+    b"response_timeout",
+    b"no_healthy_upstream",
+    b"maintenance_mode",
+];
+
+/// The outcome of a stream from its response code (absent when no answer was sent: the client
+/// reset or abandoned it) and, read only for a 5xx, Envoy's `response.code_details`.
+pub fn outcome(code: Option<u64>, details: impl FnOnce() -> Option<Vec<u8>>) -> Outcome {
+    match code {
+        Some(100..=499) => Outcome::Success,
+        Some(500..=599) => {
+            let Some(details) = details() else {
+                return Outcome::NotCounted;
+            };
+            let upstream = details == b"via_upstream"
+                || UPSTREAM_DETAILS.iter().any(|p| details.starts_with(p));
+            if upstream {
+                Outcome::Failure
+            } else {
+                Outcome::NotCounted
+            }
+        }
+        _ => Outcome::NotCounted,
+    }
 }
 
 impl Guard {
     pub fn bucket_ms(&self) -> u64 {
         (self.window_ms / BUCKETS as u64).max(1)
+    }
+
+    /// How long after the last step the guard keeps watching.
+    pub fn watch_after_last_step_ms(&self) -> u64 {
+        self.window_ms.saturating_add(self.bake_ms)
     }
 
     pub fn trips(&self, totals: Totals) -> bool {
@@ -37,6 +89,13 @@ pub struct Totals {
 }
 
 impl Totals {
+    pub fn plus(self, other: Totals) -> Totals {
+        Totals {
+            requests: self.requests.saturating_add(other.requests),
+            errors: self.errors.saturating_add(other.errors),
+        }
+    }
+
     /// The share of failed requests in tenths of a percent (rounded down), 0 when there were none.
     pub fn error_permille(&self) -> u64 {
         self.errors.saturating_mul(1_000) / self.requests.max(1)
@@ -54,7 +113,9 @@ struct Bucket {
     counts: Totals,
 }
 
-/// Counts per time bucket; a bucket slot is reused once its time has left the window.
+/// Counts per time bucket; a bucket slot is reused once its time has left the window. Time in a
+/// window never goes back: counts stamped before its newest bucket (a worker whose clock is behind,
+/// or a clock stepped back) go to the newest bucket, so they are kept and nothing newer is erased.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Window {
     buckets: [Bucket; BUCKETS],
@@ -65,9 +126,18 @@ fn bucket_of(now_ms: i64, bucket_ms: u64) -> u64 {
 }
 
 impl Window {
-    /// Adds counts to the bucket holding `now_ms`.
+    fn newest(&self) -> u64 {
+        self.buckets.iter().map(|b| b.index).max().unwrap_or(0)
+    }
+
+    /// The bucket index of `now_ms` for this window: never before its newest bucket.
+    fn current(&self, now_ms: i64, bucket_ms: u64) -> u64 {
+        bucket_of(now_ms, bucket_ms).max(self.newest())
+    }
+
+    /// Adds counts to the bucket holding `now_ms` (or the newest, when that is later).
     pub fn add(&mut self, now_ms: i64, bucket_ms: u64, counts: Totals) {
-        let index = bucket_of(now_ms, bucket_ms);
+        let index = self.current(now_ms, bucket_ms);
         let Some(slot) = self.buckets.get_mut((index % BUCKETS as u64) as usize) else {
             return;
         };
@@ -77,21 +147,17 @@ impl Window {
                 counts: Totals::default(),
             };
         }
-        slot.counts.requests = slot.counts.requests.saturating_add(counts.requests);
-        slot.counts.errors = slot.counts.errors.saturating_add(counts.errors);
+        slot.counts = slot.counts.plus(counts);
     }
 
-    /// The counts of the window ending in the bucket that holds `now_ms`.
+    /// The counts of the window ending in the bucket that holds `now_ms` (or the newest).
     pub fn totals(&self, now_ms: i64, bucket_ms: u64) -> Totals {
-        let current = bucket_of(now_ms, bucket_ms);
+        let current = self.current(now_ms, bucket_ms);
         let oldest = current.saturating_sub(BUCKETS as u64 - 1);
         self.buckets
             .iter()
             .filter(|b| b.index >= oldest && b.index <= current)
-            .fold(Totals::default(), |sum, b| Totals {
-                requests: sum.requests.saturating_add(b.counts.requests),
-                errors: sum.errors.saturating_add(b.counts.errors),
-            })
+            .fold(Totals::default(), |sum, b| sum.plus(b.counts))
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -107,7 +173,7 @@ impl Window {
     /// The window [`Window::encode`] wrote; an empty window for anything else (nothing stored yet).
     pub fn decode(bytes: &[u8]) -> Self {
         let mut window = Window::default();
-        if bytes.len() != BUCKETS * BUCKET_BYTES {
+        if bytes.len() != WINDOW_BYTES {
             return window;
         }
         let value = |at: usize| {
@@ -143,6 +209,7 @@ mod tests {
             max_error_rate: 0.05,
             min_requests: 50,
             window_ms: 30_000,
+            bake_ms: 0,
         }
     }
 
@@ -167,8 +234,76 @@ mod tests {
         // A slot is reused for a later bucket: the old counts are gone, not added.
         w.add(T0 + 30_000, bucket, counts(1, 1));
         assert_eq!(w.totals(T0 + 30_000, bucket), counts(21, 1));
-        // Counts from the future (a clock behind another worker's) are not in the window yet.
-        assert_eq!(w.totals(T0 + 29_999, bucket), counts(20, 0));
+        // A clock behind the window's newest bucket reads the window as of that bucket.
+        assert_eq!(w.totals(T0 + 29_999, bucket), counts(21, 1));
+    }
+
+    #[test]
+    fn a_clock_stepping_back_never_erases_a_newer_bucket() {
+        let bucket = guard().bucket_ms();
+        let mut w = Window::default();
+        w.add(T0 + 30_000, bucket, counts(40, 4));
+        // Ten buckets earlier maps to the same slot: it must not replace the newer bucket.
+        w.add(T0, bucket, counts(5, 5));
+        assert_eq!(
+            w.totals(T0 + 30_000, bucket),
+            counts(45, 9),
+            "kept, none erased"
+        );
+        assert_eq!(
+            w.totals(T0, bucket),
+            counts(45, 9),
+            "a late clock sees the same window"
+        );
+        // Time moves on from the newest bucket only.
+        assert_eq!(w.totals(T0 + 60_000, bucket), counts(0, 0));
+    }
+
+    #[test]
+    fn only_what_the_upstream_did_counts() {
+        let details = |d: &'static str| move || Some(d.as_bytes().to_vec());
+        let never = || -> Option<Vec<u8>> { panic!("details are read only for a 5xx") };
+        assert_eq!(outcome(Some(200), never), Outcome::Success);
+        assert_eq!(outcome(Some(404), never), Outcome::Success);
+        assert_eq!(
+            outcome(Some(503), details("via_upstream")),
+            Outcome::Failure
+        );
+        assert_eq!(
+            outcome(Some(500), details("via_upstream")),
+            Outcome::Failure
+        );
+        for envoys_own in [
+            "upstream_reset_before_response_started{connection_failure}",
+            "upstream_reset_before_response_started{connection_refused}",
+            "upstream_reset_before_response_started{remote_reset}",
+            "upstream_reset_before_response_started{overflow}",
+            "upstream_per_try_timeout",
+            "response_timeout",
+            "no_healthy_upstream",
+        ] {
+            assert_eq!(
+                outcome(Some(503), details(envoys_own)),
+                Outcome::Failure,
+                "{envoys_own}"
+            );
+        }
+        // The client went away: no response code at all, whatever the details say.
+        assert_eq!(
+            outcome(None, details("downstream_remote_disconnect")),
+            Outcome::NotCounted
+        );
+        assert_eq!(outcome(Some(0), never), Outcome::NotCounted);
+        // Envoy's 5xx for something else than the upstream (another filter, no cluster).
+        assert_eq!(
+            outcome(Some(503), details("cluster_not_found")),
+            Outcome::NotCounted
+        );
+        assert_eq!(
+            outcome(Some(500), details("lua_response")),
+            Outcome::NotCounted
+        );
+        assert_eq!(outcome(Some(503), || None), Outcome::NotCounted);
     }
 
     #[test]

@@ -28,12 +28,20 @@ pub struct Schedule {
 }
 
 /// `steps` equal steps over `duration_ms`: step k (1..=steps) at k·duration/steps with progress
-/// k·100/steps (both rounded down), so the target is reached exactly at `start + duration`.
-pub fn equal_steps(duration_ms: u64, steps: u64) -> Vec<Step> {
+/// k·100/steps (both rounded down, computed in u128 so that no duration wraps), so the target is
+/// reached exactly at `start + duration`. `None` for no steps or more than 100.
+pub fn equal_steps(duration_ms: u64, steps: u64) -> Option<Vec<Step>> {
+    if steps == 0 || steps > 100 {
+        return None;
+    }
     (1..=steps)
-        .map(|k| Step {
-            at_ms: duration_ms * k / steps,
-            progress: (k * 100 / steps) as u8,
+        .map(|k| {
+            let at_ms = u128::from(duration_ms) * u128::from(k) / u128::from(steps);
+            let progress = u128::from(k) * 100 / u128::from(steps);
+            Some(Step {
+                at_ms: u64::try_from(at_ms).ok()?,
+                progress: u8::try_from(progress).ok()?,
+            })
         })
         .collect()
 }
@@ -103,7 +111,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sticky::{choose, fnv1a};
+    use crate::sticky::{choose_among as choose, fnv1a};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -200,7 +208,7 @@ mod tests {
 
     #[test]
     fn the_shorthand_makes_equal_steps_ending_on_the_target() {
-        let ten = equal_steps(60 * MINUTE, 10);
+        let ten = equal_steps(60 * MINUTE, 10).unwrap();
         assert_eq!(ten.len(), 10);
         assert_eq!(
             ten[0],
@@ -216,13 +224,20 @@ mod tests {
                 progress: 100
             }
         );
-        let three = equal_steps(10_000, 3);
+        let three = equal_steps(10_000, 3).unwrap();
         let progress: Vec<u8> = three.iter().map(|s| s.progress).collect();
         let at: Vec<u64> = three.iter().map(|s| s.at_ms).collect();
         assert_eq!(
             (progress, at),
             (vec![33, 66, 100], vec![3_333, 6_666, 10_000])
         );
+        // duration × k would wrap a u64: computed in u128, the steps stay in order.
+        let huge = equal_steps(u64::MAX, 100).unwrap();
+        assert!(huge.windows(2).all(|w| w[0].at_ms < w[1].at_ms));
+        assert_eq!(huge[99].at_ms, u64::MAX);
+        assert_eq!(huge[49].at_ms, u64::MAX / 2);
+        assert_eq!(equal_steps(1_000, 0), None);
+        assert_eq!(equal_steps(1_000, 101), None);
     }
 
     #[test]

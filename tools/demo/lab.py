@@ -34,24 +34,27 @@ def _bookinfo_options(bookinfo: dict, ports: dict) -> dict:
             "clusters": {**CLUSTERS, **{s: s for s in BOOKINFO_SERVICES}}}
 
 
-def bootstrap(watched_dir: str, ports: dict = None, bookinfo: dict = None, **render_options) -> dict:
-    """render_options go to envoylab.render_bootstrap (e.g. statuses={"v3": 500}, absent=("v3",))."""
+def bootstrap(watched_dir: str, ports: dict = None, bookinfo: dict = None, shell: str = "wasm",
+              **render_options) -> dict:
+    """render_options go to envoylab.render_bootstrap (e.g. statuses={"v3": 500}, absent=("v3",)); shell: the
+    build of the filter the ECDS resource carries ("wasm" or "native")."""
     options = _bookinfo_options(bookinfo, ports) if bookinfo else {"ports": ports, "clusters": CLUSTERS}
-    config = envoylab.render_bootstrap(http_filters=[ecds_file.http_filter(watched_dir)], **options,
+    config = envoylab.render_bootstrap(http_filters=[ecds_file.http_filter(watched_dir, shell)], **options,
                                        **render_options)
     config["node"] = NODE
     return config
 
 
 def start(watched_dir: str, first_config: str, module: str, ports: dict = None, attempts: int = 3,
-          concurrency: int = 1, bookinfo: dict = None, **render_options):
+          concurrency: int = 1, bookinfo: dict = None, shell: str = "wasm", **render_options):
     """Put `first_config` in the watched directory and start Envoy on it; returns a ready envoylab.Envoy.
     Free ports (ports=None) are picked again if another process took one meanwhile. bookinfo: the ports of
     tools/bookinfo's services ({"reviews-v1": port, …, "details": port, "ratings": port}) to route to."""
     os.makedirs(watched_dir, exist_ok=True)
-    ecds_file.write_resource(watched_dir, first_config, module)
+    ecds_file.write_resource(watched_dir, first_config, module, shell)
     for attempt in range(attempts):
-        envoy = envoylab.Envoy(bootstrap(watched_dir, ports, bookinfo, **render_options), concurrency=concurrency)
+        envoy = envoylab.Envoy(bootstrap(watched_dir, ports, bookinfo, shell, **render_options),
+                               concurrency=concurrency)
         try:
             return envoy.start()
         except envoylab.EnvoyError as failure:

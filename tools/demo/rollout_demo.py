@@ -41,6 +41,8 @@ def add_arguments(parser):
     parser.add_argument("--rate", type=float, default=float(os.environ.get("DEMO_RATE", 400)),
                         help="client requests per second (env DEMO_RATE; default 400)")
     parser.add_argument("--summary-json", metavar="PATH", help="also write the summary as JSON to PATH")
+    parser.add_argument("--shell", choices=envoylab.SHELLS, default="wasm",
+                        help="which build of the filter Envoy runs: the Wasm module or the native dynamic module")
 
 
 def plugin(start: float, ramp: float) -> str:
@@ -92,14 +94,14 @@ def play(act: Act, envoy, client, out, until) -> dict:
 
 
 def run_act(act: Act, watched: str, module: str, args, out, **broken) -> dict:
-    envoy = lab.start(watched, "{}", module, concurrency=2, **broken)
+    envoy = lab.start(watched, "{}", module, concurrency=2, shell=args.shell, **broken)
     client = None
     try:
         start = next_second(1.0)
         client = client_mod.Client(envoy.port, args.rate, int(args.rate * (args.ramp_seconds + 30)),
                                    args.ramp_seconds + 30)
         applied_at = time.monotonic()
-        outcome = apply(envoy, watched, plugin(start, args.ramp_seconds), module)
+        outcome = apply(envoy, watched, plugin(start, args.ramp_seconds), module, args.shell)
         if not outcome.accepted:
             raise RuntimeError("the rollout was refused: %s" % outcome.reason)
         out.say("%s: one push at %s, applied in %.0f ms; ramp v1 -> v3 from %s over %g s" % (
@@ -148,6 +150,10 @@ def main(args) -> int:
     module = envoylab.module_path()
     if not os.path.isfile(module):
         print("rollout-demo: missing %s (run `make build`)" % module, file=sys.stderr)
+        return 2
+    native = os.path.join(envoylab.native_module_dir(), "lib%s.so" % envoylab.NATIVE_MODULE_NAME)
+    if args.shell == "native" and not os.path.isfile(native):
+        print("rollout-demo: missing %s (run `make build-native`)" % native, file=sys.stderr)
         return 2
     signals.interrupt_on_sigterm()
     out = display_mod.make()

@@ -19,11 +19,11 @@ from . import ecds_file, ecds_status, stages as stages_mod
 SETTLE = 0.25
 
 
-def apply(envoy, watched_dir: str, text: str, module: str) -> ecds_status.Outcome:
+def apply(envoy, watched_dir: str, text: str, module: str, shell: str = "wasm") -> ecds_status.Outcome:
     """Write a new configuration into the watched directory and wait for Envoy's verdict."""
     before, log_offset = ecds_status.counters(envoy), len(envoy.log())
     started = time.monotonic()
-    ecds_file.write_resource(watched_dir, text, module)
+    ecds_file.write_resource(watched_dir, text, module, shell)
     return ecds_status.wait_outcome(envoy, before, started, log_offset)
 
 

@@ -84,14 +84,14 @@ def wasm_filter(plugin_config, *, module: str = None, disabled: bool = False) ->
     return wasm
 
 
-def dynamic_module_filter(plugin_config, *, disabled: bool = False) -> dict:
-    """The same filter as an Envoy dynamic module (libtraffic_shift.so), same plugin config."""
+def dynamic_module_filter(plugin_config, *, disabled: bool = False, module_name: str = NATIVE_MODULE_NAME) -> dict:
+    """The same filter as an Envoy dynamic module (lib<module_name>.so), same plugin config."""
     value = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     module = {
         "name": FILTER_NAME,
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
-            "dynamic_module_config": {"name": NATIVE_MODULE_NAME},
+            "dynamic_module_config": {"name": module_name},
             "filter_name": FILTER_NAME,
             "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": value},
         },
@@ -129,13 +129,13 @@ def cluster_header_route(header: str = CLUSTER_HEADER, *, prefix: str = "/", nam
     return _route({"prefix": prefix}, {"cluster_header": header}, name, shift)
 
 
-def cluster_specifier_action(plugin_config) -> dict:
+def cluster_specifier_action(plugin_config, module_name: str = NATIVE_MODULE_NAME) -> dict:
     """A route action whose cluster the traffic-shift cluster specifier (native module) picks."""
     value = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     plugin = {"extension": {"name": FILTER_NAME, "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.router.cluster_specifiers.dynamic_modules.v3"
                  ".DynamicModuleClusterSpecifier",
-        "dynamic_module_config": {"name": NATIVE_MODULE_NAME},
+        "dynamic_module_config": {"name": module_name},
         "specifier_name": FILTER_NAME,
         "specifier_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": value},
     }}}
