@@ -8,7 +8,7 @@ use super::cohort::label;
 use super::entry::{self, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
 use super::gateway_match::{matches, ranks};
-use super::names::check_cluster_name;
+use super::names::{check_cluster_name, dns_label};
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use super::Settings;
@@ -36,24 +36,6 @@ const BACKEND_REF: Schema = Schema {
 
 /// Gateway API's largest weight.
 const MAX_WEIGHT: u64 = 1_000_000;
-
-/// A Kubernetes name that becomes a DNS label of the destination host (RFC 1123 label).
-fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
-    let text = read::non_empty_string(value, path)?;
-    let valid = text.len() <= 63
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !text.starts_with('-')
-        && !text.ends_with('-');
-    if !valid {
-        return Err(ConfigError::at(
-            path,
-            format!("\"{text}\" is not a valid {what} name (lowercase letters, digits and \"-\", at most 63)"),
-        ));
-    }
-    Ok(text)
-}
 
 /// `group` and `kind` must name the core Service, the only backend a sidecar routes to by name.
 fn check_service_kind(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigResult<()> {

@@ -71,6 +71,19 @@ pub fn is_dns_label(name: &str) -> bool {
         && bytes.iter().all(|b| edge(b) || *b == b'-')
 }
 
+/// A Kubernetes name that must be a DNS-1123 label (a namespace, a Service); `what` names it in
+/// the refusal.
+pub fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
+    let text = read::non_empty_string(value, path)?;
+    if !is_dns_label(text) {
+        return Err(ConfigError::at(
+            path,
+            format!("\"{text}\" is not a valid {what} name (lowercase letters, digits and \"-\", at most 63)"),
+        ));
+    }
+    Ok(text)
+}
+
 /// A header the filter writes: a regular (not pseudo) header.
 pub fn writable_header(value: &Value, path: &JsonPath<'_>) -> ConfigResult<String> {
     let name = header_name(read::string(value, path)?, path)?;

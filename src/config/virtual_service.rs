@@ -97,20 +97,7 @@ fn kind_of(map: &Map<String, Value>) -> Kind {
 
 /// A namespace name (an RFC 1123 label).
 pub fn namespace<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
-    let text = read::non_empty_string(value, path)?;
-    let valid = text.len() <= 63
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !text.starts_with('-')
-        && !text.ends_with('-');
-    if !valid {
-        return Err(ConfigError::at(
-            path,
-            format!("\"{text}\" is not a valid namespace name (lowercase letters, digits and \"-\", at most 63)"),
-        ));
-    }
-    Ok(text)
+    super::names::dns_label(value, path, "namespace")
 }
 
 /// Compiles the VirtualService shape's `hosts` and `http` of `spec` (at `path`) into `router`.
