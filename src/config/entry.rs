@@ -119,7 +119,7 @@ fn destination(
 }
 
 /// The largest weight Istio accepts (its `weight` is an int32).
-const MAX_WEIGHT: u64 = i32::MAX as u64;
+pub(super) const MAX_WEIGHT: u64 = i32::MAX as u64;
 
 /// The destinations' cluster names and weights, validated as Istio does.
 fn route(

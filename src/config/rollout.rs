@@ -56,7 +56,7 @@ fn from_weights(value: &Value, path: &JsonPath<'_>, destinations: usize) -> Conf
     let weights = items
         .iter()
         .enumerate()
-        .map(|(i, w)| Ok(read::unsigned(w, &path.index(i), u64::from(u32::MAX))? as u32))
+        .map(|(i, w)| Ok(read::unsigned(w, &path.index(i), super::entry::MAX_WEIGHT)? as u32))
         .collect::<ConfigResult<Vec<u32>>>()?;
     if weights.iter().all(|w| *w == 0) {
         return Err(ConfigError::at(
@@ -357,6 +357,7 @@ mod tests {
             (json!({"from": [100]}), "at http[0].rollout.from: gives 1 weights for 2 destinations"),
             (json!({"from": [0, 0]}), "at http[0].rollout.from: every weight is 0"),
             (json!({"from": [100, -1]}), "at http[0].rollout.from[1]: expected a non-negative integer, got -1"),
+            (json!({"from": [100, 2_147_483_648u64]}), "at http[0].rollout.from[1]: expected an integer no larger than 2147483647, got 2147483648"),
             (json!({"from": [0, 7]}), "at http[0].rollout.from: gives the same shares as the route weights"),
             (json!({"from": null}), "at http[0].rollout.from: missing"),
             (json!({"start": "tomorrow"}), "at http[0].rollout.start: \"tomorrow\" is not an RFC 3339 time"),
