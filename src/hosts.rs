@@ -144,11 +144,12 @@ pub fn authority(authority: &[u8]) -> Option<Authority<'_>> {
 
 /// The authority's port as a number, when it has a valid one (1 to 65535).
 pub fn authority_port(value: &[u8]) -> Option<u16> {
-    authority(value)?
-        .port?
-        .parse::<u16>()
-        .ok()
-        .filter(|p| *p != 0)
+    port_number(authority(value)?.port?)
+}
+
+/// An authority's port as a number; `None` for 0 or one beyond 65535.
+pub fn port_number(port: &str) -> Option<u16> {
+    port.parse::<u16>().ok().filter(|p| *p != 0)
 }
 
 /// Whether `host` (an authority's host) is one of the forms a sidecar lists for the service.

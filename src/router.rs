@@ -283,7 +283,7 @@ impl Router {
             match request.get(self.authority?) {
                 // The port the request was sent to; one that is not a port decides nothing.
                 Some(authority) => match hosts::authority(authority)?.port {
-                    Some(_) => Some(hosts::authority_port(authority)?),
+                    Some(port) => Some(hosts::port_number(port)?),
                     None => Some(PORT_OF_AUTHORITY_WITHOUT_ONE),
                 },
                 None => Some(PORT_OF_AUTHORITY_WITHOUT_ONE),
@@ -298,8 +298,6 @@ impl Router {
         })
     }
 
-    /// The cluster name of a decision: rendered once at configure time, or, for a destination
-    /// that takes the request's port, filled in now.
     /// A Gateway API rule without backendRefs took the request: the filter answers 500 itself.
     pub fn has_no_backend(&self, decision: Decision) -> bool {
         self.entries
@@ -307,6 +305,8 @@ impl Router {
             .is_some_and(|entry| entry.targets.is_empty())
     }
 
+    /// The cluster name of a decision: rendered once at configure time, or, for a destination
+    /// that takes the request's port, filled in now.
     pub fn cluster(&self, decision: Decision) -> Option<Cow<'_, str>> {
         let target = self
             .entries
