@@ -10,9 +10,9 @@ import subprocess
 import sys
 import tempfile
 
+from tools.envoy_path import envoy_path, envoy_version
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from envoy_path import envoy_path, envoy_version  # noqa: E402
 
 REPOSITORY = "traffic-shift/envoy-local"
 

@@ -12,9 +12,9 @@ import subprocess
 import sys
 import tempfile
 
+from local_envoy_image import image_exists, linked_files  # beside this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from local_envoy_image import image_exists, linked_files  # noqa: E402
 
 REPOSITORY = "traffic-shift/python-local"
 INTERPRETER = "/usr/bin/python3"  # Debian's, whose standard library lives in /usr/lib/python3.X

@@ -1,18 +1,15 @@
-"""Shared fixtures for the end-to-end tests: tools/ on sys.path, the built module, one Envoy per config,
+"""Shared fixtures for the end-to-end tests: the built module, one Envoy per config,
 and Envoy's log attached to any failing test's report.
 
 A suite runs against both builds of the filter (the Wasm module and the native dynamic module) with
 `pytestmark = BOTH_SHELLS`; otherwise `shell` is "wasm"."""
 import json
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-
-import envoylab  # noqa: E402
-from envoylab import process  # noqa: E402
+from tools import envoylab
+from tools.envoylab import process
 
 
 @pytest.fixture(scope="session")

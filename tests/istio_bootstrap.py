@@ -1,7 +1,7 @@
 """What Istio's sidecar bootstrap does with stats (tools/packaging/common/envoy_bootstrap.json in istio/istio),
 as data for the tests: its own tag regexes with Envoy's defaults off, one regex per extraStatTags entry, and a
 stats matcher that keeps only the prefixes it lists."""
-import envoylab as lab
+from tools import envoylab as lab
 
 # The bootstrap's own tags (as of Istio 1.2x; mongo, listener and authz ones left out: they cannot match ours).
 BOOTSTRAP_TAGS = [

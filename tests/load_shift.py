@@ -9,8 +9,8 @@ import collections
 import dataclasses
 import time
 
-import envoylab as lab
-from demo import client as demo_client, ecds_file, ecds_status, lab as demo_lab
+from tools import envoylab as lab
+from tools.demo import client as demo_client, ecds_file, ecds_status, lab as demo_lab
 from user_traffic import worker_connection_counts as connections_per_worker
 
 # A request is routed when Envoy reads it, a moment after it was sent: one sent this long before a rename may

@@ -7,7 +7,7 @@ applied, and one Envoy can check many match rules at once.
 """
 import collections
 
-import envoylab as lab
+from tools import envoylab as lab
 
 ISTIO_HOST = "reviews.default.svc.cluster.local"
 RESPONSE_HEADER = "x-traffic-shift-destination"

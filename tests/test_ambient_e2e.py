@@ -20,10 +20,10 @@ import time
 
 import pytest
 
-import envoylab as lab
-from demo import ecds_file
+from tools import envoylab as lab
+from tools.demo import ecds_file
 from load_shift import swap
-from manifests import ambient_yaml, kit, yaml_io
+from tools.manifests import ambient_yaml, kit, yaml_io
 
 NODE = {"id": "ambient-waypoint", "cluster": "ambient-waypoint"}  # an ECDS subscription needs one
 TAG = kit.TAG_HEADER

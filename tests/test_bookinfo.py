@@ -2,8 +2,8 @@
 draws, the product page's rendering of each reviews answer, and how the demo classes a page by its stars."""
 import json
 
-from bookinfo import productpage, split  # tools/ is on sys.path (conftest.py)
-from demo import pages
+from tools.bookinfo import productpage, split
+from tools.demo import pages
 
 PROMETHEUS = """# TYPE traffic_shift_requests_total counter
 traffic_shift_requests_total{entry="reviews",destination="outbound|9080|v1|reviews.default.svc.cluster.local",host="reviews.default.svc.cluster.local",subset="v1"} 30

@@ -21,7 +21,7 @@ import time
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
-import envoylab
+from tools import envoylab
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = os.path.join(REPO, "filter-config", "plugin")
@@ -55,7 +55,7 @@ RENDERED_CHART = """() => [...document.querySelectorAll("#now .row")].map(row =>
 def server(module, tmp_path):
     """`make run` on free ports with its own state directory: yields (state, env for `make apply`)."""
     env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
-    from envoylab.ports import free_port as pick
+    from tools.envoylab.ports import free_port as pick
     proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config",
                              os.path.join(PLUGIN, STAGES[0][0] + ".json"), "--port", str(pick()), "--admin-port",
                              str(pick()), "--productpage-port", str(pick())], cwd=REPO, env=env,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from shift_configs import SPLITS, check_split, config, destination, entry, shift, split
 from user_traffic import Pool, destinations, only_destination
 

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from conftest import BOTH_SHELLS
-from demo.rollout_config import next_second, rfc3339
+from tools.demo.rollout_config import next_second, rfc3339
 from shift_configs import RESPONSE_HEADER
 from user_traffic import MAX_SECONDS, Pool
 

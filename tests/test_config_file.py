@@ -3,7 +3,7 @@
 import json
 import os
 
-from demo import config_file
+from tools.demo import config_file
 
 SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filter-config", "seed")
 

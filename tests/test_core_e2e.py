@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from conftest import BOTH_SHELLS
 from shift_configs import SPLITS, check_split, destination, shift
 

@@ -8,7 +8,7 @@ import re
 import promql_parser
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 
 METRICS = lab.metrics.METRICS
 DASHBOARD = os.path.join(os.path.dirname(lab.metrics.METRICS_JSON), "grafana", "traffic-shift.json")

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import envoylab
+from tools import envoylab
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = os.path.join(REPO, "filter-config", "plugin")

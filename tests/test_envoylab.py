@@ -3,7 +3,7 @@ import collections
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 
 
 @pytest.fixture(scope="module")

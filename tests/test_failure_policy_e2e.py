@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-import envoylab as lab
+from tools import envoylab as lab
 import wasm_health
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from shift_configs import RESPONSE_HEADER, expect_route
 from test_core_e2e import assert_refused_naming, check_split
 

@@ -6,7 +6,7 @@ between routes (oldest first) and rules without backendRefs. The rules are liste
 would get wrong, so each case checks the precedence, not the list."""
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from conftest import BOTH_SHELLS
 
 pytestmark = BOTH_SHELLS

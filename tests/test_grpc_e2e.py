@@ -13,7 +13,7 @@ import json
 import grpc
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 
 SERVICE = "pkg.Reviews"
 VERSIONS = ("v1", "v2")

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 import wasm_health
 from shift_configs import RESPONSE_HEADER, config, destination, entry, split
 

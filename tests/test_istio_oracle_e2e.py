@@ -16,9 +16,9 @@ import re
 
 import pytest
 
-import envoylab as lab
-from envoylab.bootstrap import http_listener, shift_filter
-from envoylab.ports import free_port
+from tools import envoylab as lab
+from tools.envoylab.bootstrap import http_listener, shift_filter
+from tools.envoylab.ports import free_port
 from conftest import BOTH_SHELLS
 from shift_configs import RESPONSE_HEADER
 

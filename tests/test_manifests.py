@@ -23,11 +23,10 @@ import warnings
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tools"))
+from tools import envoy_path
+from tools.manifests import ambient_yaml, crd_check, generate, kit, oci_image, schema_check, yaml_io
 
-import envoy_path  # noqa: E402
-from manifests import ambient_yaml, crd_check, generate, kit, oci_image, schema_check, yaml_io  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ISTIO_DIR = os.path.join(kit.KIT, "istio")
 AMBIENT_DIR = os.path.join(ISTIO_DIR, "ambient")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from shift_configs import RESPONSE_HEADER, expect_route, labelled
 from conftest import BOTH_SHELLS
 

@@ -6,10 +6,10 @@ import os
 import pytest
 import yaml
 
-import envoylab as lab
+from tools import envoylab as lab
 import istio_bootstrap
-from demo import lab as demo_lab
-from manifests import generate, kit, metrics_yaml, yaml_io
+from tools.demo import lab as demo_lab
+from tools.manifests import generate, kit, metrics_yaml, yaml_io
 
 METRICS = lab.metrics
 REPO = kit.REPO

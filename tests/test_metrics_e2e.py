@@ -13,11 +13,11 @@ import os
 import pytest
 import yaml
 
-import envoylab as lab
+from tools import envoylab as lab
 import istio_bootstrap
-from envoylab.ports import free_port
+from tools.envoylab.ports import free_port
 from load_shift import start_envoy, swap
-from manifests import kit
+from tools.manifests import kit
 from shift_configs import ISTIO_HOST, config, entry, split
 
 SPLIT = {"v1": 20, "v2": 30, "v3": 50}

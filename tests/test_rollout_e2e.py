@@ -23,9 +23,9 @@ import time
 
 import pytest
 
-import envoylab as lab
-from demo import client as demo_client, lab as demo_lab
-from demo.rollout_config import TICK, next_second, rollout_entry, rollout_state, shares_at
+from tools import envoylab as lab
+from tools.demo import client as demo_client, lab as demo_lab
+from tools.demo.rollout_config import TICK, next_second, rollout_entry, rollout_state, shares_at
 from load_shift import swap, timeline
 from conftest import BOTH_SHELLS
 from shift_configs import RESPONSE_HEADER, config

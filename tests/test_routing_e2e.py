@@ -5,7 +5,7 @@ import collections
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from shift_configs import RESPONSE_HEADER, config, destination, entry, split
 from user_traffic import Pool, connections_by_worker
 

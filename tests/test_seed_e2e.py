@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from conftest import BOTH_SHELLS
-from demo import config_file
+from tools.demo import config_file
 from shift_configs import check_split
 
 pytestmark = BOTH_SHELLS

@@ -16,8 +16,8 @@ import json
 import statistics
 import time
 
-import envoylab as lab
-from demo import ecds_status
+from tools import envoylab as lab
+from tools.demo import ecds_status
 from load_shift import (clients_on_every_worker, connections_per_worker, destinations, judge_stage, settled_answers,
                         start_envoy, swap, timeline)
 from shift_configs import config, entry, split

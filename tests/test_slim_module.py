@@ -2,7 +2,7 @@
 and the keep-list cannot drift from the callbacks the shell implements."""
 import pytest
 
-import slim_module
+from tools import slim_module
 
 
 def test_the_built_module_exports_exactly_the_keep_list(module):

@@ -6,7 +6,7 @@ with 20,000 requests and 20 pushes (one of them invalid) and asserts every check
 """
 import dataclasses
 
-from soak import report as report_mod, settings as soak_settings, soak, traffic
+from tools.soak import report as report_mod, settings as soak_settings, soak, traffic
 
 SHORT = dataclasses.replace(soak_settings.from_environment(), steady_requests=20_000, steady_max_seconds=60,
                             round_seconds=3.0, pushes=20, storm_max_seconds=90, sample_seconds=0.25)

@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 from shift_configs import RESPONSE_HEADER, config, entry, split
 from user_traffic import Pool, connections_by_worker, destinations, only_destination
 from conftest import BOTH_SHELLS

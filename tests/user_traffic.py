@@ -7,7 +7,7 @@ for the multi-worker check, to know which worker owns each connection.
 import http.client
 import time
 
-import envoylab as lab
+from tools import envoylab as lab
 
 MAX_SECONDS = 60.0  # every loop here is bounded by count and by this much wall time
 

@@ -11,7 +11,7 @@ check really fails on a runtime error (see test_hostile_e2e.py).
 import os
 import re
 
-import envoylab as lab
+from tools import envoylab as lab
 
 PLUGIN_STATS = "wasm.%s." % lab.FILTER_NAME
 RELOAD_COUNTERS = tuple(PLUGIN_STATS + name for name in

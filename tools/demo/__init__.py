@@ -9,10 +9,3 @@ never by restarting Envoy.
 
 Run as `.venv/bin/python -m tools.demo {demo,run,apply} --help` from the repository root.
 """
-import os
-import sys
-
-# envoylab (the shared Envoy harness) is imported as a top-level package from tools/.
-_TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _TOOLS not in sys.path:
-    sys.path.insert(0, _TOOLS)

@@ -11,7 +11,7 @@ import collections
 import os
 import sys
 
-import envoylab
+from tools import envoylab
 
 import yaml
 

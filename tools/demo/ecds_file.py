@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 
-import envoylab
+from tools import envoylab
 
 RESOURCE_FILE = "traffic-shift.json"
 TYPED_EXTENSION_CONFIG = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"

@@ -14,7 +14,7 @@ rename, and requests follow the new configuration within a few ms after that.
 import dataclasses
 import time
 
-import envoylab
+from tools import envoylab
 
 PREFIX = "extension_config_discovery.http_filter.%s." % envoylab.FILTER_NAME
 OUTCOMES = {"update_success": "accepted", "update_rejected": "rejected", "update_failure": "unreadable"}

@@ -6,7 +6,7 @@ clusters point at reviews v1/v2/v3, and the same listener, playing every service
 details:9080 and ratings:9080 to their clusters with the filter off (it only shifts reviews)."""
 import os
 
-import envoylab
+from tools import envoylab
 
 from . import ecds_file
 

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-import envoylab
+from tools import envoylab
 
 from tools.bookinfo.stack import Bookinfo, BookinfoError
 

@@ -2,7 +2,7 @@
 import math
 import time
 
-import envoylab
+from tools import envoylab
 
 HOST = "reviews.default.svc.cluster.local"
 TICK = 0.1  # the filter's timer (src/proxy_wasm/rollout.rs): steps and trips reach every worker within it

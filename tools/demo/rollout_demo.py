@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-import envoylab
+from tools import envoylab
 
 from . import client as client_mod, display as display_mod, lab, signals
 from .runner import apply, filter_requests

@@ -12,7 +12,7 @@ starts when it returns.
 import collections
 import time
 
-import envoylab
+from tools import envoylab
 
 from . import ecds_file, ecds_status, stages as stages_mod
 

@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 
-import envoylab
+from tools import envoylab
 
 from tools.bookinfo.stack import Bookinfo, BookinfoError
 

@@ -8,7 +8,7 @@ import os
 import urllib.parse
 import urllib.request
 
-import envoylab
+from tools import envoylab
 
 from .stages import REPO
 

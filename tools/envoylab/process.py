@@ -8,7 +8,6 @@ with the process that started it even if that process is killed. That parent-dea
 import atexit
 import ctypes
 import http.client
-import importlib.util
 import json
 import os
 import random
@@ -20,7 +19,8 @@ import tempfile
 import time
 import urllib.parse
 
-_TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools.envoy_path import envoy_path
+
 _running = []  # Envoy objects with a live process, stopped at exit
 
 
@@ -34,11 +34,8 @@ class EnvoyError(RuntimeError):
 
 
 def envoy_binary() -> str:
-    """$ENVOY, else the pinned build from .venv (same logic as tools/envoy_path.py, loaded from there)."""
-    spec = importlib.util.spec_from_file_location("envoy_path", os.path.join(_TOOLS, "envoy_path.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.envoy_path()
+    """$ENVOY, else the pinned build from .venv (tools/envoy_path.py)."""
+    return envoy_path()
 
 
 def _native_module_dir() -> str:

@@ -14,8 +14,8 @@ Layout under filter-config/istio/ambient/ (filter-config/README.md, "Ambient mod
 
 envoy_routes() turns that HTTPRoute into the Envoy routes a waypoint gets from it, for the end-to-end test.
 """
-from manifests import gateway_yaml, kit
-from manifests.render import fill, header, yaml_block
+from tools.manifests import gateway_yaml, kit
+from tools.manifests.render import fill, header, yaml_block
 
 AMBIENT = "istio/ambient/"
 HTTP_ROUTE_FILE = AMBIENT + "httproute-reviews-tags.yaml"

@@ -12,7 +12,7 @@ import celpy
 import jsonschema
 import yaml
 
-from manifests import yaml_io
+from tools.manifests import yaml_io
 
 Report = collections.namedtuple("Report", "problems not_evaluated")
 

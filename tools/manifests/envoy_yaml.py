@@ -1,7 +1,7 @@
 """filter-config/envoy/envoy.yaml: a standalone Envoy (no Istio) running the filter, opted in per route."""
-import envoylab
-from manifests import kit
-from manifests.render import fill, header, json_literal, yaml_block
+from tools import envoylab
+from tools.manifests import kit
+from tools.manifests.render import fill, header, json_literal, yaml_block
 
 UPSTREAM_BASE_PORT = 9081  # v1, v2, v3 then details on the following ports, all on 127.0.0.1
 

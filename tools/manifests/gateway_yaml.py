@@ -4,8 +4,8 @@ Layout under filter-config/gateway-api/:
   reviews-versions.yaml   one Service per reviews version (Bookinfo's bookinfo-versions.yaml): the backends
   route-<stage>.yaml      the HTTPRoute each stage's plugin configuration is, for Istio to route it itself
 """
-from manifests import kit
-from manifests.render import fill, header, yaml_block
+from tools.manifests import kit
+from tools.manifests.render import fill, header, yaml_block
 
 # Keys of the plugin configuration that are traffic-shift's, not the HTTPRoute's.
 PLUGIN_ONLY_TOP = ("clusterHeader", "clusterName", "responseHeader", "namespace", "hostnames")

@@ -11,9 +11,7 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from manifests import ambient_yaml, envoy_yaml, gateway_yaml, istio_yaml, kit, metrics_yaml  # noqa: E402
+from tools.manifests import ambient_yaml, envoy_yaml, gateway_yaml, istio_yaml, kit, metrics_yaml
 
 
 def outputs(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:

@@ -9,8 +9,8 @@ Layout under filter-config/istio/:
   gateway-api/wasmplugin-<stage>.yaml    the filter per Gateway API stage (rules shape), cluster_header mode
   envoyfilter-direct/<stage>.yaml        EnvoyFilter inserting the filter itself, for meshes without WasmPlugin
 """
-from manifests import kit
-from manifests.render import fill, header, json_literal, yaml_block
+from tools.manifests import kit
+from tools.manifests.render import fill, header, json_literal, yaml_block
 
 SHA256_PLACEHOLDER = """\
   # REPLACE with the manifest digest `make oci` prints, without "sha256:". Istio compares it with the pulled

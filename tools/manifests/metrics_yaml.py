@@ -5,9 +5,9 @@ Layout under filter-config/istio/metrics/ (use ONE of the two, see filter-config
   productpage-proxy-config-patch.yaml   kubectl patch for productpage only: the proxy.istio.io/config annotation
 Both carry envoylab.metrics.istio_proxy_config(), generated from filter-config/metrics.json.
 """
-import envoylab
-from manifests import kit
-from manifests.render import fill, header, yaml_block
+from tools import envoylab
+from tools.manifests import kit
+from tools.manifests.render import fill, header, yaml_block
 
 SOURCE = "filter-config/metrics.json"
 DIR = "istio/metrics/"

@@ -11,9 +11,7 @@ import shutil
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from manifests import yaml_io  # noqa: E402
+from tools.manifests import yaml_io
 
 SCHEMAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 VALIDATOR = os.path.join(SCHEMAS, "validate.mjs")
