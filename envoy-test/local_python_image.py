@@ -1,6 +1,6 @@
 """Build a FROM-scratch Python image from this machine's Debian python3, for machines without a registry.
 
-Prints the image tag. Our Bookinfo (tools/bookinfo/) needs only the standard library, so the image holds the
+Prints the image tag (image() returns it). Our Bookinfo (tools/bookinfo/) needs only the standard library, so the image holds the
 interpreter at /usr/local/bin/python3 (where the official python image has it), the standard library at
 /usr/lib/python3.X (tests, GUI and packaging parts left out), and the shared libraries `ldd` lists for the
 interpreter and its extension modules, at the same paths as on this host.
@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from local_envoy_image import image_exists, linked_files  # beside this file
+from local_envoy_image import ImageError, image_exists, linked_files  # beside this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -44,7 +44,7 @@ def stage_rootfs(rootfs: str, interpreter: str = INTERPRETER) -> None:
 def _linked_or_none(binary: str) -> list:
     try:
         return linked_files(binary)
-    except (subprocess.CalledProcessError, SystemExit):  # an extension without its own loader line
+    except (subprocess.CalledProcessError, ImageError):  # an extension without its own loader line
         return []
 
 
@@ -55,18 +55,26 @@ def build(tag: str) -> None:
         shutil.copy(os.path.join(HERE, "python-local.Dockerfile"), os.path.join(context, "Dockerfile"))
         built = subprocess.run(["docker", "build", "-t", tag, context], capture_output=True, text=True)
         if built.returncode != 0:
-            sys.exit("docker build of %s failed:\n%s%s" % (tag, built.stdout, built.stderr))
+            raise ImageError("docker build of %s failed:\n%s%s" % (tag, built.stdout, built.stderr))
     finally:
         shutil.rmtree(context, ignore_errors=True)
 
 
-def main() -> None:
+def image(rebuild: bool = False) -> str:
+    """The image's tag, built first if it is missing (or `rebuild`)."""
     if not os.path.isfile(INTERPRETER):
-        sys.exit("no %s to build %s from (Debian: apt-get install python3)" % (INTERPRETER, REPOSITORY))
+        raise ImageError("no %s to build %s from (Debian: apt-get install python3)" % (INTERPRETER, REPOSITORY))
     tag = "%s:%s" % (REPOSITORY, version(INTERPRETER))
-    if "--rebuild" in sys.argv or not image_exists(tag):
+    if rebuild or not image_exists(tag):
         build(tag)
-    print(tag)
+    return tag
+
+
+def main() -> None:
+    try:
+        print(image("--rebuild" in sys.argv))
+    except ImageError as error:
+        sys.exit(str(error))
 
 
 if __name__ == "__main__":

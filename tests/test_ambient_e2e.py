@@ -21,11 +21,8 @@ import time
 import pytest
 
 from tools import envoylab as lab
-from tools.demo import ecds_file
-from load_shift import swap
 from tools.manifests import ambient_yaml, kit, yaml_io
 
-NODE = {"id": "ambient-waypoint", "cluster": "ambient-waypoint"}  # an ECDS subscription needs one
 TAG = kit.TAG_HEADER
 ECHOED_TAG = "x-echo-" + TAG  # what the upstream received, echoed back by the lab's upstream listeners
 SPOOF_REQUESTS = 40  # requests per spoofed tag in a one-version stage: a client's pick would show at once
@@ -56,34 +53,18 @@ def weights_of(config: dict) -> dict:
     return {r["destination"]["subset"]: r["weight"] for r in config["http"][0]["route"] if r["weight"]}
 
 
-def bootstrap(watched_dir=None, **render_options) -> dict:
-    """The waypoint-like Envoy; watched_dir None leaves the filter out (the WasmPlugin deleted)."""
-    filters = [ecds_file.http_filter(watched_dir)] if watched_dir else []
-    config = lab.render_bootstrap(http_filters=filters, routes=ROUTES, clusters=CLUSTERS, echo_headers=(TAG,),
-                                  **render_options)
-    config["node"] = NODE
-    return config
-
-
-def start(module: str, watched_dir=None, first_config=None, attempts: int = 3, **render_options) -> lab.Envoy:
-    """A ready Envoy; with watched_dir, first_config is in place over ECDS before it starts."""
+def start(module: str, watched_dir=None, first_config=None, **render_options) -> lab.Envoy:
+    """A ready waypoint-like Envoy; with watched_dir, the filter gets first_config over ECDS before it starts;
+    without, the filter is left out (the WasmPlugin deleted)."""
+    render_options.update(routes=ROUTES, clusters=CLUSTERS, echo_headers=(TAG,))
     if watched_dir:
-        os.makedirs(watched_dir, exist_ok=True)
-        ecds_file.write_resource(watched_dir, json.dumps(first_config), module)
-    for attempt in range(attempts):
-        envoy = lab.Envoy(bootstrap(watched_dir, **render_options))
-        try:
-            return envoy.start()
-        except lab.EnvoyError as failure:
-            envoy.close()
-            if "Address already in use" not in failure.log or attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+        return lab.ecds.launch(watched_dir, json.dumps(first_config), module, **render_options)
+    return lab.launch(None, **render_options)
 
 
 def push(envoy, watched_dir: str, config: dict, module: str):
-    done = swap(envoy, watched_dir, json.dumps(config), module)
-    assert done.outcome.accepted, done.outcome
+    done = lab.ecds.push(envoy, watched_dir, json.dumps(config), module)
+    assert done.accepted, done
 
 
 @pytest.fixture(scope="module")

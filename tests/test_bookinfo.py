@@ -67,7 +67,7 @@ def render(reviews) -> str:
 def test_the_product_page_shows_each_version_by_its_stars_and_names_it_in_the_footer():
     for version, colour, shown in (("v1", None, "no stars"), ("v2", "black", "black"), ("v3", "red", "red")):
         page = render(reviews_answer(version, colour))
-        assert pages.classify(page) == shown, page
+        assert productpage.stars_shown(page) == shown, page
         assert "reviews %s answered (%s)" % (version, "%s stars" % colour if colour else "no stars") in page
         assert page.count('fill="currentColor"') == (4 if colour else 0)  # 4 of 5 stars filled
         assert "Fun &lt;b&gt;!&lt;/b&gt;" in page  # what a service sends is text, never markup
@@ -76,10 +76,10 @@ def test_the_product_page_shows_each_version_by_its_stars_and_names_it_in_the_fo
 def test_a_failed_reviews_call_is_a_failed_page_not_one_without_stars():
     page = render((503, {}, None))
     assert "reviews are currently unavailable" in page and "reviews unavailable (HTTP 503)" in page
-    assert pages.classify(page).startswith("failed")
+    assert productpage.stars_shown(page).startswith("failed")
     no_ratings = render((200, {"x-version": "v3"}, {"reviews": [
         {"reviewer": "R", "text": "t", "rating": {"error": "Ratings service is currently unavailable"}}]}))
-    assert pages.classify(no_ratings) == "no stars" and "Ratings service is currently unavailable" in no_ratings
+    assert productpage.stars_shown(no_ratings) == "no stars" and "Ratings service is currently unavailable" in no_ratings
 
 
 def test_pages_describe_counts_failures_apart():

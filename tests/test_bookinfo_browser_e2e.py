@@ -7,12 +7,10 @@ the visible star shapes, never by the HTML text: none at v1, within 5 sigma of h
 It then opens /traffic-shift and reads the shares the chart drew (bar widths as rendered, and their labels):
 the stage's own split. One screenshot of each page per stage is saved under target/bookinfo-e2e/.
 """
-import http.client
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -50,31 +48,6 @@ RENDERED_CHART = """() => [...document.querySelectorAll("#now .row")].map(row =>
   points: (document.querySelector('#history polyline[data-destination="' + row.dataset.destination + '"]')
            .getAttribute("points") || "").trim().split(/\\s+/).filter(Boolean).length,
 }))"""
-
-@pytest.fixture
-def server(module, tmp_path):
-    """`make run` on free ports with its own state directory: yields (state, env for `make apply`)."""
-    env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
-    from tools.envoylab.ports import free_port as pick
-    proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config",
-                             os.path.join(PLUGIN, STAGES[0][0] + ".json"), "--port", str(pick()), "--admin-port",
-                             str(pick()), "--productpage-port", str(pick())], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    state_file = tmp_path / "run" / "state.json"
-    deadline = time.monotonic() + 30
-    while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    try:
-        assert state_file.exists(), "make run did not come up:\n" + (proc.stdout.read() if proc.poll() else "")
-        yield json.loads(state_file.read_text()), env
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
 
 @pytest.fixture
 def browser():
@@ -127,15 +100,11 @@ class SteadyReviews(threading.Thread):
         self.port, self.limit, self.stop = envoy_port, limit, threading.Event()
 
     def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
+        with envoylab.Connection(self.port) as connection:
             for _ in range(self.limit):  # bounded, and stopped as soon as the chart was read
                 if self.stop.wait(0.002):
                     return
-                conn.request("GET", "/reviews/0", headers={"Host": "reviews:9080"})
-                conn.getresponse().read()
-        finally:
-            conn.close()
+                connection.send()
 
     def __enter__(self):
         self.start()
@@ -164,8 +133,8 @@ def assert_chart_shows(rows: list, weights: dict):
     envoylab.assert_shares(counts, weights)
 
 
-def test_the_product_page_shows_the_stars_of_each_stage_in_a_real_browser(server, browser):
-    state, env = server
+def test_the_product_page_shows_the_stars_of_each_stage_in_a_real_browser(demo_run, browser):
+    state, env = demo_run.state, demo_run.env
     url = state["productpage_url"]
     port = state["bookinfo_ports"]["productpage"]
     os.makedirs(SHOTS, exist_ok=True)

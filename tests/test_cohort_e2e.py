@@ -15,7 +15,7 @@ import pytest
 
 from tools import envoylab as lab
 from conftest import BOTH_SHELLS
-from tools.demo.rollout_config import next_second, rfc3339
+from tools.envoylab.rollout import next_second, rfc3339
 from shift_configs import RESPONSE_HEADER
 from user_traffic import MAX_SECONDS, Pool
 

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from tools import envoylab
+from tools.envoylab.ports import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = os.path.join(REPO, "filter-config", "plugin")
@@ -181,39 +182,8 @@ def test_demo_stops_envoy_when_interrupted(module, tmp_path):
     assert summary["interrupted"] and not alive(summary["envoy_pid"]["start"]), out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def running(module, tmp_path):
-    """`make run` on free ports with its own state directory; yields (process, env for apply)."""
-    env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
-    proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config", ALL_V1, "--port",
-                             str(free_port()), "--admin-port", str(free_port()), "--productpage-port",
-                             str(free_port())], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    state_file = tmp_path / "run" / "state.json"
-    deadline = time.monotonic() + 30
-    while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    try:
-        assert state_file.exists(), "make run did not come up:\n" + (proc.stdout.read() if proc.poll() else "")
-        yield proc, env, json.loads(state_file.read_text())
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def test_run_then_apply_swaps_the_config_live_and_reports_refusals(running):
-    proc, env, state = running
+def test_run_then_apply_swaps_the_config_live_and_reports_refusals(demo_run):
+    proc, env, state = demo_run.process, demo_run.env, demo_run.state
     port, pid = state["port"], state["pid"]
     n = envoylab.sample_size(0.5)
     envoylab.assert_shares(envoylab.send_requests(port, 1000), {"v1": 100})

@@ -8,7 +8,6 @@ import yaml
 
 from tools import envoylab as lab
 import istio_bootstrap
-from tools.demo import lab as demo_lab
 from tools.manifests import generate, kit, metrics_yaml, yaml_io
 
 METRICS = lab.metrics
@@ -39,7 +38,7 @@ SHIPPED_ENVOY_CONFIGS = {
     "filter-config/envoy/envoy.yaml": lambda: _load_yaml("filter-config/envoy/envoy.yaml"),
     "envoy-test/envoy.yaml (make docker-test)": lambda: _load_yaml("envoy-test/envoy.yaml"),
     "envoylab.render_bootstrap (tests, bench)": lambda: lab.render_bootstrap({}),
-    "tools/demo lab (make demo, make run)": lambda: demo_lab.bootstrap("/tmp/unused"),
+    "envoylab.ecds.bootstrap (make demo, make run, make soak)": lambda: lab.ecds.bootstrap("/tmp/unused"),
 }
 
 

@@ -16,7 +16,6 @@ import yaml
 from tools import envoylab as lab
 import istio_bootstrap
 from tools.envoylab.ports import free_port
-from load_shift import start_envoy, swap
 from tools.manifests import kit
 from shift_configs import ISTIO_HOST, config, entry, split
 
@@ -132,11 +131,11 @@ def test_renaming_an_entry_live_starts_new_series_and_keeps_the_old(module, tmp_
     watched = str(tmp_path / "ecds")
     old = config(entry(ENTRY, split(SPLIT)))
     new = config(entry(RENAMED, split(SPLIT)), responseHeader=RENAMED_HEADER)
-    envoy = start_envoy(watched, json.dumps(old), module, workers=1)
+    envoy = lab.ecds.launch(watched, json.dumps(old), module)
     try:
         first = lab.send_requests(envoy.port, 300)
         before_swap = METRICS.requests(envoy, by=("entry", "subset"))
-        assert swap(envoy, watched, json.dumps(new), module).outcome.accepted
+        assert lab.ecds.push(envoy, watched, json.dumps(new), module).accepted
         answered_by = collections.Counter()  # (entry whose configuration answered, version)
         for _ in range(1000):  # until the worker serves the new configuration, then 300 more
             answer = lab.request(envoy.port)

@@ -24,9 +24,8 @@ import time
 import pytest
 
 from tools import envoylab as lab
-from tools.demo import client as demo_client, lab as demo_lab
-from tools.demo.rollout_config import TICK, next_second, rollout_entry, rollout_state, shares_at
-from load_shift import swap, timeline
+from tools.envoylab.rollout import TICK, next_second, rollout_entry, rollout_state, shares_at
+from load_shift import timeline
 from conftest import BOTH_SHELLS
 from shift_configs import RESPONSE_HEADER, config
 from user_traffic import Pool, connections_by_worker
@@ -92,7 +91,7 @@ def ramp(module, shell) -> Ramp:
         time.sleep(max(0.0, start - BEFORE - time.time()))
         wall_minus_monotonic = time.time() - time.monotonic()
         end = start + STEPS[-1][0] + AFTER
-        clients = [demo_client.Client(envoys[0].port, RATE, int(RATE * MAX_SECONDS), MAX_SECONDS) for _ in range(2)]
+        clients = [lab.PacedClient(envoys[0].port, RATE, int(RATE * MAX_SECONDS), MAX_SECONDS) for _ in range(2)]
         with Pool(envoys[0].port, 2) as pool_a, Pool(envoys[1].port, 2) as pool_b:
             sticky = threading.Thread(target=ask_both, args=((pool_a, pool_b), start, end, pairs, stop), daemon=True)
             for thread in clients + [sticky]:
@@ -191,7 +190,7 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, shell, tmp_path
     start = float(int(time.time()) - 1)
     text = guarded(start)
     watched = str(tmp_path / "ecds")
-    envoy = demo_lab.start(watched, text, module, concurrency=WORKERS, shell=shell, **broken)
+    envoy = lab.ecds.launch(watched, text, module, concurrency=WORKERS, shell=shell, **broken)
     by_worker = connections_by_worker(envoy, per_worker=2)
     connections = [c for conns in by_worker.values() for c in conns]
     try:
@@ -213,10 +212,10 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, shell, tmp_path
             if name.startswith("traffic_shift_rollout_"):
                 assert exported.count("# TYPE %s %s\n" % (name, described["type"])) == 1, name
 
-        assert swap(envoy, watched, text, module, shell).outcome.accepted
+        assert lab.ecds.push(envoy, watched, text, module, shell).accepted
         assert send_over(connections, 200) == {(200, v1): 200}, "the same configuration again stays tripped"
 
-        assert swap(envoy, watched, guarded(start - 1), module, shell).outcome.accepted
+        assert lab.ecds.push(envoy, watched, guarded(start - 1), module, shell).accepted
         again = send_over(connections, 100)
         assert sum(n for (_, cluster), n in again.items() if cluster == V3) > 0, "a new config starts over: %r" % again
     finally:
@@ -233,11 +232,11 @@ def test_pushes_reuse_the_entrys_one_shared_key(module, shell, tmp_path):
     it creates or takes over in its log), so pushes add no keys; the same configuration again keeps it."""
     start = float(int(time.time()) - 1)
     watched = str(tmp_path / "ecds")
-    envoy = demo_lab.start(watched, guarded(start), module, concurrency=WORKERS, shell=shell)
+    envoy = lab.ecds.launch(watched, guarded(start), module, concurrency=WORKERS, shell=shell)
     try:
         for push in range(1, PUSHES + 1):
-            assert swap(envoy, watched, guarded(start - push), module, shell).outcome.accepted
-        assert swap(envoy, watched, guarded(start - PUSHES), module, shell).outcome.accepted  # the same again
+            assert lab.ecds.push(envoy, watched, guarded(start - push), module, shell).accepted
+        assert lab.ecds.push(envoy, watched, guarded(start - PUSHES), module, shell).accepted  # the same again
         claims = [line.split("guard state in shared key ", 1)[1] for line in envoy.log().splitlines()
                   if "guard state in shared key " in line]
         key = "traffic-shift/rollout/reviews"

@@ -1,8 +1,11 @@
 """productpage: the Bookinfo page a person opens. Each load asks `details` and `reviews` through the sidecar
 (Host details:9080, reviews:9080: the traffic-shift filter picks the reviews version) and renders what came
 back. Stars are inline SVG in the colour the reviews answer gave (no font needed); a footer names the version.
-Also serves /traffic-shift (split.py) when told where Envoy's admin is."""
+Also serves /traffic-shift (split.py) when told where Envoy's admin is. stars_shown() reads a rendered page
+back the way a reader of Istio's task tells the versions apart."""
+
 import html
+import re
 
 from . import split
 from .service import Answer, Sidecar
@@ -12,6 +15,7 @@ SUMMARY = ("Wikipedia Summary: The Comedy of Errors is one of William Shakespear
            "shortest and one of his most farcical comedies, with a major part of the humour coming from "
            "slapstick and mistaken identity, in addition to puns and word play.")
 STAR = "12,2 15,9 22,9 16.5,13.5 18.5,21 12,16.5 5.5,21 7.5,13.5 2,9 9,9"
+_STARS_COLOUR = re.compile(r'class="stars" style="color: ([a-z]+)"')
 STYLE = """
 body { font-family: sans-serif; margin: 0; color: #222; background: #fafafa; }
 header { background: #2b3e50; color: #fff; padding: 12px 24px; font-size: 20px; }
@@ -76,6 +80,19 @@ def page(sidecar: Sidecar) -> Answer:
 <footer id="served-by">%s</footer></main></body></html>""" % (
         TITLE, STYLE, TITLE, SUMMARY, _details(details[0], details[2]), reviews_html, footer)
     return Answer(200, body, "text/html; charset=utf-8")
+
+
+def stars_shown(page: str) -> str:
+    """"no stars" (reviews v1), "black" (v2) or "red" (v3) by the stars on a rendered page; "failed: …" when its
+    reviews part is unavailable or its stars are mixed."""
+    if 'id="served-by">reviews unavailable' in page or "reviews are currently unavailable" in page:
+        return "failed: reviews unavailable"
+    colours = set(_STARS_COLOUR.findall(page))
+    if not colours:
+        return "no stars"
+    if len(colours) == 1 and colours <= {"black", "red"}:
+        return colours.pop()
+    return "failed: stars %s" % "+".join(sorted(colours))
 
 
 def routes(sidecar_address: str, admin_address: str = None) -> dict:

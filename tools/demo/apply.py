@@ -15,7 +15,7 @@ from tools import envoylab
 
 import yaml
 
-from . import client, config_file, display, runner, state
+from . import config_file, display, state
 
 SAMPLE = 200  # requests sent afterwards to show the split now served
 
@@ -25,7 +25,7 @@ def add_arguments(parser):
 
 
 def _sample(port: int) -> str:
-    tally = envoylab.send_requests(port, SAMPLE, host=client.HOST, path=client.PATH, time_limit=20)
+    tally = envoylab.send_requests(port, SAMPLE, time_limit=20)
     counts = collections.Counter({k: v for k, v in tally.versions.items() if k})
     failed = tally.sent - tally.statuses[200]
     return "%d requests now: %s; %d failed" % (tally.sent, display.describe_split(counts, sum(counts.values())), failed)
@@ -45,14 +45,14 @@ def main(args) -> int:
     except yaml.YAMLError as error:
         print("apply: %s is not YAML: %s" % (args.config, error), file=sys.stderr)
         return 2
-    envoy = state.RunningEnvoy(running)
-    outcome = runner.apply(envoy, state.WATCHED_DIR, text, running["module"])
+    envoy = envoylab.Admin(running["admin_port"], running["log_path"])
+    outcome = envoylab.ecds.push(envoy, state.WATCHED_DIR, text, running["module"])
     if outcome.accepted:
         running["serving"] = args.config
         state.save(running)
         print("accepted in %.0f ms: the same Envoy (pid %d, not restarted) now serves %s"
-              % (1000 * outcome.seconds, envoy.pid, args.config))
-        print(_sample(envoy.port))
+              % (1000 * outcome.seconds, running["pid"], args.config))
+        print(_sample(running["port"]))
         return 0
     print("REFUSED by Envoy (%s): %s\nstill serving %s" % (outcome.verdict, outcome.reason, running["serving"]))
     return 1

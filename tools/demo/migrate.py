@@ -20,7 +20,7 @@ from tools import envoylab
 
 from tools.bookinfo.stack import Bookinfo, BookinfoError
 
-from . import client as client_mod, display as display_mod, lab, pages as pages_mod, ports as ports_mod, runner
+from . import display as display_mod, lab, pages as pages_mod, ports as ports_mod, runner
 from . import signals, stages as stages_mod, summary as summary_mod
 
 EMPTY_CONFIG = "{}"
@@ -77,18 +77,18 @@ def main(args) -> int:
         ports = ports_mod.pick({"productpage": args.productpage_port, "envoy listener": 0, "envoy admin": 0},
                                say=taken.append)
         bookinfo = Bookinfo(ports["envoy listener"], ports["envoy admin"], ports["productpage"]).start()
-        envoy = lab.start(os.path.join(workdir, "ecds"), EMPTY_CONFIG, module, bookinfo=bookinfo.ports,
-                          ports={"front": ports["envoy listener"], "admin": ports["envoy admin"]})
+        envoy = lab.start(os.path.join(workdir, "ecds"), EMPTY_CONFIG, module, bookinfo.ports,
+                          {"front": ports["envoy listener"], "admin": ports["envoy admin"]})
         pid_at_start = envoy.pid
         out.say("Bookinfo and its Envoy ready: open %s (the split, live: %s)%s" % (
             bookinfo.url, bookinfo.url.replace("/productpage", "/traffic-shift"), "".join("; " + t for t in taken)))
         out.say("Envoy %d ready: listener 127.0.0.1:%d, admin 127.0.0.1:%d; client: %g req/s to Host %s; "
                 "%d stages of %g s, each applied live over ECDS" % (
-                    envoy.pid, envoy.port, envoy.admin_port, args.rate, client_mod.HOST, len(stages),
+                    envoy.pid, envoy.port, envoy.admin_port, args.rate, envoylab.traffic.HOST, len(stages),
                     args.stage_seconds))
         # Bounded like every load loop here; PACE=manual allows an hour of pauses.
         seconds = args.stage_seconds * len(stages) + (3600 if pause else 30)
-        client = client_mod.Client(envoy.port, args.rate, max_requests=int(args.rate * seconds * 1.2) + 1000,
+        client = envoylab.PacedClient(envoy.port, args.rate, max_requests=int(args.rate * seconds * 1.2) + 1000,
                                    max_seconds=seconds)
         pages = pages_mod.PageClient(bookinfo.ports["productpage"], args.page_rate,
                                      max_requests=int(args.page_rate * seconds * 1.2) + 100, max_seconds=seconds)

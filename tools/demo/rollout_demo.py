@@ -1,4 +1,4 @@
-"""`make rollout-demo`: a rollout that runs by itself, then one the guard stops (issue 10).
+"""`make rollout-demo`: a rollout that runs by itself, then one the guard stops.
 
 Act 1: one configuration pushed once over ECDS (filter-config's reviews-rollout shape, its start a second
 from now) ramps `reviews` from v1 to v3 by itself: progress 10, 25, 50, 75, 100% over --ramp-seconds.
@@ -18,9 +18,10 @@ import time
 
 from tools import envoylab
 
-from . import client as client_mod, display as display_mod, lab, signals
-from .runner import apply, filter_requests
-from .rollout_config import next_second, rollout_entry, rollout_state
+from tools.envoylab.rollout import next_second, rollout_entry, rollout_state
+
+from . import display as display_mod, signals
+from .runner import filter_requests
 
 PROGRESS = (10, 25, 50, 75, 100)  # at 0, 1/4, 2/4, 3/4 and all of the ramp
 GUARD = {"maxErrorRate": 0.05, "minRequests": 20, "window": "5s"}
@@ -94,14 +95,14 @@ def play(act: Act, envoy, client, out, until) -> dict:
 
 
 def run_act(act: Act, watched: str, module: str, args, out, **broken) -> dict:
-    envoy = lab.start(watched, "{}", module, concurrency=2, shell=args.shell, **broken)
+    envoy = envoylab.ecds.launch(watched, "{}", module, concurrency=2, shell=args.shell, **broken)
     client = None
     try:
         start = next_second(1.0)
-        client = client_mod.Client(envoy.port, args.rate, int(args.rate * (args.ramp_seconds + 30)),
+        client = envoylab.PacedClient(envoy.port, args.rate, int(args.rate * (args.ramp_seconds + 30)),
                                    args.ramp_seconds + 30)
         applied_at = time.monotonic()
-        outcome = apply(envoy, watched, plugin(start, args.ramp_seconds), module, args.shell)
+        outcome = envoylab.ecds.push(envoy, watched, plugin(start, args.ramp_seconds), module, args.shell)
         if not outcome.accepted:
             raise RuntimeError("the rollout was refused: %s" % outcome.reason)
         out.say("%s: one push at %s, applied in %.0f ms; ramp v1 -> v3 from %s over %g s" % (

@@ -14,17 +14,9 @@ import time
 
 from tools import envoylab
 
-from . import ecds_file, ecds_status, stages as stages_mod
+from . import stages as stages_mod
 
 SETTLE = 0.25
-
-
-def apply(envoy, watched_dir: str, text: str, module: str, shell: str = "wasm") -> ecds_status.Outcome:
-    """Write a new configuration into the watched directory and wait for Envoy's verdict."""
-    before, log_offset = ecds_status.counters(envoy), len(envoy.log())
-    started = time.monotonic()
-    ecds_file.write_resource(watched_dir, text, module, shell)
-    return ecds_status.wait_outcome(envoy, before, started, log_offset)
 
 
 def run(envoy, watched_dir: str, module: str, stages: list, client, display, duration: float, pages=None,
@@ -35,7 +27,7 @@ def run(envoy, watched_dir: str, module: str, stages: list, client, display, dur
     started = time.monotonic()  # windows join up: each stage's begins where the last one's ended
     for index, stage in enumerate(stages, 1):
         written = time.monotonic()
-        outcome = apply(envoy, watched_dir, stage.text, module)
+        outcome = envoylab.ecds.push(envoy, watched_dir, stage.text, module)
         if outcome.accepted:
             serving, weights = stage.name, stage.weights
         display.applied(stage, index, len(stages), outcome, serving)

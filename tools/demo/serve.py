@@ -15,7 +15,7 @@ from tools import envoylab
 
 from tools.bookinfo.stack import Bookinfo, BookinfoError
 
-from . import client, config_file, ecds_status, lab, ports as ports_mod, signals, state
+from . import config_file, lab, ports as ports_mod, signals, state
 
 PORT, ADMIN_PORT, PRODUCTPAGE_PORT = ports_mod.FRONT, ports_mod.ADMIN, ports_mod.PRODUCTPAGE
 
@@ -29,7 +29,7 @@ def add_arguments(parser):
 
 
 def _try_this(config: str, url: str, port: int, admin: int, log_path: str) -> str:
-    curl = "curl -s -H 'Host: %s' http://127.0.0.1:%d%s" % (client.HOST, port, client.PATH)
+    curl = "curl -s -H 'Host: %s' http://127.0.0.1:%d%s" % (envoylab.traffic.HOST, port, envoylab.traffic.PATH)
     return "\n".join([
         "open %s" % url,
         "open %s   (each destination's share, live)" % url.replace("/productpage", "/traffic-shift"),
@@ -64,10 +64,10 @@ def main(args) -> int:
         ports = ports_mod.pick({"productpage": args.productpage_port, "envoy listener": args.port,
                                 "envoy admin": args.admin_port}, say=lambda line: print("run: " + line, flush=True))
         bookinfo = Bookinfo(ports["envoy listener"], ports["envoy admin"], ports["productpage"]).start()
-        envoy = lab.start(state.WATCHED_DIR, config_text, module, bookinfo=bookinfo.ports,
-                          ports={"front": ports["envoy listener"], "admin": ports["envoy admin"]})
-        if ecds_status.counters(envoy).get("update_success", 0) < 1:
-            print("run: Envoy refused %s: %s" % (args.config, ecds_status.refusal_reason(envoy, 0)), file=sys.stderr)
+        envoy = lab.start(state.WATCHED_DIR, config_text, module, bookinfo.ports,
+                          {"front": ports["envoy listener"], "admin": ports["envoy admin"]})
+        if envoylab.ecds.counters(envoy).get("update_success", 0) < 1:
+            print("run: Envoy refused %s: %s" % (args.config, envoylab.ecds.refusal_reason(envoy, 0)), file=sys.stderr)
             return 1
         state.save({"pid": envoy.pid, "port": envoy.port, "admin_port": envoy.admin_port, "log_path": envoy.log_path,
                     "module": module, "serving": args.config, "productpage_url": bookinfo.url,

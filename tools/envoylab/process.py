@@ -7,7 +7,6 @@ with the process that started it even if that process is killed. That parent-dea
 """
 import atexit
 import ctypes
-import http.client
 import json
 import os
 import random
@@ -20,6 +19,8 @@ import time
 import urllib.parse
 
 from tools.envoy_path import envoy_path
+
+from .traffic import FAILURES, request
 
 _running = []  # Envoy objects with a live process, stopped at exit
 
@@ -72,7 +73,35 @@ def parse_stats(text: str) -> dict:
     return stats
 
 
-class Envoy:
+class Admin:
+    """Reading an Envoy: its admin endpoint on 127.0.0.1 and its log file, whoever started it (this process,
+    `make run` in another terminal, a container: then log_path None, an empty log)."""
+
+    def __init__(self, admin_port: int, log_path: str = None):
+        self.admin_port, self.log_path = admin_port, log_path
+
+    def admin(self, path: str, method: str = "GET") -> str:
+        """Body of an admin request, e.g. admin("/clusters"); raises on a non-200 answer."""
+        answer = request(self.admin_port, path=path, method=method, host="127.0.0.1:%d" % self.admin_port)
+        body = answer.body.decode("utf-8", "replace")
+        if answer.status != 200:
+            raise RuntimeError("admin %s %s -> %d: %s" % (method, path, answer.status, body))
+        return body
+
+    def stats(self, filter: str = None) -> dict:
+        """Admin /stats as {name: value}; `filter` is Envoy's regex filter on names."""
+        path = "/stats" + ("?filter=" + urllib.parse.quote(filter) if filter else "")
+        return parse_stats(self.admin(path))
+
+    def log(self) -> str:
+        """Everything Envoy printed so far."""
+        if self.log_path is None:
+            return ""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Envoy(Admin):
     """One Envoy process for one bootstrap (a dict, or YAML/JSON text). Use as a context manager.
 
     Attributes once started: pid, admin_port, port (the "front" listener), ports ({listener name: port}).
@@ -85,7 +114,7 @@ class Envoy:
             self.bootstrap_text, parsed, suffix = bootstrap, yaml.safe_load(bootstrap), ".yaml"
         else:
             self.bootstrap_text, parsed, suffix = json.dumps(bootstrap, indent=1), bootstrap, ".json"
-        self.admin_port, self.ports = _ports_of(parsed)
+        admin_port, self.ports = _ports_of(parsed)
         self.port = self.ports.get("front")
         self.concurrency = concurrency
         self.ready_timeout = ready_timeout
@@ -96,7 +125,7 @@ class Envoy:
         self.config_path = os.path.join(self.workdir, "bootstrap" + suffix)
         with open(self.config_path, "w") as f:
             f.write(self.bootstrap_text)
-        self.log_path = os.path.join(self.workdir, "envoy.log")
+        super().__init__(admin_port, os.path.join(self.workdir, "envoy.log"))
         self.process = None
         self.returncode = None
         self._log_cache = ""
@@ -161,7 +190,7 @@ class Envoy:
                 self.process.kill()
                 self.process.wait(5)
         self.returncode = self.process.returncode
-        self._log_cache = self._read_log()
+        self._log_cache = self.log()
         self.process = None
         if self in _running:
             _running.remove(self)
@@ -185,43 +214,21 @@ class Envoy:
 
     # -- what Envoy says -------------------------------------------------------------------------------------
 
-    def _read_log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return self._log_cache
-
     def log(self) -> str:
         """Everything Envoy printed so far (all runs of this object)."""
-        return self._read_log()
+        try:
+            return super().log()
+        except OSError:  # closed: its files are gone
+            return self._log_cache
 
     def dump_log(self, file=None, tail: int = None):
         lines = self.log().splitlines()[-tail:] if tail else self.log().splitlines()
         print("----- envoy log (%s) -----\n%s" % (self.config_path, "\n".join(lines)), file=file or sys.stderr)
 
-    def admin(self, path: str, method: str = "GET") -> str:
-        """Body of an admin request, e.g. admin("/clusters"); raises on a non-200 answer."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=5)
-        try:
-            conn.request(method, path)
-            response = conn.getresponse()
-            body = response.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
-        if response.status != 200:
-            raise RuntimeError("admin %s %s -> %d: %s" % (method, path, response.status, body))
-        return body
-
-    def stats(self, filter: str = None) -> dict:
-        """Admin /stats as {name: value}; `filter` is Envoy's regex filter on names."""
-        path = "/stats" + ("?filter=" + urllib.parse.quote(filter) if filter else "")
-        return parse_stats(self.admin(path))
-
     def _is_ready(self) -> bool:
         try:
             return self.admin("/ready").strip() == "LIVE"
-        except (OSError, RuntimeError, http.client.HTTPException):
+        except (RuntimeError, *FAILURES):
             return False
 
 

@@ -24,9 +24,10 @@ def sample_size(p, tol: float = 0.05, sigmas: float = 5.0) -> int:
     return math.ceil(p * (1 - p) * sigmas ** 2 / tol ** 2) + 1000
 
 
-def assert_shares(counts, weights: dict, *, sigmas: float = 5.0):
-    """counts: {destination: hits} (a Counter, or a Tally whose .versions is used); weights: {destination:
-    weight}. Any destination not in weights must get no hits at all (that includes None: no version)."""
+def check_shares(counts, weights: dict, *, sigmas: float = 5.0) -> tuple:
+    """(destinations off their share, one line per destination: expected, got, allowed). counts: {destination:
+    hits} (a Counter, or a Tally whose .versions is used); weights: {destination: weight}. Any destination not
+    in weights must get no hits at all (that includes None: no version); no hits at all is a problem too."""
     counts = getattr(counts, "versions", counts)
     n = sum(counts.values())
     expected = normalise(weights)
@@ -38,5 +39,12 @@ def assert_shares(counts, weights: dict, *, sigmas: float = 5.0):
             problems.append(dest)
         rows.append("  %-55s expected %6.2f%%  got %6d (%6.2f%%)  allowed ±%.0f"
                     % (dest, 100 * p, hits, 100 * hits / n if n else 0, bound))
-    if n == 0 or problems:
-        raise AssertionError("split off for %s over %d requests:\n%s" % (problems or "no traffic", n, "\n".join(rows)))
+    return (problems if n else ["no traffic"]), rows
+
+
+def assert_shares(counts, weights: dict, *, sigmas: float = 5.0):
+    """check_shares, raising AssertionError with its lines if any destination is off its share."""
+    problems, rows = check_shares(counts, weights, sigmas=sigmas)
+    if problems:
+        n = sum(getattr(counts, "versions", counts).values())
+        raise AssertionError("split off for %s over %d requests:\n%s" % (problems, n, "\n".join(rows)))

@@ -1,8 +1,10 @@
-"""Plugin configurations with a `rollout` (issue 10), shared by the rollout demo and its end-to-end tests."""
+"""Plugin configurations with a `rollout` (weights the filter ramps by itself, guarded), and what an Envoy's
+gauges say of one: for the rollout demo, its end-to-end tests and the soak."""
+
 import math
 import time
 
-from tools import envoylab
+from . import metrics
 
 HOST = "reviews.default.svc.cluster.local"
 TICK = 0.1  # the filter's timer (src/proxy_wasm/rollout.rs): steps and trips reach every worker within it
@@ -51,8 +53,6 @@ def shares_at(progress: int, start_weights: dict, target: dict) -> dict:
 def rollout_state(envoy, entry: str = "reviews") -> dict:
     """What an Envoy's /stats/prometheus says of a rollout entry: progress (0-100), tripped (0/1), and per
     destination (cluster name) the share in force (ppm) and the guard's failure count."""
-    metrics = envoylab.metrics
-
     def of(name: str, by=("entry", "destination")) -> dict:
         return {key[1:] if len(key) > 1 else (): n for key, n in metrics.summed(envoy, name, by).items()
                 if key[0] == entry}
