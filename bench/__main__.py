@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-import envoylab
+from tools import envoylab
 
 from . import envoys, instructions, listeners, machine, measure, memory, report, sanity, settings as bench_settings
 from .cpu import Meter, Placement

@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 
-import envoylab
+from tools import envoylab
 
 from . import envoys, instructions, listeners, settings as bench_settings
 from .cpu import Placement, process_seconds
@@ -196,7 +196,7 @@ def main() -> int:
             try:
                 placement.pin_process(alone.pid)
                 run_wrk(_port(alone, variant[0]), 2, connections)
-                memory[variant[0]] = envoys.rss_bytes(alone.pid)
+                memory[variant[0]] = envoylab.rss_bytes(alone.pid)
             finally:
                 alone.close()
     except (LoadError, envoylab.EnvoyError) as failure:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-import envoylab
+from tools import envoylab
 
 from . import envoys, listeners, load, report, sanity
 from .measure import BenchError

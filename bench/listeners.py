@@ -5,8 +5,8 @@ import dataclasses
 import os
 import shutil
 
-import envoylab
-from envoylab.ports import free_port
+from tools import envoylab
+from tools.envoylab.ports import free_port
 
 from . import plugin_configs
 from .measure import BenchError

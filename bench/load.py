@@ -11,23 +11,9 @@ import shutil
 import subprocess
 import tempfile
 
+from tools.envoylab.loadgen import LoadError, Throughput, parse_wrk, require
+
 from .plugin_configs import REQUEST_PATH
-
-
-class LoadError(RuntimeError):
-    pass
-
-
-@dataclasses.dataclass
-class Throughput:
-    requests: int
-    seconds: float
-    bad: int  # non-2xx answers: a broken listener
-    socket_errors: int  # connect/read/write errors and timeouts: a stalled (e.g. starved) process
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
 
 
 @dataclasses.dataclass
@@ -42,28 +28,8 @@ class Latency:
     foreign_cores: float = 0.0  # other work on the machine meanwhile (set by measure.py)
 
 
-def require(tool: str, target: str = "make bench") -> str:
-    path = shutil.which(tool)
-    if not path:
-        raise LoadError("%s not found: run `%s` (tools/debian_tools.sh installs it)" % (tool, target))
-    return path
-
-
 def _url(port: int) -> str:
     return "http://127.0.0.1:%d%s" % (port, REQUEST_PATH)
-
-
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
-
-
-def parse_wrk(text: str) -> Throughput:
-    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", text)
-    if not done:
-        raise LoadError("unexpected wrk output:\n" + text)
-    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    socket_errors = sum(int(n) for n in socket.groups()) if socket else 0
-    return Throughput(int(done.group(1)), float(done.group(2)) * _UNITS[done.group(3)], bad, socket_errors)
 
 
 def closed_loop(port: int, host: str, seconds: float, connections: int) -> Throughput:

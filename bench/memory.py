@@ -6,6 +6,8 @@ Every worker holds its own Wasm VM (and the main thread one more), so the Envoy 
 one with 1 is what one more worker costs (per_worker); a mesh sidecar runs WORKERS, Istio's default."""
 import dataclasses
 
+from tools import envoylab
+
 from . import envoys, listeners, load
 
 WORKERS = 2  # Istio's default sidecar concurrency
@@ -30,7 +32,7 @@ def measure(variants, upstream_ports: dict, placement, settings, workers: int = 
         try:
             placement.pin_process(envoy.pid)
             load.closed_loop(envoy.ports[variant.name], variant.host, settings.memory_seconds, settings.connections)
-            results.append(Memory(variant.name, envoys.rss_bytes(envoy.pid), envoys.allocated_bytes(envoy),
+            results.append(Memory(variant.name, envoylab.rss_bytes(envoy.pid), envoys.allocated_bytes(envoy),
                                   workers))
         finally:
             envoy.close()

@@ -4,7 +4,7 @@ REALISTIC is what a mesh typically carries: a `hosts` list and a few header/uri 
 traffic before the weighted split that ordinary requests (ours) fall through to. AUTHORITY_ENTRIES(n)
 gives n entries each matching one authority `svc-<i>`, to see how the linear first-match scan scales.
 """
-import envoylab
+from tools import envoylab
 
 V1, V2, V3 = (envoylab.istio_cluster(v) for v in ("v1", "v2", "v3"))
 REVIEWS_HOST = "reviews.default.svc.cluster.local"

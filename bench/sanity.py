@@ -1,6 +1,6 @@
 """Before timing anything: every listener answers 200 from both halves of its 50/50 split. A listener that
 fails (say a 503 because no cluster header was set) would otherwise look fast."""
-import envoylab
+from tools import envoylab
 
 from .measure import BenchError
 from .plugin_configs import REQUEST_PATH

@@ -3,7 +3,7 @@ the round statistics, the listener table and the summary line. No timing is asse
 import os
 import subprocess
 
-import envoylab
+from tools import envoylab
 import pytest
 
 from bench import instructions, listeners, load, measure, memory, plugin_configs, report, settings

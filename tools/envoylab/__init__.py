@@ -22,7 +22,7 @@ Envoy processes (process.py)
     EnvoyError(message, log, returncode)        raised when Envoy does not become ready
     expect_startup_failure(bootstrap, *, timeout=30.0, **envoy_options) -> log text
         for configs Envoy must refuse: fails the test if Envoy becomes ready, hangs, or exits 0.
-    envoy_binary() -> path ($ENVOY or the pinned .venv build)     parse_stats(text) -> dict
+    envoy_binary() -> path ($ENVOY or the pinned .venv build)     parse_stats(text) -> dict   rss_bytes(pid)
     launch(plugin_config=None, *, concurrency=1, ready_timeout=30.0, attempts=3, envoy_options=None,
            **render_options) -> started Envoy (render_bootstrap + start, retried on a port clash)
     start_retrying(render, *, attempts=3, **envoy_options) -> Envoy(render()) started, rendered anew on a clash
@@ -84,6 +84,8 @@ Rollouts (rollout.py, envoylab.rollout)
     rollout_state(envoy) -> {progress, tripped, share, errors}   shares_at(progress, start_weights, target)
     next_second(lead), rfc3339(epoch), TICK
 
+Load generators (loadgen.py, envoylab.loadgen): require(tool) -> path   parse_wrk(text) -> Throughput   LoadError
+
 Paced traffic (paced.py)
     PacedClient(port, rate, max_requests, max_seconds): a thread asking at a fixed rate, answers time-stamped
         .start() .stop() .answers .started_at .answers_between(start, end)
@@ -100,10 +102,10 @@ from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, SERVICE_TEM
 # The native build (dynamic module): its filter, its cluster specifier, where it is.
 from .bootstrap import (NATIVE_MODULE_NAME, SHELLS, cluster_specifier_action, cluster_specifier_route,
                         dynamic_module_filter, native_module_dir, shift_filter)
-from . import ecds, metrics, rollout
+from . import ecds, loadgen, metrics, rollout
 from .launch import launch, start_retrying
 from .paced import PacedClient
-from .process import Admin, Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
+from .process import Admin, Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats, rss_bytes
 from .shares import assert_shares, check_shares, normalise, sample_size
 from .traffic import Connection, Response, Tally, request, send_requests
 from .workers import connections_per_worker, on_every_worker
@@ -117,5 +119,5 @@ __all__ = [
     "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",
     "expect_startup_failure", "parse_stats", "assert_shares", "normalise", "sample_size", "Response", "Tally",
     "request", "send_requests", "metrics", "connections_per_worker", "on_every_worker", "ecds", "rollout", "start_retrying",
-    "PacedClient", "Admin", "check_shares", "Connection",
+    "PacedClient", "Admin", "check_shares", "Connection", "rss_bytes", "loadgen",
 ]

@@ -11,9 +11,9 @@ import copy
 import json
 import time
 
-import envoylab
+from tools import envoylab
 from bench import plugin_configs
-from demo import rollout_config
+from tools.envoylab import rollout as rollout_config
 
 PROBE_HEADER = "x-soak-probe"
 USER_HEADER = "x-user"  # the sticky key the HTTP/1.1 load sends (sticky_users.lua)

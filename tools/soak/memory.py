@@ -12,7 +12,7 @@ import re
 import threading
 import time
 
-from bench.envoys import rss_bytes
+from tools.envoylab import rss_bytes
 
 GUARD_MIN = 1 << 32  # a Wasm guard region is at least 4 GiB; nothing else in Envoy maps that much `---p`
 _MAPPING = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ")

@@ -32,11 +32,11 @@ def run(envoy, watched_dir: str, probes: list) -> dict:
     try:
         for number, entries in enumerate((SMALL, LARGE, SMALL), 1):
             upcoming = configs.VERSIONS[(configs.VERSIONS.index(current) + 1) % len(configs.VERSIONS)]
-            outcome, renamed = push(envoy, watched_dir, configs.text(configuration(upcoming, entries)))
+            outcome = push(envoy, watched_dir, configs.text(configuration(upcoming, entries)))
             if not outcome.accepted:
                 problems.append("push %d (%d entries): %s %s" % (number, entries, outcome.verdict, outcome.reason))
                 break
-            probes_mod.wait_for(probes, upcoming, current, renamed, IN_FORCE_TIMEOUT)
+            probes_mod.wait_for(probes, upcoming, current, outcome.renamed, IN_FORCE_TIMEOUT)
             current = upcoming
             time.sleep(SETTLE_SECONDS)
             stages.append(_stage(entries, memory.sample(envoy, time.monotonic())))

@@ -15,7 +15,8 @@ import subprocess
 import tempfile
 import time
 
-from bench import load as bench_load
+from tools import envoylab
+from tools.envoylab import loadgen
 from bench import plugin_configs
 
 from . import configs, envoy as soak_envoy, memory
@@ -37,28 +38,20 @@ def _target(keyed: str, n: int):
     """(Host header, extra headers) of a request only the last entry matches."""
     if keyed == "authority":
         return plugin_configs.authority(n - 1), {}
-    return plugin_configs.REQUEST_HOST, {"x-tenant": "t-%d" % (n - 1)}
+    return envoylab.traffic.HOST, {"x-tenant": "t-%d" % (n - 1)}
 
 
 def _status(port: int, host: str, headers: dict) -> int:
-    import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", plugin_configs.REQUEST_PATH, headers={"Host": host, **headers})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+    return envoylab.request(port, host=host, headers=headers, timeout=10).status
 
 
 def _wrk(port: int, host: str, headers: dict) -> dict:
-    command = [bench_load.require("wrk"), "-t1", "-c8", "-d%ds" % WRK_SECONDS, "-H", "Host: " + host]
+    command = [loadgen.require("wrk"), "-t1", "-c8", "-d%ds" % WRK_SECONDS, "-H", "Host: " + host]
     for name, value in headers.items():
         command += ["-H", "%s: %s" % (name, value)]
-    result = subprocess.run(command + ["http://127.0.0.1:%d%s" % (port, plugin_configs.REQUEST_PATH)],
+    result = subprocess.run(command + ["http://127.0.0.1:%d%s" % (port, envoylab.traffic.PATH)],
                             capture_output=True, text=True, timeout=WRK_SECONDS + 30)
-    throughput = bench_load.parse_wrk(result.stdout)
+    throughput = loadgen.parse_wrk(result.stdout)
     latency = re.search(r"Latency\s+([\d.]+)(us|ms|s)", result.stdout)
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
     return {"rps": round(throughput.rps), "failed": throughput.bad + throughput.socket_errors,
@@ -68,7 +61,7 @@ def _wrk(port: int, host: str, headers: dict) -> dict:
 def _measure(envoy, watched_dir: str, label: str, config: dict, target=None) -> dict:
     text = json.dumps(config)
     rss_before = memory.rss_bytes(envoy.pid)
-    outcome, renamed = soak_envoy.push(envoy, watched_dir, text)
+    outcome = soak_envoy.push(envoy, watched_dir, text)
     row = {"config": label, "json_kib": len(text) // 1024, "verdict": outcome.verdict,
            "accept_ms": round(1000 * outcome.seconds)}
     if not outcome.accepted:
@@ -77,11 +70,11 @@ def _measure(envoy, watched_dir: str, label: str, config: dict, target=None) -> 
     if target:
         host, headers = target
         while _status(envoy.port, host, headers) != 200 or _status(envoy.port, host, headers) != 200:
-            if time.monotonic() - renamed > IN_FORCE_TIMEOUT:
+            if time.monotonic() - outcome.renamed > IN_FORCE_TIMEOUT:
                 row["problem"] = "not in force after %.0fs" % IN_FORCE_TIMEOUT
                 return row
             time.sleep(0.01)
-        row["in_force_ms"] = round(1000 * (time.monotonic() - renamed))
+        row["in_force_ms"] = round(1000 * (time.monotonic() - outcome.renamed))
     row["wasm_mib"] = round(max(size for size, _ in memory.wasm_memories(envoy.pid)) / memory.MIB, 1)
     row["rss_delta_mib"] = round((memory.rss_bytes(envoy.pid) - rss_before) / memory.MIB, 1)
     if target:
@@ -105,7 +98,7 @@ def _on_fresh_envoy(label: str, config: dict, target, module: str) -> dict:
     envoy = soak_envoy.start(watched_dir, configs.text(configs.realistic()), module)
     try:
         row = _measure(envoy, watched_dir, label, config, target)
-        if row["verdict"] != "accepted" and _status(envoy.port, plugin_configs.REQUEST_HOST, {}) != 200:
+        if row["verdict"] != "accepted" and _status(envoy.port, envoylab.traffic.HOST, {}) != 200:
             row["problem"] = "the previous configuration stopped serving"
         return row
     finally:
@@ -130,13 +123,13 @@ def run(module: str = None) -> dict:
     envoy = soak_envoy.start(watched_dir, configs.text(configs.realistic()), module)
     try:
         for label, text, path in hostile():
-            outcome, _ = soak_envoy.push(envoy, watched_dir, text)
+            outcome = soak_envoy.push(envoy, watched_dir, text)
             refusals.append({"config": label, "verdict": outcome.verdict, "ms": round(1000 * outcome.seconds),
                              "reason": outcome.reason[:160]})
             if outcome.verdict != "rejected" or ("invalid configuration at " + path) not in outcome.reason:
                 problems.append("%s: %s, %r (expected a refusal at %s)" % (label, outcome.verdict,
                                                                             outcome.reason[:200], path))
-        if not envoy.running or _status(envoy.port, plugin_configs.REQUEST_HOST, {}) != 200:
+        if not envoy.running or _status(envoy.port, envoylab.traffic.HOST, {}) != 200:
             problems.append("Envoy no longer serves its configuration after the hostile ones")
     finally:
         envoy.close()

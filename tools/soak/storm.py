@@ -8,9 +8,9 @@ import collections
 import statistics
 import time
 
-from demo import ecds_status, rollout_config
-
-import envoylab
+from tools import envoylab
+from tools.envoylab import ecds
+from tools.envoylab.rollout import TICK
 
 from . import configs, memory, probes as probes_mod, traffic
 from .envoy import front_counters, push
@@ -46,10 +46,10 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
         for _, shape in configs.STORM_SHAPES * WARMUP_CYCLES:
             time.sleep(PUSH_INTERVAL)
             upcoming = configs.VERSIONS[(generation + 1) % len(configs.VERSIONS)]
-            outcome, renamed = push(envoy, watched_dir, configs.text(configs.realistic(upcoming, **shape)))
+            outcome = push(envoy, watched_dir, configs.text(configs.realistic(upcoming, **shape)))
             if not outcome.accepted:
                 raise RuntimeError("warm-up push refused: %s" % outcome.reason)
-            probes_mod.wait_for(probes, upcoming, current, renamed, PROPAGATION_TIMEOUT)
+            probes_mod.wait_for(probes, upcoming, current, outcome.renamed, PROPAGATION_TIMEOUT)
             current, generation = upcoming, generation + 1
         warm_failed = sum(r.failed for r in warmup.wait())
         if warm_failed:
@@ -57,7 +57,7 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
     finally:
         warmup.stop()
     before = _idle_sample(envoy)
-    ecds_before, front_before = ecds_status.counters(envoy), front_counters(envoy)
+    ecds_before, front_before = ecds.counters(envoy), front_counters(envoy)
     vms_before = envoy.stats(r"^wasm\.envoy\.wasm\.runtime\.v8\.active$")
     load = traffic.Load(envoy.port, settings.pushes * PUSH_INTERVAL + 3)
     started = time.monotonic()
@@ -71,7 +71,7 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
             time.sleep(max(0.0, started + 1 + number * PUSH_INTERVAL - time.monotonic()))
             upcoming = configs.VERSIONS[(generation + 1) % len(configs.VERSIONS)]
             if number % BAD_EVERY == 0:
-                outcome, _ = push(envoy, watched_dir, configs.text(configs.invalid(upcoming, number)))
+                outcome = push(envoy, watched_dir, configs.text(configs.invalid(upcoming, number)))
                 if outcome.verdict != "rejected" or configs.BAD_REASON not in outcome.reason:
                     problems.append("push %d (invalid): %s %s" % (number, outcome.verdict, outcome.reason))
                 refused += 1
@@ -81,13 +81,13 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
                 continue
             generation += 1
             label, shape = configs.STORM_SHAPES[generation % len(configs.STORM_SHAPES)]
-            outcome, renamed = push(envoy, watched_dir, configs.text(configs.realistic(upcoming, **shape)))
+            outcome = push(envoy, watched_dir, configs.text(configs.realistic(upcoming, **shape)))
             if not outcome.accepted:
                 problems.append("push %d (%s): %s %s" % (number, label, outcome.verdict, outcome.reason))
                 generation -= 1
                 continue
             ecds_ms.append(1000 * outcome.seconds)
-            seen = probes_mod.wait_for(probes, upcoming, current, renamed, PROPAGATION_TIMEOUT)
+            seen = probes_mod.wait_for(probes, upcoming, current, outcome.renamed, PROPAGATION_TIMEOUT)
             propagation.extend(seen.values())
             shapes[label] += 1
             current = upcoming
@@ -100,12 +100,12 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
     final_split = final_shape.get("split")
     after = _idle_sample(envoy)
     if final_shape.get("rollout"):
-        time.sleep(configs.ROLLOUT_SECONDS + 2 * rollout_config.TICK)  # the ramp has reached `split` by then
+        time.sleep(configs.ROLLOUT_SECONDS + 2 * TICK)  # the ramp has reached `split` by then
     shares = _final_shares(probes, final_split, problems)
-    ecds_after, front_after = ecds_status.counters(envoy), front_counters(envoy)
+    ecds_after, front_after = ecds.counters(envoy), front_counters(envoy)
     vms_after = envoy.stats(r"^wasm\.envoy\.wasm\.runtime\.v8\.active$")
     accepted = len(ecds_ms)
-    moved = {k: ecds_after.get(k, 0) - ecds_before.get(k, 0) for k in ecds_status.OUTCOMES}
+    moved = {k: ecds_after.get(k, 0) - ecds_before.get(k, 0) for k in ecds.OUTCOMES}
     if moved != {"update_success": accepted, "update_rejected": refused, "update_failure": 0}:
         problems.append("ECDS counters moved %r for %d accepted, %d refused pushes" % (moved, accepted, refused))
     failed = sum(r.failed for r in results)
