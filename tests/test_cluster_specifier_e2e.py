@@ -1,4 +1,4 @@
-"""Issue 11, end to end: the native module's cluster specifier plugin in a real Envoy 1.40. The route
+"""The native module's cluster specifier plugin in a real Envoy 1.40. The route
 names the plugin and the plugin names the cluster (no header, no filter): the same splits, matching,
 sticky choice and counters as the filter, unmatched requests get the route's 503, and what a specifier
 cannot do (set headers) is refused by name, as a bad configuration is; so are rollouts, which the native

@@ -1,4 +1,4 @@
-"""Issue 2, end to end: the filter in a real Envoy 1.40 splits traffic by weight, sets the cluster header
+"""The filter in a real Envoy 1.40 splits traffic by weight, sets the cluster header
 Envoy routes on, ignores what the client sends in it, and refuses bad configurations by name."""
 import re
 

@@ -1,4 +1,4 @@
-"""Issue 12: the Grafana dashboard (filter-config/grafana/traffic-shift.json) asks only for what the filter
+"""The Grafana dashboard (filter-config/grafana/traffic-shift.json) asks only for what the filter
 exports: every PromQL expression parses, and names only metrics and labels listed in filter-config/metrics.json
 (the list src/stat_name.rs and the Envoy/Istio configs are held to)."""
 import json

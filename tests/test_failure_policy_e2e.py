@@ -1,4 +1,4 @@
-"""Issue 6, end to end: what Envoy 1.40 does with this filter's traffic when the filter's Wasm VM is lost,
+"""What Envoy 1.40 does with this filter's traffic when the filter's Wasm VM is lost,
 under each `failure_policy` (docs/failure-policy.md explains and recommends; this file holds the evidence).
 
 The real filter has no known way to trap (fuzzing and test_hostile_e2e.py look for one), so the VM is killed

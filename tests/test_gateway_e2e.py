@@ -1,4 +1,4 @@
-"""Issue 13, end to end: an HTTPRoute's `rules` as the plugin configuration, in a real Envoy 1.40. The
+"""An HTTPRoute's `rules` as the plugin configuration, in a real Envoy 1.40. The
 shipped Gateway API stages (filter-config/plugin/route-reviews-*.json) route to Istio's clusters for the
 per-version Services; Gateway API's matches (PathPrefix by segments, headers with case-insensitive names,
 query parameters, method) pick the rule; bad configurations are refused naming their path."""

@@ -1,4 +1,4 @@
-"""Issue 15: a gRPC service through the filter. Real gRPC on both sides (grpcio: HTTP/2, content-type
+"""A gRPC service through the filter. Real gRPC on both sides (grpcio: HTTP/2, content-type
 application/grpc, POST /pkg.Service/Method, grpc-status in trailers): one grpcio server per version behind
 Envoy (HTTP/2 upstream clusters), one grpcio channel (one HTTP/2 connection) to Envoy's front listener.
 

@@ -1,14 +1,14 @@
-"""Issues 3 and 6, end to end: hostile requests never break the filter, and normal routing carries on afterwards.
+"""Hostile requests never break the filter in a real Envoy, and normal routing carries on afterwards.
 
-Issue 3: non-UTF-8 bytes in matched headers, sticky keys and cookies; 30 KiB values; malformed cookies and query
-strings, sent with http.client. Issue 6 (the second half of this file): what only raw bytes, HTTP/2 or a larger
+What a client library sends: non-UTF-8 bytes in matched headers, sticky keys and cookies; 30 KiB values;
+malformed cookies and query strings. The second half of this file: what only raw bytes, HTTP/2 or a larger
 header limit can carry: bytes above 0x7f in the request line and Host, 60 KiB values, hundreds of cookies,
 repeated headers, HTTP/2 requests, and missing or odd authorities.
 Each must get a normal answer from the entry the semantics pick (or Envoy's own refusal, pinned here, where
 Envoy never lets the request reach the filter), and the Wasm VM must never fail: the filter runs with FAIL_RELOAD
 so a trap or panic would show in Envoy's stats (see wasm_health.py, whose checks are shown below to fail on a
-module that really traps, and on an Envoy without those stats). The issue 3 requests also go through the native
-dynamic module (issue 11), which must route them the same way.
+module that really traps, and on an Envoy without those stats). The first half's requests also go through the
+native dynamic module, which must route them the same way.
 """
 import collections
 import functools
@@ -208,7 +208,7 @@ def test_failure_check_fails_when_envoy_lacks_the_stats():
             wasm_health.snapshot(envoy)
 
 
-# -- Issue 6: raw bytes, HTTP/2, 60 KiB, hundreds of cookies, repeated headers, odd authorities ------------------
+# -- Raw bytes, HTTP/2, 60 KiB, hundreds of cookies, repeated headers, odd authorities ------------------
 # This Envoy allows 96 KiB and 1000 fields of request headers (Envoy's defaults, 60 KiB and 100 fields, refuse a
 # 60 KiB value with 431 and reset an HTTP/2 stream of 100 cookie crumbs) and HTTP/1.0, and closes a connection
 # right after refusing a request (not 1 s later). Its filter also reads :authority (`hosts`), so every header the

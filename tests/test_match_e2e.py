@@ -1,4 +1,4 @@
-"""Issue 3, end to end: which http entry applies to a request (Istio's HTTPMatchRequest), in a real Envoy.
+"""Which http entry applies to a request (Istio's HTTPMatchRequest), in a real Envoy.
 
 One Envoy carries many labelled entries (each its own lone destination, see shift_configs.labelled), keyed on
 separate headers, paths, methods and authorities so each case can reach exactly one of them; a case names the

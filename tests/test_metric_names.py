@@ -1,4 +1,4 @@
-"""Issue 12: every config we ship or start turns the filter's stat names into labels, from one list of names
+"""Every config we ship or start turns the filter's stat names into labels, from one list of names
 (filter-config/metrics.json, kept equal to src/stat_name.rs by the Rust tests), and those names stay clear of
 the tags Envoy and Istio already define. The real-Envoy behaviour is in test_metrics_e2e.py."""
 import os

@@ -1,4 +1,4 @@
-"""Issue 12, end to end: the split as labelled Prometheus series.
+"""The split as labelled Prometheus series, in a real Envoy.
 
 With the tag regexes every Envoy config of ours carries (tools/envoylab/metrics.py, the form Istio generates
 for `extraStatTags`), Envoy 1.40's /stats/prometheus shows one `traffic_shift_requests_total` series per

@@ -1,5 +1,6 @@
-"""Issue 3, end to end: where the filter runs (per-route opt-in, Envoy's way and the filter's way), tag mode
-(Envoy re-evaluates the route after the filter sets the header), the request counters and the response header.
+"""Where the filter runs (per-route opt-in, Envoy's way and the filter's way), tag mode
+(Envoy re-evaluates the route after the filter sets the header), the request counters and the response header,
+in a real Envoy.
 """
 import collections
 

@@ -1,4 +1,4 @@
-"""Issue 15, short: `make soak`'s steady load and push storm (tools/soak/) at a small scale, on one Envoy with
+"""Short: `make soak`'s steady load and push storm (tools/soak/) at a small scale, on one Envoy with
 2 workers. The full run (1,000,000 requests, 200 pushes) is `make soak`; its numbers are in BENCHMARKS.md.
 
 The soak judges itself (tools/soak/steady.py and storm.py say what they check and why); this test runs it

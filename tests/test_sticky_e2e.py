@@ -1,4 +1,4 @@
-"""Issue 3, end to end: sticky destinations (`http[].sticky`) in a real Envoy.
+"""Sticky destinations (`http[].sticky`) in a real Envoy.
 
 With the key (a header or a cookie) present, the destination is a fixed hash of the key: each user keeps one
 destination across requests, connections, worker threads and restarts; across many users the shares follow the

@@ -13,7 +13,7 @@ GENERATED_DIRS = ("istio", "envoy", "gateway-api")  # every file below these is 
 # Istio's Traffic Shifting task, in order; cluster_header mode (the filter's defaults).
 MIGRATION = ("reviews-all-v1", "reviews-50-v3", "reviews-v3")
 TAG_STAGE = "reviews-50-v3-tag"  # tag mode example: the same split, routed by a VirtualService
-ROLLOUT_STAGE = "reviews-rollout"  # v1 -> v3 ramped by the filter itself, guarded (issue 10)
+ROLLOUT_STAGE = "reviews-rollout"  # v1 -> v3 ramped by the filter itself, guarded
 COHORT_STAGE = "release-cohort"  # reviews and ratings canaries in one sticky.cohort: the same users on both
 STANDALONE_STAGE = "reviews-50-v3"  # the stage the standalone envoy.yaml carries
 # The same task in the Gateway API shape (an HTTPRoute's rules), named after Istio's Gateway API samples.
