@@ -38,16 +38,20 @@ def image_exists(tag: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
 
 
-def build(binary: str, tag: str) -> None:
-    context = tempfile.mkdtemp(prefix="traffic-shift-envoy-image-")
+def stage_files(rootfs: str, paths, renamed: dict) -> None:
+    """Copy each file to rootfs/ at its own path, or at renamed[path]."""
+    for path in paths:
+        staged = os.path.join(rootfs, renamed.get(path, path).lstrip("/"))
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
+        shutil.copy2(os.path.realpath(path), staged)  # the file itself, not the symlink
+
+
+def build(tag: str, dockerfile: str, stage_rootfs) -> None:
+    """docker build of `dockerfile` (beside this file) in a context whose rootfs/ stage_rootfs(rootfs) fills."""
+    context = tempfile.mkdtemp(prefix="traffic-shift-image-")
     try:
-        rootfs = os.path.join(context, "rootfs")
-        for path in linked_files(binary) + [binary]:
-            target = "/usr/local/bin/envoy" if path == binary else path
-            staged = os.path.join(rootfs, target.lstrip("/"))
-            os.makedirs(os.path.dirname(staged), exist_ok=True)
-            shutil.copy2(os.path.realpath(path), staged)  # the file itself, not the symlink
-        shutil.copy(os.path.join(HERE, "envoy-local.Dockerfile"), os.path.join(context, "Dockerfile"))
+        stage_rootfs(os.path.join(context, "rootfs"))
+        shutil.copy(os.path.join(HERE, dockerfile), os.path.join(context, "Dockerfile"))
         built = subprocess.run(["docker", "build", "-t", tag, context], capture_output=True, text=True)
         if built.returncode != 0:  # its output otherwise is noise (the legacy builder's deprecation notice)
             raise ImageError("docker build of %s failed:\n%s%s" % (tag, built.stdout, built.stderr))
@@ -60,11 +64,13 @@ def image(rebuild: bool = False) -> str:
     binary = envoy_path()
     tag = "%s:%s" % (REPOSITORY, envoy_version(binary))
     if rebuild or not image_exists(tag):
-        build(binary, tag)
+        build(tag, "envoy-local.Dockerfile",
+              lambda rootfs: stage_files(rootfs, linked_files(binary) + [binary], {binary: "/usr/local/bin/envoy"}))
     return tag
 
 
-def main() -> None:
+def main(image=image) -> None:
+    """Print the tag of image(), built first if missing (--rebuild: always)."""
     try:
         print(image("--rebuild" in sys.argv))
     except ImageError as error:

@@ -1,7 +1,7 @@
 """Build a FROM-scratch Python image from this machine's Debian python3, for machines without a registry.
 
-Prints the image tag (image() returns it). Our Bookinfo (tools/bookinfo/) needs only the standard library, so the image holds the
-interpreter at /usr/local/bin/python3 (where the official python image has it), the standard library at
+Prints the image tag (image() returns it). Our Bookinfo (tools/bookinfo/) needs only the standard library, so
+the image holds the interpreter at /usr/local/bin/python3 (where the official python image has it), the standard library at
 /usr/lib/python3.X (tests, GUI and packaging parts left out), and the shared libraries `ldd` lists for the
 interpreter and its extension modules, at the same paths as on this host.
 """
@@ -9,12 +9,9 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 
-from local_envoy_image import ImageError, image_exists, linked_files  # beside this file
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+import local_envoy_image  # beside this file
+from local_envoy_image import ImageError, image_exists, linked_files, stage_files
 
 REPOSITORY = "traffic-shift/python-local"
 INTERPRETER = "/usr/bin/python3"  # Debian's, whose standard library lives in /usr/lib/python3.X
@@ -34,11 +31,7 @@ def stage_rootfs(rootfs: str, interpreter: str = INTERPRETER) -> None:
     shutil.copytree(stdlib, os.path.join(rootfs, stdlib.lstrip("/")), ignore=ignore, symlinks=False)
     binaries = [interpreter] + glob.glob(os.path.join(stdlib, "lib-dynload", "*.so"))
     libraries = {path for binary in binaries for path in _linked_or_none(binary)}
-    for path in sorted(libraries) + [interpreter]:
-        target = "/usr/local/bin/python3" if path == interpreter else path
-        staged = os.path.join(rootfs, target.lstrip("/"))
-        os.makedirs(os.path.dirname(staged), exist_ok=True)
-        shutil.copy2(os.path.realpath(path), staged)  # the file itself, not the symlink
+    stage_files(rootfs, sorted(libraries) + [interpreter], {interpreter: "/usr/local/bin/python3"})
 
 
 def _linked_or_none(binary: str) -> list:
@@ -48,34 +41,15 @@ def _linked_or_none(binary: str) -> list:
         return []
 
 
-def build(tag: str) -> None:
-    context = tempfile.mkdtemp(prefix="traffic-shift-python-image-")
-    try:
-        stage_rootfs(os.path.join(context, "rootfs"))
-        shutil.copy(os.path.join(HERE, "python-local.Dockerfile"), os.path.join(context, "Dockerfile"))
-        built = subprocess.run(["docker", "build", "-t", tag, context], capture_output=True, text=True)
-        if built.returncode != 0:
-            raise ImageError("docker build of %s failed:\n%s%s" % (tag, built.stdout, built.stderr))
-    finally:
-        shutil.rmtree(context, ignore_errors=True)
-
-
 def image(rebuild: bool = False) -> str:
     """The image's tag, built first if it is missing (or `rebuild`)."""
     if not os.path.isfile(INTERPRETER):
         raise ImageError("no %s to build %s from (Debian: apt-get install python3)" % (INTERPRETER, REPOSITORY))
     tag = "%s:%s" % (REPOSITORY, version(INTERPRETER))
     if rebuild or not image_exists(tag):
-        build(tag)
+        local_envoy_image.build(tag, "python-local.Dockerfile", stage_rootfs)
     return tag
 
 
-def main() -> None:
-    try:
-        print(image("--rebuild" in sys.argv))
-    except ImageError as error:
-        sys.exit(str(error))
-
-
 if __name__ == "__main__":
-    main()
+    local_envoy_image.main(image)
