@@ -3,9 +3,11 @@ ends where a configuration says.
 
 "Labelled" configurations give every http entry its own lone destination whose subset is the entry's name and
 whose cluster is named after it (`clusterName: "{subset}"`), so the response header names the entry that
-applied, and one Envoy can check many match rules at once.
+applied, and one Envoy can check many match rules at once. A configuration Envoy must refuse is checked by the
+one error line it logs (assert_refused_naming).
 """
 import collections
+import re
 
 from tools import envoylab as lab
 
@@ -76,3 +78,14 @@ def expect_route(envoy, label, clusters: dict, n: int = 10, **request_options):
         tally[(answer.status, answer.headers.get(RESPONSE_HEADER), answer.headers.get("x-version"))] += 1
     wanted = (503, None, None) if label is None else (200, label, clusters[label])
     assert tally == {wanted: n}, "%r: expected %d x %r, got %r" % (request_options, n, wanted, dict(tally))
+
+
+def assert_refused_naming(module, config, path, words=(), shell="wasm"):
+    """Envoy refuses to start with `config`, after one traffic-shift error naming `path` (and `words`)."""
+    log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module, shell=shell))
+    messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
+    assert len(messages) == 1, "expected one traffic-shift configuration error, got %r" % messages
+    message = messages[0]
+    assert message.startswith(path), message
+    for word in words:
+        assert word in message, message

@@ -1,12 +1,10 @@
 """The filter in a real Envoy 1.40 splits traffic by weight, sets the cluster header
 Envoy routes on, ignores what the client sends in it, and refuses bad configurations by name."""
-import re
-
 import pytest
 
 from tools import envoylab as lab
 from conftest import BOTH_SHELLS
-from shift_configs import SPLITS, check_split, destination, shift
+from shift_configs import SPLITS, assert_refused_naming, check_split, destination, shift
 
 pytestmark = BOTH_SHELLS
 
@@ -117,17 +115,6 @@ BAD_CONFIGS = {
     "unknown key": ({"http": [{"route": [{**destination("v1"), "wieght": 10}]}]}, "http[0].route[0].wieght", []),
     "all weights zero": (shift({"v1": 0, "v3": 0}), "http[0].route", []),
 }
-
-
-def assert_refused_naming(module, config, path, words=(), shell="wasm"):
-    """Envoy refuses to start with `config`, after one traffic-shift error naming `path` (and `words`)."""
-    log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module, shell=shell))
-    messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
-    assert len(messages) == 1, "expected one traffic-shift configuration error, got %r" % messages
-    message = messages[0]
-    assert message.startswith(path), message
-    for word in words:
-        assert word in message, message
 
 
 @pytest.mark.parametrize("config,path,words", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
