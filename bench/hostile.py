@@ -192,7 +192,7 @@ def main() -> int:
         finally:
             measured.close()
         for variant in chosen:
-            alone = envoys.start(lambda: bootstrap([variant], ports))
+            alone = envoys.start(lambda variant=variant: bootstrap([variant], ports))
             try:
                 placement.pin_process(alone.pid)
                 run_wrk(_port(alone, variant[0]), 2, connections)

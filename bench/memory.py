@@ -28,7 +28,8 @@ class Memory:
 def measure(variants, upstream_ports: dict, placement, settings, workers: int = 1) -> list:
     results = []
     for variant in variants:
-        envoy = envoys.start(lambda: listeners.measured_bootstrap([variant], upstream_ports), concurrency=workers)
+        envoy = envoys.start(lambda variant=variant: listeners.measured_bootstrap([variant], upstream_ports),
+                             concurrency=workers)
         try:
             placement.pin_process(envoy.pid)
             load.closed_loop(envoy.ports[variant.name], variant.host, settings.memory_seconds, settings.connections)

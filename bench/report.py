@@ -52,8 +52,8 @@ OWN_LINES = ("ratio_module_vs_native", "ratio_module_filter_vs_lua")
 def _latency_cells(latencies: list) -> tuple:
     if not latencies:
         return ("-", "-")
-    return ("%.3f" % statistics.median(l.p50_ms for l in latencies),
-            "%.3f" % statistics.median(l.p99_ms for l in latencies))
+    return ("%.3f" % statistics.median(one.p50_ms for one in latencies),
+            "%.3f" % statistics.median(one.p99_ms for one in latencies))
 
 
 def ratios(runs) -> dict:
@@ -81,7 +81,7 @@ def summary(runs, latencies, memories, variants, modules, rate, context) -> dict
         "variants": [{
             "name": v.name, "what": v.what, "rps": rps[v.name], "spread": measure.spread(runs, v.name),
             "cpu_us_per_request": cpu_us[v.name],
-            "latency": [dataclasses.asdict(l) for l in latencies.get(v.name, [])],
+            "latency": [dataclasses.asdict(one) for one in latencies.get(v.name, [])],
         } for v in variants],
         "runs": [dataclasses.asdict(r) for r in runs],
         **memory_figures(memories),
@@ -92,7 +92,7 @@ def summary(runs, latencies, memories, variants, modules, rate, context) -> dict
         "others_busy": statistics.median([r.others_busy for r in runs if r.foreign_cores <= measure.FOREIGN_LIMIT]
                                          or [r.others_busy for r in runs]),
         "disturbed_runs": sum(r.foreign_cores > measure.FOREIGN_LIMIT for r in runs)
-        + sum(l.foreign_cores > measure.FOREIGN_LIMIT for ls in latencies.values() for l in ls),
+        + sum(one.foreign_cores > measure.FOREIGN_LIMIT for runs in latencies.values() for one in runs),
         "median_foreign_cores": statistics.median([r.foreign_cores for r in runs]),
     }
 

@@ -115,8 +115,9 @@ def test_demo_migrates_reviews_from_v1_to_v3_live_without_failures(module, tmp_p
     assert not alive(summary["envoy_pid"]["start"]), "the demo left Envoy running"
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "reviews migrated v1 -> v3: %d requests, 0 failed" % summary["requests"]
-    assert len([l for l in lines if l.startswith("stage ")]) == 3, "one line per stage without a terminal"
-    assert all("(traffic_shift_requests_total)" in l for l in lines if l.startswith("stage ")), report
+    stage_lines = [line for line in lines if line.startswith("stage ")]
+    assert len(stage_lines) == 3, "one line per stage without a terminal"
+    assert all("(traffic_shift_requests_total)" in line for line in stage_lines), report
     assert_stage_lines_add_up(done.stdout, summary)
 
 

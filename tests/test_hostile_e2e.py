@@ -294,7 +294,7 @@ def http1(target=b"/r", host=b"reviews:9080", headers=(), version=b"HTTP/1.1"):
     return send
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _curl() -> str:
     curl = shutil.which("curl")
     assert curl, "curl is needed for the HTTP/2 cases (apt-get install curl)"

@@ -488,7 +488,7 @@ if os.environ.get("ISTIO_CRDS"):  # optional second check: a cluster's own CRDs 
     def test_istio_manifest_is_valid_against_istio_crds(istio_crds, path):
         report = crd_check.validate_file(path, istio_crds)
         for rule in report.not_evaluated:
-            warnings.warn("ISTIO_CRDS check: CEL rule not evaluated: %s" % rule)
+            warnings.warn("ISTIO_CRDS check: CEL rule not evaluated: %s" % rule, stacklevel=1)
         assert report.problems == []
 
     def test_istio_crds_cel_rule_refuses_selector_with_target_refs(istio_crds):

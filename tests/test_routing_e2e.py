@@ -89,7 +89,7 @@ def test_filter_per_route_opt_in(envoy_for):
     # Neither route name nor uri, or a host not listed: unrouted, and the client's header is dropped.
     spoofed = {lab.CLUSTER_HEADER: lab.istio_cluster("v2")}
     for request_options in ({"path": "/ratings/1"}, {"path": "/reviews/1", "host": "ratings:9080"}):
-        grown = counted(envoy, lambda: lab.send_requests(envoy.port, 20, headers=spoofed, **request_options))
+        grown = counted(envoy, lambda options=request_options: lab.send_requests(envoy.port, 20, headers=spoofed, **options))
         assert grown == {UNMATCHED: 20}, request_options
         assert lab.send_requests(envoy.port, 20, headers=spoofed, **request_options).statuses == {503: 20}
 

@@ -63,7 +63,7 @@ def run_scenario(module: str, watched_dir: str) -> dict:
         give_up = time.monotonic() + MAX_SECONDS - 5
         time.sleep(HOLD)  # a baseline on the initial configuration
         swaps = []
-        for name, text, weights in SWAPS:
+        for _, text, weights in SWAPS:
             done = lab.ecds.push(envoy, watched_dir, text, module)
             swaps.append(done)
             hold_until = done.renamed + SETTLE + HOLD

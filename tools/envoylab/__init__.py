@@ -109,15 +109,3 @@ from .process import Admin, Envoy, EnvoyError, envoy_binary, expect_startup_fail
 from .shares import assert_shares, check_shares, normalise, sample_size
 from .traffic import Connection, Response, Tally, request, send_requests
 from .workers import connections_per_worker, on_every_worker
-
-__all__ = [
-    "CLUSTER_HEADER", "FILTER_NAME", "ISTIO_TEMPLATE", "SERVICE_TEMPLATE", "TAG_HEADER", "VERSIONS", "cluster_header_route",
-    "NATIVE_MODULE_NAME", "SHELLS", "cluster_specifier_action", "cluster_specifier_route", "dynamic_module_filter",
-    "native_module_dir", "shift_filter",
-    "cluster_route", "clusters_named", "http_listener", "istio_cluster", "module_path", "render_bootstrap",
-    "reviews_body",
-    "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",
-    "expect_startup_failure", "parse_stats", "assert_shares", "normalise", "sample_size", "Response", "Tally",
-    "request", "send_requests", "metrics", "connections_per_worker", "on_every_worker", "ecds", "rollout", "start_retrying",
-    "PacedClient", "Admin", "check_shares", "Connection", "rss_bytes", "loadgen",
-]

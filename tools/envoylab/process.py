@@ -56,7 +56,7 @@ def _ports_of(bootstrap: dict):
     def port(address):
         return address["socket_address"]["port_value"]
     admin = port(bootstrap["admin"]["address"])
-    listeners = {l["name"]: port(l["address"]) for l in bootstrap.get("static_resources", {}).get("listeners", [])}
+    listeners = {one["name"]: port(one["address"]) for one in bootstrap.get("static_resources", {}).get("listeners", [])}
     return admin, listeners
 
 
@@ -249,9 +249,9 @@ def expect_startup_failure(bootstrap, *, timeout: float = 30.0, **envoy_options)
         envoy.start()
     except EnvoyError as failure:
         if failure.returncode is None:
-            raise AssertionError("envoy hung instead of refusing the config\n" + failure.log)
+            raise AssertionError("envoy hung instead of refusing the config\n" + failure.log) from None
         if failure.returncode == 0:
-            raise AssertionError("envoy exited 0 instead of refusing the config\n" + failure.log)
+            raise AssertionError("envoy exited 0 instead of refusing the config\n" + failure.log) from None
         return failure.log
     finally:
         envoy.close()
