@@ -105,10 +105,10 @@ def variants(module: str, compare_module: str = "", cost_model: bool = False, co
         Variant("module-rollout", "native module: HTTP filter, as module-filter, split by a guarded rollout",
                 REQUEST_HOST, (envoylab.dynamic_module_filter(plugin_configs.REALISTIC_ROLLOUT),),
                 _cluster_header()),
-        Variant("shift-1", "traffic-shift, 1 authority entry", plugin_configs.authority(0),
-                shift(plugin_configs.authority_entries(1)), _cluster_header()),
-        Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", plugin_configs.authority(999),
-                shift(plugin_configs.authority_entries(1000)), _cluster_header()),
+        Variant("shift-1", "traffic-shift, 1 authority entry", envoylab.configs.authority(0),
+                shift(envoylab.configs.authority_entries(1)), _cluster_header()),
+        Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", envoylab.configs.authority(999),
+                shift(envoylab.configs.authority_entries(1000)), _cluster_header()),
     ]
     if cost_model:
         listeners += [Variant(name, what, REQUEST_HOST, shift(config), _cluster_header())

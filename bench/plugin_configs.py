@@ -118,12 +118,3 @@ REALISTIC_ROLLOUT = {**REALISTIC, "http": REALISTIC["http"][:-1] + [{
                 "guard": {"maxErrorRate": 0.5, "minRequests": 1000000, "window": "30s"}},
 }]}
 
-
-def authority(i: int) -> str:
-    return "svc-%d" % i
-
-
-def authority_entries(n: int) -> dict:
-    """n entries, entry i applying only to authority svc-<i>; send requests to authority(n - 1)."""
-    return {"http": [{"name": "svc-%d" % i, "match": [{"authority": {"exact": authority(i)}}], "route": _split()}
-                     for i in range(n)]}

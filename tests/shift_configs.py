@@ -10,8 +10,8 @@ import collections
 import re
 
 from tools import envoylab as lab
+from tools.envoylab.configs import REVIEWS_HOST as ISTIO_HOST, destination, split
 
-ISTIO_HOST = "reviews.default.svc.cluster.local"
 RESPONSE_HEADER = "x-traffic-shift-destination"
 TOLERANCE = 0.05
 SPLITS = {
@@ -20,18 +20,6 @@ SPLITS = {
     "relative 1:3": {"v1": 1, "v3": 3},
     "zero weight gets nothing": {"v1": 0, "v2": 1, "v3": 1},
 }
-
-
-def destination(subset, weight=None, host=ISTIO_HOST) -> dict:
-    entry = {"destination": {"host": host, "subset": subset, "port": {"number": 9080}}}
-    if weight is not None:
-        entry["weight"] = weight
-    return entry
-
-
-def split(weights: dict, host=ISTIO_HOST) -> list:
-    """`route` list for {subset: weight}."""
-    return [destination(subset, weight, host) for subset, weight in weights.items()]
 
 
 def shift(weights: dict, host=ISTIO_HOST, **top) -> dict:

@@ -79,6 +79,10 @@ ECDS (ecds.py, envoylab.ecds): the filter's configuration from a watched directo
         moved)   .accepted        counters(envoy) -> {update_success: n, ...}   refusal_reason(envoy, log_offset)
     http_filter(watched_dir, shell)   bootstrap(watched_dir, shell, **render_options)   write_resource(...)
 
+Plugin configurations (configs.py, envoylab.configs)
+    destination(subset, weight=None, host=REVIEWS_HOST) -> route element   split({subset: weight}) -> route list
+    authority_entries(n) -> n entries, entry i for authority(i) = "svc-<i>"
+
 Rollouts (rollout.py, envoylab.rollout)
     rollout_entry(start, steps, *, target, start_weights, guard=None, sticky=None) -> http entry
     rollout_state(envoy) -> {progress, tripped, share, errors}   shares_at(progress, start_weights, target)
@@ -102,7 +106,7 @@ from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, SERVICE_TEM
 # The native build (dynamic module): its filter, its cluster specifier, where it is.
 from .bootstrap import (NATIVE_MODULE_NAME, SHELLS, cluster_specifier_action, cluster_specifier_route,
                         dynamic_module_filter, native_module_dir, shift_filter)
-from . import ecds, loadgen, metrics, rollout
+from . import configs, ecds, loadgen, metrics, rollout
 from .launch import launch, start_retrying
 from .paced import PacedClient
 from .process import Admin, Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats, rss_bytes

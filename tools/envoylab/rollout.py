@@ -5,8 +5,8 @@ import math
 import time
 
 from . import metrics
+from .configs import split
 
-HOST = "reviews.default.svc.cluster.local"
 TICK = 0.1  # the filter's timer (src/proxy_wasm/rollout.rs): steps and trips reach every worker within it
 
 
@@ -21,11 +21,6 @@ def next_second(lead: float) -> float:
     return float(math.ceil(time.time() + lead))
 
 
-def route(target: dict) -> list:
-    return [{"destination": {"host": HOST, "subset": subset, "port": {"number": 9080}}, "weight": weight}
-            for subset, weight in target.items()]
-
-
 def rollout_entry(start: float, steps, *, target: dict, start_weights: dict, guard: dict = None,
                   sticky: dict = None, name: str = "reviews", duration: str = None) -> dict:
     """An http entry ramping from `start_weights` to `target` (same subsets, same order).
@@ -37,7 +32,7 @@ def rollout_entry(start: float, steps, *, target: dict, start_weights: dict, gua
         rollout.update(steps=steps, duration=duration)
     if guard:
         rollout["guard"] = guard
-    entry = {"name": name, "route": route(target), "rollout": rollout}
+    entry = {"name": name, "route": split(target), "rollout": rollout}
     if sticky:
         entry["sticky"] = sticky
     return entry

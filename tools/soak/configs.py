@@ -12,6 +12,7 @@ import json
 import time
 
 from tools import envoylab
+from tools.envoylab.configs import destination, split as routes
 from bench import plugin_configs
 from tools.envoylab import rollout as rollout_config
 
@@ -20,18 +21,13 @@ USER_HEADER = "x-user"  # the sticky key the HTTP/1.1 load sends (sticky_users.l
 VERSIONS = envoylab.VERSIONS
 
 
-def _dest(version: str, weight: int) -> dict:
-    return {"destination": {"host": plugin_configs.REVIEWS_HOST, "subset": version, "port": {"number": 9080}},
-            "weight": weight}
-
-
 def probe_entry(version: str) -> dict:
-    return {"name": "soak-probe", "match": [{"headers": {PROBE_HEADER: {}}}], "route": [_dest(version, 100)]}
+    return {"name": "soak-probe", "match": [{"headers": {PROBE_HEADER: {}}}], "route": [destination(version, 100)]}
 
 
 def sticky_entry(weights: dict) -> dict:
     return {"name": "sticky-users", "match": [{"headers": {USER_HEADER: {}}}], "sticky": {"header": USER_HEADER},
-            "route": [_dest(v, w) for v, w in weights.items()]}
+            "route": routes(weights)}
 
 
 def realistic(probe_version: str = "v1", split: dict = None, sticky: bool = True, extra_entries: int = 0,
@@ -42,7 +38,7 @@ def realistic(probe_version: str = "v1", split: dict = None, sticky: bool = True
     config = copy.deepcopy(plugin_configs.REALISTIC)
     entries = config["http"]
     if split:
-        entries[-1]["route"] = [_dest(v, w) for v, w in split.items()]
+        entries[-1]["route"] = routes(split)
     if rollout:
         entries[-1]["rollout"] = {"from": list(split.values())[::-1], "start": rollout_config.rfc3339(time.time()),
                                   "steps": [{"at": "0ms", "progress": 0},
@@ -51,7 +47,7 @@ def realistic(probe_version: str = "v1", split: dict = None, sticky: bool = True
     if sticky:
         entries.insert(len(entries) - 1, sticky_entry(split or {"v1": 50, "v3": 50}))
     extra = [{"name": "tenant-%d" % i, "match": [{"authority": {"exact": "tenant-%d.example" % i}}],
-              "route": [_dest("v2", 100)]} for i in range(extra_entries)]
+              "route": [destination("v2", 100)]} for i in range(extra_entries)]
     config["http"] = [probe_entry(probe_version)] + extra + entries
     return config
 

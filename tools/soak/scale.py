@@ -17,7 +17,6 @@ import time
 
 from tools import envoylab
 from tools.envoylab import loadgen
-from bench import plugin_configs
 
 from . import configs, envoy as soak_envoy, memory
 
@@ -29,15 +28,14 @@ IN_FORCE_TIMEOUT = 60.0
 
 def header_entries(n: int) -> dict:
     return {"http": [{"name": "tenant-%d" % i, "match": [{"headers": {"x-tenant": {"exact": "t-%d" % i}}}],
-                      "route": [{"destination": {"host": plugin_configs.REVIEWS_HOST, "subset": "v1",
-                                                 "port": {"number": 9080}}}]}
+                      "route": [envoylab.configs.destination("v1")]}
                      for i in range(n)]}
 
 
 def _target(keyed: str, n: int):
     """(Host header, extra headers) of a request only the last entry matches."""
     if keyed == "authority":
-        return plugin_configs.authority(n - 1), {}
+        return envoylab.configs.authority(n - 1), {}
     return envoylab.traffic.HOST, {"x-tenant": "t-%d" % (n - 1)}
 
 
@@ -108,13 +106,13 @@ def _on_fresh_envoy(label: str, config: dict, target, module: str) -> dict:
 
 def run(module: str = None) -> dict:
     rows, refusals, problems = [], [], []
-    for keyed, build in (("authority", plugin_configs.authority_entries), ("header", header_entries)):
+    for keyed, build in (("authority", envoylab.configs.authority_entries), ("header", header_entries)):
         for n in SIZES:
             row = _on_fresh_envoy("%d %s-keyed" % (n, keyed), build(n), _target(keyed, n), module)
             rows.append(row)
             if row["verdict"] != "accepted" or row.get("problem") or row.get("failed"):
                 problems.append("%s: %r" % (row["config"], row))
-    big = _on_fresh_envoy("%d authority-keyed" % BIG_ENTRIES, plugin_configs.authority_entries(BIG_ENTRIES),
+    big = _on_fresh_envoy("%d authority-keyed" % BIG_ENTRIES, envoylab.configs.authority_entries(BIG_ENTRIES),
                           _target("authority", BIG_ENTRIES), module)
     rows.append(big)
     if big.get("problem") or (big["verdict"] != "accepted" and "invalid configuration" not in big["reason"]):
