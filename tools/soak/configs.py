@@ -14,7 +14,7 @@ import time
 from tools import envoylab
 from tools.envoylab.configs import destination, split as routes
 from bench import plugin_configs
-from tools.envoylab import rollout as rollout_config
+from tools.envoylab.rollout import rfc3339
 
 PROBE_HEADER = "x-soak-probe"
 USER_HEADER = "x-user"  # the sticky key the HTTP/1.1 load sends (sticky_users.lua)
@@ -40,7 +40,7 @@ def realistic(probe_version: str = "v1", split: dict = None, sticky: bool = True
     if split:
         entries[-1]["route"] = routes(split)
     if rollout:
-        entries[-1]["rollout"] = {"from": list(split.values())[::-1], "start": rollout_config.rfc3339(time.time()),
+        entries[-1]["rollout"] = {"from": list(split.values())[::-1], "start": rfc3339(time.time()),
                                   "steps": [{"at": "0ms", "progress": 0},
                                             {"at": "%ds" % (ROLLOUT_SECONDS // 2), "progress": 50},
                                             {"at": "%ds" % ROLLOUT_SECONDS, "progress": 100}]}
@@ -61,7 +61,7 @@ STORM_SHAPES = [
     ("100 v3, no sticky, +200 entries", {"split": {"v3": 100}, "sticky": False, "extra_entries": 200}),
     ("rollout 80/20 -> 20/80 v1/v3, sticky", {"split": {"v1": 20, "v3": 80}, "rollout": True}),
 ]
-ROLLOUT_SECONDS = 4  # the rollout shape ramps over this long (the filter's timer steps it, tools/demo/rollout_config)
+ROLLOUT_SECONDS = 4  # the rollout shape ramps over this long (the filter's timer steps it, envoylab.rollout.TICK)
 BAD_REASON = "invalid configuration at http[0].route[0].weight: expected a non-negative integer, got -5"
 
 
