@@ -95,3 +95,10 @@ def test_sample_size_follows_the_5_sigma_rule():
     assert lab.sample_size(0.5, 0.05) == 2500 + 1000
     assert lab.sample_size({"v1": 1, "v3": 3}, 0.05) == 1875 + 1000
     assert lab.sample_size({"v1": 0, "v2": 1}, 0.05) == 1000
+
+
+def test_check_shares_judges_every_destination_without_raising():
+    problems, rows = lab.check_shares({"v1": 700, "v3": 300}, {"v1": 1, "v2": 0, "v3": 1})
+    assert problems == ["v1", "v3"] and len(rows) == 3 and "v2" in rows[1]
+    assert lab.check_shares({"v1": 510, "v3": 490}, {"v1": 1, "v3": 1})[0] == []
+    assert lab.check_shares({}, {"v1": 1})[0] == ["no traffic"]
