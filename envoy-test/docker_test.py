@@ -235,7 +235,7 @@ def run_stage(number: int, port: int, envoy: envoylab.Admin, page_port: int, fol
     errors += page_errors
     pages_off, page_lines = envoylab.check_shares({STARS[v]: n for v, n in shown.items()},
                                                   {STARS[v]: w for v, w in expected.items()})
-    lines += ["page" + line for line in page_lines]
+    lines += ["page" + line[1:] for line in page_lines]
     passed = not errors and not off and not pages_off
     sent = sum(answers.values()) + len(errors)
     log("stage %d %s: %d of %d requests in %.1fs: %s" % (number, os.path.basename(stage_file), sent, count,

@@ -32,13 +32,16 @@ def check_shares(counts, weights: dict, *, sigmas: float = 5.0) -> tuple:
     n = sum(counts.values())
     expected = normalise(weights)
     problems, rows = [], []
-    for dest in sorted(set(expected) | {k for k, v in counts.items() if v}, key=str):
+    destinations = sorted(set(expected) | {k for k, v in counts.items() if v}, key=str)
+    width = max(len(str(dest)) for dest in destinations)
+    for dest in destinations:
         p, hits = expected.get(dest, 0.0), counts.get(dest, 0)
         bound = sigmas * math.sqrt(n * p * (1 - p))
-        if abs(hits - n * p) > bound or (p == 0 and hits) or (p == 1 and hits != n):
+        off = abs(hits - n * p) > bound or (p == 0 and hits) or (p == 1 and hits != n)
+        if off:
             problems.append(dest)
-        rows.append("  %-55s expected %6.2f%%  got %6d (%6.2f%%)  allowed ±%.0f"
-                    % (dest, 100 * p, hits, 100 * hits / n if n else 0, bound))
+        rows.append("  %-*s  expected %6.2f%%  got %6d (%6.2f%%)  allowed ±%-4.0f %s"
+                    % (width, dest, 100 * p, hits, 100 * hits / n if n else 0, bound, "OFF" if off else "ok"))
     return (problems if n else ["no traffic"]), rows
 
 
