@@ -22,7 +22,9 @@ Envoy processes (process.py)
     EnvoyError(message, log, returncode)        raised when Envoy does not become ready
     expect_startup_failure(bootstrap, *, timeout=30.0, **envoy_options) -> log text
         for configs Envoy must refuse: fails the test if Envoy becomes ready, hangs, or exits 0.
-    envoy_binary() -> path ($ENVOY or the pinned .venv build)     parse_stats(text) -> dict   rss_bytes(pid)
+    envoy_binary() -> path ($ENVOY or the pinned .venv build)     parse_stats(text) -> dict
+
+Memory (memory.py): rss_bytes(pid)   wasm_memories(pid) -> [(size, resident)] of each Wasm VM's linear memory
     launch(plugin_config=None, *, concurrency=1, ready_timeout=30.0, attempts=3, envoy_options=None,
            **render_options) -> started Envoy (render_bootstrap + start, retried on a port clash)
     start_retrying(render, *, attempts=3, **envoy_options) -> Envoy(render()) started, rendered anew on a clash
@@ -109,7 +111,8 @@ from .bootstrap import (NATIVE_MODULE_NAME, SHELLS, cluster_specifier_action, cl
 from . import configs, ecds, loadgen, metrics, rollout
 from .launch import launch, start_retrying
 from .paced import PacedClient
-from .process import Admin, Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats, rss_bytes
+from .memory import rss_bytes, wasm_memories
+from .process import Admin, Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
 from .shares import assert_shares, check_shares, normalise, sample_size
 from .traffic import Connection, Response, Tally, request, send_requests
 from .workers import connections_per_worker, on_every_worker

@@ -60,15 +60,6 @@ def _ports_of(bootstrap: dict):
     return admin, listeners
 
 
-def rss_bytes(pid: int) -> int:
-    """The resident memory of a process (VmRSS in /proc/<pid>/status)."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS for pid %d" % pid)
-
-
 def parse_stats(text: str) -> dict:
     """Admin /stats text ("name: value" lines) -> {name: int}, histograms kept as their text."""
     stats = {}
