@@ -27,9 +27,9 @@ def shift(weights: dict, host=ISTIO_HOST, **top) -> dict:
     return {**top, "http": [{"name": "reviews-shift", "route": split(weights, host)}]}
 
 
-def check_split(envoy, weights: dict, **request_options) -> lab.Tally:
-    """A 5-sigma sample of requests all answered 200, in the shares of `weights`."""
-    tally = lab.send_requests(envoy.port, lab.sample_size(weights, TOLERANCE), **request_options)
+def check_split(envoy, weights: dict, tolerance: float = TOLERANCE, **request_options) -> lab.Tally:
+    """A 5-sigma sample of requests (sized for `tolerance`) all answered 200, in the shares of `weights`."""
+    tally = lab.send_requests(envoy.port, lab.sample_size(weights, tolerance), **request_options)
     assert tally.statuses == {200: tally.sent}
     lab.assert_shares(tally, weights)
     return tally

@@ -3,10 +3,12 @@
 in a real Envoy.
 """
 import collections
+import functools
 
 import pytest
 
 from tools import envoylab as lab
+import shift_configs
 from shift_configs import RESPONSE_HEADER, config, destination, entry, split
 from user_traffic import Pool, connections_by_worker
 
@@ -15,11 +17,7 @@ SPLIT = {"v1": 50, "v3": 50}
 SHIFT = config(entry("reviews-shift", split(SPLIT)))
 
 
-def check_split(envoy, weights, **request_options) -> lab.Tally:
-    tally = lab.send_requests(envoy.port, lab.sample_size(weights, TOLERANCE), **request_options)
-    assert tally.statuses == {200: tally.sent}
-    lab.assert_shares(tally, weights)
-    return tally
+check_split = functools.partial(shift_configs.check_split, tolerance=TOLERANCE)
 
 
 def shift_stats(envoy) -> dict:
