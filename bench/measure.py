@@ -82,8 +82,9 @@ def throughput_rounds(envoy, placement, meter, retries, variants, settings, prog
     for round_no in range(settings.rounds):
         for variant in rotated(list(variants), round_no):
             run, run.foreign_cores = _undisturbed(
-                lambda variant=variant: _throughput_once(envoy, placement, variant, settings.seconds,
-                                                         settings.connections, round_no), meter, retries, variant.name, progress)
+                lambda variant=variant, round_no=round_no: _throughput_once(
+                    envoy, placement, variant, settings.seconds, settings.connections, round_no),
+                meter, retries, variant.name, progress)
             progress("round %d/%d  %-11s %8.0f req/s  %5.1f us CPU/req%s" % (
                 round_no + 1, settings.rounds, variant.name, run.rps, run.cpu_us_per_request,
                 "  (disturbed: %.2f cores of other work)" % run.foreign_cores
@@ -98,8 +99,10 @@ def latency_rounds(envoy, meter, retries, variants, rate: int, settings, progres
     for round_no in range(settings.latency_rounds):
         for variant in rotated(list(variants), round_no):
             latency, foreign = _undisturbed(
-                lambda variant=variant: load.fixed_rate(envoy.ports[variant.name], variant.host, rate,
-                                                        settings.latency_seconds, settings.latency_connections), meter, retries, variant.name, progress)
+                lambda variant=variant: load.fixed_rate(
+                    envoy.ports[variant.name], variant.host, rate, settings.latency_seconds,
+                    settings.latency_connections),
+                meter, retries, variant.name, progress)
             if latency.bad:
                 raise BenchError("%s: %d errors at %d req/s" % (variant.name, latency.bad, rate))
             latency.foreign_cores = foreign

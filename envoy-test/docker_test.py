@@ -2,8 +2,8 @@
 
 Brings up envoy-test/docker-compose.yaml (front Envoy with the built module; Bookinfo's productpage, details,
 reviews v1/v2/v3 and ratings from tools/bookinfo/), then for each stage swaps the plugin configuration live
-(ECDS from a watched file, see envoy.yaml; written and judged by tools/envoylab/ecds.py), sends requests for reviews:9080 and checks which version answered,
-then loads the product page and counts its stars: a 100% stage must send every request (and show every page)
+(ECDS from a watched file, see envoy.yaml; written and judged by tools/envoylab/ecds.py), sends requests for
+reviews:9080 and checks which version answered, then loads the product page and counts its stars: a 100% stage must send every request (and show every page)
 to its version, a split stage must land within 5 sigma of each weight. Logs are printed on failure; the stack
 is always removed. Exits 0 only if every stage passed.
 """

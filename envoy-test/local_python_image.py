@@ -1,8 +1,8 @@
 """Build a FROM-scratch Python image from this machine's Debian python3, for machines without a registry.
 
 Prints the image tag (image() returns it). Our Bookinfo (tools/bookinfo/) needs only the standard library, so
-the image holds the interpreter at /usr/local/bin/python3 (where the official python image has it), the standard library at
-/usr/lib/python3.X (tests, GUI and packaging parts left out), and the shared libraries `ldd` lists for the
+the image holds the interpreter at /usr/local/bin/python3 (where the official python image has it), the
+standard library at /usr/lib/python3.X (tests, GUI and packaging parts left out), and the shared libraries `ldd` lists for the
 interpreter and its extension modules, at the same paths as on this host.
 """
 import glob

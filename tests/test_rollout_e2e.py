@@ -2,9 +2,9 @@
 (the Wasm module and the native dynamic module: same configuration, same weights, gauges and log lines).
 
 The ramp: one configuration, pushed once, moves all-v1 -> 25% -> 50% -> 75% -> all-v3 by itself, one step
-every 4 s. Two separate Envoys run it side by side: the build under test and the Wasm build. Requests without a user key are judged per step (5 sigma;
-answers sent within EDGE of a step's instant are left out: timer lateness plus routing time); sticky users ask both
-Envoys in turn: none ever moves back to v1, and both Envoys give a user the same version at the same time
+every 4 s. Two separate Envoys run it side by side: the build under test and the Wasm build. Requests without a
+user key are judged per step (5 sigma; answers sent within EDGE of a step's instant are left out: timer lateness
+plus routing time); sticky users ask both Envoys in turn: none ever moves back to v1, and both Envoys give a user the same version at the same time
 (outside the same EDGE around each step).
 
 The guard: a rollout at 50% towards a v3 that answers 503, or whose port is closed, trips; after one more
@@ -37,7 +37,9 @@ TARGET = {"v1": 0, "v3": 100}
 ALL_V1 = {"v1": 100, "v3": 0}
 STEPS = [(0, 25), (4, 50), (8, 75), (12, 100)]  # (seconds after start, progress)
 BEFORE = AFTER = 1.5  # seconds of traffic before the start and after the last step
-EDGE = (0.02, 0.1)  # an answer sent this long before / after a step's instant may meet either side (passes at 5 ms / 20 ms on an idle machine)
+# An answer sent this long before / after a step's instant may meet either side (passes at 5 ms / 20 ms on an
+# idle machine).
+EDGE = (0.02, 0.1)
 USERS = ["user-%d" % i for i in range(300)]
 MAX_SECONDS = 40.0  # bound of every traffic loop here
 RATE = 1500  # requests per second per random client (the machine decides what it really gets)
