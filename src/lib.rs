@@ -24,6 +24,8 @@ pub mod stat_name;
 pub mod sticky;
 pub mod string_match;
 pub mod template;
+#[cfg(any(test, feature = "test-kit"))]
+pub mod test_kit;
 pub mod weighted;
 pub mod whole_regex;
 

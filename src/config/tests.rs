@@ -2,11 +2,9 @@
 
 use super::parse;
 use crate::random::SplitMix64;
-use crate::request::RequestSource;
 use crate::router::{Router, StickyKey};
+use crate::test_kit::FakeRequest;
 use serde_json::{json, Value};
-use std::borrow::Cow;
-use std::collections::HashMap;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -25,16 +23,6 @@ fn route(subset: &str, weight: Value) -> Value {
 
 fn one_entry(entry: Value) -> String {
     json!({"http": [entry]}).to_string()
-}
-
-struct Headers(HashMap<&'static str, &'static [u8]>);
-impl RequestSource for Headers {
-    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        self.0.get(name).map(|v| Cow::Borrowed(*v))
-    }
-    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
-        self.0.get("@route").map(|v| Cow::Borrowed(*v))
-    }
 }
 
 /// Each configuration is refused with one error line containing its expected text.
@@ -57,7 +45,7 @@ pub(super) fn cluster_for(
     router: &Router,
     headers: &[(&'static str, &'static [u8])],
 ) -> Option<String> {
-    let request = Headers(headers.iter().copied().collect());
+    let request = FakeRequest::new(headers);
     let decision = router.decide(&request, &mut SplitMix64::new(3))?;
     router.cluster(decision).map(String::from)
 }
@@ -310,7 +298,7 @@ fn sticky_keys_compile_and_decide() {
         Some(StickyKey::Cookie { .. })
     ));
     // The random source changes between calls, the answer for a key does not.
-    let request = Headers(HashMap::from([("cookie", &b"a=1; user=alice"[..])]));
+    let request = FakeRequest::new(&[("cookie", b"a=1; user=alice")]);
     let mut random = SplitMix64::new(9);
     let first = router.decide(&request, &mut random).unwrap();
     for _ in 0..50 {

@@ -14,6 +14,11 @@ mod rollout;
 mod specifier;
 
 pub use abi::{Callbacks, EnvoyBuffer, ModuleBuffer, ABI_VERSION};
+// The ABI's values a fake Envoy and the tests speak.
+pub use abi::{
+    ATTRIBUTE_RESPONSE_CODE_DETAILS, CONTINUE, LOG_CRITICAL, LOG_ERROR, LOG_INFO, METRICS_SUCCESS,
+    REQUEST_HEADERS, STOP_ITERATION,
+};
 pub use http::*;
 pub use specifier::*;
 

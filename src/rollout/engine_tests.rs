@@ -4,8 +4,8 @@
 use super::*;
 use crate::config::parse;
 use crate::random::SplitMix64;
-use crate::request::recording::Recording;
 use crate::rollout::shared::ProcessStore;
+use crate::test_kit::FakeRequest;
 use std::cell::RefCell;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -110,7 +110,7 @@ impl<'s> Worker<'s> {
     fn requests(&mut self, n: usize, outcome: Outcome) -> usize {
         let mut to_v3 = 0;
         for _ in 0..n {
-            let decision = self.router.decide(&Recording::new(&[]), &mut self.random);
+            let decision = self.router.decide(&FakeRequest::new(&[]), &mut self.random);
             let watch = self.engine.watch(decision);
             if decision.is_some_and(|d| d.destination == 1) {
                 to_v3 += 1;
