@@ -1,6 +1,9 @@
 //! Entry points shared by the fuzz targets (fuzz_targets/) and the bounded smoke test that `make test`
 //! runs (tests/fuzz_smoke.rs, through the crate's dev-dependency on this one, without libFuzzer).
 
+// Harness code, as tests/*.rs: a panic is how a failing input is reported, as in libFuzzer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod checks;
 pub mod config_target;
 pub mod cursor;
