@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The host's view of the request. The proxy-wasm shell implements it with host calls;
-/// tests implement it with a map.
+/// The host's view of the request. Each shell implements it with its host's calls (proxy-wasm's
+/// header and property reads; the dynamic module's filter and cluster-specifier callbacks); tests
+/// with `test_kit::FakeRequest`.
 pub trait RequestSource {
     /// A request header's first value (or a pseudo-header such as `:path`) as raw bytes: borrowed
     /// where the host's copy outlives the decision, owned where the host handed a copy over.

@@ -303,6 +303,19 @@ impl Router {
         })
     }
 
+    /// How many entries the configuration has, in its shape's words, for log lines: `3 http entries`
+    /// (the VirtualService shape) or `3 HTTPRoute rules`.
+    pub fn describe_entries(&self) -> String {
+        let count = self.entries.len();
+        let what = match (self.precedence.is_some(), count) {
+            (false, 1) => "http entry",
+            (false, _) => "http entries",
+            (true, 1) => "HTTPRoute rule",
+            (true, _) => "HTTPRoute rules",
+        };
+        format!("{count} {what}")
+    }
+
     /// A Gateway API rule without backendRefs took the request: the filter answers 500 itself.
     pub fn has_no_backend(&self, decision: Decision) -> bool {
         self.entries
@@ -387,6 +400,17 @@ mod tests {
         );
         let jason: &[(&str, &[u8])] = &[(":authority", b"reviews"), ("end-user", b"jason")];
         assert_eq!(decide(no_entry_takes_it, jason).0.as_deref(), Some("v2"));
+    }
+
+    #[test]
+    fn entries_are_counted_in_their_shapes_words() {
+        let router = |config: &str| parse(config.as_bytes()).unwrap();
+        assert_eq!(router(REALISTIC).describe_entries(), "4 http entries");
+        assert_eq!(router("{}").describe_entries(), "0 http entries");
+        let one_rule = r#"{"rules": [{"backendRefs": [{"name": "reviews-v1", "port": 9080}]}]}"#;
+        assert_eq!(router(one_rule).describe_entries(), "1 HTTPRoute rule");
+        let vs_one = r#"{"http": [{"route": [{"destination": {"host": "reviews"}}]}]}"#;
+        assert_eq!(router(vs_one).describe_entries(), "1 http entry");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use traffic_shift::request::{Lookup, RequestSource};
 use traffic_shift::router::{Decision, Router};
 use traffic_shift::sticky;
 
-const ERROR_PREFIX: &str = "traffic-shift: invalid configuration at ";
+const ERROR_PREFIX: &str = "invalid configuration at ";
 
 /// Parses `bytes` and checks the result either way; returns the router when the input was valid.
 pub fn parse_and_check(bytes: &[u8]) -> Option<Router> {

@@ -8,7 +8,9 @@ use crate::request_target::rich_router;
 use crate::rich_config::{REQUEST_HEADERS, RICH_CONFIG};
 use std::ffi::c_void;
 use std::sync::OnceLock;
-use traffic_shift::dynamic_module::{self as shell, EnvoyBuffer, LOG_CRITICAL, LOG_ERROR};
+use traffic_shift::dynamic_module::{
+    self as shell, EnvoyBuffer, LOG_CRITICAL, LOG_ERROR, LOG_PREFIX,
+};
 use traffic_shift::test_kit::fake_envoy::{self, ENVOY};
 
 const FILTER_NAME: &[u8] = b"traffic-shift";
@@ -63,7 +65,7 @@ pub fn shell_config(data: &[u8]) -> bool {
                 .collect();
             assert_eq!(
                 errors,
-                [&error.to_string()],
+                [&format!("{LOG_PREFIX}{error}")],
                 "refused with other than the core's one line"
             );
         }

@@ -34,7 +34,7 @@ pub(super) fn assert_refusals(cases: &[(String, &str)]) {
             "{config}\n  gave: {message}\n  want: {expected}"
         );
         assert!(
-            message.starts_with("traffic-shift: invalid configuration at "),
+            message.starts_with("invalid configuration at "),
             "{message}"
         );
         assert!(!message.contains('\n'), "one line: {message}");
@@ -51,7 +51,7 @@ pub(super) fn cluster_for(
 }
 
 #[test]
-fn the_issue_example_compiles_with_istio_names() {
+fn a_fifty_fifty_split_between_subsets_compiles_to_istio_cluster_names() {
     let router = compile(json!({
         "clusterHeader": "x-traffic-shift-cluster",
         "clusterName": "outbound|{port}|{subset}|{host}",
@@ -104,7 +104,7 @@ fn errors_name_the_path_and_the_reason() {
     let cases = [
         (
             one_entry(json!({"route": [route("v1", json!(50)), route("v3", json!(-5))]})),
-            "traffic-shift: invalid configuration at http[0].route[1].weight: expected a non-negative integer, got -5",
+            "invalid configuration at http[0].route[1].weight: expected a non-negative integer, got -5",
         ),
         (
             one_entry(json!({"route": [route("v1", json!(2_147_483_648u64))]})),
