@@ -20,11 +20,12 @@ import subprocess
 import sys
 
 from tools import envoylab
+from tools.envoylab.configs import destination, split
 
 from . import envoys, instructions, listeners, settings as bench_settings
 from .cpu import Placement, process_seconds
 from .load import LoadError, parse_wrk, require
-from .plugin_configs import REQUEST_HOST, REQUEST_PATH, REVIEWS_HOST, V1, V2, V3
+from .plugin_configs import REQUEST_HOST, REQUEST_PATH, V1, V2, V3
 
 HEADER = "x-session"
 # Realistic patterns an operator writes for a header: a 32-hex-digit session id anywhere in it, a JWT.
@@ -37,15 +38,11 @@ RESULTS = os.path.join(listeners.REPO, "target", "bench", "hostile.json")
 CLUSTERS = {"v1": V1, "v2": V2, "v3": V3}
 
 
-def _destination(subset: str, weight: int) -> dict:
-    return {"destination": {"host": REVIEWS_HOST, "subset": subset, "port": {"number": 9080}}, "weight": weight}
-
-
 HOSTILE_CONFIG = {
     "hosts": ["reviews"],
     "http": [{"name": "regex-%d" % i, "match": [{"headers": {HEADER: {"regex": pattern}}}],
-              "route": [_destination(subset, 100)]} for i, (pattern, subset) in enumerate(PATTERNS)]
-    + [{"name": "reviews-shift", "route": [_destination("v1", 50), _destination("v3", 50)]}],
+              "route": [destination(subset, 100)]} for i, (pattern, subset) in enumerate(PATTERNS)]
+    + [{"name": "reviews-shift", "route": split({"v1": 50, "v3": 50})}],
 }
 
 

@@ -1,23 +1,20 @@
 """The traffic-shift plugin configurations under test (Istio VirtualService `http` shape).
 
-REALISTIC is what a mesh typically carries: a `hosts` list and a few header/uri matches for special
-traffic before the weighted split that ordinary requests (ours) fall through to. AUTHORITY_ENTRIES(n)
-gives n entries each matching one authority `svc-<i>`, to see how the linear first-match scan scales.
+REALISTIC (bench/realistic.json, envoylab.configs.realistic()) is what a mesh typically carries: a `hosts` list
+and a few header/uri matches for special traffic before the weighted split that ordinary requests (ours) fall
+through to. envoylab.configs.authority_entries(n) gives n entries each matching one authority `svc-<i>`, to see
+how the lookup scales.
 """
 from tools import envoylab
+from tools.envoylab.configs import destination as _destination
 
 V1, V2, V3 = (envoylab.istio_cluster(v) for v in ("v1", "v2", "v3"))
-REVIEWS_HOST = "reviews.default.svc.cluster.local"
-REQUEST_HOST = "reviews:9080"  # what the load generators send for the realistic config
-REQUEST_PATH = "/reviews/0"
-
-
-def _destination(subset: str, weight: int) -> dict:
-    return {"destination": {"host": REVIEWS_HOST, "subset": subset, "port": {"number": 9080}}, "weight": weight}
+REQUEST_HOST = envoylab.traffic.HOST  # what the load generators send for the realistic config
+REQUEST_PATH = envoylab.traffic.PATH
 
 
 def _split() -> list:
-    return [_destination("v1", 50), _destination("v3", 50)]
+    return envoylab.configs.split({"v1": 50, "v3": 50})
 
 
 def _split_taking_the_request_port() -> list:
@@ -26,22 +23,7 @@ def _split_taking_the_request_port() -> list:
     return [{"destination": {"host": "reviews", "subset": v}, "weight": 50} for v in ("v1", "v3")]
 
 
-REALISTIC = {
-    "hosts": ["reviews"],
-    "http": [
-        {"name": "jason-sees-v2",
-         "match": [{"headers": {"end-user": {"exact": "jason"}}}],
-         "route": [_destination("v2", 100)]},
-        {"name": "canary-testers",
-         "match": [{"headers": {"x-canary": {"exact": "always"}}, "uri": {"prefix": "/reviews/"}},
-                   {"headers": {"x-canary-group": {}}}],
-         "route": [_destination("v3", 100)]},
-        {"name": "admin-api",
-         "match": [{"uri": {"prefix": "/admin"}}, {"uri": {"exact": "/reviews/debug"}, "method": {"exact": "POST"}}],
-         "route": [_destination("v1", 100)]},
-        {"name": "reviews-shift", "route": _split()},
-    ],
-}
+REALISTIC = envoylab.configs.realistic()
 
 
 def _backend(subset: str, weight: int) -> dict:

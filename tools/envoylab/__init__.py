@@ -83,7 +83,7 @@ ECDS (ecds.py, envoylab.ecds): the filter's configuration from a watched directo
 
 Plugin configurations (configs.py, envoylab.configs)
     destination(subset, weight=None, host=REVIEWS_HOST) -> route element   split({subset: weight}) -> route list
-    authority_entries(n) -> n entries, entry i for authority(i) = "svc-<i>"
+    authority_entries(n) -> n entries, entry i for authority(i) = "svc-<i>"   realistic() -> bench/realistic.json
 
 Rollouts (rollout.py, envoylab.rollout)
     rollout_entry(start, steps, *, target, start_weights, guard=None, sticky=None) -> http entry

@@ -1,7 +1,13 @@
 """Plugin configurations in Istio's VirtualService `http` shape, as the tests, the bench and the soak build them:
-destinations of `reviews` and the weighted splits between them."""
+destinations of `reviews`, the weighted splits between them, the realistic configuration and many-entry ones."""
+
+import json
+import os
 
 REVIEWS_HOST = "reviews.default.svc.cluster.local"
+# The Rust test kit reads the same file (src/test_kit/mod.rs): what the bench measures is what they check.
+REALISTIC_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                              "bench", "realistic.json")
 
 
 def destination(subset: str, weight: int = None, host: str = REVIEWS_HOST) -> dict:
@@ -26,3 +32,10 @@ def authority_entries(n: int) -> dict:
     requests to authority(n - 1) for the last one."""
     return {"http": [{"name": "svc-%d" % i, "match": [{"authority": {"exact": authority(i)}}],
                       "route": split({"v1": 50, "v3": 50})} for i in range(n)]}
+
+
+def realistic() -> dict:
+    """What a mesh typically carries (REALISTIC_FILE), a fresh copy: a `hosts` list and a few header/uri matches
+    for special traffic before the 50/50 split that ordinary requests fall through to."""
+    with open(REALISTIC_FILE) as f:
+        return json.load(f)

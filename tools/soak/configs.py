@@ -3,17 +3,15 @@
 Every configuration starts with a probe entry: requests carrying PROBE_HEADER all go to one version, and
 each accepted push names the next version (v1, v2, v3, v1, ...), so one answer on any connection tells
 whether that connection's worker already runs the new configuration. The rest of the configuration is
-what is under test: bench's REALISTIC entries, a sticky entry, and a split whose weights, entries,
+what is under test: the realistic configuration's entries (envoylab.configs.realistic), a sticky entry, and a split whose weights, entries,
 stickiness and rollout change from push to push. Each configuration is one compiled unit in the filter,
 so the probe entry's answer proves the whole configuration (its weights included) is in force.
 """
-import copy
 import json
 import time
 
 from tools import envoylab
 from tools.envoylab.configs import destination, split as routes
-from bench import plugin_configs
 from tools.envoylab.rollout import rfc3339
 
 PROBE_HEADER = "x-soak-probe"
@@ -35,7 +33,7 @@ def realistic(probe_version: str = "v1", split: dict = None, sticky: bool = True
     """REALISTIC with the probe entry first, a sticky entry before the split (unless sticky=False), the split's
     weights replaced by `split`, and `extra_entries` authority entries that ordinary requests never match.
     rollout=True ramps the split to `split` from its reverse, starting now, over ROLLOUT_SECONDS."""
-    config = copy.deepcopy(plugin_configs.REALISTIC)
+    config = envoylab.configs.realistic()
     entries = config["http"]
     if split:
         entries[-1]["route"] = routes(split)
