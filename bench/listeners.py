@@ -5,6 +5,7 @@ import dataclasses
 import os
 import shutil
 
+from tools import REPO
 from tools import envoylab
 from tools.envoylab.ports import free_port
 
@@ -12,7 +13,6 @@ from . import plugin_configs
 from .measure import BenchError
 from .plugin_configs import REQUEST_HOST, V1, V2, V3
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSTREAM_VERSIONS = ("v1", "v2", "v3")
 LUA_SCRIPT = os.path.join(REPO, "bench", "realistic.lua")
 NATIVE_MODULE = os.path.join(envoylab.native_module_dir(), "lib%s.so" % envoylab.NATIVE_MODULE_NAME)

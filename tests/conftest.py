@@ -13,11 +13,11 @@ import time
 
 import pytest
 
+from tools import REPO
 from tools import envoylab
 from tools.envoylab import process
 from tools.envoylab.ports import free_port
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session")

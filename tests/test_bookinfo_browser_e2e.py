@@ -19,9 +19,9 @@ import time
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
+from tools import REPO
 from tools import envoylab
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = os.path.join(REPO, "filter-config", "plugin")
 SHOTS = os.path.join(REPO, "target", "bookinfo-e2e")
 PAGES = 150  # product page loads per stage: the 50/50 stage's 5-sigma bound is then +-20 pages

@@ -3,9 +3,10 @@
 import json
 import os
 
+from tools import REPO
 from tools.demo import config_file
 
-SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filter-config", "seed")
+SEED = os.path.join(REPO, "filter-config", "seed")
 
 
 def test_one_yaml_document_is_that_object():

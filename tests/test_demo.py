@@ -15,10 +15,10 @@ import time
 
 import pytest
 
+from tools import REPO
 from tools import envoylab
 from tools.envoylab.ports import free_port
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = os.path.join(REPO, "filter-config", "plugin")
 ALL_V1, HALF_V3, ALL_V3 = (os.path.join(PLUGIN, n) for n in ("reviews-all-v1.json", "reviews-50-v3.json",
                                                                "reviews-v3.json"))

@@ -13,10 +13,10 @@ import time
 import pytest
 import yaml
 
+from tools import REPO
 from tools import envoylab as lab
 import wasm_health
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CRATE = os.path.join(REPO, "tests", "fixtures", "vm_crash_filter")
 TARGET_DIR = os.path.join(REPO, "target", "vm-crash-filter")
 CRASH = {"x-crash-vm": "now"}

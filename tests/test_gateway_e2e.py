@@ -7,10 +7,11 @@ import os
 
 import pytest
 
+from tools import REPO
 from tools import envoylab as lab
 from shift_configs import RESPONSE_HEADER, assert_refused_naming, check_split, expect_route
 
-PLUGIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filter-config", "plugin")
+PLUGIN_DIR = os.path.join(REPO, "filter-config", "plugin")
 SERVICE_CLUSTERS = lab.clusters_named(lab.SERVICE_TEMPLATE)  # outbound|9080||reviews-v1.default.svc... -> v1
 
 

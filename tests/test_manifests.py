@@ -22,10 +22,10 @@ import warnings
 
 import pytest
 
+from tools import REPO
 from tools import envoy_path
 from tools.manifests import ambient_yaml, crd_check, generate, kit, oci_image, schema_check, yaml_io
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ISTIO_DIR = os.path.join(kit.KIT, "istio")
 AMBIENT_DIR = os.path.join(ISTIO_DIR, "ambient")

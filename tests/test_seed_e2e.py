@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from tools import REPO
 from tools import envoylab as lab
 from conftest import BOTH_SHELLS
 from tools.demo import config_file
@@ -15,7 +16,7 @@ from shift_configs import check_split
 
 pytestmark = BOTH_SHELLS
 
-SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filter-config", "seed")
+SEED = os.path.join(REPO, "filter-config", "seed")
 SERVICES = ("productpage", "reviews", "ratings", "details")
 
 # Istio's cluster names only: every Bookinfo service's v1, and reviews' v2 and v3 (upstreams by version).

@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import REPO
+
 SERVICES = (("productpage", None), ("details", None), ("reviews", "v1"), ("reviews", "v2"), ("reviews", "v3"),
             ("ratings", None))
 READY_SECONDS = 15

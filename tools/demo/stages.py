@@ -8,7 +8,8 @@ import dataclasses
 import json
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import REPO
+
 PLUGIN_DIR = os.path.join(REPO, "filter-config", "plugin")
 MIGRATION = ("reviews-all-v1.json", "reviews-50-v3.json", "reviews-v3.json")  # Istio's three steps
 

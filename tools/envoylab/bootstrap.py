@@ -8,6 +8,8 @@ front route picked (`x-version` header, `podname` in the body).
 import json
 import os
 
+from tools import REPO
+
 from . import metrics
 from .ports import free_port
 
@@ -24,19 +26,18 @@ ADMIN = "admin"
 SHELLS = ("wasm", "native")
 NATIVE_MODULE_NAME = "traffic_shift"  # Envoy loads lib<name>.so from ENVOY_DYNAMIC_MODULES_SEARCH_PATH
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _STAR_COLOURS = {"v2": "black", "v3": "red"}  # as in Bookinfo: v1 shows no stars
 
 
 def module_path() -> str:
     """The built filter: $TRAFFIC_SHIFT_MODULE (set by the Makefile), else the release build in the repo."""
     return os.environ.get("TRAFFIC_SHIFT_MODULE") or os.path.join(
-        _REPO, "target", "wasm32-wasip1", "release", "traffic_shift.wasm")
+        REPO, "target", "wasm32-wasip1", "release", "traffic_shift.wasm")
 
 
 def native_module_dir() -> str:
     """Where the dynamic module is: $TRAFFIC_SHIFT_NATIVE_DIR, else the `make build-native` output."""
-    return os.environ.get("TRAFFIC_SHIFT_NATIVE_DIR") or os.path.join(_REPO, "target", "native")
+    return os.environ.get("TRAFFIC_SHIFT_NATIVE_DIR") or os.path.join(REPO, "target", "native")
 
 
 def istio_cluster(subset: str, host: str = "reviews.default.svc.cluster.local", port: int = 9080) -> str:

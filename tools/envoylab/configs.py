@@ -4,10 +4,11 @@ destinations of `reviews`, the weighted splits between them, the realistic confi
 import json
 import os
 
+from tools import REPO
+
 REVIEWS_HOST = "reviews.default.svc.cluster.local"
 # The Rust test kit reads the same file (src/test_kit/mod.rs): what the bench measures is what they check.
-REALISTIC_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                              "bench", "realistic.json")
+REALISTIC_FILE = os.path.join(REPO, "bench", "realistic.json")
 
 
 def destination(subset: str, weight: int = None, host: str = REVIEWS_HOST) -> dict:

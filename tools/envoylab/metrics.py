@@ -14,8 +14,9 @@ import urllib.parse
 
 from prometheus_client.parser import text_string_to_metric_families
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-METRICS_JSON = os.path.join(_REPO, "filter-config", "metrics.json")
+from tools import REPO
+
+METRICS_JSON = os.path.join(REPO, "filter-config", "metrics.json")
 
 with open(METRICS_JSON) as _f:
     NAMES = json.load(_f)

@@ -5,7 +5,8 @@ import dataclasses
 import json
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import REPO
+
 KIT = os.path.join(REPO, "filter-config")
 PLUGIN_DIR = os.path.join(KIT, "plugin")
 GENERATED_DIRS = ("istio", "envoy", "gateway-api")  # every file below these is written by generate.py
