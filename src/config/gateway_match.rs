@@ -1,6 +1,7 @@
 //! `rules[].matches[]`: Gateway API's HTTPRouteMatch, compiled into the same conditions as Istio's.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::{Map, Value};
 use super::match_block::blocks_of;
 use super::names::header_name;
 use super::path::JsonPath;
@@ -9,7 +10,6 @@ use crate::matcher::{Condition, MatchRule};
 use crate::precedence::{MatchRank, PathKind};
 use crate::request::Attributes;
 use crate::string_match::{RegexBudget, StringMatch, WholeRegex};
-use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 const API: &str = "HTTPRoute";
@@ -103,7 +103,7 @@ fn one_of<'v>(
 
 /// The optional `type` of a match: `default` when absent, else one of `allowed`.
 fn match_type<'v>(
-    map: &'v Map<String, Value>,
+    map: &'v Map,
     path: &JsonPath<'_>,
     default: &'v str,
     allowed: &[&str],

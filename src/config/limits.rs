@@ -3,8 +3,8 @@
 //! filling the VM's memory.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::Value;
 use super::path::JsonPath;
-use serde_json::Value;
 use serde_path_to_error::Segment;
 
 /// Largest configuration accepted. 10,000 entries (3 MiB) compile in about a second and a

@@ -1,13 +1,13 @@
 //! `http[].match[]`: Istio's HTTPMatchRequest, compiled into conditions.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::Value;
 use super::names::match_header_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::matcher::{Condition, MatchRule};
 use crate::request::{Attribute, Attributes};
 use crate::string_match::{RegexBudget, StringMatch, WholeRegex};
-use serde_json::Value;
 
 const BLOCK: Schema = Schema {
     known: &[

@@ -1,9 +1,9 @@
 //! Header and cookie names the configuration may use.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::Value;
 use super::path::JsonPath;
 use super::read;
-use serde_json::Value;
 
 /// RFC 9110 token characters.
 fn is_token_byte(b: u8) -> bool {
