@@ -1,5 +1,6 @@
 """python -m bench: measure, print the table, end with the summary line (report.SUMMARY).
-python -m bench --instructions: instructions per request under callgrind instead (instructions.py)."""
+python -m bench --instructions: instructions per request under callgrind instead (instructions.py).
+python -m bench --memory: only the memory tables (memory.py), a minute or two."""
 import os
 import sys
 import time
@@ -11,8 +12,8 @@ from .cpu import Meter, Placement
 from .load import LoadError, require
 
 RESULTS = os.path.join(listeners.REPO, "target", "bench", "results.json")
+MEMORY_RESULTS = os.path.join(listeners.REPO, "target", "bench", "memory.json")
 LATENCY_VARIANTS = ("native", "floor", "lua", "shift", "module")
-MEMORY_VARIANTS = ("native", "noop", "shift", "module", "shift-1000")
 
 
 def progress(message: str):
@@ -32,14 +33,18 @@ def modules(module: str) -> dict:
     return {os.path.basename(path): os.path.getsize(path) for path in paths}
 
 
-def run(settings) -> dict:
-    module = envoylab.module_path()
+def _require_builds(module: str):
     needed = [(module, "make build")] + [(m.path, "make bench (builds bench/%s)" % m.crate)
                                          for m in listeners.BENCH_MODULES]
     needed.append((listeners.NATIVE_MODULE, "make build-native"))
     for path, how in needed:
         if not os.path.isfile(path):
             raise measure.BenchError("missing %s: run `%s`" % (path, how))
+
+
+def run(settings) -> dict:
+    module = envoylab.module_path()
+    _require_builds(module)
     require("wrk")
     require("h2load")
     placement = Placement()
@@ -72,8 +77,8 @@ def run(settings) -> dict:
                                                rate, settings, progress)
         finally:
             measured.close()
-        progress("memory: one Envoy per listener")
-        memories = memory.measure([by_name[n] for n in MEMORY_VARIANTS], ports, placement, settings)
+        progress("memory: one Envoy per listener, 1 and %d workers" % memory.WORKERS)
+        memories = memory.measure_all(by_name, ports, placement, settings)
     finally:
         upstream.close()
     context["seconds"] = round(time.monotonic() - started)
@@ -82,12 +87,46 @@ def run(settings) -> dict:
     return result
 
 
+def run_memory(settings) -> dict:
+    """The memory part of run() alone: the same listeners, Envoys and load; no throughput or latency."""
+    module = envoylab.module_path()
+    _require_builds(module)
+    require("wrk")
+    if settings.compare_module and not os.path.isfile(settings.compare_module):
+        raise measure.BenchError("BENCH_COMPARE_MODULE: no file %s" % settings.compare_module)
+    placement = Placement()
+    placement.pin_self()
+    by_name = {v.name: v for v in listeners.variants(module, settings.compare_module)}
+    upstream = envoys.start(listeners.upstream_bootstrap)
+    try:
+        progress("memory: one Envoy per listener, 1 and %d workers" % memory.WORKERS)
+        memories = memory.measure_all(by_name, listeners.upstream_ports(upstream), placement, settings)
+    finally:
+        upstream.close()
+    return {"context": {"placement": placement.describe(), "settings": settings.__dict__},
+            "modules": modules(module), **report.memory_figures(memories)}
+
+
+def main_memory(settings) -> int:
+    try:
+        result = run_memory(settings)
+    except (measure.BenchError, LoadError, envoylab.EnvoyError) as failure:
+        print("bench --memory failed: %s" % failure, file=sys.stderr)
+        return 1
+    report.save(result, MEMORY_RESULTS)
+    print("\n".join(report.memory_table(result)[1:]))
+    print("(all numbers: %s)" % os.path.relpath(MEMORY_RESULTS))
+    return 0
+
+
 def main() -> int:
     settings = bench_settings.from_environment()
     if sys.argv[1:] == ["--instructions"]:  # `make bench-instructions` (instructions.py)
         return instructions.main(settings, progress)
+    if sys.argv[1:] == ["--memory"]:
+        return main_memory(settings)
     if sys.argv[1:]:
-        print("usage: python -m bench [--instructions]", file=sys.stderr)
+        print("usage: python -m bench [--instructions | --memory]", file=sys.stderr)
         return 2
     try:
         result = run(settings)

@@ -6,11 +6,11 @@ import envoylab
 _BIND_FAILURES = ("Address already in use", "cannot bind")
 
 
-def start(render, attempts: int = 3, **options) -> "envoylab.Envoy":
-    """A ready envoylab.Envoy (concurrency 1; options: more of envoylab.Envoy's) for render(); rendered again
-    with fresh free ports if another process took one meanwhile."""
+def start(render, attempts: int = 3, concurrency: int = 1, **options) -> "envoylab.Envoy":
+    """A ready envoylab.Envoy (1 worker unless told; options: more of envoylab.Envoy's) for render(); rendered
+    again with fresh free ports if another process took one meanwhile."""
     for attempt in range(attempts):
-        envoy = envoylab.Envoy(render(), concurrency=1, log_level="warning", **options)
+        envoy = envoylab.Envoy(render(), concurrency=concurrency, log_level="warning", **options)
         try:
             return envoy.start()
         except envoylab.EnvoyError as failure:

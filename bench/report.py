@@ -1,12 +1,12 @@
 """The printed table and the saved JSON. The last printed line is the summary other tools read:
 `ratio_vs_floor=A.AAA ratio_vs_lua=B.BBB ratio_vs_noop=C.CCC ratio_vs_native=D.DDD`, just after
-`ratio_module_vs_native=E.EEE` on its own line."""
+`ratio_module_vs_native=E.EEE` and `ratio_module_filter_vs_lua=F.FFF`, each on its own line."""
 import dataclasses
 import json
 import os
 import statistics
 
-from . import measure
+from . import measure, memory
 
 MIB = 1024 * 1024
 # Every ratio: name -> (numerator listener, denominator listener), throughput within a round. A ratio is
@@ -24,6 +24,8 @@ RATIOS = {
     "ratio_module_vs_native": ("module", "native"),
     "ratio_module_filter_vs_native": ("module-filter", "native"),
     "ratio_module_rollout_vs_module_filter": ("module-rollout", "module-filter"),
+    # The native build's HTTP filter against what a user would write instead: it must be the faster one.
+    "ratio_module_filter_vs_lua": ("module-filter", "lua"),
     # BENCH_COMPARE_NATIVE: another build of the native module against this one.
     "ratio_module_cmp_vs_module": ("module-cmp", "module"),
     "ratio_module_filter_cmp_vs_module_filter": ("module-filter-cmp", "module-filter"),
@@ -44,7 +46,7 @@ COST_STEPS = (
 # The last line, in this order.
 SUMMARY = ("ratio_vs_floor", "ratio_vs_lua", "ratio_vs_noop", "ratio_vs_native")
 # Ratios printed as `name=X.XXX`, each on its own line just before the summary (say another runtime's).
-OWN_LINES = ("ratio_module_vs_native",)
+OWN_LINES = ("ratio_module_vs_native", "ratio_module_filter_vs_lua")
 
 
 def _latency_cells(latencies: list) -> tuple:
@@ -82,7 +84,7 @@ def summary(runs, latencies, memories, variants, modules, rate, context) -> dict
             "latency": [dataclasses.asdict(l) for l in latencies.get(v.name, [])],
         } for v in variants],
         "runs": [dataclasses.asdict(r) for r in runs],
-        "memory": [dataclasses.asdict(m) for m in memories],
+        **memory_figures(memories),
         "modules": modules,
         **ratios(runs),
         "cost_steps": cost_steps(runs),
@@ -93,6 +95,40 @@ def summary(runs, latencies, memories, variants, modules, rate, context) -> dict
         + sum(l.foreign_cores > measure.FOREIGN_LIMIT for ls in latencies.values() for l in ls),
         "median_foreign_cores": statistics.median([r.foreign_cores for r in runs]),
     }
+
+
+def memory_figures(memories: list) -> dict:
+    """The memory rows (bytes) and what one more worker costs (memory.per_worker), as the JSON holds them."""
+    rows = [dataclasses.asdict(m) for m in memories]
+    return {"memory": rows, "memory_per_worker": memory.per_worker(rows)}
+
+
+def _mib_over(row: dict, base, field: str) -> str:
+    return "-" if base is None else "%+.1f" % ((row[field] - base[field]) / MIB)
+
+
+def memory_table(result: dict) -> list:
+    """Lines of the memory tables: every Envoy measured (against native with as many workers), then what one
+    more worker costs; none when native was not measured."""
+    rows = {(m["variant"], m["workers"]): m for m in result["memory"]}
+    if ("native", 1) not in rows:
+        return []
+    lines = ["", "| Envoy after load | workers | RSS MiB | vs native | tcmalloc allocated MiB | vs native |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for (name, workers), m in rows.items():
+        base = rows.get(("native", workers))
+        lines.append("| %s | %d | %.1f | %s | %.1f | %s |" % (
+            name, workers, m["rss"] / MIB, _mib_over(m, base, "rss"), m["allocated"] / MIB,
+            _mib_over(m, base, "allocated")))
+    per_worker = result.get("memory_per_worker")
+    if per_worker:
+        lines += ["", "| one more worker | RSS MiB | above noop | tcmalloc allocated MiB |", "|---|---:|---:|---:|"]
+        for name, figures in per_worker.items():
+            above = figures.get("rss_above_noop")
+            lines.append("| %s | %+.1f | %s | %+.1f |" % (name, figures["rss"] / MIB,
+                                                         "-" if above is None else "%+.1f" % (above / MIB),
+                                                         figures["allocated"] / MIB))
+    return lines
 
 
 def table(result: dict, latencies: dict) -> str:
@@ -109,15 +145,7 @@ def table(result: dict, latencies: dict) -> str:
     lines.append("")
     lines.append("latency: h2load at a fixed %d req/s (HTTP/1.1), median of the rounds' p50/p99"
                  % result["rate_for_latency"])
-    memory = {m["variant"]: m for m in result["memory"]}
-    if "native" in memory:
-        base = memory["native"]
-        lines += ["", "| Envoy after load | RSS MiB | vs native | tcmalloc allocated MiB | vs native |",
-                  "|---|---:|---:|---:|---:|"]
-        for name, m in memory.items():
-            lines.append("| %s | %.1f | %+.1f | %.1f | %+.1f |" % (
-                name, m["rss"] / MIB, (m["rss"] - base["rss"]) / MIB, m["allocated"] / MIB,
-                (m["allocated"] - base["allocated"]) / MIB))
+    lines += memory_table(result)
     lines.append("")
     for name, (q1, q3) in result["ratio_quartiles"].items():
         lines.append("%s = %.3f (median of %d round(s); quartiles %.3f-%.3f)" % (

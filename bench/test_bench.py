@@ -6,7 +6,7 @@ import subprocess
 import envoylab
 import pytest
 
-from bench import instructions, listeners, load, measure, plugin_configs, report, settings
+from bench import instructions, listeners, load, measure, memory, plugin_configs, report, settings
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:40001/reviews/0
   1 threads and 32 connections
@@ -92,6 +92,52 @@ def test_summary_line_and_own_lines(monkeypatch):
     # The native module's cluster specifier has its ratio on its own line, just before the summary.
     runs += [run("module", r, 99 * (1 + r / 10)) for r in range(3)]
     assert report.final_lines(report.ratios(runs)) == ["ratio_module_vs_native=0.990"] + lines
+    # The native HTTP filter against Lua, on its own line too; the summary line stays as it was.
+    runs += [run("module-filter", r, 96 * (1 + r / 10)) for r in range(3)]
+    result = report.ratios(runs)
+    assert result["ratio_quartiles"]["ratio_module_filter_vs_lua"] == pytest.approx((1.2, 1.2))
+    assert report.final_lines(result) == ["ratio_module_vs_native=0.990", "ratio_module_filter_vs_lua=1.200"] + lines
+
+
+MIB = 1024 * 1024
+
+
+def test_memory_rows_and_what_one_more_worker_costs():
+    measured = [memory.Memory(name, rss * MIB, allocated * MIB, workers) for name, rss, allocated, workers in (
+        ("native", 64, 7, 1), ("noop", 88, 10, 1), ("shift", 108, 12, 1), ("shift-1000", 120, 14, 1),
+        ("native", 65, 7.5, 2), ("noop", 90, 11, 2), ("shift", 113, 14, 2))]
+    result = report.memory_figures(measured)
+    assert result["memory"][-1] == {"variant": "shift", "rss": 113 * MIB, "allocated": 14 * MIB, "workers": 2}
+    # 2 workers less 1: one more worker; above noop: less what one more worker costs with a no-op Wasm filter
+    assert result["memory_per_worker"] == {
+        "native": {"rss": 1 * MIB, "allocated": 0.5 * MIB, "rss_above_noop": -1 * MIB},
+        "noop": {"rss": 2 * MIB, "allocated": 1 * MIB, "rss_above_noop": 0},
+        "shift": {"rss": 5 * MIB, "allocated": 2 * MIB, "rss_above_noop": 3 * MIB}}
+    assert report.memory_table(result) == [
+        "",
+        "| Envoy after load | workers | RSS MiB | vs native | tcmalloc allocated MiB | vs native |",
+        "|---|---:|---:|---:|---:|---:|",
+        "| native | 1 | 64.0 | +0.0 | 7.0 | +0.0 |",
+        "| noop | 1 | 88.0 | +24.0 | 10.0 | +3.0 |",
+        "| shift | 1 | 108.0 | +44.0 | 12.0 | +5.0 |",
+        "| shift-1000 | 1 | 120.0 | +56.0 | 14.0 | +7.0 |",
+        "| native | 2 | 65.0 | +0.0 | 7.5 | +0.0 |",  # each against native with as many workers
+        "| noop | 2 | 90.0 | +25.0 | 11.0 | +3.5 |",
+        "| shift | 2 | 113.0 | +48.0 | 14.0 | +6.5 |",
+        "",
+        "| one more worker | RSS MiB | above noop | tcmalloc allocated MiB |",
+        "|---|---:|---:|---:|",
+        "| native | +1.0 | -1.0 | +0.5 |",
+        "| noop | +2.0 | +0.0 | +1.0 |",
+        "| shift | +5.0 | +3.0 | +2.0 |"]
+    assert report.memory_table(report.memory_figures(measured[1:4])) == []  # nothing without native
+
+
+def test_memory_measures_istio_sidecar_workers_for_the_main_variants():
+    assert memory.WORKERS == 2  # Istio's default sidecar concurrency
+    assert {"native", "noop", "shift", "module"} <= set(memory.PER_WORKER) <= set(memory.VARIANTS)
+    by_name = {v.name: v for v in listeners.variants("/m/traffic_shift.wasm")}
+    assert set(memory.VARIANTS) - set(by_name) == {"shift-cmp"}  # only with BENCH_COMPARE_MODULE
 
 
 def test_the_native_module_listeners():

@@ -24,6 +24,16 @@ def text(report: dict) -> str:
                         " -> ".join(map(str, storm["rss_mib"])), storm["mib_per_push"],
                         " -> ".join(map(str, storm["allocated_mib"])), " -> ".join(map(str, storm["wasm_mib"])),
                         " -> ".join(map(str, storm["vms"]))))
+    resident = report.get("resident", {})
+    for label, stage in zip(("with", "after pushing", "after pushing back to"), resident.get("stages", [])):
+        lines.append("resident %s %d entries: RSS %.1f MiB, tcmalloc %.1f MiB, Wasm linear memory %.2f MiB "
+                     "(%.2f resident, %d VMs)" % (label, stage["entries"], stage["rss_mib"], stage["allocated_mib"],
+                                                  stage["wasm_mib"], stage["wasm_rss_mib"], stage["vms"]))
+    if "kept_mib" in resident:
+        kept = resident["kept_mib"]
+        lines.append("resident, kept after pushing back: RSS %+.1f MiB, tcmalloc %+.1f MiB, Wasm linear memory "
+                     "%+.2f MiB (%+.2f resident)" % (kept["rss_mib"], kept["allocated_mib"], kept["wasm_mib"],
+                                                     kept["wasm_rss_mib"]))
     for row in report.get("scale", {}).get("rows", []):
         lines.append("scale: " + ", ".join("%s %s" % kv for kv in row.items()))
     for row in report.get("scale", {}).get("refusals", []):

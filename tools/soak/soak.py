@@ -1,10 +1,11 @@
 """One soak: an Envoy with 2 workers on the soak configuration, probe connections opened first, then the
-steady phase and the push storm on that same Envoy (so the probes have lived through the whole steady load)."""
+steady phase and the push storm on that same Envoy (so the probes have lived through the whole steady load),
+and after the storm what a 10,000-entry configuration leaves resident (resident.py)."""
 import re
 import shutil
 import tempfile
 
-from . import configs, envoy as soak_envoy, probes as probes_mod, steady, storm
+from . import configs, envoy as soak_envoy, probes as probes_mod, resident, steady, storm
 
 VM_FAILURE = re.compile(r"RuntimeError|panicked at|Function: proxy_\w+ failed|out of memory")
 
@@ -20,6 +21,7 @@ def run(settings, phases=("steady", "storm"), module: str = None) -> dict:
             report["steady"] = steady.run(envoy, settings)
         if "storm" in phases:
             report["storm"] = storm.run(envoy, watched_dir, settings, probes)
+            report["resident"] = resident.run(envoy, watched_dir, probes)
         report["envoy_alive"] = envoy.running
     finally:
         probes_mod.close(probes)
@@ -32,7 +34,8 @@ def run(settings, phases=("steady", "storm"), module: str = None) -> dict:
 
 
 def problems(report: dict) -> list:
-    found = [p for phase in ("steady", "storm", "scale") for p in report.get(phase, {}).get("problems", [])]
+    found = [p for phase in ("steady", "storm", "resident", "scale")
+             for p in report.get(phase, {}).get("problems", [])]
     if not report.get("envoy_alive", True):
         found.append("Envoy died during the soak")
     found += ["Envoy logged: " + line for line in report.get("wasm_errors", [])]
