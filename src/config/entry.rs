@@ -59,6 +59,7 @@ const STICKY: Schema = Schema {
     not_implemented: &[],
 };
 
+#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn destination(
     value: &Value,
     path: &JsonPath<'_>,
@@ -122,6 +123,7 @@ fn destination(
 pub(super) const MAX_WEIGHT: u64 = i32::MAX as u64;
 
 /// The destinations' cluster names and weights, validated as Istio does.
+#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn route(
     value: &Value,
     path: &JsonPath<'_>,
@@ -160,6 +162,7 @@ fn route(
 }
 
 /// The key, and the cohort's name when it names one.
+#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn sticky(
     value: &Value,
     path: &JsonPath<'_>,

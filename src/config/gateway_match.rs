@@ -115,6 +115,7 @@ fn match_type<'v>(
 }
 
 /// `path`: `{type, value}`, defaulting to `PathPrefix` and `/`.
+#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn path_match(
     value: &Value,
     path: &JsonPath<'_>,
@@ -146,6 +147,7 @@ fn path_match(
 }
 
 /// `headers` or `queryParams`: a list of `{name, value, type}`, each name at most once.
+#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn named_values(
     value: &Value,
     path: &JsonPath<'_>,
