@@ -59,7 +59,6 @@ const STICKY: Schema = Schema {
     not_implemented: &[],
 };
 
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn destination(
     value: &Value,
     path: &JsonPath<'_>,
@@ -123,7 +122,6 @@ fn destination(
 pub(super) const MAX_WEIGHT: u64 = i32::MAX as u64;
 
 /// The destinations' cluster names and weights, validated as Istio does.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn route(
     value: &Value,
     path: &JsonPath<'_>,
@@ -162,7 +160,6 @@ fn route(
 }
 
 /// The key, and the cohort's name when it names one.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn sticky(
     value: &Value,
     path: &JsonPath<'_>,

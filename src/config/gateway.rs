@@ -119,7 +119,6 @@ fn backend_ref(
     Ok((cluster, weight, destination, version))
 }
 
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn backend_refs(
     value: &Value,
     path: &JsonPath<'_>,
@@ -184,7 +183,6 @@ pub struct Route<'a> {
 
 /// One rule, its entry pushed to `router`, each of its matches a candidate.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn rule(
     value: &Value,
     path: &JsonPath<'_>,

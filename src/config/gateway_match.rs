@@ -115,7 +115,6 @@ fn match_type<'v>(
 }
 
 /// `path`: `{type, value}`, defaulting to `PathPrefix` and `/`.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn path_match(
     value: &Value,
     path: &JsonPath<'_>,
@@ -147,7 +146,6 @@ fn path_match(
 }
 
 /// `headers` or `queryParams`: a list of `{name, value, type}`, each name at most once.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn named_values(
     value: &Value,
     path: &JsonPath<'_>,

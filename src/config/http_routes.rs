@@ -53,7 +53,6 @@ fn is_whole(map: &Map) -> bool {
 }
 
 /// A whole object's `apiVersion`, `kind` and `metadata`, and its `spec`.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn whole_object<'v>(
     map: &'v Map,
     path: &JsonPath<'_>,

@@ -18,7 +18,6 @@ pub const MAX_STRING_BYTES: usize = 16 << 10;
 
 /// Parses the document, naming the path where serde_json gave up (its nesting limit is 128, a
 /// number may be out of range); then refuses any string longer than [`MAX_STRING_BYTES`].
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 pub fn parse_document(bytes: &[u8]) -> ConfigResult<Value> {
     let root = JsonPath::Root;
     if bytes.len() > MAX_CONFIG_BYTES {

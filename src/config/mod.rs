@@ -1,10 +1,4 @@
 //! The plugin configuration: parsed, validated and compiled once, in `on_configure`.
-//!
-//! Function sizes: the functions marked `#[inline(never)]` are configuration-time steps kept out
-//! of their callers. V8 compiles every function of the module with its optimizing compiler when
-//! the module loads, and the memory that takes grows with the function's size and stays with
-//! Envoy's allocator afterwards (BENCHMARKS.md "Memory"); inlined into each other they made
-//! functions of 10-12 KB, each costing a few MiB per Envoy.
 
 mod cohort;
 mod entry;
@@ -82,7 +76,6 @@ impl Settings {
 }
 
 /// Reads the settings in `map` (any may be absent) into `router` and [`Settings`].
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn settings(map: &Map, root: &JsonPath<'_>, router: &mut Router) -> ConfigResult<Settings> {
     if let Some(header) = map.get("clusterHeader") {
         router.cluster_header = names::writable_header(header, &root.key("clusterHeader"))?;
@@ -203,7 +196,6 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
 }
 
 /// The plugin configuration's own shape: settings, then a VirtualService's or an HTTPRoute's spec.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn plugin(map: &Map, root: &JsonPath<'_>, router: &mut Router) -> ConfigResult<()> {
     TOP_LEVEL.check(map, root)?;
     check_one_shape(map, root)?;
@@ -215,7 +207,6 @@ fn plugin(map: &Map, root: &JsonPath<'_>, router: &mut Router) -> ConfigResult<(
 }
 
 /// What every shape shares once its entries are in.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn finish(mut router: Router) -> Router {
     // Only entries that match on `:authority` can be indexed by it; they registered it.
     if let Some(authority) = router.attributes.find_header(":authority") {

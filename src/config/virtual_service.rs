@@ -103,7 +103,6 @@ pub fn namespace<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v 
 /// Compiles the VirtualService shape's `hosts` and `http` of `spec` (at `path`) into `router`.
 /// `defaults` names unnamed entries `<defaults>/http-<index>` (in lists, where `http-<index>`
 /// would repeat); `names` holds the entry names so far.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 pub fn spec(
     spec: &Map,
     path: &JsonPath<'_>,
@@ -162,7 +161,6 @@ fn check_gateways(value: &Value, path: &JsonPath<'_>) -> ConfigResult<()> {
 
 /// One item of a list, or the document itself: a whole VirtualService, or its `spec`.
 /// `settings_keys` are the traffic-shift settings that may sit beside a whole object's keys.
-#[inline(never)] // compiled apart: see "Function sizes" in config/mod.rs
 fn object(
     map: &Map,
     path: &JsonPath<'_>,
