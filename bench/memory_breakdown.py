@@ -1,8 +1,8 @@
 """Where an Envoy's memory goes with each filter, per process and per worker (BENCHMARKS.md "Memory").
 
 python -m bench.memory_breakdown: for each variant (native, noop, shift, shift-1, shift-1000, and shift-cmp /
-shift-1000-cmp with BENCH_COMPARE_MODULE), one Envoy with only that listener at --concurrency 1 and again at 2,
-loaded briefly so every worker's structures exist, then read from outside:
+shift-1000-cmp with BENCH_COMPARE_MODULE), one Envoy with only that listener at --concurrency 1 and again at
+MORE_WORKERS, loaded briefly so every worker's structures exist, then read from outside:
 - RSS (/proc/<pid>/status);
 - tcmalloc (admin /memory): `allocated` is what Envoy and V8 hold; `heap_size - allocated` is memory freed
   but kept by the allocator (its page heap and caches), which counts in RSS;
@@ -10,7 +10,8 @@ loaded briefly so every worker's structures exist, then read from outside:
 - each Wasm VM's linear memory (size and resident; tools/soak/memory.py finds them by V8's guard region);
 - the module's largest function body (bytes): V8 compiles every function with its optimizing compiler when the
   module loads, and the memory that takes grows with the function's size.
-A worker's cost is the difference between the two Envoys; the rest is paid once per Envoy.
+A worker's cost is the difference between the two Envoys over the workers added (several, so that the few
+MiB RSS wanders between runs is divided too); the rest is paid once per Envoy.
 """
 import json
 import os
@@ -24,7 +25,7 @@ from . import envoys, listeners, load, plugin_configs, settings as bench_setting
 
 MIB = 1 << 20
 VARIANTS = ("native", "noop", "shift", "shift-1", "shift-1000")
-CONCURRENCIES = (1, 2)
+MORE_WORKERS = 4
 
 
 def _leb128(data: bytes, at: int) -> tuple:
@@ -108,15 +109,17 @@ def module_of(variant, module: str, compare_module: str) -> str:
 
 
 def table(rows: list) -> str:
-    lines = ["| Envoy | RSS MiB, 1 worker | + a worker | tcmalloc allocated | freed, kept by tcmalloc | "
-             "V8 code | Wasm VMs: linear memory MiB (resident) | largest function |",
-             "|---|---:|---:|---:|---:|---:|---|---:|"]
+    lines = ["| Envoy | RSS MiB, 1 worker | per worker more | of which tcmalloc allocated | tcmalloc allocated | "
+             "freed, kept by tcmalloc | V8 code | Wasm VMs: linear memory MiB (resident) | largest function |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for row in rows:
-        one, two = row["by_concurrency"][1], row["by_concurrency"][2]
+        one, more = row["by_concurrency"][1], row["by_concurrency"][MORE_WORKERS]
+        added = MORE_WORKERS - 1
         vms = ", ".join("%.2f (%.2f)" % (size / MIB, resident / MIB) for size, resident in one["wasm"]) or "-"
         largest = ("%d B" % row["largest_function"]) if row["largest_function"] else "-"
-        lines.append("| %s | %.1f | %+.1f | %.1f | %.1f | %.1f | %s | %s |" % (
-            row["variant"], one["rss"] / MIB, (two["rss"] - one["rss"]) / MIB, one["allocated"] / MIB,
+        lines.append("| %s | %.1f | %+.2f | %+.2f | %.1f | %.1f | %.1f | %s | %s |" % (
+            row["variant"], one["rss"] / MIB, (more["rss"] - one["rss"]) / added / MIB,
+            (more["allocated"] - one["allocated"]) / added / MIB, one["allocated"] / MIB,
             one["held_free"] / MIB, one["code"] / MIB, vms, largest))
     return "\n".join(lines)
 
@@ -143,7 +146,7 @@ def main() -> int:
         for variant in variants(module, settings.compare_module):
             path = module_of(variant, module, settings.compare_module)
             largest = max(function_sizes(open(path, "rb").read())) if path else 0
-            measured = {c: measure(variant, ports, c, settings) for c in CONCURRENCIES}
+            measured = {c: measure(variant, ports, c, settings) for c in (1, MORE_WORKERS)}
             rows.append({"variant": variant.name, "largest_function": largest, "by_concurrency": measured})
             print("  %s done" % variant.name, file=sys.stderr, flush=True)
     finally:
