@@ -64,7 +64,11 @@ fn check_plain_path(text: &str, path: &JsonPath<'_>) -> ConfigResult<()> {
 }
 
 /// A string of 1 to `max` bytes.
-fn bounded_value<'v>(value: &'v Value, path: &JsonPath<'_>, max: usize) -> ConfigResult<&'v str> {
+fn bounded_value<'v>(
+    value: &'v Value<'v>,
+    path: &JsonPath<'_>,
+    max: usize,
+) -> ConfigResult<&'v str> {
     let text = read::non_empty_string(value, path)?;
     if text.len() > max {
         return Err(ConfigError::at(
@@ -83,7 +87,7 @@ fn regex(text: &str, path: &JsonPath<'_>, budget: &mut RegexBudget) -> ConfigRes
 
 /// A string that must be one of `allowed` (`what` names them in the error).
 fn one_of<'v>(
-    value: &'v Value,
+    value: &'v Value<'v>,
     path: &JsonPath<'_>,
     allowed: &[&str],
     what: &str,
@@ -103,7 +107,7 @@ fn one_of<'v>(
 
 /// The optional `type` of a match: `default` when absent, else one of `allowed`.
 fn match_type<'v>(
-    map: &'v Map,
+    map: &'v Map<'v>,
     path: &JsonPath<'_>,
     default: &'v str,
     allowed: &[&str],
@@ -216,7 +220,7 @@ fn one_match(
     let mut conditions = Vec::new();
     for (key, field) in map {
         let at = path.key(key);
-        match key.as_str() {
+        match key {
             "path" => conditions.push(Condition::Uri {
                 matcher: path_match(field, &at, attributes.regex_budget())?,
                 path: attributes.header(":path"),

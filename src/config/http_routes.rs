@@ -39,7 +39,7 @@ const API_GROUP: &str = "gateway.networking.k8s.io/";
 
 /// One route before compiling: its spec and what sorts it among the others.
 struct Source<'v> {
-    spec: &'v Map,
+    spec: &'v Map<'v>,
     whole: bool,
     name: Option<&'v str>,
     namespace: &'v str,
@@ -54,7 +54,7 @@ fn is_whole(map: &Map) -> bool {
 
 /// A whole object's `apiVersion`, `kind` and `metadata`, and its `spec`.
 fn whole_object<'v>(
-    map: &'v Map,
+    map: &'v Map<'v>,
     path: &JsonPath<'_>,
     settings_keys: &[&str],
     default_namespace: &'v str,
@@ -108,7 +108,7 @@ fn whole_object<'v>(
 
 /// A bare spec in a list.
 fn bare_spec<'v>(
-    spec: &'v Map,
+    spec: &'v Map<'v>,
     path: &JsonPath<'_>,
     default_namespace: &'v str,
 ) -> ConfigResult<Source<'v>> {

@@ -4,33 +4,34 @@
 //! The tree lives only while the configuration compiles, but a Wasm VM's linear memory never
 //! shrinks: the tree's size is each VM's high-water mark for good. So an object here is a vector of
 //! its members sorted by key, holding exactly its members; `get` and the iteration order are those
-//! of serde_json's map (sorted, the last of duplicate keys wins), so reading is unchanged. A number
-//! is boxed: numbers are rare and twice a pointer's size.
+//! of serde_json's map (sorted, the last of duplicate keys wins), so reading is unchanged. Keys and
+//! strings borrow from the document unless they hold an escape. A number is boxed: numbers are
+//! rare and twice a pointer's size.
 
 use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
-use std::borrow::Borrow;
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'d> {
     Null,
     Bool(bool),
     Number(Box<Number>),
-    String(String),
-    Array(Vec<Value>),
-    Object(Map),
+    String(Cow<'d, str>),
+    Array(Vec<Value<'d>>),
+    Object(Map<'d>),
 }
 
 /// A JSON object's members, sorted by key, keys unique.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Map {
-    members: Vec<(String, Value)>,
+pub struct Map<'d> {
+    members: Vec<(Cow<'d, str>, Value<'d>)>,
 }
 
-impl Map {
+impl<'d> Map<'d> {
     /// Sorts the members as read; of duplicate keys the last one stays, as serde_json keeps it.
-    fn from_members(mut members: Vec<(String, Value)>) -> Self {
+    fn from_members(mut members: Vec<(Cow<'d, str>, Value<'d>)>) -> Self {
         // Stable, so duplicates stay in document order and the last of each run is kept.
         members.sort_by(|a, b| a.0.cmp(&b.0));
         members.reverse();
@@ -44,30 +45,27 @@ impl Map {
         Map::default()
     }
 
-    /// As serde_json's: any key type a `String` borrows as (`&str`, `&String`).
-    pub fn get<Q: ?Sized + Ord>(&self, key: &Q) -> Option<&Value>
-    where
-        String: Borrow<Q>,
-    {
+    /// Any key that reads as a `str` (`&str`, `&String`), as serde_json's map takes.
+    pub fn get<Q: AsRef<str> + ?Sized>(&self, key: &Q) -> Option<&Value<'d>> {
+        let key = key.as_ref();
         self.members
-            .binary_search_by(|(k, _)| k.borrow().cmp(key))
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
             .ok()
             .map(|at| &self.members[at].1)
     }
 
-    pub fn contains_key<Q: ?Sized + Ord>(&self, key: &Q) -> bool
-    where
-        String: Borrow<Q>,
-    {
+    pub fn contains_key<Q: AsRef<str> + ?Sized>(&self, key: &Q) -> bool {
         self.get(key).is_some()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.members.iter().map(|(key, value)| (key, value))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value<'d>)> {
+        self.members
+            .iter()
+            .map(|(key, value)| (key.as_ref(), value))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.members.iter().map(|(key, _)| key)
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.members.iter().map(|(key, _)| key.as_ref())
     }
 
     pub fn len(&self) -> usize {
@@ -79,27 +77,29 @@ impl Map {
     }
 }
 
-impl<'m> IntoIterator for &'m Map {
-    type Item = (&'m String, &'m Value);
+impl<'m, 'd> IntoIterator for &'m Map<'d> {
+    type Item = (&'m str, &'m Value<'d>);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'m, (String, Value)>,
-        fn(&'m (String, Value)) -> (&'m String, &'m Value),
+        std::slice::Iter<'m, (Cow<'d, str>, Value<'d>)>,
+        fn(&'m (Cow<'d, str>, Value<'d>)) -> (&'m str, &'m Value<'d>),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.members.iter().map(|(key, value)| (key, value))
+        self.members
+            .iter()
+            .map(|(key, value)| (key.as_ref(), value))
     }
 }
 
-impl Value {
-    pub fn as_object(&self) -> Option<&Map> {
+impl<'d> Value<'d> {
+    pub fn as_object(&self) -> Option<&Map<'d>> {
         match self {
             Value::Object(map) => Some(map),
             _ => None,
         }
     }
 
-    pub fn as_array(&self) -> Option<&Vec<Value>> {
+    pub fn as_array(&self) -> Option<&Vec<Value<'d>>> {
         match self {
             Value::Array(items) => Some(items),
             _ => None,
@@ -139,64 +139,99 @@ impl Value {
     }
 
     /// The member `key` of an object; `None` for a missing key or any other value.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<&Value<'d>> {
         self.as_object().and_then(|map| map.get(key))
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
+impl<'de> Deserialize<'de> for Value<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+/// A key, borrowed from the document when it has no escape (serde's own `Cow` always copies).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E: Error>(self, text: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(text.to_owned())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(text)))
     }
 }
 
 struct ValueVisitor;
 
 impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
+    type Value = Value<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any valid JSON value")
     }
 
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+    fn visit_bool<E>(self, b: bool) -> Result<Value<'de>, E> {
         Ok(Value::Bool(b))
     }
 
-    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+    fn visit_i64<E>(self, n: i64) -> Result<Value<'de>, E> {
         Ok(Value::Number(Box::new(n.into())))
     }
 
-    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+    fn visit_u64<E>(self, n: u64) -> Result<Value<'de>, E> {
         Ok(Value::Number(Box::new(n.into())))
     }
 
     /// As serde_json: a float JSON cannot hold becomes null (its parser refuses them before).
-    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+    fn visit_f64<E>(self, n: f64) -> Result<Value<'de>, E> {
         Ok(Number::from_f64(n).map_or(Value::Null, |n| Value::Number(Box::new(n))))
     }
 
-    fn visit_str<E: Error>(self, text: &str) -> Result<Value, E> {
-        Ok(Value::String(text.to_owned()))
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Borrowed(text)))
     }
 
-    fn visit_string<E>(self, text: String) -> Result<Value, E> {
-        Ok(Value::String(text))
+    fn visit_str<E: Error>(self, text: &str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(text.to_owned())))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
+    fn visit_string<E>(self, text: String) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(text)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value<'de>, E> {
         Ok(Value::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
+    fn visit_none<E>(self) -> Result<Value<'de>, E> {
         Ok(Value::Null)
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value<'de>, D::Error> {
         Deserialize::deserialize(deserializer)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element()? {
             items.push(item);
@@ -205,10 +240,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
         let mut members = Vec::new();
-        while let Some(member) = map.next_entry()? {
-            members.push(member);
+        while let Some((Key(key), value)) = map.next_entry()? {
+            members.push((key, value));
         }
         Ok(Value::Object(Map::from_members(members)))
     }
@@ -220,7 +255,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn parse(text: &str) -> Value {
+    fn parse(text: &str) -> Value<'_> {
         serde_json::from_str(text).unwrap()
     }
 
@@ -238,6 +273,21 @@ mod tests {
         assert_eq!(items[2].as_str(), Some("x"));
         assert_eq!(value.get("z"), None);
         assert_eq!(parse("7").get("a"), None);
+    }
+
+    #[test]
+    fn strings_borrow_unless_escaped() {
+        let value = parse(r#"{"plain": "text", "a\u0062": "x\ny"}"#);
+        assert!(matches!(
+            value.get("plain"),
+            Some(Value::String(Cow::Borrowed("text")))
+        ));
+        let escaped = value.get("ab").and_then(Value::as_str);
+        assert_eq!(escaped, Some("x\ny"));
+        assert_eq!(
+            value.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["ab", "plain"]
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub const MAX_STRING_BYTES: usize = 16 << 10;
 
 /// Parses the document, naming the path where serde_json gave up (its nesting limit is 128, a
 /// number may be out of range); then refuses any string longer than [`MAX_STRING_BYTES`].
-pub fn parse_document(bytes: &[u8]) -> ConfigResult<Value> {
+pub fn parse_document(bytes: &[u8]) -> ConfigResult<Value<'_>> {
     let root = JsonPath::Root;
     if bytes.len() > MAX_CONFIG_BYTES {
         return Err(ConfigError::at(

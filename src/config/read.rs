@@ -14,7 +14,7 @@ pub fn describe(value: &Value) -> String {
             let short: String = s.chars().take(40).collect();
             format!("the string \"{short}…\"")
         }
-        Value::String(s) => format!("the string {}", serde_json::Value::from(s.as_str())),
+        Value::String(s) => format!("the string {}", serde_json::Value::from(s.as_ref())),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
     }
@@ -24,26 +24,26 @@ fn expected(path: &JsonPath<'_>, what: &str, got: &Value) -> ConfigError {
     ConfigError::at(path, format!("expected {what}, got {}", describe(got)))
 }
 
-pub fn object<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v Map> {
+pub fn object<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v Map<'v>> {
     value
         .as_object()
         .ok_or_else(|| expected(path, "an object", value))
 }
 
-pub fn array<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v [Value]> {
+pub fn array<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v [Value<'v>]> {
     value
         .as_array()
         .map(Vec::as_slice)
         .ok_or_else(|| expected(path, "an array", value))
 }
 
-pub fn string<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
+pub fn string<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
     value
         .as_str()
         .ok_or_else(|| expected(path, "a string", value))
 }
 
-pub fn non_empty_string<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
+pub fn non_empty_string<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
     let text = string(value, path)?;
     if text.is_empty() {
         return Err(ConfigError::at(path, "must not be empty"));
@@ -91,11 +91,11 @@ impl Schema<'_> {
         extensions: &[&str],
     ) -> ConfigResult<()> {
         for key in map.keys() {
-            if self.known.contains(&key.as_str()) || extensions.contains(&key.as_str()) {
+            if self.known.contains(&key) || extensions.contains(&key) {
                 continue;
             }
             let at = path.key(key);
-            if self.not_implemented.contains(&key.as_str()) {
+            if self.not_implemented.contains(&key) {
                 return Err(ConfigError::at(
                     &at,
                     format!("the {api} field \"{key}\" is not implemented by traffic-shift"),
@@ -143,10 +143,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    /// serde_json's `json!`, read into the configuration's own tree.
+    /// serde_json's `json!`, read into the configuration's own tree (which borrows its text: leaked,
+    /// in a test).
     macro_rules! json {
         ($($value:tt)+) => {
-            serde_json::from_value::<Value>(serde_json::json!($($value)+)).unwrap()
+            serde_json::from_str::<Value>(Box::leak(
+                serde_json::json!($($value)+).to_string().into_boxed_str(),
+            ))
+            .unwrap()
         };
     }
     #[cfg(target_arch = "wasm32")]

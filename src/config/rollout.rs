@@ -29,7 +29,7 @@ const MAX_EQUAL_STEPS: u64 = 100;
 /// The guard's shortest window: ten buckets of at least 100 ms.
 const MIN_WINDOW_MS: u64 = 1_000;
 
-fn required<'v>(map: &'v Map, key: &str, path: &JsonPath<'_>) -> ConfigResult<&'v Value> {
+fn required<'v>(map: &'v Map<'v>, key: &str, path: &JsonPath<'_>) -> ConfigResult<&'v Value<'v>> {
     map.get(key)
         .ok_or_else(|| ConfigError::at(&path.key(key), "missing"))
 }

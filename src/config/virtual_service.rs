@@ -37,19 +37,19 @@ const LIST: Schema = Schema {
 /// The document's shape, from its top level.
 pub enum Document<'v> {
     /// The plugin configuration (`http` and `hosts`, or an HTTPRoute's `spec` keys, at the top).
-    Plugin(&'v Map),
+    Plugin(&'v Map<'v>),
     /// One whole object at the top, settings (`clusterName`, …) beside its keys.
-    Object(&'v Map),
+    Object(&'v Map<'v>),
     /// Several objects or specs: a JSON array (no settings) or a `List` (`items`, settings beside).
     List {
-        items: &'v [Value],
-        settings: Option<&'v Map>,
+        items: &'v [Value<'v>],
+        settings: Option<&'v Map<'v>>,
     },
 }
 
 /// What a document holds: a list (an array, or an object with `items`), a whole object (one with
 /// `kind`, `apiVersion` or `spec`), or the plugin configuration. Anything else is refused.
-pub fn document(value: &Value) -> ConfigResult<Document<'_>> {
+pub fn document<'v>(value: &'v Value<'v>) -> ConfigResult<Document<'v>> {
     if let Some(items) = value.as_array() {
         return Ok(Document::List {
             items,
@@ -96,7 +96,7 @@ fn kind_of(map: &Map) -> Kind {
 }
 
 /// A namespace name (an RFC 1123 label).
-pub fn namespace<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
+pub fn namespace<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
     super::names::dns_label(value, path, "namespace")
 }
 
