@@ -8,8 +8,8 @@ use super::path::JsonPath;
 use serde_path_to_error::Segment;
 
 /// Largest configuration accepted. 10,000 entries (3 MiB) compile in about a second and a
-/// 28 MiB high-water mark of linear memory per VM; 50,000 (16 MiB) took 4 s and 270 MiB (with
-/// serde_json's tree, twice what this parse keeps). An Istio WasmPlugin cannot get near it:
+/// 24 MiB high-water mark of linear memory per VM; 50,000 (16 MiB) took 4 s and 270 MiB (with
+/// serde_json's tree, more than twice what this parse keeps). An Istio WasmPlugin cannot get near it:
 /// Kubernetes objects stop at about 1.5 MiB.
 pub const MAX_CONFIG_BYTES: usize = 4 << 20;
 
