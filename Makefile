@@ -114,10 +114,20 @@ e2e: build build-native envoy schemas
 	@bash tools/debian_tools.sh chromium:chromium  # Bookinfo in a real browser (tests/test_bookinfo_browser_e2e.py)
 	$(PYTEST) -q tests bench/test_bench.py
 
+# Every Rust crate of the project with the same settings: the filter (with fuzz/, a path dependency of
+# its tests), the bench's Wasm filters and the failure-policy tests' stand-in, each in its own target dir.
+LINT_WASM_CRATES := bench/noop bench/floor tests/fixtures/vm_crash_filter
 lint: targets
-	cargo fmt --check
+	cargo fmt --all --check
+	@for crate in $(LINT_WASM_CRATES); do cargo fmt --check --manifest-path $$crate/Cargo.toml || exit 1; done
 	cargo clippy --target $(WASM_TARGET) --all-targets -- -D warnings
 	cargo clippy --lib --tests -- -D warnings
+	cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+	@for crate in $(LINT_WASM_CRATES); do \
+		echo "cargo clippy --manifest-path $$crate/Cargo.toml --target $(WASM_TARGET) -- -D warnings"; \
+		cargo clippy --quiet --manifest-path $$crate/Cargo.toml --target $(WASM_TARGET) \
+			--target-dir target/lint-$$(basename $$crate) -- -D warnings || exit 1; \
+	done
 
 # Istio's Traffic Shifting task on our Bookinfo (tools/bookinfo/, product page on 127.0.0.1:9080) and one local
 # Envoy, each stage applied live over ECDS (tools/demo/). DEMO_STAGE_SECONDS (default 10) and DEMO_RATE

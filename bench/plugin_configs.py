@@ -1,9 +1,12 @@
 """The traffic-shift plugin configurations under test (Istio VirtualService `http` shape).
 
-REALISTIC is what a mesh typically carries: a `hosts` list and a few header/uri matches for special
-traffic before the weighted split that ordinary requests (ours) fall through to. AUTHORITY_ENTRIES(n)
+REALISTIC (realistic.json) is what a mesh typically carries: a `hosts` list and a few header/uri matches for
+special traffic before the weighted split that ordinary requests (ours) fall through to. AUTHORITY_ENTRIES(n)
 gives n entries each matching one authority `svc-<i>`, to see how the linear first-match scan scales.
 """
+import json
+import pathlib
+
 import envoylab
 
 V1, V2, V3 = (envoylab.istio_cluster(v) for v in ("v1", "v2", "v3"))
@@ -26,22 +29,8 @@ def _split_taking_the_request_port() -> list:
     return [{"destination": {"host": "reviews", "subset": v}, "weight": 50} for v in ("v1", "v3")]
 
 
-REALISTIC = {
-    "hosts": ["reviews"],
-    "http": [
-        {"name": "jason-sees-v2",
-         "match": [{"headers": {"end-user": {"exact": "jason"}}}],
-         "route": [_destination("v2", 100)]},
-        {"name": "canary-testers",
-         "match": [{"headers": {"x-canary": {"exact": "always"}}, "uri": {"prefix": "/reviews/"}},
-                   {"headers": {"x-canary-group": {}}}],
-         "route": [_destination("v3", 100)]},
-        {"name": "admin-api",
-         "match": [{"uri": {"prefix": "/admin"}}, {"uri": {"exact": "/reviews/debug"}, "method": {"exact": "POST"}}],
-         "route": [_destination("v1", 100)]},
-        {"name": "reviews-shift", "route": _split()},
-    ],
-}
+# The Rust tests read the same file (src/test_kit/mod.rs): what the bench measures is what they check.
+REALISTIC = json.loads((pathlib.Path(__file__).parent / "realistic.json").read_text())
 
 
 def _backend(subset: str, weight: int) -> dict:

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     for file in std::env::args().skip(1) {
         match std::fs::read(&file) {
             Ok(bytes) => match traffic_shift::config::parse(&bytes) {
-                Ok(router) => println!("{file}: ok ({} http entries)", router.entries.len()),
+                Ok(router) => println!("{file}: ok ({})", router.describe_entries()),
                 Err(error) => {
                     println!("{file}: {error}");
                     failed = true;

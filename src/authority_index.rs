@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn the_index_agrees_with_a_scan_of_every_entry_and_with_hosts() {
         use crate::random::SplitMix64;
-        use crate::request::recording::Recording;
+        use crate::test_kit::FakeRequest;
         let dest = |subset: &str| json!([{"destination": {"host": "reviews", "subset": subset}}]);
         let config = json!([
             {"hosts": ["ratings"], "http": [
@@ -148,14 +148,14 @@ mod tests {
             "",
         ];
         for authority in authorities {
-            let request = Recording::new(&[(":authority", authority.as_bytes())]);
+            let request = FakeRequest::new(&[(":authority", authority.as_bytes())]);
             let decide = |router: &crate::router::Router| {
                 let decision = router.decide(&request, &mut SplitMix64::new(5));
                 decision.and_then(|d| router.cluster(d)).map(String::from)
             };
             assert_eq!(decide(&indexed), decide(&scanning), "{authority}");
         }
-        let request = Recording::new(&[(":authority", b"reviews:9080")]);
+        let request = FakeRequest::new(&[(":authority", b"reviews:9080")]);
         let decision = indexed.decide(&request, &mut SplitMix64::new(5)).unwrap();
         assert_eq!(indexed.entries[decision.entry].name, "reviews-exact");
     }

@@ -1,10 +1,18 @@
 //! traffic-shift: weighted traffic shifting between service subsets, as a proxy-wasm filter or an
 //! Envoy dynamic module.
 //!
-//! The pure core (configuration, matching, weighted and sticky choice, rollout schedule) never
-//! touches the host and never learns which shell runs it: `proxy_wasm` talks to Envoy through the
-//! proxy-wasm ABI (the wasi build), `dynamic_module` through Envoy's dynamic-module C ABI (the
-//! native build).
+//! Three layers, each using only those below it:
+//! - the pure core (`config`, `router` and its matching, weighted and sticky choice, `rollout`'s
+//!   schedule, engine and guard window) compiles a configuration once and decides per request. It
+//!   never touches a host: requests are read through [`request::RequestSource`], time and
+//!   randomness are passed in;
+//! - `shell`, what both shells do per configuration and per request (strip the client's cluster
+//!   header, decide, write the header or name the cluster, count, watch answers for the rollout
+//!   guard), behind small host traits;
+//! - the shells, ABI glue only: `proxy_wasm` through the proxy-wasm ABI (the wasi build),
+//!   [`dynamic_module`] through Envoy's dynamic-module C ABI (native builds).
+//!
+//! `test_kit` is the tests' shared support, compiled only for tests.
 
 pub mod authority_index;
 pub mod cohort;
@@ -24,6 +32,8 @@ pub mod stat_name;
 pub mod sticky;
 pub mod string_match;
 pub mod template;
+#[cfg(any(test, feature = "test-kit"))]
+pub mod test_kit;
 pub mod weighted;
 pub mod whole_regex;
 

@@ -185,14 +185,14 @@ impl MatchRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::recording::Recording;
     use crate::request::Attribute;
     use crate::string_match::WholeRegex;
+    use crate::test_kit::FakeRequest;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn request(pairs: &[(&str, &[u8])]) -> Recording {
-        Recording::new(pairs)
+    fn request<'a>(pairs: &[(&'a str, &'a [u8])]) -> FakeRequest<'a> {
+        FakeRequest::new(pairs)
     }
 
     fn exact(v: &str) -> StringMatch {
@@ -203,7 +203,7 @@ mod tests {
         StringMatch::Prefix(v.as_bytes().to_vec())
     }
 
-    fn check(rule: &MatchRule, attributes: &Attributes, req: &Recording) -> bool {
+    fn check(rule: &MatchRule, attributes: &Attributes, req: &FakeRequest<'_>) -> bool {
         rule.applies(&mut Lookup::new(req, attributes))
     }
 

@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The host's view of the request. The proxy-wasm shell implements it with host calls;
-/// tests implement it with a map.
+/// The host's view of the request. Each shell implements it with its host's calls (proxy-wasm's
+/// header and property reads; the dynamic module's filter and cluster-specifier callbacks); tests
+/// with `test_kit::FakeRequest`.
 pub trait RequestSource {
     /// A request header's first value (or a pseudo-header such as `:path`) as raw bytes: borrowed
     /// where the host's copy outlives the decision, owned where the host handed a copy over.
@@ -312,74 +313,16 @@ pub fn query_param<'p>(path: &'p [u8], name: &[u8]) -> Option<&'p [u8]> {
     })
 }
 
-/// A request for the core's tests: headers from a list (`@route` is the route name), and every
-/// fetch remembered in order, so tests can assert which host reads a decision makes.
-#[cfg(test)]
-pub mod recording {
-    use super::RequestSource;
-    use std::borrow::Cow;
-    use std::cell::RefCell;
-
-    pub struct Recording {
-        /// In the order given; a name may repeat (a repeated header).
-        values: Vec<(String, Vec<u8>)>,
-        fetched: RefCell<Vec<String>>,
-    }
-
-    impl Recording {
-        pub fn new(pairs: &[(&str, &[u8])]) -> Self {
-            Recording {
-                values: pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_vec()))
-                    .collect(),
-                fetched: RefCell::default(),
-            }
-        }
-
-        /// The names fetched so far, in order (a later values' read is `+name`).
-        pub fn fetched(&self) -> Vec<String> {
-            self.fetched.borrow().clone()
-        }
-
-        fn values<'s>(&'s self, name: &str) -> Vec<&'s [u8]> {
-            self.values
-                .iter()
-                .filter(|(known, _)| known == name)
-                .map(|(_, value)| &value[..])
-                .collect()
-        }
-
-        fn fetch(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-            self.fetched.borrow_mut().push(name.to_string());
-            self.values(name).first().map(|value| Cow::Borrowed(*value))
-        }
-    }
-
-    impl RequestSource for Recording {
-        fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-            self.fetch(name)
-        }
-        fn any_later_value(&self, name: &str, test: &mut dyn FnMut(&[u8]) -> bool) -> bool {
-            self.fetched.borrow_mut().push(format!("+{name}"));
-            self.values(name).into_iter().skip(1).any(test)
-        }
-        fn route_name(&self) -> Option<Cow<'_, [u8]>> {
-            self.fetch("@route")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::recording::Recording;
     use super::*;
+    use crate::test_kit::FakeRequest;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn each_attribute_is_fetched_once() {
-        let source = Recording::new(&[("x-user", b"alice")]);
+        let source = FakeRequest::new(&[("x-user", b"alice")]);
         let mut attributes = Attributes::default();
         let user = attributes.header("x-user");
         let missing = attributes.header("x-missing");
@@ -402,7 +345,7 @@ mod tests {
 
     #[test]
     fn a_memo_too_large_for_the_stack_behaves_the_same() {
-        let source = Recording::new(&[("x-last", b"z")]);
+        let source = FakeRequest::new(&[("x-last", b"z")]);
         let mut attributes = Attributes::default();
         for i in 0..INLINE_ATTRIBUTES {
             attributes.header(&format!("x-{i}"));
@@ -418,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_large_configuration_memoizes_what_the_request_fetches() {
-        let source = Recording::new(&[("x-9999", b"last"), ("x-3", b"early")]);
+        let source = FakeRequest::new(&[("x-9999", b"last"), ("x-3", b"early")]);
         let mut attributes = Attributes::default();
         let slots: Vec<usize> = (0..10_000)
             .map(|i| attributes.header(&format!("x-{i}")))
@@ -504,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_repeated_header_offers_its_later_values_only_when_the_first_fails() {
-        let source = Recording::new(&[
+        let source = FakeRequest::new(&[
             ("x-env", b"staging"),
             ("x-env", b"prod"),
             (":method", b"GET"),

@@ -13,6 +13,7 @@ use traffic_shift::config::parse;
 use traffic_shift::random::SplitMix64;
 use traffic_shift::request::{RequestSource, INLINE_ATTRIBUTES};
 use traffic_shift::router::Router;
+use traffic_shift::test_kit::REALISTIC;
 
 /// The system allocator, counting allocations (and reallocations) per thread, so tests running in
 /// parallel do not see each other's.
@@ -132,21 +133,6 @@ fn assert_allocation_free(router: &Router, cases: &[(Request, Option<&str>)]) {
         assert_eq!(allocations, 0, "allocations deciding {request}");
     }
 }
-
-/// bench/plugin_configs.py's REALISTIC, which the bench measures.
-const REALISTIC: &str = r#"{"hosts": ["reviews"], "http": [
-    {"name": "jason-sees-v2", "match": [{"headers": {"end-user": {"exact": "jason"}}}],
-     "route": [{"destination": {"host": "reviews.default.svc.cluster.local", "subset": "v2", "port": {"number": 9080}}}]},
-    {"name": "canary-testers",
-     "match": [{"headers": {"x-canary": {"exact": "always"}}, "uri": {"prefix": "/reviews/"}},
-               {"headers": {"x-canary-group": {}}}],
-     "route": [{"destination": {"host": "reviews.default.svc.cluster.local", "subset": "v3", "port": {"number": 9080}}}]},
-    {"name": "admin-api",
-     "match": [{"uri": {"prefix": "/admin"}}, {"uri": {"exact": "/reviews/debug"}, "method": {"exact": "POST"}}],
-     "route": [{"destination": {"host": "reviews.default.svc.cluster.local", "subset": "v1", "port": {"number": 9080}}}]},
-    {"name": "reviews-shift", "route": [
-     {"destination": {"host": "reviews.default.svc.cluster.local", "subset": "v1", "port": {"number": 9080}}, "weight": 50},
-     {"destination": {"host": "reviews.default.svc.cluster.local", "subset": "v3", "port": {"number": 9080}}, "weight": 50}]}]}"#;
 
 #[test]
 fn the_counter_counts_this_threads_allocations() {

@@ -1,17 +1,14 @@
-//! The dynamic-module shell's exported functions, called as Envoy calls them, against the fake Envoy
-//! the fuzz targets use: what reaches Envoy for a request, and what is refused at configuration.
+//! The dynamic-module shell's exported functions, called as Envoy calls them, against the test
+//! kit's fake Envoy (the fuzz targets' too): what reaches Envoy for a request, and what is refused
+//! at configuration.
 #![cfg(not(target_family = "wasm"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../fuzz/src/fake_envoy.rs"]
-#[allow(dead_code)]
-mod fake_envoy;
-
-use fake_envoy::ENVOY;
 use std::ffi::c_void;
 use traffic_shift::dynamic_module::{self as shell, EnvoyBuffer};
+use traffic_shift::dynamic_module::{CONTINUE, LOG_ERROR, STOP_ITERATION};
+use traffic_shift::test_kit::fake_envoy::{self, ENVOY};
 
-const LOG_ERROR: u32 = 4;
 // The default clusterName expands the short host as Istio does.
 const CLUSTER: &str = "outbound|9080|v2|reviews.default.svc.cluster.local";
 const ONE_WAY: &str = r#"{"responseHeader": "x-dest", "http": [{"name": "r", "match": [{"headers": {"end-user": {}}}],
@@ -322,7 +319,10 @@ fn a_rule_without_backends_is_answered_500_by_the_filter() {
         r#"{"rules": [{"matches": [{"path": {"value": "/broken"}}]}]}"#,
     );
     assert!(!config.is_null(), "{:?}", fake_envoy::take_logs());
-    for (path, reply, status) in [("/broken/x", Some(500), 1), ("/ok", None, 0)] {
+    for (path, reply, status) in [
+        ("/broken/x", Some(500), STOP_ITERATION),
+        ("/ok", None, CONTINUE),
+    ] {
         ENVOY.with(|envoy| {
             let mut envoy = envoy.borrow_mut();
             envoy.request_headers = vec![(b":path".to_vec(), path.as_bytes().to_vec())];

@@ -1,17 +1,13 @@
-//! `make test`'s bounded pass over the fuzz entry points (fuzz/src, included by path so both run the
+//! `make test`'s bounded pass over the fuzz entry points (the fuzz/ crate's library, so both run the
 //! same code): a deterministic pseudo-random corpus of configurations and hostile requests, plus every
 //! input fuzzing has found. `make fuzz` explores further with libFuzzer.
 
 // Harness code: a panic is how a failing input is reported, as in libFuzzer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../fuzz/src/lib.rs"]
-#[allow(dead_code)]
-mod fuzz_entry;
-
-use fuzz_entry::cursor::push_field;
-use fuzz_entry::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use traffic_shift::random::{RandomSource, SplitMix64};
+use traffic_shift_fuzz::cursor::push_field;
+use traffic_shift_fuzz::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
 
 const CONFIG_INPUTS: u64 = 1_200;
 const REQUEST_INPUTS: u64 = 8_000;
@@ -100,7 +96,7 @@ fn config_target_holds_on_random_and_mutated_documents() {
             1 => mutate_bytes(&seeds[below(&mut rng, seeds.len())], &mut rng),
             _ => random_bytes(&mut rng, 48), // read as an edit list by the structured half
         };
-        for (count, ok) in valid.iter_mut().zip(fuzz_entry::config(&input)) {
+        for (count, ok) in valid.iter_mut().zip(traffic_shift_fuzz::config(&input)) {
             *count += u64::from(ok);
         }
     }
@@ -117,7 +113,9 @@ fn config_target_holds_on_random_and_mutated_documents() {
 fn config_regressions_stay_fixed() {
     let failed: Vec<String> = CONFIG_REGRESSIONS
         .iter()
-        .filter(|(_, input)| std::panic::catch_unwind(|| fuzz_entry::config(input)).is_err())
+        .filter(|(_, input)| {
+            std::panic::catch_unwind(|| traffic_shift_fuzz::config(input)).is_err()
+        })
         .map(|(what, input)| format!("{what}: {}", String::from_utf8_lossy(input)))
         .collect();
     assert!(
@@ -170,8 +168,8 @@ fn hostile_value(rng: &mut SplitMix64, slot: usize) -> Option<Vec<u8>> {
 fn request_target_holds_on_hostile_headers() {
     let mut rng = SplitMix64::new(0x0072_6571_7565_7374);
     let routers = [
-        fuzz_entry::request_target::rich_router(),
-        fuzz_entry::request_target::rich_gateway_router(),
+        traffic_shift_fuzz::request_target::rich_router(),
+        traffic_shift_fuzz::request_target::rich_gateway_router(),
     ];
     // Per router, decisions per entry; the last slot: no entry applied.
     let mut decided: Vec<Vec<u64>> = routers
@@ -183,7 +181,7 @@ fn request_target_holds_on_hostile_headers() {
         for slot in 0..=REQUEST_HEADERS.len() {
             push_field(&mut input, hostile_value(&mut rng, slot).as_deref());
         }
-        for (counts, decision) in decided.iter_mut().zip(fuzz_entry::request(&input)) {
+        for (counts, decision) in decided.iter_mut().zip(traffic_shift_fuzz::request(&input)) {
             let none = counts.len() - 1;
             counts[decision.map_or(none, |d| d.entry)] += 1;
         }
@@ -206,10 +204,10 @@ fn dynamic_module_shell_refuses_or_compiles_as_the_core() {
             0 => random_bytes(&mut rng, 128),
             _ => mutate_bytes(&seeds[below(&mut rng, seeds.len())], &mut rng),
         };
-        accepted += u64::from(fuzz_entry::shell_config(&input));
+        accepted += u64::from(traffic_shift_fuzz::shell_config(&input));
     }
     for (_, input) in CONFIG_REGRESSIONS {
-        fuzz_entry::shell_config(input);
+        traffic_shift_fuzz::shell_config(input);
     }
     assert!(
         accepted > 0 && accepted < CONFIG_INPUTS / 4,
@@ -227,7 +225,7 @@ fn dynamic_module_shell_routes_hostile_requests_to_configured_clusters() {
         for slot in 0..=REQUEST_HEADERS.len() {
             push_field(&mut input, hostile_value(&mut rng, slot).as_deref());
         }
-        routed += u64::from(fuzz_entry::shell_request(&input).is_some());
+        routed += u64::from(traffic_shift_fuzz::shell_request(&input).is_some());
     }
     assert!(routed > 0 && routed < REQUEST_INPUTS / 4, "{routed} routed");
 }
@@ -270,7 +268,7 @@ fn regex_path_holds_on_hostile_values() {
                 _ => pattern.as_bytes().to_vec(),
             };
             push_field(&mut input, Some(&value));
-            fuzz_entry::request(&input);
+            traffic_shift_fuzz::request(&input);
         }
     }
 }
@@ -291,6 +289,6 @@ fn huge_configurations_compile_with_each_name_once() {
         let mut input = count.to_le_bytes().to_vec();
         input.push(layout);
         input.extend_from_slice(&repeat.to_le_bytes());
-        fuzz_entry::huge_config(&input);
+        traffic_shift_fuzz::huge_config(&input);
     }
 }

@@ -1,13 +1,13 @@
 //! What must hold for any input: the properties the fuzz targets assert beyond "no panic".
 
-use super::fake_request::Uniform;
+use crate::sources::Uniform;
 use traffic_shift::config::{self, ConfigError};
 use traffic_shift::random::SplitMix64;
 use traffic_shift::request::{Lookup, RequestSource};
-use traffic_shift::router::{Decision, Router, StickyKey};
+use traffic_shift::router::{Decision, Router};
 use traffic_shift::sticky;
 
-const ERROR_PREFIX: &str = "traffic-shift: invalid configuration at ";
+const ERROR_PREFIX: &str = "invalid configuration at ";
 
 /// Parses `bytes` and checks the result either way; returns the router when the input was valid.
 pub fn parse_and_check(bytes: &[u8]) -> Option<Router> {
@@ -96,16 +96,11 @@ pub fn check_router(router: &Router) {
     }
 }
 
-/// The sticky key `decide` would read for an entry, when the request has one.
+/// The sticky key `decide` reads for an entry, when the request has one.
 fn sticky_key<S: RequestSource>(router: &Router, entry: usize, source: &S) -> Option<Vec<u8>> {
     let mut lookup = Lookup::new(source, &router.attributes);
-    match router.entries.get(entry)?.sticky.as_ref()? {
-        StickyKey::Header { slot } => lookup.get(*slot).map(<[u8]>::to_vec),
-        StickyKey::Cookie {
-            cookie_header,
-            name,
-        } => sticky::cookie_value(lookup.get(*cookie_header)?, name).map(<[u8]>::to_vec),
-    }
+    let entry = router.entries.get(entry)?;
+    entry.sticky_key(&mut lookup).map(<[u8]>::to_vec)
 }
 
 /// Decides twice with different randomness: the entry never depends on it, the destination exists and

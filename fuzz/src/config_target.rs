@@ -2,8 +2,8 @@
 //! of JSON edits to each rich configuration, VirtualService and HTTPRoute shape (reaching deep
 //! validation that random bytes rarely do).
 
-use super::checks::parse_and_check;
-use super::mutate::{mutated_rich_config, mutated_rich_gateway_config};
+use crate::checks::parse_and_check;
+use crate::mutate::{mutated_rich_config, mutated_rich_gateway_config};
 
 /// Returns whether each of the two documents was a valid configuration (the smoke test counts them).
 pub fn config(data: &[u8]) -> [bool; 3] {

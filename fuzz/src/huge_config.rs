@@ -3,7 +3,7 @@
 //! compile them in time linear in the count: the fuzzer's `-timeout` is the bound, and the
 //! registry must hold each name once.
 
-use super::cursor::Cursor;
+use crate::cursor::Cursor;
 
 /// Most header names generated (the "all in one entry" layouts stay under the 4 MiB limit).
 pub const MAX_NAMES: usize = 100_000;

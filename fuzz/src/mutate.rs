@@ -1,8 +1,8 @@
 //! Structured mutation: fuzz input read as a short list of JSON edits to the rich configuration, so
 //! inputs reach the checks behind valid JSON and valid neighbours (weights, ports, names, templates).
 
-use super::cursor::Cursor;
-use super::rich_config::{RICH_CONFIG, RICH_GATEWAY_CONFIG};
+use crate::cursor::Cursor;
+use crate::rich_config::{RICH_CONFIG, RICH_GATEWAY_CONFIG};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 

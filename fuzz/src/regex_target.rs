@@ -1,7 +1,7 @@
 //! The regex path on its own: a pattern and a value from fuzz input (appended after the request
 //! target's fields), through the same `WholeRegex` a configuration compiles.
 
-use super::cursor::Cursor;
+use crate::cursor::Cursor;
 use traffic_shift::whole_regex::{RegexBudget, WholeRegex, CONFIG_REGEX_BYTES};
 
 /// Longest value matched here: the worst pattern costs up to its program size per byte, and the

@@ -2,11 +2,11 @@
 //! requests whose headers and route name are arbitrary bytes; the byte helpers under them see the same
 //! values.
 
-use super::checks::{check_decision, check_router};
-use super::cursor::Cursor;
-use super::fake_request::{FakeRequest, WholeMap};
-use super::regex_target::regex_path;
-use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
+use crate::checks::{check_decision, check_router};
+use crate::cursor::Cursor;
+use crate::regex_target::regex_path;
+use crate::rich_config::{REQUEST_HEADERS, RICH_CONFIG, RICH_GATEWAY_CONFIG};
+use crate::sources::WholeMap;
 use std::sync::OnceLock;
 use traffic_shift::header_block::HeaderBlock;
 use traffic_shift::hosts::{authority, authority_port, HostContext, HostSet, Written};
@@ -14,6 +14,7 @@ use traffic_shift::random::SplitMix64;
 use traffic_shift::request::{path_only, query_param};
 use traffic_shift::router::{Decision, Router};
 use traffic_shift::sticky::cookie_value;
+use traffic_shift::test_kit::FakeRequest;
 
 fn compiled(config: &str) -> Router {
     let router = traffic_shift::config::parse(config.as_bytes())
@@ -40,13 +41,13 @@ pub fn rich_gateway_router() -> &'static Router {
 pub fn request(data: &[u8]) -> [Option<Decision>; 2] {
     let mut cursor = Cursor::new(data);
     let seed = cursor.u64();
-    let mut request = FakeRequest::default();
+    let mut headers = Vec::with_capacity(REQUEST_HEADERS.len());
     for name in REQUEST_HEADERS {
         if let Some(value) = cursor.field() {
-            request.headers.push((name, value));
+            headers.push((name, value));
         }
     }
-    request.route_name = cursor.field();
+    let request = FakeRequest::new(&headers).with_route_name(cursor.field());
     regex_path(&mut cursor);
     let decisions = [
         check_decision(rich_router(), &request, seed),
@@ -65,7 +66,7 @@ pub fn request(data: &[u8]) -> [Option<Decision>; 2] {
     }
     // Whatever bytes a host hands over as a header map read as some pairs, never a panic.
     let _ = HeaderBlock::new(data).pairs().count();
-    for (_, value) in &request.headers {
+    for (_, value) in request.headers() {
         check_byte_helpers(value);
     }
     decisions

@@ -3,13 +3,15 @@
 //! a request gets a cluster header of the configuration's or none, and is counted once; the cluster
 //! specifier, on the same request, names a configured cluster or none.
 
-use super::cursor::Cursor;
-use super::fake_envoy::{self, ENVOY, LOG_CRITICAL};
-use super::request_target::rich_router;
-use super::rich_config::{REQUEST_HEADERS, RICH_CONFIG};
+use crate::cursor::Cursor;
+use crate::request_target::rich_router;
+use crate::rich_config::{REQUEST_HEADERS, RICH_CONFIG};
 use std::ffi::c_void;
 use std::sync::OnceLock;
-use traffic_shift::dynamic_module::{self as shell, EnvoyBuffer};
+use traffic_shift::dynamic_module::{
+    self as shell, EnvoyBuffer, LOG_CRITICAL, LOG_ERROR, LOG_PREFIX,
+};
+use traffic_shift::test_kit::fake_envoy::{self, ENVOY};
 
 const FILTER_NAME: &[u8] = b"traffic-shift";
 const CLUSTER_HEADER: &[u8] = b"x-traffic-shift-cluster";
@@ -58,12 +60,12 @@ pub fn shell_config(data: &[u8]) -> bool {
             assert!(config.is_null(), "an invalid configuration was accepted");
             let errors: Vec<&String> = logs
                 .iter()
-                .filter(|(level, _)| *level == 4)
+                .filter(|(level, _)| *level == LOG_ERROR)
                 .map(|(_, m)| m)
                 .collect();
             assert_eq!(
                 errors,
-                [&error.to_string()],
+                [&format!("{LOG_PREFIX}{error}")],
                 "refused with other than the core's one line"
             );
         }

@@ -123,12 +123,12 @@ fn refusals_name_the_path() {
 #[test]
 fn a_request_without_the_key_is_drawn_at_random() {
     use crate::random::SplitMix64;
-    use crate::request::recording::Recording;
+    use crate::test_kit::FakeRequest;
     let router = compile(json!({"http": [{"sticky": cohort_sticky("release"),
         "route": [subset("v1", 75), subset("v3", 25)]}]}));
     let mut random = SplitMix64::new(11);
     let draws = 8_000;
-    let other_cookie = Recording::new(&[("cookie", b"users=someone; theme=dark")]);
+    let other_cookie = FakeRequest::new(&[("cookie", b"users=someone; theme=dark")]);
     let on_v3 = (0..draws)
         .filter(|_| {
             let decision = router.decide(&other_cookie, &mut random).unwrap();

@@ -21,11 +21,7 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "traffic-shift: invalid configuration at {}: {}",
-            self.path, self.reason
-        )
+        write!(f, "invalid configuration at {}: {}", self.path, self.reason)
     }
 }
 

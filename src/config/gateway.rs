@@ -181,18 +181,46 @@ pub struct Route<'a> {
     pub place: usize,
 }
 
-/// One rule, its entry pushed to `router`, each of its matches a candidate.
-#[allow(clippy::too_many_arguments)]
+/// What compiling a configuration's routes carries from rule to rule: the router the entries go
+/// to, the entry names taken so far (they name the stats, so they must be unique) and every
+/// match's candidate for the precedence order.
+pub struct Compile<'c> {
+    template: &'c ClusterNameTemplate,
+    router: &'c mut Router,
+    names: HashSet<String>,
+    candidates: Vec<Candidate>,
+}
+
+impl<'c> Compile<'c> {
+    pub fn new(template: &'c ClusterNameTemplate, router: &'c mut Router) -> Self {
+        Compile {
+            template,
+            router,
+            names: HashSet::new(),
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Sorts the candidates into the router's precedence order.
+    pub fn compile_order(self) {
+        self.router.precedence = Some(Precedence::compile(self.candidates));
+    }
+}
+
+/// One rule, its entry pushed to the router, each of its matches a candidate.
 fn rule(
     value: &Value,
     path: &JsonPath<'_>,
     index: usize,
     route: &Route<'_>,
-    template: &ClusterNameTemplate,
-    router: &mut Router,
-    names: &mut HashSet<String>,
-    candidates: &mut Vec<Candidate>,
+    compile: &mut Compile<'_>,
 ) -> ConfigResult<()> {
+    let Compile {
+        template,
+        router,
+        names,
+        candidates,
+    } = compile;
     let map = read::object(value, path)?;
     RULE.check_as(map, path, API, EXTENSIONS)?;
     let name = match (map.get("name"), route.rule_prefix) {
@@ -267,33 +295,24 @@ pub fn hostnames(
     super::host_set(items, &hostnames_path, context).map(Some)
 }
 
-/// One route: its hostnames scope its rules, whose entries go to `router` and matches to
-/// `candidates`.
+/// One route: its hostnames scope its rules, whose entries and matches `compile` takes.
 pub fn route(
     spec: &Map,
     spec_path: &JsonPath<'_>,
     route: &Route<'_>,
-    template: &ClusterNameTemplate,
-    router: &mut Router,
-    names: &mut HashSet<String>,
-    candidates: &mut Vec<Candidate>,
+    compile: &mut Compile<'_>,
 ) -> ConfigResult<()> {
     let hosts = hostnames(spec, spec_path, &route.context)?;
-    router.scope_hosts(hosts);
+    compile.router.scope_hosts(hosts);
     if let Some(rules) = spec.get("rules") {
         let rules_path = spec_path.key("rules");
         for (index, item) in read::array(rules, &rules_path)?.iter().enumerate() {
             let at = rules_path.index(index);
-            rule(item, &at, index, route, template, router, names, candidates)?;
+            rule(item, &at, index, route, compile)?;
         }
     }
-    router.scope = None;
+    compile.router.scope = None;
     Ok(())
-}
-
-/// Sorts the candidates into the router's precedence order.
-pub fn compile_order(candidates: Vec<Candidate>, router: &mut Router) {
-    router.precedence = Some(Precedence::compile(candidates));
 }
 
 /// The HTTPRoute shape's top-level keys of the configuration `map`, into `router`.
@@ -308,19 +327,10 @@ pub fn http_route(
         rule_prefix: None,
         place: 0,
     };
-    let mut candidates = Vec::new();
-    let names = &mut HashSet::new();
-    route(
-        map,
-        root,
-        &route_of,
-        &settings.template,
-        router,
-        names,
-        &mut candidates,
-    )?;
+    let mut compile = Compile::new(&settings.template, router);
+    route(map, root, &route_of, &mut compile)?;
     if map.contains_key("rules") {
-        compile_order(candidates, router);
+        compile.compile_order();
     }
     Ok(())
 }

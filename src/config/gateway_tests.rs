@@ -19,7 +19,7 @@ fn istio_cluster(service: &str) -> String {
 }
 
 #[test]
-fn the_issue_example_compiles_to_istio_service_clusters() {
+fn a_fifty_fifty_route_between_two_services_compiles_to_istio_service_clusters() {
     let router = compile(json!({
         "parentRefs": [{"group": "", "kind": "Service", "name": "reviews", "port": 9080}],
         "rules": [{"backendRefs": [backend("reviews-v1", 50), backend("reviews-v3", 50)]}]
@@ -206,7 +206,7 @@ fn errors_name_the_path_and_the_reason() {
     let cases = [
         (
             two(json!({"name": "reviews-v3", "port": 9080, "weight": -1})),
-            "traffic-shift: invalid configuration at rules[0].backendRefs[1].weight: expected a non-negative integer, got -1",
+            "invalid configuration at rules[0].backendRefs[1].weight: expected a non-negative integer, got -1",
         ),
         (
             two(json!({"name": "reviews-v3", "port": 9080, "weight": 1_000_001})),

@@ -212,8 +212,7 @@ pub fn objects(document: &Document<'_>, router: &mut Router) -> ConfigResult<()>
     }
     let places = places(&sources, &items_path)?;
     let several = sources.len() > 1;
-    let mut names = HashSet::new();
-    let mut candidates = Vec::new();
+    let mut compile = gateway::Compile::new(&settings.template, router);
     for (index, source) in sources.iter().enumerate() {
         let item = if single.is_some() {
             root
@@ -230,16 +229,8 @@ pub fn objects(document: &Document<'_>, router: &mut Router) -> ConfigResult<()>
             rule_prefix: several.then(|| source.name.unwrap_or(&fallback)),
             place: places.get(index).copied().unwrap_or(index),
         };
-        gateway::route(
-            source.spec,
-            &spec_path,
-            &route,
-            &settings.template,
-            router,
-            &mut names,
-            &mut candidates,
-        )?;
+        gateway::route(source.spec, &spec_path, &route, &mut compile)?;
     }
-    gateway::compile_order(candidates, router);
+    compile.compile_order();
     Ok(())
 }

@@ -104,7 +104,7 @@ mod tests {
         );
         let message = refusal(&deep);
         assert!(
-            message.starts_with("traffic-shift: invalid configuration at http[0].match[0][0]"),
+            message.starts_with("invalid configuration at http[0].match[0][0]"),
             "{message}"
         );
         assert!(
@@ -118,7 +118,7 @@ mod tests {
         let message = refusal(r#"{"http": [{"route": [{"weight": 1e999}]}]}"#);
         assert!(
             message.starts_with(
-                "traffic-shift: invalid configuration at http[0].route[0].weight: not valid JSON: number out of range"
+                "invalid configuration at http[0].route[0].weight: not valid JSON: number out of range"
             ),
             "{message}"
         );
@@ -130,7 +130,7 @@ mod tests {
         let message = refusal(&format!(r#"{{"http": [{{"name": "{name}"}}]}}"#));
         assert_eq!(
             message,
-            "traffic-shift: invalid configuration at http[0].name: the string is 16385 bytes long, more than the 16384 accepted"
+            "invalid configuration at http[0].name: the string is 16385 bytes long, more than the 16384 accepted"
         );
         let message = refusal(&format!(
             r#"{{"http": [{{"match": [{{"headers": {{"{name}": {{}}}}}}]}}]}}"#
@@ -149,7 +149,7 @@ mod tests {
     fn oversized_document_is_refused_before_parsing() {
         let big = format!("[{}0]", "0,".repeat(MAX_CONFIG_BYTES / 2));
         let message = refusal(&big);
-        assert!(message.starts_with("traffic-shift: invalid configuration at (top level): the configuration is 4194307 bytes, more than the 4194304 (4 MiB) accepted"), "{message}");
+        assert!(message.starts_with("invalid configuration at (top level): the configuration is 4194307 bytes, more than the 4194304 (4 MiB) accepted"), "{message}");
     }
 
     #[test]

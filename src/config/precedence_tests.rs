@@ -5,8 +5,8 @@
 use super::parse;
 use super::tests::{assert_refusals, compile};
 use crate::random::SplitMix64;
-use crate::request::recording::Recording;
 use crate::router::Router;
+use crate::test_kit::FakeRequest;
 use serde_json::{json, Value};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -21,7 +21,7 @@ fn rule(matches: Value, service: &str) -> Value {
 
 /// The Service a request reaches ("500" for a rule without backends), or None.
 fn reached(router: &Router, headers: &[(&'static str, &'static [u8])]) -> Option<String> {
-    let request = Recording::new(headers);
+    let request = FakeRequest::new(headers);
     let decision = router.decide(&request, &mut SplitMix64::new(1))?;
     if router.has_no_backend(decision) {
         return Some("500".to_string());
@@ -168,7 +168,7 @@ fn a_rule_without_backend_refs_takes_its_requests_and_answers_500() {
         );
         assert_eq!(path(&router, "/broken/fixed").as_deref(), Some("v2"));
         let decision = router.decide(
-            &Recording::new(&[(":path", b"/broken")]),
+            &FakeRequest::new(&[(":path", b"/broken")]),
             &mut SplitMix64::new(1),
         );
         assert_eq!(
@@ -232,7 +232,7 @@ fn matching_across_routes_follows_the_conformance_case() {
     assert_eq!(at("example.org", "/", None), None);
     // The route's namespace is its backendRefs' namespace.
     let decision = router.decide(
-        &Recording::new(&[(":authority", b"example.com"), (":path", b"/")]),
+        &FakeRequest::new(&[(":authority", b"example.com"), (":path", b"/")]),
         &mut SplitMix64::new(1),
     );
     assert_eq!(
@@ -368,7 +368,7 @@ fn the_virtual_service_shape_keeps_first_match_order() {
     assert!(router.precedence.is_none());
     let decision = router
         .decide(
-            &Recording::new(&[(":path", b"/x")]),
+            &FakeRequest::new(&[(":path", b"/x")]),
             &mut SplitMix64::new(1),
         )
         .unwrap();

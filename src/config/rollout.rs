@@ -260,7 +260,8 @@ mod tests {
         json!({"destination": {"host": "reviews", "subset": subset}, "weight": weight})
     }
 
-    /// The issue's example, with `rollout` keys replaced (null removes one).
+    /// A one-hour canary rollout of v3 (5%, then 25% at 10m, 50% at 30m, 100% at 1h) guarded at a
+    /// 5% error rate, with `rollout` keys replaced (null removes one).
     fn config(changes: Value) -> String {
         let mut rollout = json!({
             "from": [100, 0],
@@ -284,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn the_issue_example_compiles() {
+    fn a_guarded_one_hour_canary_rollout_compiles() {
         let router = parse(config(json!({})).as_bytes()).unwrap();
         let entry = &router.entries[0];
         let rollout = entry.rollout.as_ref().unwrap();

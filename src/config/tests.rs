@@ -2,11 +2,9 @@
 
 use super::parse;
 use crate::random::SplitMix64;
-use crate::request::RequestSource;
 use crate::router::{Router, StickyKey};
+use crate::test_kit::FakeRequest;
 use serde_json::{json, Value};
-use std::borrow::Cow;
-use std::collections::HashMap;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -27,16 +25,6 @@ fn one_entry(entry: Value) -> String {
     json!({"http": [entry]}).to_string()
 }
 
-struct Headers(HashMap<&'static str, &'static [u8]>);
-impl RequestSource for Headers {
-    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        self.0.get(name).map(|v| Cow::Borrowed(*v))
-    }
-    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
-        self.0.get("@route").map(|v| Cow::Borrowed(*v))
-    }
-}
-
 /// Each configuration is refused with one error line containing its expected text.
 pub(super) fn assert_refusals(cases: &[(String, &str)]) {
     for (config, expected) in cases {
@@ -46,7 +34,7 @@ pub(super) fn assert_refusals(cases: &[(String, &str)]) {
             "{config}\n  gave: {message}\n  want: {expected}"
         );
         assert!(
-            message.starts_with("traffic-shift: invalid configuration at "),
+            message.starts_with("invalid configuration at "),
             "{message}"
         );
         assert!(!message.contains('\n'), "one line: {message}");
@@ -57,13 +45,13 @@ pub(super) fn cluster_for(
     router: &Router,
     headers: &[(&'static str, &'static [u8])],
 ) -> Option<String> {
-    let request = Headers(headers.iter().copied().collect());
+    let request = FakeRequest::new(headers);
     let decision = router.decide(&request, &mut SplitMix64::new(3))?;
     router.cluster(decision).map(String::from)
 }
 
 #[test]
-fn the_issue_example_compiles_with_istio_names() {
+fn a_fifty_fifty_split_between_subsets_compiles_to_istio_cluster_names() {
     let router = compile(json!({
         "clusterHeader": "x-traffic-shift-cluster",
         "clusterName": "outbound|{port}|{subset}|{host}",
@@ -116,7 +104,7 @@ fn errors_name_the_path_and_the_reason() {
     let cases = [
         (
             one_entry(json!({"route": [route("v1", json!(50)), route("v3", json!(-5))]})),
-            "traffic-shift: invalid configuration at http[0].route[1].weight: expected a non-negative integer, got -5",
+            "invalid configuration at http[0].route[1].weight: expected a non-negative integer, got -5",
         ),
         (
             one_entry(json!({"route": [route("v1", json!(2_147_483_648u64))]})),
@@ -310,7 +298,7 @@ fn sticky_keys_compile_and_decide() {
         Some(StickyKey::Cookie { .. })
     ));
     // The random source changes between calls, the answer for a key does not.
-    let request = Headers(HashMap::from([("cookie", &b"a=1; user=alice"[..])]));
+    let request = FakeRequest::new(&[("cookie", b"a=1; user=alice")]);
     let mut random = SplitMix64::new(9);
     let first = router.decide(&request, &mut random).unwrap();
     for _ in 0..50 {

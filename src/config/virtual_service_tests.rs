@@ -3,8 +3,8 @@
 
 use super::tests::{assert_refusals, cluster_for, compile};
 use crate::random::SplitMix64;
-use crate::request::recording::Recording;
 use crate::router::Router;
+use crate::test_kit::FakeRequest;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 #[cfg(target_arch = "wasm32")]
@@ -63,7 +63,7 @@ fn cluster_at(router: &Router, value: &'static str) -> Option<String> {
 
 /// Every cluster a router sends requests of this authority to, over many draws.
 fn clusters_at(router: &Router, value: &'static str) -> BTreeSet<String> {
-    let request = Recording::new(&authority(value));
+    let request = FakeRequest::new(&authority(value));
     let mut random = SplitMix64::new(11);
     (0..64)
         .filter_map(|_| router.decide(&request, &mut random))
@@ -180,7 +180,7 @@ fn the_port_comes_from_the_authority() {
 fn only_destinations_without_a_port_read_the_authority_for_it() {
     let reads = |config: Value, headers: &[(&'static str, &'static [u8])]| {
         let router = compile(config);
-        let request = Recording::new(headers);
+        let request = FakeRequest::new(headers);
         let decision = router.decide(&request, &mut SplitMix64::new(1));
         let cluster = decision.and_then(|d| router.cluster(d)).map(String::from);
         (cluster, request.fetched())

@@ -8,11 +8,16 @@ use crate::request::RequestSource;
 use crate::shell::{self, AnswerHost, FilterHost};
 use std::borrow::Cow;
 
-/// Logs through Envoy's log (`[dynamic_modules]`); silent before the callbacks are installed.
+/// What each of the module's lines starts with: Envoy's `[dynamic_modules]` log does not say which
+/// module speaks. (The proxy-wasm shell's lines need none: Envoy starts them with the plugin's.)
+pub const LOG_PREFIX: &str = "traffic-shift: ";
+
+/// Logs `message` through Envoy's log, after [`LOG_PREFIX`]; silent before the callbacks are installed.
 pub fn log(level: u32, message: &str) {
     if let Some(callbacks) = abi::callbacks() {
-        // SAFETY: the message outlives the call; Envoy copies it.
-        unsafe { (callbacks.log)(level, ModuleBuffer::of(message.as_bytes())) }
+        let line = format!("{LOG_PREFIX}{message}");
+        // SAFETY: the line outlives the call; Envoy copies it.
+        unsafe { (callbacks.log)(level, ModuleBuffer::of(line.as_bytes())) }
     }
 }
 
@@ -41,10 +46,7 @@ pub fn define_metric(define: DefineCounter, config: ConfigEnvoyPtr, name: &str) 
     };
     let id = (result == abi::METRICS_SUCCESS).then_some(id);
     if id.is_none() {
-        log(
-            abi::LOG_WARN,
-            &format!("traffic-shift: could not define metric {name}"),
-        );
+        log(abi::LOG_WARN, &format!("could not define metric {name}"));
     }
     id
 }
@@ -131,10 +133,7 @@ impl Stream {
             ModuleBuffer::of(value.as_bytes()),
             false,
         ) {
-            log(
-                abi::LOG_WARN,
-                &format!("traffic-shift: could not set {name}; removing it"),
-            );
+            log(abi::LOG_WARN, &format!("could not set {name}; removing it"));
             self.remove_request_header(name);
             return;
         }
@@ -145,10 +144,7 @@ impl Stream {
     /// match the route again.
     pub fn remove_request_header(&self, name: &str) {
         if !self.set(abi::REQUEST_HEADERS, name, ModuleBuffer::NULL, false) {
-            log(
-                abi::LOG_WARN,
-                &format!("traffic-shift: could not remove {name}"),
-            );
+            log(abi::LOG_WARN, &format!("could not remove {name}"));
         }
         self.clear_route_cache();
     }
@@ -182,10 +178,7 @@ impl Stream {
             ModuleBuffer::of(value.as_bytes()),
             true,
         ) {
-            log(
-                abi::LOG_WARN,
-                &format!("traffic-shift: could not add {name}"),
-            );
+            log(abi::LOG_WARN, &format!("could not add {name}"));
         }
     }
 

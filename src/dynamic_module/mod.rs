@@ -14,6 +14,12 @@ mod rollout;
 mod specifier;
 
 pub use abi::{Callbacks, EnvoyBuffer, ModuleBuffer, ABI_VERSION};
+pub use host::LOG_PREFIX;
+// The ABI's values a fake Envoy and the tests speak.
+pub use abi::{
+    ATTRIBUTE_RESPONSE_CODE_DETAILS, CONTINUE, LOG_CRITICAL, LOG_ERROR, LOG_INFO, METRICS_SUCCESS,
+    REQUEST_HEADERS, STOP_ITERATION,
+};
 pub use http::*;
 pub use specifier::*;
 
@@ -50,7 +56,7 @@ pub fn initialise(callbacks: Callbacks) {
     // Envoy's log gets the panic too; the previous hook (Rust's: stderr) still runs.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        host::log(abi::LOG_CRITICAL, &format!("traffic-shift: panic: {info}"));
+        host::log(abi::LOG_CRITICAL, &format!("panic: {info}"));
         previous(info);
     }));
 }
@@ -140,7 +146,7 @@ fn compile(
         host::log(
             abi::LOG_ERROR,
             &format!(
-                "traffic-shift: unknown name {:?}: this module has one filter and one cluster specifier, {FILTER_NAME:?}",
+                "unknown name {:?}: this module has one filter and one cluster specifier, {FILTER_NAME:?}",
                 String::from_utf8_lossy(name)
             ),
         );
@@ -151,10 +157,7 @@ fn compile(
             Ok(()) => {
                 host::log(
                     abi::LOG_INFO,
-                    &format!(
-                        "traffic-shift: configured {} http entries",
-                        router.entries.len()
-                    ),
+                    &format!("configured {}", router.describe_entries()),
                 );
                 return Some(router);
             }

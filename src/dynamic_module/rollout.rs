@@ -108,7 +108,7 @@ impl Live {
                 }
                 Err(_) => host::log(
                     abi::LOG_WARN,
-                    "traffic-shift: no timer thread; rollouts stay where they are",
+                    "no timer thread; rollouts stay where they are",
                 ),
             }
         }

@@ -6,6 +6,7 @@
 use super::abi::{self, ConfigEnvoyPtr, EnvoyBuffer, SelectionEnvoyPtr};
 use super::host::Selection;
 use super::{configure, guarded, with_random, MetricCallbacks, Shared};
+use crate::config::ConfigError;
 use crate::router::{Router, DEFAULT_CLUSTER_HEADER};
 use std::ffi::c_void;
 
@@ -15,11 +16,19 @@ struct Specifier {
     config_envoy_ptr: ConfigEnvoyPtr,
 }
 
+/// A configuration the core accepts but the cluster specifier cannot run, refused in the core's
+/// one-line form.
+fn refusal(path: String, reason: String) -> String {
+    ConfigError { path, reason }.to_string()
+}
+
 fn only_what_a_specifier_does(router: &Router) -> Result<(), String> {
     let refuse = |field: &str| {
-        Err(format!(
-            "traffic-shift: invalid configuration at {field}: the cluster specifier sets no headers; \
-             use the traffic-shift HTTP filter for {field}"
+        Err(refusal(
+            field.to_string(),
+            format!(
+                "the cluster specifier sets no headers; use the traffic-shift HTTP filter for {field}"
+            ),
         ))
     };
     if router.response_header.is_some() {
@@ -35,11 +44,11 @@ fn only_what_a_specifier_does(router: &Router) -> Result<(), String> {
         .filter_map(|entry| entry.rollout.as_ref())
         .find(|rollout| rollout.guard.is_some());
     if let Some(rollout) = guarded {
-        return Err(format!(
-            "traffic-shift: invalid configuration at {}.guard: the cluster specifier never sees the \
-             answer, so it cannot guard a rollout; use the traffic-shift HTTP filter for a guarded \
-             rollout (a rollout without guard runs here)",
-            rollout.path
+        return Err(refusal(
+            format!("{}.guard", rollout.path),
+            "the cluster specifier never sees the answer, so it cannot guard a rollout; use the \
+             traffic-shift HTTP filter for a guarded rollout (a rollout without guard runs here)"
+                .to_string(),
         ));
     }
     Ok(())

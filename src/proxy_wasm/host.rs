@@ -99,7 +99,7 @@ impl FilterHost for HostRequest {
 
     fn send_local_reply(&self, status: u32, _details: &str) {
         if hostcalls::send_http_response(status, vec![], None).is_err() {
-            log::warn!("traffic-shift: could not answer {status}");
+            log::warn!("could not answer {status}");
         }
     }
 }
@@ -240,9 +240,9 @@ fn request_header_map() -> Option<HeaderBlock<HostBytes>> {
 /// survive: the header is removed instead (the route then finds no cluster).
 fn set_request_header(name: &str, value: &str) {
     if !replace_request_header(name, value) {
-        log::warn!("traffic-shift: could not set {name}; removing it");
+        log::warn!("could not set {name}; removing it");
         if !remove_request_header(name) {
-            log::warn!("traffic-shift: could not remove {name}");
+            log::warn!("could not remove {name}");
         }
     }
 }
@@ -254,12 +254,12 @@ fn remove_request_header_if_present(request: &HostRequest, name: &str) {
         return;
     }
     if !remove_request_header(name) {
-        log::warn!("traffic-shift: could not remove {name}");
+        log::warn!("could not remove {name}");
     }
 }
 
 fn add_response_header(name: &str, value: &str) {
     if hostcalls::add_map_value(MapType::HttpResponseHeaders, name, value).is_err() {
-        log::warn!("traffic-shift: could not add {name}");
+        log::warn!("could not add {name}");
     }
 }

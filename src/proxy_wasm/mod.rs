@@ -24,7 +24,8 @@ use std::time::Duration;
 
 ::proxy_wasm::main! {{
     ::proxy_wasm::set_log_level(LogLevel::Info);
-    log::info!("{}", shell::loaded_line(""));
+    // No plugin yet, so Envoy's prefix names none ("wasm log: "): this line names the filter itself.
+    log::info!("traffic-shift {}", shell::loaded_line(""));
     ::proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::new()) });
 }}
 
@@ -67,7 +68,7 @@ impl Root {
             return;
         }
         if hostcalls::set_tick_period(Duration::from_millis(period_ms)).is_err() {
-            log::warn!("traffic-shift: no timer from the host; rollouts stay where they are");
+            log::warn!("no timer from the host; rollouts stay where they are");
         }
         self.tick = period_ms;
     }
@@ -91,8 +92,8 @@ impl RootContext for Root {
                 self.set_tick(rollouts.tick_ms(now));
                 let whole_header_map = router.attributes.reads_several_values();
                 log::info!(
-                    "traffic-shift: configured {} http entries, setting header {}, reading request headers {}",
-                    router.entries.len(),
+                    "configured {}, setting header {}, reading request headers {}",
+                    router.describe_entries(),
                     router.cluster_header,
                     if whole_header_map {
                         "in one call"

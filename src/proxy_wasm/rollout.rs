@@ -54,7 +54,7 @@ pub fn define(kind: MetricKind, name: &str) -> Option<u64> {
     };
     let id = hostcalls::define_metric(kind, name).ok();
     if id.is_none() {
-        log::warn!("traffic-shift: could not define metric {name}");
+        log::warn!("could not define metric {name}");
     }
     id.map(u64::from)
 }

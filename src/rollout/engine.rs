@@ -268,7 +268,7 @@ impl<S: CasStore> Tracked<S> {
         host.log(
             Level::Info,
             &format!(
-                "traffic-shift: rollout {}: guard state in shared key {} ({how})",
+                "rollout {}: guard state in shared key {} ({how})",
                 self.name,
                 self.shared.key()
             ),
@@ -307,7 +307,7 @@ impl<S: CasStore> Tracked<S> {
             host.log(
                 Level::Warn,
                 &format!(
-                    "traffic-shift: rollout {} tripped: {} of {} requests to the new version failed ({}, more than {}) in the last {} ms; its from weights are in force until the configuration changes",
+                    "rollout {} tripped: {} of {} requests to the new version failed ({}, more than {}) in the last {} ms; its from weights are in force until the configuration changes",
                     self.name,
                     totals.errors,
                     totals.requests,
@@ -339,13 +339,13 @@ impl<S: CasStore> Tracked<S> {
         let steps = self.rollout.schedule.steps.len();
         let line = match stage {
             Stage::Step(index) => format!(
-                "traffic-shift: rollout {}: step {} of {steps} in force, progress {}%",
+                "rollout {}: step {} of {steps} in force, progress {}%",
                 self.name,
                 index + 1,
                 self.rollout.progress(stage)
             ),
             _ => format!(
-                "traffic-shift: rollout {}: waiting for its start, from weights in force",
+                "rollout {}: waiting for its start, from weights in force",
                 self.name
             ),
         };

@@ -4,8 +4,8 @@
 use super::*;
 use crate::config::parse;
 use crate::random::SplitMix64;
-use crate::request::recording::Recording;
 use crate::rollout::shared::ProcessStore;
+use crate::test_kit::FakeRequest;
 use std::cell::RefCell;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -73,6 +73,18 @@ fn config(start: &str, bake: &str) -> String {
     )
 }
 
+/// The ramp starting at `START`, without bake time: what most tests run.
+fn ramp() -> String {
+    config(AT_START, "0s")
+}
+
+/// A request the entry sends to v3, the version the rollout grows.
+const TO_V3: Decision = Decision {
+    entry: 0,
+    destination: 1,
+    port: None,
+};
+
 struct Worker<'s> {
     router: Router,
     engine: Engine<&'s ProcessStore>,
@@ -110,7 +122,7 @@ impl<'s> Worker<'s> {
     fn requests(&mut self, n: usize, outcome: Outcome) -> usize {
         let mut to_v3 = 0;
         for _ in 0..n {
-            let decision = self.router.decide(&Recording::new(&[]), &mut self.random);
+            let decision = self.router.decide(&FakeRequest::new(&[]), &mut self.random);
             let watch = self.engine.watch(decision);
             if decision.is_some_and(|d| d.destination == 1) {
                 to_v3 += 1;
@@ -125,12 +137,21 @@ impl<'s> Worker<'s> {
     }
 }
 
+/// Two workers of one Envoy: two engines on one store, as two proxy-wasm VMs.
+fn two_workers<'s>(store: &'s ProcessStore, config: &str) -> (Worker<'s>, Worker<'s>) {
+    (Worker::new(store, config), Worker::new(store, config))
+}
+
+/// How many lines containing `text` the workers logged together.
+fn lines_with(workers: &[&Worker<'_>], text: &str) -> usize {
+    workers.iter().map(|w| w.host.lines_with(text)).sum()
+}
+
 #[test]
 fn a_ramp_moves_step_by_step_and_logs_each_step_once() {
     let store = ProcessStore::default();
-    let text = config(AT_START, "0s");
-    let mut a = Worker::new(&store, &text);
-    let mut b = Worker::new(&store, &text);
+    let text = ramp();
+    let (mut a, mut b) = two_workers(&store, &text);
     assert_eq!(
         a.tick(START - 2_000),
         100,
@@ -146,31 +167,23 @@ fn a_ramp_moves_step_by_step_and_logs_each_step_once() {
     a.tick(START + 10_000);
     b.tick(START + 10_000);
     assert_eq!(a.router.entries[0].weights(), [0, 100]);
-    let both = |text: &str| a.host.lines_with(text) + b.host.lines_with(text);
-    assert_eq!(both("waiting for its start"), 1);
-    assert_eq!(both("step 1 of 2 in force, progress 50%"), 1);
-    assert_eq!(both("step 2 of 2 in force, progress 100%"), 1);
+    let both = [&a, &b];
+    assert_eq!(lines_with(&both, "waiting for its start"), 1);
+    assert_eq!(lines_with(&both, "step 1 of 2 in force, progress 50%"), 1);
+    assert_eq!(lines_with(&both, "step 2 of 2 in force, progress 100%"), 1);
     assert_eq!(a.host.gauge("rollout_progress_percent"), [100]);
     assert_eq!(b.host.gauge("rollout_share_ppm"), [0, 1_000_000]);
     // The guard watches the last step for its window, then nothing can change: the timer stops.
     assert_eq!(a.tick(START + 14_000), 100);
     assert_eq!(a.tick(START + 15_000), 0, "past window + bake: no timer");
-    assert!(a
-        .engine
-        .watch(Some(Decision {
-            entry: 0,
-            destination: 1,
-            port: None
-        }))
-        .is_none());
+    assert!(a.engine.watch(Some(TO_V3)).is_none());
 }
 
 #[test]
 fn failures_trip_every_worker_and_a_repush_stays_tripped() {
     let store = ProcessStore::default();
-    let text = config(AT_START, "0s");
-    let mut a = Worker::new(&store, &text);
-    let mut b = Worker::new(&store, &text);
+    let text = ramp();
+    let (mut a, mut b) = two_workers(&store, &text);
     a.tick(START + 100);
     b.tick(START + 100);
     // Each worker alone stays under minRequests; together they pass it.
@@ -180,9 +193,8 @@ fn failures_trip_every_worker_and_a_repush_stays_tripped() {
     b.tick(START + 200);
     a.tick(START + 300);
     b.tick(START + 300);
-    let both = |text: &str| a.host.lines_with(text) + b.host.lines_with(text);
     assert_eq!(
-        both("rollout reviews tripped:"),
+        lines_with(&[&a, &b], "rollout reviews tripped:"),
         1,
         "one trip line per Envoy"
     );
@@ -222,7 +234,7 @@ fn failures_trip_every_worker_and_a_repush_stays_tripped() {
 #[test]
 fn resets_and_other_filters_answers_never_trip() {
     let store = ProcessStore::default();
-    let mut a = Worker::new(&store, &config(AT_START, "0s"));
+    let mut a = Worker::new(&store, &ramp());
     a.tick(START);
     for round in 1..=20 {
         a.requests(100, Outcome::NotCounted);
@@ -243,21 +255,14 @@ fn a_finished_rollout_past_window_and_bake_no_longer_trips() {
     let mut a = Worker::new(&store, &config(AT_START, "1m"));
     // Last step at +10 s, window 5 s, bake 60 s: watched until +75 s.
     assert_eq!(a.tick(START + 74_000), 100);
-    assert!(a
-        .engine
-        .watch(Some(Decision {
-            entry: 0,
-            destination: 1,
-            port: None
-        }))
-        .is_some());
+    assert!(a.engine.watch(Some(TO_V3)).is_some());
     assert_eq!(a.tick(START + 75_000), 0, "the timer turns itself off");
     assert_eq!(a.requests(100, Outcome::Failure), 100);
     a.tick(START + 75_100);
     assert_eq!(a.host.gauge("rollout_tripped"), [0]);
     assert_eq!(a.router.entries[0].weights(), [0, 100]);
     // Counts watched just before the end and published after it judge nothing.
-    let mut late = Worker::new(&store, &config(AT_START, "0s"));
+    let mut late = Worker::new(&store, &ramp());
     late.tick(START + 14_900);
     late.requests(100, Outcome::Failure);
     late.tick(START + 15_000);
@@ -267,9 +272,8 @@ fn a_finished_rollout_past_window_and_bake_no_longer_trips() {
 #[test]
 fn a_clock_stepping_back_keeps_the_counts() {
     let store = ProcessStore::default();
-    let text = config(AT_START, "0s");
-    let mut a = Worker::new(&store, &text);
-    let mut b = Worker::new(&store, &text);
+    let text = ramp();
+    let (mut a, mut b) = two_workers(&store, &text);
     a.tick(START + 4_000);
     b.tick(START + 1_000);
     let to_v3 = a.requests(30, Outcome::Failure);

@@ -1,6 +1,7 @@
 //! Scheduled rollouts: the weights in force as a pure function of the configuration and an
 //! injected wall-clock time, and the canary guard's window arithmetic. No host here: a shell
-//! feeds the time, the counts and the shared state (the proxy-wasm shell from `on_tick`).
+//! feeds the time, the counts and the shared state (the proxy-wasm shell from `on_tick`, the
+//! dynamic module from a timer thread of its own).
 
 pub mod duration;
 pub mod engine;

@@ -118,8 +118,8 @@ mod tests {
     const START: i64 = 1_796_119_200_000; // 2026-12-01T10:00:00Z
     const MINUTE: u64 = 60_000;
 
-    /// The issue's example: 5% at start, 25% at 10m, 50% at 30m, 100% at 1h.
-    fn example() -> Schedule {
+    /// A one-hour canary rollout: 5% at start, 25% at 10m, 50% at 30m, 100% at 1h.
+    fn one_hour_canary() -> Schedule {
         let step = |minutes: u64, progress| Step {
             at_ms: minutes * MINUTE,
             progress,
@@ -138,8 +138,8 @@ mod tests {
     }
 
     #[test]
-    fn weights_at_the_instants_of_the_issue() {
-        let s = example();
+    fn weights_before_on_between_and_after_the_steps() {
+        let s = one_hour_canary();
         let m = MINUTE as i64;
         assert_eq!(at(&s, -1), [100, 0], "before start: from");
         assert_eq!(s.step_at(START - 1), None);
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn growing_destinations_are_those_whose_share_rises() {
-        let s = example();
+        let s = one_hour_canary();
         assert_eq!(s.growing(), [false, true]);
         let same_share = Schedule {
             from: vec![1, 1, 0],
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn sticky_users_never_move_back_through_the_ramp() {
-        let s = example();
+        let s = one_hour_canary();
         let destinations = [fnv1a(b"v1"), fnv1a(b"v3")];
         let stages: Vec<Vec<u32>> = [0, 5, 25, 50, 100].iter().map(|p| s.weights(*p)).collect();
         for user in 0..5_000 {

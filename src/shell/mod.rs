@@ -24,9 +24,10 @@ pub const GIT_COMMIT: &str = match option_env!("TRAFFIC_SHIFT_GIT_COMMIT") {
     None => "unknown",
 };
 
-/// The line a shell logs when Envoy loads it; `as_what` says which build (" as a dynamic module").
+/// What a shell logs when Envoy loads it, after the filter's name; `as_what` says which build
+/// (" as a dynamic module").
 pub fn loaded_line(as_what: &str) -> String {
-    format!("traffic-shift {VERSION} (commit {GIT_COMMIT}) loaded{as_what}")
+    format!("{VERSION} (commit {GIT_COMMIT}) loaded{as_what}")
 }
 
 /// A seed for the generator from the OS (WASI `random_get` in the Wasm build); `clock_ns` if that
@@ -36,7 +37,7 @@ pub fn entropy_seed(clock_ns: impl FnOnce() -> Option<u128>, warn: impl FnOnce(&
     if getrandom::getrandom(&mut seed).is_ok() {
         return u64::from_le_bytes(seed);
     }
-    warn("traffic-shift: no entropy from the host; seeding from the clock");
+    warn("no entropy from the host; seeding from the clock");
     clock_ns().map_or(0x2545_f491_4f6c_dd1d, |ns| ns as u64)
 }
 

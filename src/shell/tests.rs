@@ -244,8 +244,12 @@ fn a_rule_without_backends_is_answered_500_here() {
 
 #[test]
 fn build_information_and_seed() {
-    assert!(loaded_line(" as a dynamic module")
-        .starts_with(&format!("traffic-shift {VERSION} (commit ")));
+    let loaded = loaded_line(" as a dynamic module");
+    assert!(
+        loaded.starts_with(&format!("{VERSION} (commit ")),
+        "{loaded}"
+    );
+    assert!(loaded.ends_with(") loaded as a dynamic module"), "{loaded}");
     let a = entropy_seed(|| None, |_| {});
     let b = entropy_seed(|| None, |_| {});
     assert_ne!(a, b, "from the OS, not the fallback");

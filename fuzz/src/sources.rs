@@ -1,29 +1,9 @@
-//! Requests the fuzz entry points hand to `Router::decide`, as plain data.
+//! Request sources the fuzz entry points decide on beside the test kit's `FakeRequest`.
 
 use std::borrow::Cow;
 use traffic_shift::header_block::{serialize, HeaderBlock};
 use traffic_shift::request::RequestSource;
-
-/// Named headers (first one of a name wins, as Envoy joins repeats before the filter sees them) and
-/// an optional route name.
-#[derive(Debug, Default)]
-pub struct FakeRequest<'a> {
-    pub headers: Vec<(&'static str, &'a [u8])>,
-    pub route_name: Option<&'a [u8]>,
-}
-
-impl RequestSource for FakeRequest<'_> {
-    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        self.headers
-            .iter()
-            .find(|(known, _)| *known == name)
-            .map(|(_, value)| Cow::Borrowed(*value))
-    }
-
-    fn route_name(&self) -> Option<Cow<'_, [u8]>> {
-        self.route_name.map(Cow::Borrowed)
-    }
-}
+use traffic_shift::test_kit::FakeRequest;
 
 /// Answers every header and the route name with one value (None: the request has nothing at all).
 /// Lets an arbitrary compiled configuration see every attribute it reads, whatever its names.
@@ -49,8 +29,8 @@ pub struct WholeMap<'a> {
 impl<'a> WholeMap<'a> {
     pub fn of(request: &FakeRequest<'a>) -> Self {
         WholeMap {
-            block: HeaderBlock::new(serialize(&request.headers)),
-            route_name: request.route_name,
+            block: HeaderBlock::new(serialize(request.headers())),
+            route_name: request.route(),
         }
     }
 }

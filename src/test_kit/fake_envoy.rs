@@ -1,10 +1,13 @@
 //! A stand-in for Envoy behind the dynamic-module shell's callbacks: one stream's headers, the log,
 //! the counters, all per thread, so the shell's exported entry points run without Envoy.
 
+use crate::dynamic_module::{
+    self, Callbacks, EnvoyBuffer, ModuleBuffer, ATTRIBUTE_RESPONSE_CODE_DETAILS, METRICS_SUCCESS,
+    REQUEST_HEADERS,
+};
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::sync::Once;
-use traffic_shift::dynamic_module::{self, Callbacks, EnvoyBuffer, ModuleBuffer};
 
 /// What the fake Envoy holds for the current thread's stream.
 #[derive(Debug, Default)]
@@ -31,8 +34,8 @@ thread_local! {
     pub static ENVOY: RefCell<FakeEnvoy> = RefCell::new(FakeEnvoy::default());
 }
 
-pub const LOG_CRITICAL: u32 = 5;
-const REQUEST_HEADERS: u32 = 0;
+/// `envoy_dynamic_module_type_metrics_result_MetricNotFound`.
+const METRIC_NOT_FOUND: u32 = 1;
 
 unsafe fn bytes(buffer: ModuleBuffer) -> Vec<u8> {
     if buffer.ptr.is_null() {
@@ -121,9 +124,6 @@ unsafe extern "C" fn clear_route_cache(_: *mut c_void) {
     with(|envoy| envoy.route_cache_clears += 1);
 }
 
-/// `envoy_dynamic_module_type_attribute_id_ResponseCodeDetails`.
-const RESPONSE_CODE_DETAILS: u32 = 16;
-
 unsafe extern "C" fn get_attribute_string(
     _: *mut c_void,
     attribute: u32,
@@ -131,7 +131,7 @@ unsafe extern "C" fn get_attribute_string(
 ) -> bool {
     with(|envoy| {
         let value = match attribute {
-            RESPONSE_CODE_DETAILS => &envoy.response_code_details,
+            ATTRIBUTE_RESPONSE_CODE_DETAILS => &envoy.response_code_details,
             _ => &envoy.route_name,
         };
         // As Envoy: the value stays where it is for the hook, so a pointer into it is valid.
@@ -159,7 +159,7 @@ unsafe extern "C" fn define_counter(
         *id = envoy.counters.len();
         envoy.counters.push(0);
     });
-    0
+    METRICS_SUCCESS
 }
 
 unsafe extern "C" fn increment_counter(
@@ -172,9 +172,9 @@ unsafe extern "C" fn increment_counter(
     with(|envoy| match envoy.counters.get_mut(id) {
         Some(counter) => {
             *counter += value;
-            0
+            METRICS_SUCCESS
         }
-        None => 1, // MetricNotFound
+        None => METRIC_NOT_FOUND,
     })
 }
 
@@ -224,7 +224,7 @@ unsafe extern "C" fn define_gauge(
     let mut gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
     gauges.push((name, 0));
     *id = gauges.len() - 1;
-    0
+    METRICS_SUCCESS
 }
 
 unsafe extern "C" fn set_gauge(
@@ -238,9 +238,9 @@ unsafe extern "C" fn set_gauge(
     match gauges.get_mut(id) {
         Some(gauge) => {
             gauge.1 = value;
-            0
+            METRICS_SUCCESS
         }
-        None => 1,
+        None => METRIC_NOT_FOUND,
     }
 }
 
