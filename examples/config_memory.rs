@@ -32,7 +32,9 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 fn main() {
-    println!("| configuration | JSON bytes | entries | high-water mark while compiling | router kept |");
+    println!(
+        "| configuration | JSON bytes | entries | high-water mark while compiling | router kept |"
+    );
     println!("|---|---:|---:|---:|---:|");
     for path in std::env::args().skip(1) {
         let Ok(bytes) = std::fs::read(&path) else {
