@@ -11,7 +11,8 @@ MORE_WORKERS, loaded briefly so every worker's structures exist, then read from 
 - the module's largest function body (bytes): V8 compiles every function with its optimizing compiler when the
   module loads, and the memory that takes grows with the function's size.
 A worker's cost is the difference between the two Envoys over the workers added (several, so that the few
-MiB RSS wanders between runs is divided too); the rest is paid once per Envoy.
+MiB RSS wanders between runs is divided too), also without the memory tcmalloc keeps free, which wanders most;
+the rest is paid once per Envoy.
 """
 import json
 import os
@@ -109,8 +110,9 @@ def module_of(variant, module: str, compare_module: str) -> str:
 
 
 def table(rows: list) -> str:
-    lines = ["| Envoy | RSS MiB, 1 worker | per worker more | of which tcmalloc allocated | tcmalloc allocated | "
-             "freed, kept by tcmalloc | V8 code | Wasm VMs: linear memory MiB (resident) | largest function |",
+    lines = ["| Envoy | RSS MiB, 1 worker | per worker more | the same less memory tcmalloc keeps free | "
+             "tcmalloc allocated | freed, kept by tcmalloc | V8 code | Wasm VMs: linear memory MiB (resident) | "
+             "largest function |",
              "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for row in rows:
         one, more = row["by_concurrency"][1], row["by_concurrency"][MORE_WORKERS]
@@ -119,7 +121,7 @@ def table(rows: list) -> str:
         largest = ("%d B" % row["largest_function"]) if row["largest_function"] else "-"
         lines.append("| %s | %.1f | %+.2f | %+.2f | %.1f | %.1f | %.1f | %s | %s |" % (
             row["variant"], one["rss"] / MIB, (more["rss"] - one["rss"]) / added / MIB,
-            (more["allocated"] - one["allocated"]) / added / MIB, one["allocated"] / MIB,
+            (more["rss"] - more["held_free"] - one["rss"] + one["held_free"]) / added / MIB, one["allocated"] / MIB,
             one["held_free"] / MIB, one["code"] / MIB, vms, largest))
     return "\n".join(lines)
 
