@@ -4,7 +4,12 @@ The keep-list is src/proxy_wasm/exports.txt. The proxy-wasm SDK exports every ca
 Envoy calls each one it finds for every request (bodies, trailers, log, done), each a call into the VM
 that returns at once. binaryen's wasm-metadce removes the exports not kept and the code only they reach;
 then binaryen's wasm-opt -O3 makes the module about 6% smaller, at the same instructions per request
-(`make bench-instructions`; V8 compiles it with TurboFan either way).
+(`make bench-instructions`; V8 compiles it with TurboFan either way). wasm-opt may inline a function into
+its only caller when that function is small (ONE_CALLER_INLINE_LIMIT) but not otherwise: by default it
+inlines every function that has one caller whatever its size, which merged the configuration-time code
+(the regex compiler, the parser) into functions of up to 62 KB. V8 compiles every function with its
+optimizing compiler when the module loads, and the memory that takes grows with the function's size and
+stays with Envoy's allocator afterwards (BENCHMARKS.md "Memory"): 10 MiB less per Envoy this way.
 
 Before that, the list is checked against the shell: every callback method defined in src/proxy_wasm/*.rs
 (`fn on_…`) must be kept, and every method the list names must be defined, so a new callback cannot be
@@ -22,6 +27,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEP_LIST = os.path.join(REPO, "src", "proxy_wasm", "exports.txt")
 SHELL_SOURCES = os.path.join(REPO, "src", "proxy_wasm", "*.rs")
 CALLBACK = re.compile(r"\bfn\s+(on_\w+)\s*[<(]")
+# In binaryen's size measure (about one per Wasm instruction): the request path's one-caller helpers
+# are all below it, so they are inlined as before.
+ONE_CALLER_INLINE_LIMIT = 500
 
 
 class SlimError(RuntimeError):
@@ -114,7 +122,9 @@ def slim(path: str, kept: dict):
             raise SlimError("after wasm-metadce the module exports %s, expected %s" % (sorted(after), sorted(kept)))
         optimized_path = os.path.join(workdir, "optimized.wasm")
         # The features to allow are read from the module's target_features section.
-        result = subprocess.run(["wasm-opt", "-O3", out_path, "-o", optimized_path], capture_output=True, text=True)
+        result = subprocess.run(["wasm-opt", "-O3", "--one-caller-inline-max-function-size",
+                                 str(ONE_CALLER_INLINE_LIMIT), out_path, "-o", optimized_path],
+                                capture_output=True, text=True)
         if result.returncode != 0:
             raise SlimError("wasm-opt failed: %s" % result.stderr.strip())
         os.replace(optimized_path, path)

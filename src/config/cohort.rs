@@ -1,12 +1,12 @@
 //! `sticky.cohort` and the HTTPRoute backendRef `version` that lines destinations up in it.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::Value;
 use super::path::JsonPath;
 use super::read;
 use crate::cohort::{newer_destination, Cohort};
 use crate::rollout::Rollout;
 use crate::template::Destination;
-use serde_json::Value;
 
 /// The longest cohort name or version: a DNS name's length, room for any release or label name.
 pub const MAX_LABEL_BYTES: usize = 253;

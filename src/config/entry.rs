@@ -3,6 +3,7 @@
 
 use super::cohort::{cohort, label};
 use super::error::{ConfigError, ConfigResult};
+use super::json::{Map, Value};
 use super::match_block::{client_chooses, match_rule};
 use super::names::{check_cluster_name, cookie_name, is_dns_label, writable_header};
 use super::path::JsonPath;
@@ -14,7 +15,6 @@ use crate::request::Attributes;
 use crate::router::{Entry, StickyKey, Target};
 use crate::template::{ClusterNameTemplate, Destination};
 use crate::weighted::WeightedChoice;
-use serde_json::{Map, Value};
 
 /// traffic-shift's own keys, valid in an entry of either shape (`http[]` and `rules[]`); they are
 /// read by [`assemble`], so whatever is added here carries over to both shapes.
@@ -211,7 +211,7 @@ pub fn assemble(
     rule: MatchRule,
     targets: Vec<Target>,
     targets_path: &JsonPath<'_>,
-    map: &Map<String, Value>,
+    map: &Map,
     path: &JsonPath<'_>,
     attributes: &mut Attributes,
 ) -> ConfigResult<Entry> {

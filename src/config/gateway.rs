@@ -8,6 +8,7 @@ use super::cohort::label;
 use super::entry::{self, EXTENSIONS};
 use super::error::{ConfigError, ConfigResult};
 use super::gateway_match::{matches, ranks};
+use super::json::{Map, Value};
 use super::names::{check_cluster_name, dns_label};
 use super::path::JsonPath;
 use super::read::{self, Schema};
@@ -19,7 +20,6 @@ use crate::request::Attributes;
 use crate::router::{Entry, Router, Target};
 use crate::template::{ClusterNameTemplate, Destination};
 use crate::weighted::WeightedChoice;
-use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 const API: &str = "HTTPRoute";
@@ -38,7 +38,7 @@ const BACKEND_REF: Schema = Schema {
 const MAX_WEIGHT: u64 = 1_000_000;
 
 /// `group` and `kind` must name the core Service, the only backend a sidecar routes to by name.
-fn check_service_kind(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigResult<()> {
+fn check_service_kind(map: &Map, path: &JsonPath<'_>) -> ConfigResult<()> {
     for (key, core) in [("group", ""), ("kind", "Service")] {
         if let Some(value) = map.get(key) {
             let at = path.key(key);
@@ -145,7 +145,7 @@ fn backend_refs(
 fn without_backends(
     name: String,
     rule: MatchRule,
-    map: &Map<String, Value>,
+    map: &Map,
     path: &JsonPath<'_>,
 ) -> ConfigResult<Entry> {
     if let Some(key) = EXTENSIONS.iter().find(|key| map.contains_key(**key)) {
@@ -273,7 +273,7 @@ fn rule(
 /// The route's `hostnames` (`None`: every authority, as in Gateway API when there are none) after
 /// checking the form of its `parentRefs`.
 pub fn hostnames(
-    spec: &Map<String, Value>,
+    spec: &Map,
     spec_path: &JsonPath<'_>,
     context: &HostContext<'_>,
 ) -> ConfigResult<Option<HostSet>> {
@@ -297,7 +297,7 @@ pub fn hostnames(
 
 /// One route: its hostnames scope its rules, whose entries and matches `compile` takes.
 pub fn route(
-    spec: &Map<String, Value>,
+    spec: &Map,
     spec_path: &JsonPath<'_>,
     route: &Route<'_>,
     compile: &mut Compile<'_>,
@@ -317,7 +317,7 @@ pub fn route(
 
 /// The HTTPRoute shape's top-level keys of the configuration `map`, into `router`.
 pub fn http_route(
-    map: &Map<String, Value>,
+    map: &Map,
     root: &JsonPath<'_>,
     settings: &Settings,
     router: &mut Router,

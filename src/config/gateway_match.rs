@@ -1,6 +1,7 @@
 //! `rules[].matches[]`: Gateway API's HTTPRouteMatch, compiled into the same conditions as Istio's.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::{Map, Value};
 use super::match_block::blocks_of;
 use super::names::header_name;
 use super::path::JsonPath;
@@ -9,7 +10,6 @@ use crate::matcher::{Condition, MatchRule};
 use crate::precedence::{MatchRank, PathKind};
 use crate::request::Attributes;
 use crate::string_match::{RegexBudget, StringMatch, WholeRegex};
-use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 const API: &str = "HTTPRoute";
@@ -64,7 +64,11 @@ fn check_plain_path(text: &str, path: &JsonPath<'_>) -> ConfigResult<()> {
 }
 
 /// A string of 1 to `max` bytes.
-fn bounded_value<'v>(value: &'v Value, path: &JsonPath<'_>, max: usize) -> ConfigResult<&'v str> {
+fn bounded_value<'v>(
+    value: &'v Value<'v>,
+    path: &JsonPath<'_>,
+    max: usize,
+) -> ConfigResult<&'v str> {
     let text = read::non_empty_string(value, path)?;
     if text.len() > max {
         return Err(ConfigError::at(
@@ -83,7 +87,7 @@ fn regex(text: &str, path: &JsonPath<'_>, budget: &mut RegexBudget) -> ConfigRes
 
 /// A string that must be one of `allowed` (`what` names them in the error).
 fn one_of<'v>(
-    value: &'v Value,
+    value: &'v Value<'v>,
     path: &JsonPath<'_>,
     allowed: &[&str],
     what: &str,
@@ -103,7 +107,7 @@ fn one_of<'v>(
 
 /// The optional `type` of a match: `default` when absent, else one of `allowed`.
 fn match_type<'v>(
-    map: &'v Map<String, Value>,
+    map: &'v Map<'v>,
     path: &JsonPath<'_>,
     default: &'v str,
     allowed: &[&str],
@@ -216,7 +220,7 @@ fn one_match(
     let mut conditions = Vec::new();
     for (key, field) in map {
         let at = path.key(key);
-        match key.as_str() {
+        match key {
             "path" => conditions.push(Condition::Uri {
                 matcher: path_match(field, &at, attributes.regex_budget())?,
                 path: attributes.header(":path"),

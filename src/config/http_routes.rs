@@ -7,13 +7,13 @@
 
 use super::error::{ConfigError, ConfigResult};
 use super::gateway::{self, Route};
+use super::json::{Map, Value};
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use super::virtual_service::{namespace, Document};
 use crate::hosts::HostContext;
 use crate::rollout::time::parse_rfc3339;
 use crate::router::Router;
-use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 const API: &str = "HTTPRoute";
@@ -39,14 +39,14 @@ const API_GROUP: &str = "gateway.networking.k8s.io/";
 
 /// One route before compiling: its spec and what sorts it among the others.
 struct Source<'v> {
-    spec: &'v Map<String, Value>,
+    spec: &'v Map<'v>,
     whole: bool,
     name: Option<&'v str>,
     namespace: &'v str,
     created: Option<i64>,
 }
 
-fn is_whole(map: &Map<String, Value>) -> bool {
+fn is_whole(map: &Map) -> bool {
     ["kind", "apiVersion", "spec"]
         .iter()
         .any(|k| map.contains_key(*k))
@@ -54,7 +54,7 @@ fn is_whole(map: &Map<String, Value>) -> bool {
 
 /// A whole object's `apiVersion`, `kind` and `metadata`, and its `spec`.
 fn whole_object<'v>(
-    map: &'v Map<String, Value>,
+    map: &'v Map<'v>,
     path: &JsonPath<'_>,
     settings_keys: &[&str],
     default_namespace: &'v str,
@@ -108,7 +108,7 @@ fn whole_object<'v>(
 
 /// A bare spec in a list.
 fn bare_spec<'v>(
-    spec: &'v Map<String, Value>,
+    spec: &'v Map<'v>,
     path: &JsonPath<'_>,
     default_namespace: &'v str,
 ) -> ConfigResult<Source<'v>> {

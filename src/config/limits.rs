@@ -3,13 +3,14 @@
 //! filling the VM's memory.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::Value;
 use super::path::JsonPath;
-use serde_json::Value;
 use serde_path_to_error::Segment;
 
 /// Largest configuration accepted. 10,000 entries (3 MiB) compile in about a second and a
-/// 55 MiB high-water mark of linear memory per VM; 50,000 (16 MiB) took 4 s and 270 MiB. An
-/// Istio WasmPlugin cannot get near it: Kubernetes objects stop at about 1.5 MiB.
+/// 24 MiB high-water mark of linear memory per VM; 50,000 (16 MiB) took 4 s and 270 MiB (with
+/// serde_json's tree, more than twice what this parse keeps). An Istio WasmPlugin cannot get near it:
+/// Kubernetes objects stop at about 1.5 MiB.
 pub const MAX_CONFIG_BYTES: usize = 4 << 20;
 
 /// Longest string (value or key): far beyond any host, header name, header value Envoy passes by
@@ -18,7 +19,7 @@ pub const MAX_STRING_BYTES: usize = 16 << 10;
 
 /// Parses the document, naming the path where serde_json gave up (its nesting limit is 128, a
 /// number may be out of range); then refuses any string longer than [`MAX_STRING_BYTES`].
-pub fn parse_document(bytes: &[u8]) -> ConfigResult<Value> {
+pub fn parse_document(bytes: &[u8]) -> ConfigResult<Value<'_>> {
     let root = JsonPath::Root;
     if bytes.len() > MAX_CONFIG_BYTES {
         return Err(ConfigError::at(

@@ -1,13 +1,13 @@
 //! `http[].match[]`: Istio's HTTPMatchRequest, compiled into conditions.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::Value;
 use super::names::match_header_name;
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::matcher::{Condition, MatchRule};
 use crate::request::{Attribute, Attributes};
 use crate::string_match::{RegexBudget, StringMatch, WholeRegex};
-use serde_json::Value;
 
 const BLOCK: Schema = Schema {
     known: &[
@@ -79,7 +79,7 @@ fn string_match(
             format!("an empty {kind} is refused, as by Istio (Envoy's matcher needs at least one character)"),
         ));
     }
-    match kind.as_str() {
+    match kind {
         "exact" => Ok(Some(StringMatch::Exact(text.as_bytes().to_vec()))),
         "prefix" => Ok(Some(StringMatch::Prefix(text.as_bytes().to_vec()))),
         _ => WholeRegex::new(text, budget)
@@ -133,7 +133,7 @@ fn header_matches(
 
 /// `queryParams`: a map of parameter name (compared as sent) to a StringMatch or `{}`.
 fn query_matches<'v>(
-    value: &'v Value,
+    value: &'v Value<'v>,
     path: &JsonPath<'_>,
     budget: &mut RegexBudget,
 ) -> ConfigResult<Vec<(&'v str, Option<StringMatch>)>> {
@@ -147,10 +147,7 @@ fn query_matches<'v>(
                     "a query parameter name must not be empty",
                 ));
             }
-            Ok((
-                name.as_str(),
-                string_match(matcher, &at, Field::Named, budget)?,
-            ))
+            Ok((name, string_match(matcher, &at, Field::Named, budget)?))
         })
         .collect()
 }
@@ -169,7 +166,7 @@ fn block(
     let mut conditions = Vec::new();
     for (key, field) in map {
         let at = path.key(key);
-        match key.as_str() {
+        match key {
             "name" => {
                 read::string(field, &at)?;
             }

@@ -6,6 +6,7 @@ mod error;
 mod gateway;
 mod gateway_match;
 mod http_routes;
+mod json;
 mod limits;
 mod match_block;
 mod names;
@@ -20,9 +21,9 @@ use crate::authority_index::AuthorityIndex;
 use crate::hosts::{HostContext, HostSet, Written, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE};
 use crate::router::{Entry, Router};
 use crate::template::{ClusterNameTemplate, DEFAULT_TEMPLATE};
+use json::{Map, Value};
 use path::JsonPath;
 use read::Schema;
-use serde_json::Value;
 use std::collections::HashSet;
 use virtual_service::{Document, Kind};
 
@@ -75,11 +76,7 @@ impl Settings {
 }
 
 /// Reads the settings in `map` (any may be absent) into `router` and [`Settings`].
-fn settings(
-    map: &serde_json::Map<String, Value>,
-    root: &JsonPath<'_>,
-    router: &mut Router,
-) -> ConfigResult<Settings> {
+fn settings(map: &Map, root: &JsonPath<'_>, router: &mut Router) -> ConfigResult<Settings> {
     if let Some(header) = map.get("clusterHeader") {
         router.cluster_header = names::writable_header(header, &root.key("clusterHeader"))?;
     }
@@ -123,7 +120,7 @@ fn settings(
     })
 }
 
-fn check_one_shape(map: &serde_json::Map<String, Value>, root: &JsonPath<'_>) -> ConfigResult<()> {
+fn check_one_shape(map: &Map, root: &JsonPath<'_>) -> ConfigResult<()> {
     let present = |keys: &'static [&'static str]| keys.iter().find(|k| map.contains_key(**k));
     let (Some(virtual_service), Some(http_route)) =
         (present(VIRTUAL_SERVICE_KEYS), present(HTTP_ROUTE_KEYS))
@@ -199,11 +196,7 @@ pub fn parse(bytes: &[u8]) -> ConfigResult<Router> {
 }
 
 /// The plugin configuration's own shape: settings, then a VirtualService's or an HTTPRoute's spec.
-fn plugin(
-    map: &serde_json::Map<String, Value>,
-    root: &JsonPath<'_>,
-    router: &mut Router,
-) -> ConfigResult<()> {
+fn plugin(map: &Map, root: &JsonPath<'_>, router: &mut Router) -> ConfigResult<()> {
     TOP_LEVEL.check(map, root)?;
     check_one_shape(map, root)?;
     let settings = settings(map, root, router)?;

@@ -1,9 +1,9 @@
 //! Header and cookie names the configuration may use.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::Value;
 use super::path::JsonPath;
 use super::read;
-use serde_json::Value;
 
 /// RFC 9110 token characters.
 fn is_token_byte(b: u8) -> bool {
@@ -73,7 +73,11 @@ pub fn is_dns_label(name: &str) -> bool {
 
 /// A Kubernetes name that must be a DNS-1123 label (a namespace, a Service); `what` names it in
 /// the refusal.
-pub fn dns_label<'v>(value: &'v Value, path: &JsonPath<'_>, what: &str) -> ConfigResult<&'v str> {
+pub fn dns_label<'v>(
+    value: &'v Value<'v>,
+    path: &JsonPath<'_>,
+    what: &str,
+) -> ConfigResult<&'v str> {
     let text = read::non_empty_string(value, path)?;
     if !is_dns_label(text) {
         return Err(ConfigError::at(

@@ -1,8 +1,8 @@
 //! Typed reads from a JSON value, each failing with the path and a reason a user can act on.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::{Map, Value};
 use super::path::JsonPath;
-use serde_json::{Map, Value};
 
 /// How a value is named in "expected X, got Y" messages.
 pub fn describe(value: &Value) -> String {
@@ -14,7 +14,7 @@ pub fn describe(value: &Value) -> String {
             let short: String = s.chars().take(40).collect();
             format!("the string \"{short}…\"")
         }
-        Value::String(s) => format!("the string {}", Value::from(s.as_str())),
+        Value::String(s) => format!("the string {}", serde_json::Value::from(s.as_ref())),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
     }
@@ -24,26 +24,26 @@ fn expected(path: &JsonPath<'_>, what: &str, got: &Value) -> ConfigError {
     ConfigError::at(path, format!("expected {what}, got {}", describe(got)))
 }
 
-pub fn object<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v Map<String, Value>> {
+pub fn object<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v Map<'v>> {
     value
         .as_object()
         .ok_or_else(|| expected(path, "an object", value))
 }
 
-pub fn array<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v [Value]> {
+pub fn array<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v [Value<'v>]> {
     value
         .as_array()
         .map(Vec::as_slice)
         .ok_or_else(|| expected(path, "an array", value))
 }
 
-pub fn string<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
+pub fn string<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
     value
         .as_str()
         .ok_or_else(|| expected(path, "a string", value))
 }
 
-pub fn non_empty_string<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
+pub fn non_empty_string<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
     let text = string(value, path)?;
     if text.is_empty() {
         return Err(ConfigError::at(path, "must not be empty"));
@@ -77,7 +77,7 @@ pub struct Schema<'s> {
 
 impl Schema<'_> {
     /// Refuses any key outside the schema, so a typo never passes unnoticed.
-    pub fn check(&self, map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigResult<()> {
+    pub fn check(&self, map: &Map, path: &JsonPath<'_>) -> ConfigResult<()> {
         self.check_as(map, path, "VirtualService", &[])
     }
 
@@ -85,17 +85,17 @@ impl Schema<'_> {
     /// which may also hold traffic-shift's own `extensions`.
     pub fn check_as(
         &self,
-        map: &Map<String, Value>,
+        map: &Map,
         path: &JsonPath<'_>,
         api: &str,
         extensions: &[&str],
     ) -> ConfigResult<()> {
         for key in map.keys() {
-            if self.known.contains(&key.as_str()) || extensions.contains(&key.as_str()) {
+            if self.known.contains(&key) || extensions.contains(&key) {
                 continue;
             }
             let at = path.key(key);
-            if self.not_implemented.contains(&key.as_str()) {
+            if self.not_implemented.contains(&key) {
                 return Err(ConfigError::at(
                     &at,
                     format!("the {api} field \"{key}\" is not implemented by traffic-shift"),
@@ -142,7 +142,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// serde_json's `json!`, read into the configuration's own tree (which borrows its text: leaked,
+    /// in a test).
+    macro_rules! json {
+        ($($value:tt)+) => {
+            serde_json::from_str::<Value>(Box::leak(
+                serde_json::json!($($value)+).to_string().into_boxed_str(),
+            ))
+            .unwrap()
+        };
+    }
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

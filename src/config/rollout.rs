@@ -1,13 +1,13 @@
 //! `http[].rollout`: a scheduled ramp from `from` to the entry's `route` weights, and its guard.
 
 use super::error::{ConfigError, ConfigResult};
+use super::json::{Map, Value};
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use crate::rollout::duration::parse_duration;
 use crate::rollout::schedule::equal_steps;
 use crate::rollout::time::parse_rfc3339;
 use crate::rollout::{Guard, Rollout, Schedule, Step};
-use serde_json::{Map, Value};
 
 const ROLLOUT: Schema = Schema {
     known: &["from", "start", "steps", "duration", "guard"],
@@ -29,11 +29,7 @@ const MAX_EQUAL_STEPS: u64 = 100;
 /// The guard's shortest window: ten buckets of at least 100 ms.
 const MIN_WINDOW_MS: u64 = 1_000;
 
-fn required<'v>(
-    map: &'v Map<String, Value>,
-    key: &str,
-    path: &JsonPath<'_>,
-) -> ConfigResult<&'v Value> {
+fn required<'v>(map: &'v Map<'v>, key: &str, path: &JsonPath<'_>) -> ConfigResult<&'v Value<'v>> {
     map.get(key)
         .ok_or_else(|| ConfigError::at(&path.key(key), "missing"))
 }
@@ -112,7 +108,7 @@ fn listed_steps(items: &[Value], path: &JsonPath<'_>) -> ConfigResult<Vec<Step>>
     }
 }
 
-fn steps(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigResult<Vec<Step>> {
+fn steps(map: &Map, path: &JsonPath<'_>) -> ConfigResult<Vec<Step>> {
     let steps_path = path.key("steps");
     let duration_path = path.key("duration");
     match (required(map, "steps", path)?, map.get("duration")) {

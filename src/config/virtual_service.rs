@@ -6,12 +6,12 @@
 
 use super::entry;
 use super::error::{ConfigError, ConfigResult};
+use super::json::{Map, Value};
 use super::path::JsonPath;
 use super::read::{self, Schema};
 use super::Settings;
 use crate::hosts::HostContext;
 use crate::router::Router;
-use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 const API: &str = "VirtualService";
@@ -37,19 +37,19 @@ const LIST: Schema = Schema {
 /// The document's shape, from its top level.
 pub enum Document<'v> {
     /// The plugin configuration (`http` and `hosts`, or an HTTPRoute's `spec` keys, at the top).
-    Plugin(&'v Map<String, Value>),
+    Plugin(&'v Map<'v>),
     /// One whole object at the top, settings (`clusterName`, …) beside its keys.
-    Object(&'v Map<String, Value>),
+    Object(&'v Map<'v>),
     /// Several objects or specs: a JSON array (no settings) or a `List` (`items`, settings beside).
     List {
-        items: &'v [Value],
-        settings: Option<&'v Map<String, Value>>,
+        items: &'v [Value<'v>],
+        settings: Option<&'v Map<'v>>,
     },
 }
 
 /// What a document holds: a list (an array, or an object with `items`), a whole object (one with
 /// `kind`, `apiVersion` or `spec`), or the plugin configuration. Anything else is refused.
-pub fn document(value: &Value) -> ConfigResult<Document<'_>> {
+pub fn document<'v>(value: &'v Value<'v>) -> ConfigResult<Document<'v>> {
     if let Some(items) = value.as_array() {
         return Ok(Document::List {
             items,
@@ -81,7 +81,7 @@ pub enum Kind {
 }
 
 /// The kind of one item: its `kind`, or for a bare spec the keys it holds.
-fn kind_of(map: &Map<String, Value>) -> Kind {
+fn kind_of(map: &Map) -> Kind {
     match map.get("kind").and_then(Value::as_str) {
         Some("HTTPRoute") => Kind::HttpRoute,
         Some(_) => Kind::VirtualService,
@@ -96,7 +96,7 @@ fn kind_of(map: &Map<String, Value>) -> Kind {
 }
 
 /// A namespace name (an RFC 1123 label).
-pub fn namespace<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
+pub fn namespace<'v>(value: &'v Value<'v>, path: &JsonPath<'_>) -> ConfigResult<&'v str> {
     super::names::dns_label(value, path, "namespace")
 }
 
@@ -104,7 +104,7 @@ pub fn namespace<'v>(value: &'v Value, path: &JsonPath<'_>) -> ConfigResult<&'v 
 /// `defaults` names unnamed entries `<defaults>/http-<index>` (in lists, where `http-<index>`
 /// would repeat); `names` holds the entry names so far.
 pub fn spec(
-    spec: &Map<String, Value>,
+    spec: &Map,
     path: &JsonPath<'_>,
     settings: &Settings,
     context: &HostContext<'_>,
@@ -162,7 +162,7 @@ fn check_gateways(value: &Value, path: &JsonPath<'_>) -> ConfigResult<()> {
 /// One item of a list, or the document itself: a whole VirtualService, or its `spec`.
 /// `settings_keys` are the traffic-shift settings that may sit beside a whole object's keys.
 fn object(
-    map: &Map<String, Value>,
+    map: &Map,
     path: &JsonPath<'_>,
     settings: &Settings,
     settings_keys: &[&str],
@@ -229,7 +229,7 @@ fn object(
 }
 
 /// `kind` must say VirtualService, and `apiVersion` Istio's `networking.istio.io` (any version).
-fn check_kind(map: &Map<String, Value>, path: &JsonPath<'_>) -> ConfigResult<()> {
+fn check_kind(map: &Map, path: &JsonPath<'_>) -> ConfigResult<()> {
     if let Some(version) = map.get("apiVersion") {
         let at = path.key("apiVersion");
         let version = read::string(version, &at)?;
