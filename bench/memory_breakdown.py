@@ -18,11 +18,11 @@ import json
 import os
 import sys
 
-import envoylab
+from tools import envoylab
 
-from tools.soak.memory import wasm_memories
+from tools.envoylab.memory import rss_bytes, wasm_memories
 
-from . import envoys, listeners, load, plugin_configs, settings as bench_settings
+from . import envoys, listeners, load, settings as bench_settings
 
 MIB = 1 << 20
 VARIANTS = ("native", "noop", "shift", "shift-1", "shift-1000")
@@ -74,7 +74,7 @@ def compiled_code_bytes(pid: int) -> int:
 def read(envoy) -> dict:
     tcmalloc = json.loads(envoy.admin("/memory"))
     memories = sorted(wasm_memories(envoy.pid), reverse=True)
-    return {"rss": envoys.rss_bytes(envoy.pid), "allocated": int(tcmalloc["allocated"]),
+    return {"rss": rss_bytes(envoy.pid), "allocated": int(tcmalloc["allocated"]),
             "held_free": int(tcmalloc["heap_size"]) - int(tcmalloc["allocated"]),
             "code": compiled_code_bytes(envoy.pid), "wasm": memories}
 
@@ -94,8 +94,8 @@ def variants(module: str, compare_module: str) -> list:
     if compare_module:
         chosen.append(by_name["shift-cmp"])
         chosen.append(listeners.Variant("shift-1000-cmp", "BENCH_COMPARE_MODULE, 1,000 entries, last hit",
-                                        plugin_configs.authority(999),
-                                        (envoylab.wasm_filter(plugin_configs.authority_entries(1000),
+                                        envoylab.configs.authority(999),
+                                        (envoylab.wasm_filter(envoylab.configs.authority_entries(1000),
                                                               module=compare_module),),
                                         by_name["shift-1000"].route))
     return chosen
