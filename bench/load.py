@@ -4,6 +4,7 @@ Closed loop: wrk, the usual HTTP/1.1 generator, and cheap per request, so the pi
 saturates. Fixed rate: wrk cannot pace (wrk2 is not packaged), so h2load in HTTP/1.1 mode with --rps does,
 and its --log-file gives every request's latency, from which we take exact percentiles.
 """
+
 import dataclasses
 import os
 import re
@@ -34,8 +35,15 @@ def _url(port: int) -> str:
 
 def closed_loop(port: int, host: str, seconds: float, connections: int) -> Throughput:
     """wrk, one thread, `connections` keep-alive connections, as fast as answers come back."""
-    command = [require("wrk"), "-t1", "-c%d" % connections, "-d%ds" % max(1, round(seconds)),
-               "-H", "Host: " + host, _url(port)]
+    command = [
+        require("wrk"),
+        "-t1",
+        "-c%d" % connections,
+        "-d%ds" % max(1, round(seconds)),
+        "-H",
+        "Host: " + host,
+        _url(port),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
     if result.returncode != 0:
         raise LoadError("wrk failed (%d): %s%s" % (result.returncode, result.stdout, result.stderr))
@@ -61,8 +69,15 @@ def parse_h2load_log(text: str, target_rps: int, seconds: float) -> Latency:
     if not durations:
         raise LoadError("h2load logged no requests")
     durations.sort()
-    return Latency(target_rps, len(durations) / seconds, len(durations), bad, _percentile(durations, 0.50),
-                   _percentile(durations, 0.99), _percentile(durations, 0.999))
+    return Latency(
+        target_rps,
+        len(durations) / seconds,
+        len(durations),
+        bad,
+        _percentile(durations, 0.50),
+        _percentile(durations, 0.99),
+        _percentile(durations, 0.999),
+    )
 
 
 def fixed_rate(port: int, host: str, rate: int, seconds: float, clients: int) -> Latency:
@@ -72,8 +87,19 @@ def fixed_rate(port: int, host: str, rate: int, seconds: float, clients: int) ->
     workdir = tempfile.mkdtemp(prefix="bench-h2load-")
     log_path = os.path.join(workdir, "requests.tsv")
     duration = max(1, round(seconds))
-    command = [require("h2load"), "--h1", "-c%d" % clients, "--rps=%d" % per_client, "-D", str(duration),
-               "--warm-up-time=1", "--log-file=" + log_path, "-H", ":authority: " + host, _url(port)]
+    command = [
+        require("h2load"),
+        "--h1",
+        "-c%d" % clients,
+        "--rps=%d" % per_client,
+        "-D",
+        str(duration),
+        "--warm-up-time=1",
+        "--log-file=" + log_path,
+        "-H",
+        ":authority: " + host,
+        _url(port),
+    ]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 40)
         if result.returncode != 0:

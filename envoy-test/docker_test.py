@@ -3,10 +3,11 @@
 Brings up envoy-test/docker-compose.yaml (front Envoy with the built module; Bookinfo's productpage, details,
 reviews v1/v2/v3 and ratings from tools/bookinfo/), then for each stage swaps the plugin configuration live
 (ECDS from a watched file, see envoy.yaml; written and judged by tools/envoylab/ecds.py), sends requests for
-reviews:9080 and checks which version answered, then loads the product page and counts its stars: a 100% stage must send every request (and show every page)
-to its version, a split stage must land within 5 sigma of each weight. Logs are printed on failure; the stack
-is always removed. Exits 0 only if every stage passed.
+reviews:9080 and checks which version answered, then loads the product page and counts its stars: a 100% stage
+must send every request (and show every page) to its version, a split stage must land within 5 sigma of each
+weight. Logs are printed on failure; the stack is always removed. Exits 0 only if every stage passed.
 """
+
 import os
 import secrets
 import shutil
@@ -16,11 +17,11 @@ import sys
 import tempfile
 import time
 
-import local_envoy_image  # beside this file
-import local_python_image
-
 from tools import envoylab
 from tools.bookinfo.productpage import stars_shown
+
+import local_envoy_image  # beside this file
+import local_python_image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -61,6 +62,7 @@ def run(cmd, **kwargs) -> subprocess.CompletedProcess:
 
 
 # ---- Docker and the Envoy image -------------------------------------------------------------------------------
+
 
 def compose_command() -> list:
     """docker-compose v1 where installed (Debian's package), else the `docker compose` plugin."""
@@ -124,6 +126,7 @@ def python_image() -> str:
 
 # ---- The plugin configuration, delivered by ECDS --------------------------------------------------------------
 
+
 def write_plugin_config(folder: str, stage_file: str) -> None:
     """Render one stage into the ECDS file and rename it into place, the move Envoy's watch reacts to."""
     with open(stage_file) as stage:
@@ -131,6 +134,7 @@ def write_plugin_config(folder: str, stage_file: str) -> None:
 
 
 # ---- Talking to the stack -------------------------------------------------------------------------------------
+
 
 def healthy_clusters(envoy: envoylab.Admin) -> set:
     return {
@@ -154,8 +158,11 @@ def wait_ready(envoy: envoylab.Admin) -> None:
                 raise Failure("Envoy rejected the first plugin configuration: %s" % counters)
             ready = envoy.admin("/ready").strip() == "LIVE"
             missing = wanted - healthy_clusters(envoy)
-            state = "ready=%s, filter loads=%d, unhealthy=%s" % (ready, counters.get("config_reload", 0),
-                                                                 sorted(missing))
+            state = "ready=%s, filter loads=%d, unhealthy=%s" % (
+                ready,
+                counters.get("config_reload", 0),
+                sorted(missing),
+            )
             if ready and counters.get("config_reload", 0) >= 1 and not missing:
                 return
         except (RuntimeError, *envoylab.traffic.FAILURES) as error:
@@ -169,8 +176,10 @@ def swap_stage(envoy: envoylab.Admin, folder: str, stage_file: str) -> None:
     with open(stage_file) as stage:
         outcome = envoylab.ecds.push(envoy, folder, stage.read(), MODULE_IN_CONTAINER, timeout=SWAP_DEADLINE_S)
     if not outcome.accepted:
-        raise Failure("Envoy did not take %s: %s, counters moved %s" % (os.path.basename(stage_file),
-                                                                        outcome.verdict, outcome.moved))
+        raise Failure(
+            "Envoy did not take %s: %s, counters moved %s"
+            % (os.path.basename(stage_file), outcome.verdict, outcome.moved)
+        )
 
 
 def send_traffic(port: int, count: int) -> tuple:
@@ -213,8 +222,9 @@ def load_pages(port: int, count: int) -> tuple:
             continue
         stars = stars_shown(page)
         if "currently unavailable" in page or stars not in by_stars:
-            errors.append("product page showed %s%s" % (stars, ", something unavailable" if "unavailable" in page
-                                                        else ""))
+            errors.append(
+                "product page showed %s%s" % (stars, ", something unavailable" if "unavailable" in page else "")
+            )
         else:
             shown[by_stars[stars]] += 1
         if len(errors) >= MAX_ERRORS_PER_STAGE:
@@ -222,8 +232,9 @@ def load_pages(port: int, count: int) -> tuple:
     return shown, errors
 
 
-def run_stage(number: int, port: int, envoy: envoylab.Admin, page_port: int, folder: str, stage_file: str,
-              expected: dict) -> bool:
+def run_stage(
+    number: int, port: int, envoy: envoylab.Admin, page_port: int, folder: str, stage_file: str, expected: dict
+) -> bool:
     """The 5-sigma bound of a split stage is at most TOLERANCE wide; a 100% stage takes 1000 requests."""
     if number > 1:
         swap_stage(envoy, folder, stage_file)
@@ -233,13 +244,16 @@ def run_stage(number: int, port: int, envoy: envoylab.Admin, page_port: int, fol
     off, lines = envoylab.check_shares(answers, expected)
     shown, page_errors = load_pages(page_port, PAGES_PER_STAGE)
     errors += page_errors
-    pages_off, page_lines = envoylab.check_shares({STARS[v]: n for v, n in shown.items()},
-                                                  {STARS[v]: w for v, w in expected.items()})
+    pages_off, page_lines = envoylab.check_shares(
+        {STARS[v]: n for v, n in shown.items()}, {STARS[v]: w for v, w in expected.items()}
+    )
     lines += ["page" + line[1:] for line in page_lines]
     passed = not errors and not off and not pages_off
     sent = sum(answers.values()) + len(errors)
-    log("stage %d %s: %d of %d requests in %.1fs: %s" % (number, os.path.basename(stage_file), sent, count,
-                                                        time.monotonic() - started, "ok" if passed else "FAILED"))
+    log(
+        "stage %d %s: %d of %d requests in %.1fs: %s"
+        % (number, os.path.basename(stage_file), sent, count, time.monotonic() - started, "ok" if passed else "FAILED")
+    )
     for line in lines:
         print("    " + line, flush=True)
     for error in errors[:5]:
@@ -250,6 +264,7 @@ def run_stage(number: int, port: int, envoy: envoylab.Admin, page_port: int, fol
 
 
 # ---- The whole run --------------------------------------------------------------------------------------------
+
 
 def stage_files() -> list:
     folder = os.path.join(ROOT, "filter-config", "plugin")
@@ -273,8 +288,7 @@ def published_port(compose: list, service_port: int, service: str = "envoy") -> 
     out = run(compose + ["port", service, str(service_port)], capture_output=True, timeout=30)
     address = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     if out.returncode != 0 or not address.startswith("127.0.0.1:"):
-        raise Failure("%s port %d is not published on 127.0.0.1: %r %s" % (service, service_port, address,
-                                                                          out.stderr))
+        raise Failure("%s port %d is not published on 127.0.0.1: %r %s" % (service, service_port, address, out.stderr))
     return int(address.rsplit(":", 1)[1])
 
 
@@ -303,23 +317,37 @@ def main() -> int:
             raise Failure("no Docker daemon: run envoy-test/ci-docker.sh as root, or start Docker")
         files = stage_files()
         # Every compose call below parses the file, so every one needs the variables: set them for all.
-        os.environ.update(ENVOY_IMAGE=envoy_image(), BOOKINFO_IMAGE=python_image(),
-                          TRAFFIC_SHIFT_MODULE_DIR=module_folder(), PLUGIN_CONFIG_DIR=plugin_folder)
+        os.environ.update(
+            ENVOY_IMAGE=envoy_image(),
+            BOOKINFO_IMAGE=python_image(),
+            TRAFFIC_SHIFT_MODULE_DIR=module_folder(),
+            PLUGIN_CONFIG_DIR=plugin_folder,
+        )
         os.chmod(plugin_folder, 0o755)
         project = "traffic-shift-docker-test-" + secrets.token_hex(4)
-        compose = compose_command() + ["--project-directory", HERE, "-f", os.path.join(HERE, "docker-compose.yaml"),
-                                       "-p", project]
+        compose = compose_command() + [
+            "--project-directory",
+            HERE,
+            "-f",
+            os.path.join(HERE, "docker-compose.yaml"),
+            "-p",
+            project,
+        ]
         write_plugin_config(plugin_folder, files[0])
-        log("images %s and %s (Bookinfo), project %s" % (os.environ["ENVOY_IMAGE"], os.environ["BOOKINFO_IMAGE"],
-                                                         project))
+        log(
+            "images %s and %s (Bookinfo), project %s"
+            % (os.environ["ENVOY_IMAGE"], os.environ["BOOKINFO_IMAGE"], project)
+        )
         up = run(compose + ["up", "-d", "--no-build"], capture_output=True, timeout=300)
         if up.returncode != 0:
             raise Failure("compose up failed:\n" + up.stdout + up.stderr)
         port, envoy = published_port(compose, 10000), envoylab.Admin(published_port(compose, 9901))
         page_port = published_port(compose, 9080, service="productpage")
         wait_ready(envoy)
-        log("envoy ready on 127.0.0.1:%d (admin 127.0.0.1:%d) after %.1fs; Bookinfo: http://127.0.0.1:%d/productpage"
-            % (port, envoy.admin_port, time.monotonic() - started, page_port))
+        log(
+            "envoy ready on 127.0.0.1:%d (admin 127.0.0.1:%d) after %.1fs; Bookinfo: http://127.0.0.1:%d/productpage"
+            % (port, envoy.admin_port, time.monotonic() - started, page_port)
+        )
         for number, (path, (_, expected)) in enumerate(zip(files, STAGES), start=1):
             if run_stage(number, port, envoy, page_port, plugin_folder, path, expected):
                 passed += 1
@@ -334,8 +362,9 @@ def main() -> int:
         if compose:
             if failed:
                 dump_logs(compose)
-            down = run(compose + ["down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True,
-                       timeout=120)
+            down = run(
+                compose + ["down", "--volumes", "--remove-orphans", "--timeout", "5"], capture_output=True, timeout=120
+            )
             if down.returncode != 0:
                 log("error: compose down failed, containers may be left:\n" + down.stderr)
                 failed += 1

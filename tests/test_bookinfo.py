@@ -1,5 +1,6 @@
 """Our Bookinfo's own parts, without Envoy: the split page's reading of the filter's counter, the shares it
 draws, the product page's rendering of each reviews answer, and how the demo classes a page by its stars."""
+
 import json
 
 from tools.bookinfo import productpage, split
@@ -77,11 +78,24 @@ def test_a_failed_reviews_call_is_a_failed_page_not_one_without_stars():
     page = render((503, {}, None))
     assert "reviews are currently unavailable" in page and "reviews unavailable (HTTP 503)" in page
     assert productpage.stars_shown(page).startswith("failed")
-    no_ratings = render((200, {"x-version": "v3"}, {"reviews": [
-        {"reviewer": "R", "text": "t", "rating": {"error": "Ratings service is currently unavailable"}}]}))
-    assert productpage.stars_shown(no_ratings) == "no stars" and "Ratings service is currently unavailable" in no_ratings
+    no_ratings = render(
+        (
+            200,
+            {"x-version": "v3"},
+            {
+                "reviews": [
+                    {"reviewer": "R", "text": "t", "rating": {"error": "Ratings service is currently unavailable"}}
+                ]
+            },
+        )
+    )
+    assert (
+        productpage.stars_shown(no_ratings) == "no stars" and "Ratings service is currently unavailable" in no_ratings
+    )
 
 
 def test_pages_describe_counts_failures_apart():
-    assert pages.describe({"no stars": 3, "red": 2, "failed: HTTP 503": 1}) == \
-        "5 pages: 3 no stars, 0 black, 2 red, 1 failed"
+    assert (
+        pages.describe({"no stars": 3, "red": 2, "failed: HTTP 503": 1})
+        == "5 pages: 3 no stars, 0 black, 2 red, 1 failed"
+    )

@@ -1,5 +1,6 @@
 """`make apply` / `make run` read a plugin configuration as JSON, or as YAML the way users keep VirtualServices
 (tools/demo/config_file.py): one document is that object, several a list."""
+
 import json
 import os
 

@@ -1,8 +1,10 @@
 """The filter in a real Envoy 1.40 splits traffic by weight, sets the cluster header
 Envoy routes on, ignores what the client sends in it, and refuses bad configurations by name."""
+
 import pytest
 
 from tools import envoylab as lab
+
 from conftest import BOTH_SHELLS
 from shift_configs import SPLITS, assert_refused_naming, check_split, destination, shift
 
@@ -55,8 +57,11 @@ def test_request_counters_match_traffic(envoy_for):
 
 def test_custom_cluster_header(envoy_for):
     header = "x-my-cluster"
-    envoy = envoy_for(shift(SPLITS["50/50"], clusterHeader=header),
-                      routes=[lab.cluster_header_route(header)], echo_headers=(header, lab.CLUSTER_HEADER))
+    envoy = envoy_for(
+        shift(SPLITS["50/50"], clusterHeader=header),
+        routes=[lab.cluster_header_route(header)],
+        echo_headers=(header, lab.CLUSTER_HEADER),
+    )
     tally = check_split(envoy, SPLITS["50/50"], headers={header: lab.istio_cluster("v2")})
     assert tally.versions["v2"] == 0
     answer = lab.request(envoy.port, headers={lab.CLUSTER_HEADER: "sent-by-client"})
@@ -66,16 +71,18 @@ def test_custom_cluster_header(envoy_for):
 
 def test_custom_cluster_name_template(envoy_for):
     template = "{host}-{subset}"
-    envoy = envoy_for(shift(SPLITS["50/50"], host="reviews", clusterName=template),
-                      clusters=lab.clusters_named("reviews-{subset}"))
+    envoy = envoy_for(
+        shift(SPLITS["50/50"], host="reviews", clusterName=template), clusters=lab.clusters_named("reviews-{subset}")
+    )
     check_split(envoy, SPLITS["50/50"])
     check_forwarded_cluster_names(envoy, {"v1": "reviews-v1", "v3": "reviews-v3"})
 
 
 def test_tag_mode_routes_on_the_subset_header(envoy_for):
     config = shift(SPLITS["20/30/50"], clusterName="{subset}", clusterHeader=lab.TAG_HEADER)
-    envoy = envoy_for(config, routes=lab.tag_routes({v: v for v in lab.VERSIONS}),
-                      clusters=lab.clusters_named("{subset}"))
+    envoy = envoy_for(
+        config, routes=lab.tag_routes({v: v for v in lab.VERSIONS}), clusters=lab.clusters_named("{subset}")
+    )
     check_split(envoy, SPLITS["20/30/50"])
 
 
@@ -85,8 +92,10 @@ def test_split_holds_across_worker_threads(envoy_for):
 
 
 def test_per_route_opt_in(envoy_for):
-    routes = [lab.cluster_header_route(prefix="/reviews", name="shifted", shift=True),
-              lab.cluster_header_route(prefix="/", name="untouched")]
+    routes = [
+        lab.cluster_header_route(prefix="/reviews", name="shifted", shift=True),
+        lab.cluster_header_route(prefix="/", name="untouched"),
+    ]
     envoy = envoy_for(shift(SPLITS["50/50"]), routes=routes, filter_disabled=True)
     check_split(envoy, SPLITS["50/50"], path="/reviews/1")
     # Where the filter is off nothing sets the header: the client's own value routes, or nothing does.
@@ -111,7 +120,11 @@ BAD_CONFIGS = {
     "not JSON": ('{"http": [', "", ["JSON"]),
     "http not a list": ({"http": {}}, "http", []),
     "negative weight": (shift({"v1": 50, "v3": -5}), "http[0].route[1].weight", ["-5"]),
-    "missing host": ({"http": [{"route": [{"destination": {"subset": "v1"}}]}]}, "http[0].route[0].destination.host", []),
+    "missing host": (
+        {"http": [{"route": [{"destination": {"subset": "v1"}}]}]},
+        "http[0].route[0].destination.host",
+        [],
+    ),
     "unknown key": ({"http": [{"route": [{**destination("v1"), "wieght": 10}]}]}, "http[0].route[0].wieght", []),
     "all weights zero": (shift({"v1": 0, "v3": 0}), "http[0].route", []),
 }

@@ -1,4 +1,5 @@
 """The harness itself, against Envoy without the filter: if these fail, the e2e results mean nothing."""
+
 import collections
 
 import pytest
@@ -50,7 +51,7 @@ def test_bytes_header_values_go_on_the_wire(plain):
 
 def test_send_requests_is_bounded_by_time(plain):
     with pytest.raises(TimeoutError):
-        lab.send_requests(plain.port, 10 ** 9, time_limit=0.2)
+        lab.send_requests(plain.port, 10**9, time_limit=0.2)
 
 
 def test_stats_and_restart_keep_the_same_ports(plain):

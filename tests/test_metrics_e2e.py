@@ -6,6 +6,7 @@ destination, labelled entry/destination/host/subset, while plain /stats keeps th
 counts. A live configuration change that renames an entry starts new series and leaves the old ones as they
 were. The shipped filter-config/envoy/envoy.yaml gives the same labels.
 """
+
 import collections
 import json
 import os
@@ -14,9 +15,10 @@ import pytest
 import yaml
 
 from tools import envoylab as lab
-import istio_bootstrap
 from tools.envoylab.ports import free_port
 from tools.manifests import kit
+
+import istio_bootstrap
 from shift_configs import ISTIO_HOST, config, entry, split
 
 SPLIT = {"v1": 20, "v2": 30, "v3": 50}
@@ -53,7 +55,8 @@ def test_one_labelled_series_per_destination_counting_what_the_upstreams_saw(aft
     requests = [s for s in samples if s.name == METRICS.REQUESTS]
     assert all(list(s.labels) == METRICS.METRICS[METRICS.REQUESTS]["labels"] for s in requests)
     assert sorted((sorted(s.labels.items()), s.value) for s in requests) == sorted(
-        (sorted(labels(v).items()), upstreams[v]) for v in SPLIT)
+        (sorted(labels(v).items()), upstreams[v]) for v in SPLIT
+    )
     assert [(s.labels, s.value) for s in samples if s.name == METRICS.UNMATCHED] == [({}, 0)]
 
 
@@ -75,8 +78,9 @@ def test_plain_stats_still_carry_the_counts(after_split):
     for name, value in plain.items():
         rest, tags = METRICS.tags_of(name)
         by_labels[(rest, tuple(sorted(tags.items())))] = value
-    expected = {("wasmcustom.traffic_shift.requests_total", tuple(sorted(labels(v).items()))): upstreams[v]
-                for v in SPLIT}
+    expected = {
+        ("wasmcustom.traffic_shift.requests_total", tuple(sorted(labels(v).items()))): upstreams[v] for v in SPLIT
+    }
     expected[("wasmcustom.traffic_shift.unmatched_requests_total", ())] = 0
     assert by_labels == expected
 
@@ -84,8 +88,12 @@ def test_plain_stats_still_carry_the_counts(after_split):
 def test_our_label_names_are_not_envoys(after_split):
     """Envoy's default tags (envoy_cluster_name, envoy_response_code, ...) never take one of our names."""
     envoy = after_split[0]
-    theirs = {label for s in METRICS.parse_prometheus(envoy.admin("/stats/prometheus"))
-              if s.name not in METRICS.METRICS for label in s.labels}
+    theirs = {
+        label
+        for s in METRICS.parse_prometheus(envoy.admin("/stats/prometheus"))
+        if s.name not in METRICS.METRICS
+        for label in s.labels
+    }
     assert "envoy_cluster_name" in theirs  # the default tags are on
     assert theirs.isdisjoint(METRICS.TAGS)
 
@@ -106,8 +114,17 @@ def test_with_istios_bootstrap_our_mesh_settings_give_the_labels(module):
     series = {(frozenset(s.labels.items()), s.value) for s in samples if s.name == METRICS.REQUESTS}
     assert series == {
         (frozenset(labels("v1").items()), tally.versions["v1"]),
-        (frozenset({**labels("v3"), "destination": lab.istio_cluster("v3", cache), "host": cache,
-                    "cache": "default"}.items()), tally.versions["v3"]),
+        (
+            frozenset(
+                {
+                    **labels("v3"),
+                    "destination": lab.istio_cluster("v3", cache),
+                    "host": cache,
+                    "cache": "default",
+                }.items()
+            ),
+            tally.versions["v3"],
+        ),
     }
     assert [s.labels for s in samples if s.name == METRICS.UNMATCHED] == [{}]
 
@@ -162,8 +179,10 @@ def _on_free_ports(node, ports: dict):
     """The same config with every port_value moved to a free port (one new port per old one, so clusters
     still point at the listeners they named)."""
     if isinstance(node, dict):
-        return {key: ports.setdefault(value, free_port()) if key == "port_value" else _on_free_ports(value, ports)
-                for key, value in node.items()}
+        return {
+            key: ports.setdefault(value, free_port()) if key == "port_value" else _on_free_ports(value, ports)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_on_free_ports(item, ports) for item in node]
     return node
@@ -177,12 +196,27 @@ def test_the_shipped_standalone_envoy_yaml_exports_the_labels(module):
     host, port = stage.service()
     weights = {d["destination"]["subset"]: d["weight"] for d in stage.config["http"][0]["route"]}
     with lab.Envoy(_on_free_ports(shipped, {})) as envoy:
-        tally = lab.send_requests(envoy.ports["outbound"], 400, host="%s:%d" % (kit.short_host(host), port),
-                                  version_header=stage.config["responseHeader"])
-        series = {(frozenset(s.labels.items()), s.value) for s in METRICS.prometheus(envoy)
-                  if s.name == METRICS.REQUESTS}
+        tally = lab.send_requests(
+            envoy.ports["outbound"],
+            400,
+            host="%s:%d" % (kit.short_host(host), port),
+            version_header=stage.config["responseHeader"],
+        )
+        series = {
+            (frozenset(s.labels.items()), s.value) for s in METRICS.prometheus(envoy) if s.name == METRICS.REQUESTS
+        }
     assert tally.statuses == {200: 400}
-    assert series == {(frozenset({"entry": stage.config["http"][0]["name"],
-                                  "destination": lab.istio_cluster(subset, host, port),
-                                  "host": host, "subset": subset}.items()),
-                       tally.versions[lab.istio_cluster(subset, host, port)]) for subset in weights}
+    assert series == {
+        (
+            frozenset(
+                {
+                    "entry": stage.config["http"][0]["name"],
+                    "destination": lab.istio_cluster(subset, host, port),
+                    "host": host,
+                    "subset": subset,
+                }.items()
+            ),
+            tally.versions[lab.istio_cluster(subset, host, port)],
+        )
+        for subset in weights
+    }

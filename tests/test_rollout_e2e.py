@@ -1,11 +1,11 @@
 """Scheduled rollouts and the canary guard in real Envoys with two workers each, on both builds of the filter
 (the Wasm module and the native dynamic module: same configuration, same weights, gauges and log lines).
 
-The ramp: one configuration, pushed once, moves all-v1 -> 25% -> 50% -> 75% -> all-v3 by itself, one step
-every 4 s. Two separate Envoys run it side by side: the build under test and the Wasm build. Requests without a
-user key are judged per step (5 sigma; answers sent within EDGE of a step's instant are left out: timer lateness
-plus routing time); sticky users ask both Envoys in turn: none ever moves back to v1, and both Envoys give a user the same version at the same time
-(outside the same EDGE around each step).
+The ramp: one configuration, pushed once, moves all-v1 -> 25% -> 50% -> 75% -> all-v3 by itself, one step every
+4 s. Two separate Envoys run it side by side: the build under test and the Wasm build. Requests without a user
+key are judged per step (5 sigma; answers sent within EDGE of a step's instant are left out: timer lateness plus
+routing time); sticky users ask both Envoys in turn: none ever moves back to v1, and both Envoys give a user the
+same version at the same time (outside the same EDGE around each step).
 
 The guard: a rollout at 50% towards a v3 that answers 503, or whose port is closed, trips; after one more
 tick no request on either worker reaches v3 and none fails; the same configuration pushed again stays tripped,
@@ -13,8 +13,9 @@ a changed one starts over. The guard counts only what the upstream did: requests
 answer (a slow v3 it gives up on) are not counted, however many; and a rollout whose last step has been in
 force for its window plus bakeTime is no longer watched, so a failing v3 no longer trips it.
 """
-import concurrent.futures
+
 import collections
+import concurrent.futures
 import dataclasses
 import json
 import socket
@@ -25,8 +26,9 @@ import pytest
 
 from tools import envoylab as lab
 from tools.envoylab.rollout import TICK, next_second, rollout_entry, rollout_state, shares_at
-from load_shift import timeline
+
 from conftest import BOTH_SHELLS
+from load_shift import timeline
 from shift_configs import RESPONSE_HEADER, config
 from user_traffic import Pool, connections_by_worker
 
@@ -145,7 +147,7 @@ def test_sticky_users_never_move_back(ramp):
         back = {}
         for user, seen in path.items():
             versions = [v for _, v in seen]
-            if "v3" in versions and "v1" in versions[versions.index("v3"):]:
+            if "v3" in versions and "v1" in versions[versions.index("v3") :]:
                 back[user] = [(round(t, 3), v) for t, v in seen if v == "v3"][:2]
         assert not back, "%d users went back to v1, first v3 answers: %r" % (len(back), list(back.items())[:5])
         moved = sum(1 for seen in path.values() if seen[0][1] == "v1" and seen[-1][1] == "v3")
@@ -161,8 +163,9 @@ def test_two_envoys_give_each_user_the_same_version_at_the_same_time(ramp):
 
 
 def guarded(start: float) -> str:
-    return json.dumps(config(rollout_entry(start, [(0, 50), (3600, 100)], target=TARGET, start_weights=ALL_V1,
-                                           guard=GUARD)))
+    return json.dumps(
+        config(rollout_entry(start, [(0, 50), (3600, 100)], target=TARGET, start_weights=ALL_V1, guard=GUARD))
+    )
 
 
 def send_over(connections, n: int) -> collections.Counter:
@@ -239,8 +242,11 @@ def test_pushes_reuse_the_entrys_one_shared_key(module, shell, tmp_path):
         for push in range(1, PUSHES + 1):
             assert lab.ecds.push(envoy, watched, guarded(start - push), module, shell).accepted
         assert lab.ecds.push(envoy, watched, guarded(start - PUSHES), module, shell).accepted  # the same again
-        claims = [line.split("guard state in shared key ", 1)[1] for line in envoy.log().splitlines()
-                  if "guard state in shared key " in line]
+        claims = [
+            line.split("guard state in shared key ", 1)[1]
+            for line in envoy.log().splitlines()
+            if "guard state in shared key " in line
+        ]
         key = "traffic-shift/rollout/reviews"
         assert claims.count(key + " (created)") == 1, claims
         assert claims.count(key + " (taken over from the previous configuration)") == PUSHES, claims
@@ -260,15 +266,30 @@ def test_requests_the_client_resets_never_trip_the_guard(module, shell):
     with socket.socket() as black_hole:
         black_hole.bind(("127.0.0.1", 0))
         black_hole.listen(512)  # connections complete in the kernel; nothing ever reads or answers
-        plugin = config(rollout_entry(float(int(time.time()) - 1), [(0, 90), (3600, 100)], target=TARGET,
-                                      start_weights=ALL_V1, guard={**GUARD, "minRequests": 5}))
-        with lab.launch(plugin, module=module, shell=shell, concurrency=WORKERS, absent=("v3",),
-                        ports={"v3": black_hole.getsockname()[1]}) as envoy:
+        plugin = config(
+            rollout_entry(
+                float(int(time.time()) - 1),
+                [(0, 90), (3600, 100)],
+                target=TARGET,
+                start_weights=ALL_V1,
+                guard={**GUARD, "minRequests": 5},
+            )
+        )
+        with lab.launch(
+            plugin,
+            module=module,
+            shell=shell,
+            concurrency=WORKERS,
+            absent=("v3",),
+            ports={"v3": black_hole.getsockname()[1]},
+        ) as envoy:
+
             def one(_):
                 try:
                     return lab.request(envoy.port, timeout=0.05).status
                 except TimeoutError:  # socket.timeout is the same class
                     return "gave up"
+
             with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
                 outcomes = collections.Counter(pool.map(one, range(RESETS)))
             time.sleep(3 * TICK)  # every worker publishes what it counted
@@ -283,8 +304,15 @@ def test_a_finished_rollout_past_window_and_bake_time_no_longer_trips(module, sh
     """The last step took effect 8 s ago; window 5 s + bakeTime 1 s are over: v3 answering 503 to every
     request is no longer the guard's business (it would have rolled a finished rollout back)."""
     start = float(int(time.time()) - 10)
-    plugin = config(rollout_entry(start, [(0, 50), (2, 100)], target=TARGET, start_weights=ALL_V1,
-                                  guard={**GUARD, "minRequests": 5, "bakeTime": "1s"}))
+    plugin = config(
+        rollout_entry(
+            start,
+            [(0, 50), (2, 100)],
+            target=TARGET,
+            start_weights=ALL_V1,
+            guard={**GUARD, "minRequests": 5, "bakeTime": "1s"},
+        )
+    )
     with lab.launch(plugin, module=module, shell=shell, concurrency=WORKERS, statuses={"v3": 503}) as envoy:
         by_worker = connections_by_worker(envoy, per_worker=2)
         connections = [c for conns in by_worker.values() for c in conns]

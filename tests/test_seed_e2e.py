@@ -3,6 +3,7 @@ them), pasted as they are: read as `make apply` reads a YAML file, loaded into a
 carry only Istio's names (outbound|9080|<subset>|<service>.default.svc.cluster.local), with the default
 clusterName and nothing added. A wrong name would find no cluster and answer 503, so a 200 from the right
 version proves the name; requests whose authority names another host are not routed."""
+
 import json
 import os
 
@@ -10,8 +11,9 @@ import pytest
 
 from tools import REPO
 from tools import envoylab as lab
-from conftest import BOTH_SHELLS
 from tools.demo import config_file
+
+from conftest import BOTH_SHELLS
 from shift_configs import check_split
 
 pytestmark = BOTH_SHELLS

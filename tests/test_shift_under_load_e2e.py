@@ -11,12 +11,14 @@ within 5 sigma); the refused configuration must change nothing. No request may f
 The propagation times (rename -> in force) are printed, also without -s, and written with every stage's
 numbers to propagation.json in the test's tmp dir. There is no timing assertion beyond SETTLE.
 """
+
 import collections
 import json
 import statistics
 import time
 
 from tools import envoylab as lab
+
 from load_shift import clients_on_every_worker, destinations, judge_stage, settled_answers, timeline
 from shift_configs import config, entry, split
 
@@ -67,8 +69,9 @@ def run_scenario(module: str, watched_dir: str) -> dict:
             done = lab.ecds.push(envoy, watched_dir, text, module)
             swaps.append(done)
             hold_until = done.renamed + SETTLE + HOLD
-            while time.monotonic() < give_up and (time.monotonic() < hold_until or settled_answers(
-                    running, done.renamed, SETTLE) < wanted_sample(weights)):
+            while time.monotonic() < give_up and (
+                time.monotonic() < hold_until or settled_answers(running, done.renamed, SETTLE) < wanted_sample(weights)
+            ):
                 time.sleep(0.05)
         ended = time.monotonic()
         connections_at_end = lab.connections_per_worker(envoy)
@@ -79,18 +82,26 @@ def run_scenario(module: str, watched_dir: str) -> dict:
         counted = lab.metrics.requests(envoy, by=("subset",)) if envoy.running else {}
         log = envoy.log()
         envoy.close()
-    return {"pid": (pid, pid_at_end), "by_worker": by_worker, "answers": timeline(running + extra),
-            "connections": (connections, connections_at_end), "swaps": swaps, "ended": ended, "log": log,
-            "filter_counters": counted}
+    return {
+        "pid": (pid, pid_at_end),
+        "by_worker": by_worker,
+        "answers": timeline(running + extra),
+        "connections": (connections, connections_at_end),
+        "swaps": swaps,
+        "ended": ended,
+        "log": log,
+        "filter_counters": counted,
+    }
 
 
 def assert_verdict(name: str, done, accepted: bool, log: str):
     """Envoy's verdict on a swap, from its ECDS counters, and for a refusal the filter's own log line."""
     verdict = "accepted" if accepted else "rejected"
-    assert done.verdict == verdict, "%s: %s (%s), counters moved %r" % (
-        name, done.verdict, done.reason, done.moved)
-    assert done.moved == {"update_success": int(accepted), "update_rejected": int(not accepted),
-                          "update_failure": 0}, (name, done.moved)
+    assert done.verdict == verdict, "%s: %s (%s), counters moved %r" % (name, done.verdict, done.reason, done.moved)
+    assert done.moved == {"update_success": int(accepted), "update_rejected": int(not accepted), "update_failure": 0}, (
+        name,
+        done.moved,
+    )
     if not accepted:
         assert INVALID_REASON in done.reason, "%s: not the filter's reason: %r" % (name, done.reason)
         assert "traffic-shift: " + INVALID_REASON in log
@@ -127,14 +138,21 @@ def test_swaps_under_load_on_two_workers_never_fail_and_take_effect_within_settl
         old = destinations(serving[i - 1] if i else serving[0])
         following = destinations(serving[i + 1]) if i + 1 < len(serving) else set()
         judged = judge_stage(answers, starts[i], ends[i], old, destinations(serving[i]), following, SETTLE)
-        assert not judged["wrong"], "%s: answers the configuration does not explain (s after the rename, " \
-                                    "version): %r" % (name, judged["wrong"])
+        assert not judged["wrong"], (
+            "%s: answers the configuration does not explain (s after the rename, version): %r" % (name, judged["wrong"])
+        )
         settled = judged.pop("settled")
         assert sum(settled.values()) >= wanted_sample(serving[i]), "%s: too few answers: %r" % (name, settled)
         lab.assert_shares(settled, serving[i])
-        report.append({"stage": name, "verdict": swaps[i - 1].verdict if i else "initial",
-                       "ecds_ms": round(1000 * swaps[i - 1].seconds, 2) if i else None,
-                       **judged, "settled": dict(settled)})
+        report.append(
+            {
+                "stage": name,
+                "verdict": swaps[i - 1].verdict if i else "initial",
+                "ecds_ms": round(1000 * swaps[i - 1].seconds, 2) if i else None,
+                **judged,
+                "settled": dict(settled),
+            }
+        )
 
     # The filter's own counters kept counting across the swaps, on both workers: one per answer.
     seen = collections.Counter(a for _, a in answers)
@@ -142,10 +160,20 @@ def test_swaps_under_load_on_two_workers_never_fail_and_take_effect_within_settl
     assert {k: v for k, v in run["filter_counters"].items() if v} == expected, (run["filter_counters"], seen)
 
     in_force = [r["in_force_ms"] for r in report if r["verdict"] == "accepted"]
-    summary = ("shift under load: %d requests over %d connections on %d workers, 0 failed; %d swaps (%d refused, "
-               "previous config kept); rename -> in force: max %.1f ms, median %.1f ms (%s)" % (
-                   len(answers), WORKERS * PER_WORKER, WORKERS, len(swaps), len(swaps) - len(in_force),
-                   max(in_force), statistics.median(in_force), ", ".join("%.1f" % ms for ms in in_force)))
+    summary = (
+        "shift under load: %d requests over %d connections on %d workers, 0 failed; %d swaps (%d refused, "
+        "previous config kept); rename -> in force: max %.1f ms, median %.1f ms (%s)"
+        % (
+            len(answers),
+            WORKERS * PER_WORKER,
+            WORKERS,
+            len(swaps),
+            len(swaps) - len(in_force),
+            max(in_force),
+            statistics.median(in_force),
+            ", ".join("%.1f" % ms for ms in in_force),
+        )
+    )
     (tmp_path / "propagation.json").write_text(json.dumps({"summary": summary, "stages": report}, indent=2))
     with capsys.disabled():
         print("\n" + summary)

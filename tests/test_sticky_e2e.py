@@ -5,15 +5,17 @@ destination across requests, connections, worker threads and restarts; across ma
 weights; and when one destination's weight grows, no user leaves it. Without the key the choice is random.
 Every test runs once for a header key and once for a cookie key.
 """
+
 import collections
 import dataclasses
 
 import pytest
 
 from tools import envoylab as lab
+
+from conftest import BOTH_SHELLS
 from shift_configs import RESPONSE_HEADER, config, entry, split
 from user_traffic import Pool, connections_by_worker, destinations, only_destination
-from conftest import BOTH_SHELLS
 
 pytestmark = BOTH_SHELLS
 
@@ -36,10 +38,15 @@ class StickyKey:
 
 
 KEYS = {
-    "header": StickyKey({"header": "x-user-id"}, {"v1": 50, "v3": 50}, {"v1": 20, "v3": 80},
-                        lambda user, round_: {"x-user-id": user}),
-    "cookie": StickyKey({"cookie": "user"}, {"v1": 20, "v2": 30, "v3": 50}, {"v1": 8, "v2": 12, "v3": 80},
-                        lambda user, round_: {"cookie": COOKIE_FRAMES[round_ % len(COOKIE_FRAMES)] % user}),
+    "header": StickyKey(
+        {"header": "x-user-id"}, {"v1": 50, "v3": 50}, {"v1": 20, "v3": 80}, lambda user, round_: {"x-user-id": user}
+    ),
+    "cookie": StickyKey(
+        {"cookie": "user"},
+        {"v1": 20, "v2": 30, "v3": 50},
+        {"v1": 8, "v2": 12, "v3": 80},
+        lambda user, round_: {"cookie": COOKIE_FRAMES[round_ % len(COOKIE_FRAMES)] % user},
+    ),
 }
 
 

@@ -7,13 +7,14 @@ The new configuration is renamed into that Envoy's watched ECDS directory (.run/
 counters then say whether it accepted or refused it (a refused configuration leaves the previous one
 serving). Exit status 0 if accepted, 1 if refused, 2 if there is nothing to apply to.
 """
+
 import collections
 import os
 import sys
 
-from tools import envoylab
-
 import yaml
+
+from tools import envoylab
 
 from . import config_file, display, state
 
@@ -34,8 +35,11 @@ def _sample(port: int) -> str:
 def main(args) -> int:
     running = state.load()
     if not running:
-        print("apply: no Envoy from `make run` is running (%s); start one with `make run CONFIG=…`"
-              % os.path.relpath(state.STATE_FILE), file=sys.stderr)
+        print(
+            "apply: no Envoy from `make run` is running (%s); start one with `make run CONFIG=…`"
+            % os.path.relpath(state.STATE_FILE),
+            file=sys.stderr,
+        )
         return 2
     if not os.path.isfile(args.config):
         print("apply: no such file: %s" % args.config, file=sys.stderr)
@@ -50,8 +54,10 @@ def main(args) -> int:
     if outcome.accepted:
         running["serving"] = args.config
         state.save(running)
-        print("accepted in %.0f ms: the same Envoy (pid %d, not restarted) now serves %s"
-              % (1000 * outcome.seconds, running["pid"], args.config))
+        print(
+            "accepted in %.0f ms: the same Envoy (pid %d, not restarted) now serves %s"
+            % (1000 * outcome.seconds, running["pid"], args.config)
+        )
         print(_sample(running["port"]))
         return 0
     print("REFUSED by Envoy (%s): %s\nstill serving %s" % (outcome.verdict, outcome.reason, running["serving"]))

@@ -20,8 +20,12 @@ def bookinfo_options(bookinfo: dict, ports: dict = None) -> dict:
         # Host "details", "details:9080", "details.default.svc.cluster.local:9080", …
         route["match"]["headers"] = [{"name": ":authority", "string_match": {"prefix": service}}]
         routes.append(route)
-    return {"ports": ports, "absent": envoylab.VERSIONS, "routes": routes + [envoylab.cluster_header_route()],
-            "clusters": {**envoylab.ecds.CLUSTERS, **{s: s for s in BOOKINFO_SERVICES}}}
+    return {
+        "ports": ports,
+        "absent": envoylab.VERSIONS,
+        "routes": routes + [envoylab.cluster_header_route()],
+        "clusters": {**envoylab.ecds.CLUSTERS, **{s: s for s in BOOKINFO_SERVICES}},
+    }
 
 
 def start(watched_dir: str, first_config: str, module: str, bookinfo: dict, ports: dict):

@@ -25,8 +25,11 @@ class PageClient(envoylab.PacedClient):
 
 
 def describe(counts: dict) -> str:
-    """"12 pages: 6 no stars, 0 black, 6 red (+ n failed)"."""
+    """ "12 pages: 6 no stars, 0 black, 6 red (+ n failed)"."""
     shown = sum(counts.get(c, 0) for c in CLASSES)
     failed = sum(n for c, n in counts.items() if c.startswith("failed"))
-    return "%d pages: %s%s" % (shown, ", ".join("%d %s" % (counts.get(c, 0), c) for c in CLASSES),
-                               ", %d failed" % failed if failed else "")
+    return "%d pages: %s%s" % (
+        shown,
+        ", ".join("%d %s" % (counts.get(c, 0), c) for c in CLASSES),
+        ", %d failed" % failed if failed else "",
+    )

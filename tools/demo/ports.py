@@ -1,4 +1,5 @@
 """The ports `make run` and `make demo` open: each wanted port if it is free, else a free one, said aloud."""
+
 import socket
 
 from tools.envoylab.ports import free_port

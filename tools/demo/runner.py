@@ -9,6 +9,7 @@ With `pages` (a pages.PageClient loading Bookinfo's product page), each stage al
 showed. With `pause`, it is called between stages (PACE=manual: wait for Enter), and the next stage's window
 starts when it returns.
 """
+
 import collections
 import time
 
@@ -19,8 +20,7 @@ from . import stages as stages_mod
 SETTLE = 0.25
 
 
-def run(envoy, watched_dir: str, module: str, stages: list, client, display, duration: float, pages=None,
-        pause=None):
+def run(envoy, watched_dir: str, module: str, stages: list, client, display, duration: float, pages=None, pause=None):
     """Yields one result dict per stage as it ends (see summary.py); starts `client` (and `pages`) once the
     first stage is applied, so no request meets the empty configuration Envoy starts with."""
     serving, weights = "nothing (no stage applied yet)", None
@@ -44,8 +44,14 @@ def run(envoy, watched_dir: str, module: str, stages: list, client, display, dur
             filter_counts = counted_by_filter()
         except KeyboardInterrupt:  # report the stage so far, then let the caller clean up
             end, interrupted = time.monotonic(), True
-        result = _result(stage, outcome, serving, weights, client.answers_between(started, end),
-                         client.answers_between(counted_from, end))
+        result = _result(
+            stage,
+            outcome,
+            serving,
+            weights,
+            client.answers_between(started, end),
+            client.answers_between(counted_from, end),
+        )
         result["filter_counts"] = filter_counts  # {subset: n}, the filter's count of the settled window
         result["envoy_pid"] = envoy.pid if envoy.running else None  # the same process all along?
         result["interrupted"] = interrupted
@@ -72,8 +78,9 @@ def _since(envoy, baseline: collections.Counter):
     return lambda: dict(filter_requests(envoy) - baseline)
 
 
-def _show_each_second(client, display, stage, index: int, total: int, started: float, end: float, counted_by_filter,
-                      pages=None):
+def _show_each_second(
+    client, display, stage, index: int, total: int, started: float, end: float, counted_by_filter, pages=None
+):
     while time.monotonic() < end:
         time.sleep(min(1.0, max(0.0, end - time.monotonic())))
         now = time.monotonic()
@@ -94,7 +101,8 @@ def _result(stage, outcome, serving: str, weights, answers: list, counted: list)
         "verdict": outcome.verdict,
         "reason": outcome.reason,
         "apply_ms": round(1000 * outcome.seconds, 1),
-        "applied": ("applied live in %.0f ms" % (1000 * outcome.seconds)) if outcome.accepted
+        "applied": ("applied live in %.0f ms" % (1000 * outcome.seconds))
+        if outcome.accepted
         else "refused (%s), still serving %s" % (outcome.verdict, serving),
         "serving": serving,  # the stage whose configuration answered during this window
         "expected_weights": weights,

@@ -1,5 +1,6 @@
 """Where `make run` leaves word of its Envoy (.run/state.json) so `make apply` in another terminal can find it:
 its pid, ports and log (read through envoylab.Admin), the module and the configuration it serves."""
+
 import json
 import os
 

@@ -101,17 +101,39 @@ Statistics (shares.py)
     assert_shares(counts_or_tally, weights, *, sigmas=5.0)  (5-sigma per destination; share 0 = exactly 0)
     check_shares(...) -> (destinations off their share, one line per destination): the same, without raising
 """
-from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, SERVICE_TEMPLATE, TAG_HEADER, VERSIONS,
-                        cluster_header_route,
-                        cluster_route, clusters_named, http_listener, istio_cluster, module_path, render_bootstrap,
-                        reviews_body, tag_routes, to_yaml, wasm_filter)
-# The native build (dynamic module): its filter, its cluster specifier, where it is.
-from .bootstrap import (NATIVE_MODULE_NAME, SHELLS, cluster_specifier_action, cluster_specifier_route,
-                        dynamic_module_filter, native_module_dir, shift_filter)
+
 from . import configs, ecds, loadgen, metrics, rollout
+
+# The native build (dynamic module): its filter, its cluster specifier, where it is.
+from .bootstrap import (
+    CLUSTER_HEADER,
+    FILTER_NAME,
+    ISTIO_TEMPLATE,
+    NATIVE_MODULE_NAME,
+    SERVICE_TEMPLATE,
+    SHELLS,
+    TAG_HEADER,
+    VERSIONS,
+    cluster_header_route,
+    cluster_route,
+    cluster_specifier_action,
+    cluster_specifier_route,
+    clusters_named,
+    dynamic_module_filter,
+    http_listener,
+    istio_cluster,
+    module_path,
+    native_module_dir,
+    render_bootstrap,
+    reviews_body,
+    shift_filter,
+    tag_routes,
+    to_yaml,
+    wasm_filter,
+)
 from .launch import launch, start_retrying
-from .paced import PacedClient
 from .memory import rss_bytes, wasm_memories
+from .paced import PacedClient
 from .process import Admin, Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
 from .shares import assert_shares, check_shares, normalise, sample_size
 from .traffic import Connection, Response, Tally, request, send_requests

@@ -31,8 +31,16 @@ def authority(i: int) -> str:
 def authority_entries(n: int) -> dict:
     """n entries, entry i applying only to authority svc-<i> and splitting 50/50 between v1 and v3; send
     requests to authority(n - 1) for the last one."""
-    return {"http": [{"name": "svc-%d" % i, "match": [{"authority": {"exact": authority(i)}}],
-                      "route": split({"v1": 50, "v3": 50})} for i in range(n)]}
+    return {
+        "http": [
+            {
+                "name": "svc-%d" % i,
+                "match": [{"authority": {"exact": authority(i)}}],
+                "route": split({"v1": 50, "v3": 50}),
+            }
+            for i in range(n)
+        ]
+    }
 
 
 def realistic() -> dict:

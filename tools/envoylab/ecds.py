@@ -42,6 +42,7 @@ _REASON_MARKERS = ("invalid configuration", "config update rejected", "config up
 
 # -- the watched directory ----------------------------------------------------------------------------------------
 
+
 def http_filter(watched_dir: str, shell: str = "wasm") -> dict:
     """The HTTP filter entry that takes its configuration from the watched directory (no default config:
     the listener waits for the first resource, which write_resource puts there before Envoy starts)."""
@@ -89,6 +90,7 @@ def write_resource(watched_dir: str, plugin_config: str, module: str, shell: str
 
 # -- Envoy's verdict ----------------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class Outcome:
     verdict: str  # accepted | rejected | unreadable | no reaction
@@ -106,7 +108,7 @@ def counters(envoy) -> dict:
     """The ECDS counters of the traffic-shift filter, short names (update_success, ...); envoy: anything
     with stats(), e.g. an envoylab.Envoy or an envoylab.Admin."""
     stats = envoy.stats("^" + STATS_PREFIX.replace(".", r"\."))
-    return {name[len(STATS_PREFIX):]: value for name, value in stats.items() if isinstance(value, int)}
+    return {name[len(STATS_PREFIX) :]: value for name, value in stats.items() if isinstance(value, int)}
 
 
 def wait_outcome(envoy, before: dict, started: float, log_offset: int, timeout: float = 10.0) -> Outcome:
@@ -122,8 +124,9 @@ def wait_outcome(envoy, before: dict, started: float, log_offset: int, timeout: 
                     reason = "" if verdict == "accepted" else refusal_reason(envoy, log_offset)
                     return Outcome(verdict, elapsed, reason)
         if time.monotonic() > deadline:
-            return Outcome("no reaction", time.monotonic() - started,
-                           "Envoy did not read the new file within %.0fs" % timeout)
+            return Outcome(
+                "no reaction", time.monotonic() - started, "Envoy did not read the new file within %.0fs" % timeout
+            )
         time.sleep(0.005)
 
 
@@ -147,7 +150,9 @@ def _message(line: str) -> str:
     return message.strip()
 
 
-def push(envoy, watched_dir: str, plugin_config: str, module: str, shell: str = "wasm", timeout: float = 10.0) -> Outcome:
+def push(
+    envoy, watched_dir: str, plugin_config: str, module: str, shell: str = "wasm", timeout: float = 10.0
+) -> Outcome:
     """Write a new configuration into the watched directory and wait (at most `timeout` s) for Envoy's verdict."""
     before, log_offset = counters(envoy), len(envoy.log())
     renamed = time.monotonic()
@@ -161,6 +166,7 @@ def push(envoy, watched_dir: str, plugin_config: str, module: str, shell: str = 
 
 # -- an Envoy fed over ECDS ---------------------------------------------------------------------------------------
 
+
 def bootstrap(watched_dir: str, shell: str = "wasm", **render_options) -> dict:
     """envoylab's bootstrap with the filter (the build `shell`) fed from the watched directory; clusters default
     to CLUSTERS. render_options go to render_bootstrap (e.g. statuses={"v3": 500}, absent=("v3",))."""
@@ -170,11 +176,22 @@ def bootstrap(watched_dir: str, shell: str = "wasm", **render_options) -> dict:
     return config
 
 
-def launch(watched_dir: str, first_config: str, module: str, *, shell: str = "wasm", concurrency: int = 1,
-           attempts: int = 3, **render_options):
+def launch(
+    watched_dir: str,
+    first_config: str,
+    module: str,
+    *,
+    shell: str = "wasm",
+    concurrency: int = 1,
+    attempts: int = 3,
+    **render_options,
+):
     """Put `first_config` in the watched directory and start Envoy on it; returns a ready envoylab.Envoy.
     Free ports are picked again if another process took one meanwhile (ports given in render_options are not)."""
     os.makedirs(watched_dir, exist_ok=True)
     write_resource(watched_dir, first_config, module, shell)
-    return start_retrying(lambda: bootstrap(watched_dir, shell, **render_options), concurrency=concurrency,
-                          attempts=1 if render_options.get("ports") else attempts)
+    return start_retrying(
+        lambda: bootstrap(watched_dir, shell, **render_options),
+        concurrency=concurrency,
+        attempts=1 if render_options.get("ports") else attempts,
+    )

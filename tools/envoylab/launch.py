@@ -22,10 +22,21 @@ def start_retrying(render, *, attempts: int = 3, **envoy_options) -> Envoy:
     raise AssertionError("unreachable")
 
 
-def launch(plugin_config=None, *, concurrency: int = 1, ready_timeout: float = 30.0, attempts: int = 3,
-           envoy_options: dict = None, **render_options) -> Envoy:
+def launch(
+    plugin_config=None,
+    *,
+    concurrency: int = 1,
+    ready_timeout: float = 30.0,
+    attempts: int = 3,
+    envoy_options: dict = None,
+    **render_options,
+) -> Envoy:
     """A started Envoy for render_bootstrap(plugin_config, **render_options); stop it with close() or `with`.
     Ports given in render_options are not picked again: a clash with them fails at once."""
-    return start_retrying(lambda: render_bootstrap(plugin_config, **render_options),
-                          attempts=1 if "ports" in render_options else attempts, concurrency=concurrency,
-                          ready_timeout=ready_timeout, **(envoy_options or {}))
+    return start_retrying(
+        lambda: render_bootstrap(plugin_config, **render_options),
+        attempts=1 if "ports" in render_options else attempts,
+        concurrency=concurrency,
+        ready_timeout=ready_timeout,
+        **(envoy_options or {}),
+    )

@@ -33,6 +33,11 @@ def wasm_memories(pid: int) -> list:
                 mappings.append(current)
             elif line.startswith("Rss:") and current is not None:
                 current[3] = int(line.split()[1]) * 1024
-    return [(before[1] - before[0], before[3]) for before, guard in zip(mappings, mappings[1:])
-            if guard[2] == "---p" and guard[1] - guard[0] >= GUARD_MIN and before[1] == guard[0]
-            and before[2].startswith("rw")]
+    return [
+        (before[1] - before[0], before[3])
+        for before, guard in zip(mappings, mappings[1:])
+        if guard[2] == "---p"
+        and guard[1] - guard[0] >= GUARD_MIN
+        and before[1] == guard[0]
+        and before[2].startswith("rw")
+    ]

@@ -5,6 +5,7 @@ can show exactly what Envoy said. Every Envoy started here is stopped at interpr
 with the process that started it even if that process is killed. That parent-death signal follows the
 *thread* that spawned Envoy: start Envoy from a thread that outlives it (normally the main thread).
 """
+
 import atexit
 import ctypes
 import json
@@ -41,6 +42,7 @@ def envoy_binary() -> str:
 
 def _native_module_dir() -> str:
     from .bootstrap import native_module_dir  # bootstrap imports nothing from here: no cycle
+
     return native_module_dir()
 
 
@@ -55,8 +57,11 @@ def _die_with_parent():
 def _ports_of(bootstrap: dict):
     def port(address):
         return address["socket_address"]["port_value"]
+
     admin = port(bootstrap["admin"]["address"])
-    listeners = {one["name"]: port(one["address"]) for one in bootstrap.get("static_resources", {}).get("listeners", [])}
+    listeners = {
+        one["name"]: port(one["address"]) for one in bootstrap.get("static_resources", {}).get("listeners", [])
+    }
     return admin, listeners
 
 
@@ -107,10 +112,19 @@ class Envoy(Admin):
     Attributes once started: pid, admin_port, port (the "front" listener), ports ({listener name: port}).
     """
 
-    def __init__(self, bootstrap, *, concurrency: int = 1, ready_timeout: float = 30.0, log_level: str = "info",
-                 envoy: str = None, extra_args=()):
+    def __init__(
+        self,
+        bootstrap,
+        *,
+        concurrency: int = 1,
+        ready_timeout: float = 30.0,
+        log_level: str = "info",
+        envoy: str = None,
+        extra_args=(),
+    ):
         if isinstance(bootstrap, str):
             import yaml  # YAML is a superset of JSON: one parser for both
+
             self.bootstrap_text, parsed, suffix = bootstrap, yaml.safe_load(bootstrap), ".yaml"
         else:
             self.bootstrap_text, parsed, suffix = json.dumps(bootstrap, indent=1), bootstrap, ".json"
@@ -144,14 +158,29 @@ class Envoy(Admin):
         """Start the process without waiting for readiness (start() waits)."""
         if self.running:
             raise RuntimeError("envoy already running (pid %d)" % self.pid)
-        command = [self.envoy, "-c", self.config_path, "--base-id", str(random.randint(1, 1 << 20)),
-                   "--concurrency", str(self.concurrency), "--log-level", self.log_level] + self.extra_args
+        command = [
+            self.envoy,
+            "-c",
+            self.config_path,
+            "--base-id",
+            str(random.randint(1, 1 << 20)),
+            "--concurrency",
+            str(self.concurrency),
+            "--log-level",
+            self.log_level,
+        ] + self.extra_args
         # Where Envoy finds the native build of the filter (a dynamic module), unless the caller chose.
         env = dict(os.environ)
         env.setdefault("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", _native_module_dir())
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            preexec_fn=_die_with_parent, env=env)
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                env=env,
+            )
         self.returncode = None
         _running.append(self)
         return self

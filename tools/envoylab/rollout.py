@@ -21,8 +21,17 @@ def next_second(lead: float) -> float:
     return float(math.ceil(time.time() + lead))
 
 
-def rollout_entry(start: float, steps, *, target: dict, start_weights: dict, guard: dict = None,
-                  sticky: dict = None, name: str = "reviews", duration: str = None) -> dict:
+def rollout_entry(
+    start: float,
+    steps,
+    *,
+    target: dict,
+    start_weights: dict,
+    guard: dict = None,
+    sticky: dict = None,
+    name: str = "reviews",
+    duration: str = None,
+) -> dict:
     """An http entry ramping from `start_weights` to `target` (same subsets, same order).
     steps: [(seconds after start, progress)], or a number of equal steps with `duration`."""
     rollout = {"from": [start_weights[subset] for subset in target], "start": rfc3339(start)}
@@ -41,20 +50,27 @@ def rollout_entry(start: float, steps, *, target: dict, start_weights: dict, gua
 def shares_at(progress: int, start_weights: dict, target: dict) -> dict:
     """The shares in force at `progress` (what the filter computes, before its rounding to ppm)."""
     f_total, t_total = sum(start_weights.values()), sum(target.values())
-    return {s: start_weights[s] / f_total + (target[s] / t_total - start_weights[s] / f_total) * progress / 100
-            for s in target}
+    return {
+        s: start_weights[s] / f_total + (target[s] / t_total - start_weights[s] / f_total) * progress / 100
+        for s in target
+    }
 
 
 def rollout_state(envoy, entry: str = "reviews") -> dict:
     """What an Envoy's /stats/prometheus says of a rollout entry: progress (0-100), tripped (0/1), and per
     destination (cluster name) the share in force (ppm) and the guard's failure count."""
+
     def of(name: str, by=("entry", "destination")) -> dict:
-        return {key[1:] if len(key) > 1 else (): n for key, n in metrics.summed(envoy, name, by).items()
-                if key[0] == entry}
+        return {
+            key[1:] if len(key) > 1 else (): n for key, n in metrics.summed(envoy, name, by).items() if key[0] == entry
+        }
 
     def one(name: str) -> int:
         return of(name, ("entry",)).get((), 0)
 
-    return {"progress": one("traffic_shift_rollout_progress_percent"), "tripped": one("traffic_shift_rollout_tripped"),
-            "share": {key[0]: n for key, n in of("traffic_shift_rollout_share_ppm").items()},
-            "errors": {key[0]: n for key, n in of("traffic_shift_rollout_errors_total").items()}}
+    return {
+        "progress": one("traffic_shift_rollout_progress_percent"),
+        "tripped": one("traffic_shift_rollout_tripped"),
+        "share": {key[0]: n for key, n in of("traffic_shift_rollout_share_ppm").items()},
+        "errors": {key[0]: n for key, n in of("traffic_shift_rollout_errors_total").items()},
+    }

@@ -5,6 +5,7 @@ sigmas * sqrt(n p (1-p)). A share of 0 must get exactly 0 hits, a share of 1 exa
 gRPC's weighted-routing tests: n = p(1-p) * sigmas^2 / tol^2 + 1000, so a bound of `tol` (absolute share)
 holds at 5 sigma and a correct filter fails about once in 1.7 million checks.
 """
+
 import math
 
 
@@ -21,7 +22,7 @@ def sample_size(p, tol: float = 0.05, sigmas: float = 5.0) -> int:
     {destination: weight} dict: then the share nearest 1/2 (the widest) decides."""
     if isinstance(p, dict):
         p = min(normalise(p).values(), key=lambda share: abs(share - 0.5))
-    return math.ceil(p * (1 - p) * sigmas ** 2 / tol ** 2) + 1000
+    return math.ceil(p * (1 - p) * sigmas**2 / tol**2) + 1000
 
 
 def check_shares(counts, weights: dict, *, sigmas: float = 5.0) -> tuple:
@@ -40,8 +41,10 @@ def check_shares(counts, weights: dict, *, sigmas: float = 5.0) -> tuple:
         off = abs(hits - n * p) > bound or (p == 0 and hits) or (p == 1 and hits != n)
         if off:
             problems.append(dest)
-        rows.append("  %-*s  expected %6.2f%%  got %6d (%6.2f%%)  allowed ±%-4.0f %s"
-                    % (width, dest, 100 * p, hits, 100 * hits / n if n else 0, bound, "OFF" if off else "ok"))
+        rows.append(
+            "  %-*s  expected %6.2f%%  got %6d (%6.2f%%)  allowed ±%-4.0f %s"
+            % (width, dest, 100 * p, hits, 100 * hits / n if n else 0, bound, "OFF" if off else "ok")
+        )
     return (problems if n else ["no traffic"]), rows
 
 

@@ -49,8 +49,9 @@ class Connection:
         """The client side's port while open (a new value means a new connection), else None."""
         return self.conn.sock.getsockname()[1] if self.conn.sock else None
 
-    def send(self, headers=None, *, path: str = PATH, method: str = "GET", host: str = HOST,
-             body: bytes = None) -> Response:
+    def send(
+        self, headers=None, *, path: str = PATH, method: str = "GET", host: str = HOST, body: bytes = None
+    ) -> Response:
         """headers: dict or [(name, value)], values str or bytes."""
         request = (method, path, host, _items(headers), body)
         try:
@@ -85,16 +86,34 @@ class Connection:
         self.close()
 
 
-def request(port: int, *, path: str = PATH, method: str = "GET", host: str = HOST, headers=None,
-            body: bytes = None, timeout: float = 5.0) -> Response:
+def request(
+    port: int,
+    *,
+    path: str = PATH,
+    method: str = "GET",
+    host: str = HOST,
+    headers=None,
+    body: bytes = None,
+    timeout: float = 5.0,
+) -> Response:
     """One request on a fresh connection. headers: dict or [(name, value)], values str or bytes."""
     with Connection(port, timeout) as connection:
         return connection.send(headers, path=path, method=method, host=host, body=body)
 
 
-def send_requests(port: int, n: int, *, path: str = PATH, method: str = "GET", host: str = HOST, headers=None,
-                  body: bytes = None, connections: int = 1, time_limit: float = 60.0,
-                  version_header: str = VERSION_HEADER) -> Tally:
+def send_requests(
+    port: int,
+    n: int,
+    *,
+    path: str = PATH,
+    method: str = "GET",
+    host: str = HOST,
+    headers=None,
+    body: bytes = None,
+    connections: int = 1,
+    time_limit: float = 60.0,
+    version_header: str = VERSION_HEADER,
+) -> Tally:
     """n requests round-robin over `connections` keep-alive connections. Raises TimeoutError (with the partial
     tally as its second argument) if they take longer than time_limit seconds."""
     headers = _items(headers)

@@ -14,6 +14,7 @@ Layout under filter-config/istio/ambient/ (filter-config/README.md, "Ambient mod
 
 envoy_routes() turns that HTTPRoute into the Envoy routes a waypoint gets from it, for the end-to-end test.
 """
+
 from tools.manifests import gateway_yaml, kit, wasmplugin_yaml
 from tools.manifests.render import fill, header, yaml_block
 
@@ -153,7 +154,7 @@ $header#
 
 
 def _service(stages: list) -> tuple:
-    (host, port), = {stage.service() for stage in stages}
+    ((host, port),) = {stage.service() for stage in stages}
     return kit.short_host(host), port
 
 
@@ -163,24 +164,39 @@ def version_service(version: str, service: str) -> str:
 
 def http_route_spec(service: str, port: int) -> dict:
     """One rule per tag (the subset name) to that version's Service, then the untagged rule to the fallback."""
+
     def backend(version):
         return [{"name": version_service(version, service), "port": port}]
 
-    rules = [{"matches": [{"headers": [{"type": "Exact", "name": kit.TAG_HEADER, "value": version}]}],
-              "backendRefs": backend(version)} for version in kit.SUBSETS]
+    rules = [
+        {
+            "matches": [{"headers": [{"type": "Exact", "name": kit.TAG_HEADER, "value": version}]}],
+            "backendRefs": backend(version),
+        }
+        for version in kit.SUBSETS
+    ]
     rules.append({"backendRefs": backend(kit.FALLBACK_SUBSET)})
-    return {"parentRefs": [{"group": SERVICE_GROUP, "kind": "Service", "name": service, "port": port}],
-            "rules": rules}
+    return {"parentRefs": [{"group": SERVICE_GROUP, "kind": "Service", "name": service, "port": port}], "rules": rules}
 
 
 def wasmplugin(stage: kit.Stage, image: str, sha256) -> str:
     service, _ = _service([stage])
     return fill(
-        WASMPLUGIN, header=header(stage.relpath), split=stage.split(), source=stage.relpath,
-        resource=kit.PLUGIN_RESOURCE, namespace=kit.NAMESPACE, service=service, service_group=SERVICE_GROUP,
-        **wasmplugin_yaml.image_fields(image, sha256), filter=kit.FILTER_NAME, fallback=kit.FALLBACK_SUBSET, tag_header=kit.TAG_HEADER,
+        WASMPLUGIN,
+        header=header(stage.relpath),
+        split=stage.split(),
+        source=stage.relpath,
+        resource=kit.PLUGIN_RESOURCE,
+        namespace=kit.NAMESPACE,
+        service=service,
+        service_group=SERVICE_GROUP,
+        **wasmplugin_yaml.image_fields(image, sha256),
+        filter=kit.FILTER_NAME,
+        fallback=kit.FALLBACK_SUBSET,
+        tag_header=kit.TAG_HEADER,
         tag_keys=", ".join('"%s": "%s"' % item for item in kit.TAG_MODE_KEYS.items()),
-        plugin_config=yaml_block(kit.ambient_config(stage), 4))
+        plugin_config=yaml_block(kit.ambient_config(stage), 4),
+    )
 
 
 def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
@@ -188,18 +204,38 @@ def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
     stages = [kit.load_stage(name) for name in kit.AMBIENT_STAGES]
     sources = [stage.relpath for stage in stages]
     service, port = _service(stages)
-    versions = [fill(gateway_yaml.SERVICE, name=version_service(version, service), namespace=kit.NAMESPACE,
-                     app=service, version=version, port=port) for version in kit.SUBSETS]
+    versions = [
+        fill(
+            gateway_yaml.SERVICE,
+            name=version_service(version, service),
+            namespace=kit.NAMESPACE,
+            app=service,
+            version=version,
+            port=port,
+        )
+        for version in kit.SUBSETS
+    ]
     files = {
         VERSIONS_FILE: fill(VERSIONS, header=header(*sources), services="\n---\n".join(versions)),
-        AMBIENT + "waypoint.yaml": fill(WAYPOINT, header=header(*sources), name=kit.WAYPOINT,
-                                        namespace=kit.NAMESPACE),
+        AMBIENT + "waypoint.yaml": fill(WAYPOINT, header=header(*sources), name=kit.WAYPOINT, namespace=kit.NAMESPACE),
         AMBIENT + "reviews-use-waypoint.yaml": fill(
-            ENROLLED_SERVICE, header=header(*sources), service=service, namespace=kit.NAMESPACE, port=port,
-            label=WAYPOINT_LABEL, waypoint=kit.WAYPOINT),
-        HTTP_ROUTE_FILE: fill(HTTP_ROUTE, header=header(*sources), tag_header=kit.TAG_HEADER,
-                              fallback=kit.FALLBACK_SUBSET, service=service, namespace=kit.NAMESPACE,
-                              spec=yaml_block(http_route_spec(service, port), 2)),
+            ENROLLED_SERVICE,
+            header=header(*sources),
+            service=service,
+            namespace=kit.NAMESPACE,
+            port=port,
+            label=WAYPOINT_LABEL,
+            waypoint=kit.WAYPOINT,
+        ),
+        HTTP_ROUTE_FILE: fill(
+            HTTP_ROUTE,
+            header=header(*sources),
+            tag_header=kit.TAG_HEADER,
+            fallback=kit.FALLBACK_SUBSET,
+            service=service,
+            namespace=kit.NAMESPACE,
+            spec=yaml_block(http_route_spec(service, port), 2),
+        ),
     }
     for stage in stages:
         files[AMBIENT + "wasmplugin-%s.yaml" % stage.name] = wasmplugin(stage, image, sha256)
@@ -207,6 +243,7 @@ def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
 
 
 # ---- The Envoy routes a waypoint gets from the HTTPRoute (for the end-to-end test) ---------------------------
+
 
 def envoy_routes(route: dict, cluster_of) -> list:
     """Envoy routes for an HTTPRoute object, in the order Gateway API gives its rules: a match with more header
@@ -220,18 +257,23 @@ def envoy_routes(route: dict, cluster_of) -> list:
         if len(refs) == 1:
             action = {"cluster": cluster_of(refs[0])}
         else:
-            action = {"weighted_clusters": {"clusters": [
-                {"name": cluster_of(ref), "weight": ref.get("weight", 1)} for ref in refs]}}
+            action = {
+                "weighted_clusters": {
+                    "clusters": [{"name": cluster_of(ref), "weight": ref.get("weight", 1)} for ref in refs]
+                }
+            }
         for match_index, match in enumerate(rule.get("matches") or [{}]):
             unknown = set(match) - {"headers"}
             if unknown or any(h.get("type", "Exact") != "Exact" for h in match.get("headers", [])):
                 raise ValueError("envoy_routes translates exact header matches only, not %r" % match)
-            headers = [{"name": h["name"].lower(), "string_match": {"exact": h["value"]}}
-                       for h in match.get("headers", [])]
+            headers = [
+                {"name": h["name"].lower(), "string_match": {"exact": h["value"]}} for h in match.get("headers", [])
+            ]
             envoy_match = {"prefix": "/"}
             if headers:
                 envoy_match["headers"] = headers
             name = "%s.%s.%d.%d" % (meta.get("namespace", kit.NAMESPACE), meta["name"], rule_index, match_index)
-            found.append((-len(headers), rule_index, match_index, {"name": name, "match": envoy_match,
-                                                                   "route": action}))
+            found.append(
+                (-len(headers), rule_index, match_index, {"name": name, "match": envoy_match, "route": action})
+            )
     return [entry[-1] for entry in sorted(found, key=lambda entry: entry[:3])]

@@ -9,6 +9,7 @@ Layout under filter-config/istio/:
   gateway-api/wasmplugin-<stage>.yaml    the filter per Gateway API stage (rules shape), cluster_header mode
   envoyfilter-direct/<stage>.yaml        EnvoyFilter inserting the filter itself, for meshes without WasmPlugin
 """
+
 from tools.manifests import kit, wasmplugin_yaml
 from tools.manifests.render import fill, header, json_literal, yaml_block
 
@@ -235,41 +236,83 @@ def wasmplugin(stage: kit.Stage, image: str, sha256) -> str:
     else:
         mode, companions, no_header = CLUSTER_HEADER_MODE, CLUSTER_HEADER_COMPANIONS, CLUSTER_HEADER_NO_HEADER
     return fill(
-        WASMPLUGIN, header=header(stage.relpath), split=stage.split(), mode_line=mode, companions=companions,
-        resource=kit.PLUGIN_RESOURCE, namespace=kit.NAMESPACE, labels=_labels(6),
-        **wasmplugin_yaml.image_fields(image, sha256), filter=kit.FILTER_NAME, no_header=no_header, port=port, source=stage.relpath,
-        plugin_config=yaml_block(stage.config, 4))
+        WASMPLUGIN,
+        header=header(stage.relpath),
+        split=stage.split(),
+        mode_line=mode,
+        companions=companions,
+        resource=kit.PLUGIN_RESOURCE,
+        namespace=kit.NAMESPACE,
+        labels=_labels(6),
+        **wasmplugin_yaml.image_fields(image, sha256),
+        filter=kit.FILTER_NAME,
+        no_header=no_header,
+        port=port,
+        source=stage.relpath,
+        plugin_config=yaml_block(stage.config, 4),
+    )
 
 
 def route_patch(stages: list) -> str:
-    (host, port), = {stage.service() for stage in stages}
-    header_name, = {stage.cluster_header for stage in stages}
-    return fill(ROUTE_PATCH, header=header(*[s.relpath for s in stages]), cluster_header=header_name,
-                port=port, host=host, namespace=kit.NAMESPACE, labels=_labels(6))
+    ((host, port),) = {stage.service() for stage in stages}
+    (header_name,) = {stage.cluster_header for stage in stages}
+    return fill(
+        ROUTE_PATCH,
+        header=header(*[s.relpath for s in stages]),
+        cluster_header=header_name,
+        port=port,
+        host=host,
+        namespace=kit.NAMESPACE,
+        labels=_labels(6),
+    )
 
 
 def virtual_service(stage: kit.Stage) -> str:
     host, _ = stage.service()
     service = kit.short_host(host)
-    routes = "\n".join(fill(TAG_ROUTE, subset=subset, tag_header=stage.cluster_header, service=service)
-                       for subset in kit.SUBSETS)
-    return fill(VIRTUAL_SERVICE, header=header(stage.relpath), source=stage.relpath,
-                tag_header=stage.cluster_header, fallback=kit.FALLBACK_SUBSET, service=service,
-                namespace=kit.NAMESPACE, routes=routes)
+    routes = "\n".join(
+        fill(TAG_ROUTE, subset=subset, tag_header=stage.cluster_header, service=service) for subset in kit.SUBSETS
+    )
+    return fill(
+        VIRTUAL_SERVICE,
+        header=header(stage.relpath),
+        source=stage.relpath,
+        tag_header=stage.cluster_header,
+        fallback=kit.FALLBACK_SUBSET,
+        service=service,
+        namespace=kit.NAMESPACE,
+        routes=routes,
+    )
 
 
 def destination_rule(stages: list) -> str:
-    (host, port), = {stage.service() for stage in stages}
+    ((host, port),) = {stage.service() for stage in stages}
     subsets = yaml_block([{"name": s, "labels": {"version": s}} for s in kit.SUBSETS], 2)
-    return fill(DESTINATION_RULE, header=header(*[s.relpath for s in stages]), port=port, host=host,
-                service=kit.short_host(host), namespace=kit.NAMESPACE, subsets=subsets)
+    return fill(
+        DESTINATION_RULE,
+        header=header(*[s.relpath for s in stages]),
+        port=port,
+        host=host,
+        service=kit.short_host(host),
+        namespace=kit.NAMESPACE,
+        subsets=subsets,
+    )
 
 
 def direct_envoyfilter(stage: kit.Stage) -> str:
     _, port = stage.service()
-    return fill(DIRECT_ENVOYFILTER, header=header(stage.relpath), split=stage.split(), namespace=kit.NAMESPACE,
-                labels=_labels(6), port=port, filter=kit.FILTER_NAME, source=stage.relpath,
-                pod_module=kit.POD_MODULE_DIR + "/traffic_shift.wasm", plugin_json=json_literal(stage.config, 16))
+    return fill(
+        DIRECT_ENVOYFILTER,
+        header=header(stage.relpath),
+        split=stage.split(),
+        namespace=kit.NAMESPACE,
+        labels=_labels(6),
+        port=port,
+        filter=kit.FILTER_NAME,
+        source=stage.relpath,
+        pod_module=kit.POD_MODULE_DIR + "/traffic_shift.wasm",
+        plugin_json=json_literal(stage.config, 16),
+    )
 
 
 def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
@@ -282,11 +325,13 @@ def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
             raise ValueError("%s: the migration stages use cluster_header mode" % stage.relpath)
     if not tag.tag_mode:
         raise ValueError('%s: tag mode needs "clusterName": "{subset}"' % tag.relpath)
-    files = {"istio/destination-rule-reviews.yaml": destination_rule(migration + [tag]),
-             # One route patch for both shapes: both name the Service reviews (a parentRef, for rules).
-             "istio/cluster-header/route-patch.yaml": route_patch(migration + gateway),
-             "istio/tag/virtual-service-reviews.yaml": virtual_service(tag),
-             "istio/tag/wasmplugin-%s.yaml" % tag.name: wasmplugin(tag, image, sha256)}
+    files = {
+        "istio/destination-rule-reviews.yaml": destination_rule(migration + [tag]),
+        # One route patch for both shapes: both name the Service reviews (a parentRef, for rules).
+        "istio/cluster-header/route-patch.yaml": route_patch(migration + gateway),
+        "istio/tag/virtual-service-reviews.yaml": virtual_service(tag),
+        "istio/tag/wasmplugin-%s.yaml" % tag.name: wasmplugin(tag, image, sha256),
+    }
     rollout = kit.load_stage(kit.ROLLOUT_STAGE)
     files["istio/cluster-header/wasmplugin-%s.yaml" % rollout.name] = wasmplugin(rollout, image, sha256)
     for stage in migration:

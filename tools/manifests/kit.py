@@ -1,6 +1,7 @@
 """What the deployment kit is about: where its files live, the Bookinfo facts the manifests share, and the
 plugin configuration stages (filter-config/plugin/*.json, the only hand-written copy of each configuration).
 """
+
 import dataclasses
 import json
 import os
@@ -80,8 +81,10 @@ class Stage:
         """(FQDN host, port) every destination of this stage shares; for the Gateway API shape, the Service
         the route attaches to (its parentRef: the filter ignores it, the kit places the filter by it)."""
         if self.http_route:
-            found = {("%s.%s.svc.cluster.local" % (p["name"], p.get("namespace", self.namespace)), p["port"])
-                     for p in self.config["parentRefs"]}
+            found = {
+                ("%s.%s.svc.cluster.local" % (p["name"], p.get("namespace", self.namespace)), p["port"])
+                for p in self.config["parentRefs"]
+            }
         else:
             found = {(d["host"], d["port"]["number"]) for d in self.destinations()}
         if len(found) != 1:
@@ -99,8 +102,11 @@ class Stage:
         routes = entry["route"]
         weights = [route.get("weight", 100 if len(routes) == 1 else 0) for route in routes]
         if "rollout" in entry:
-            return "%s ramped to %s from %s" % (_shares(entry["rollout"]["from"], routes), _shares(weights, routes),
-                                                entry["rollout"]["start"])
+            return "%s ramped to %s from %s" % (
+                _shares(entry["rollout"]["from"], routes),
+                _shares(weights, routes),
+                entry["rollout"]["start"],
+            )
         return _shares(weights, routes)
 
 
@@ -118,8 +124,9 @@ def ambient_config(stage: Stage) -> dict:
 
 def _shares(weights: list, routes: list) -> str:
     total = sum(weights)
-    return ", ".join("%g%% %s" % (weight * 100.0 / total, route["destination"]["subset"])
-                     for weight, route in zip(weights, routes))
+    return ", ".join(
+        "%g%% %s" % (weight * 100.0 / total, route["destination"]["subset"]) for weight, route in zip(weights, routes)
+    )
 
 
 def load_stage(name: str) -> Stage:

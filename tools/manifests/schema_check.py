@@ -4,6 +4,7 @@ server's strict field validation does; schemas/validate.mjs does the checking un
 
 Usage: schema_check.py MANIFEST.yaml...  (add --crds CRDS.yaml to check against a cluster's own CRDs too)
 """
+
 import argparse
 import json
 import os
@@ -15,8 +16,10 @@ from tools.manifests import yaml_io
 
 SCHEMAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 VALIDATOR = os.path.join(SCHEMAS, "validate.mjs")
-INSTALL_HINT = "run `make schemas` (installs the pinned schema packages with npm; needs Node.js and npm: " \
-               "apt-get install nodejs npm)"
+INSTALL_HINT = (
+    "run `make schemas` (installs the pinned schema packages with npm; needs Node.js and npm: "
+    "apt-get install nodejs npm)"
+)
 
 
 class SchemasMissing(RuntimeError):
@@ -74,6 +77,7 @@ def main() -> int:
     problems = [p for found in validate_files(args.manifests).values() for p in found]
     if args.crds:
         from manifests import crd_check
+
         crds = crd_check.CrdSet(args.crds)
         for path in args.manifests:
             report = crd_check.validate_file(path, crds)

@@ -60,5 +60,8 @@ def template(**parts: str) -> str:
 def image_fields(image: str, sha256) -> dict:
     """The values of the image lines: the image, its digest when known, and notes saying what to replace."""
     filled = image != kit.PLACEHOLDER_IMAGE or sha256
-    return {"url_note": URL_FILLED_NOTE if filled else URL_PLACEHOLDER_NOTE, "image": image,
-            "sha256_block": fill(SHA256_FILLED, sha256=sha256) if sha256 else SHA256_PLACEHOLDER}
+    return {
+        "url_note": URL_FILLED_NOTE if filled else URL_PLACEHOLDER_NOTE,
+        "image": image,
+        "sha256_block": fill(SHA256_FILLED, sha256=sha256) if sha256 else SHA256_PLACEHOLDER,
+    }

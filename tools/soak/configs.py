@@ -1,17 +1,19 @@
 """The configurations the soak serves and pushes.
 
-Every configuration starts with a probe entry: requests carrying PROBE_HEADER all go to one version, and
-each accepted push names the next version (v1, v2, v3, v1, ...), so one answer on any connection tells
-whether that connection's worker already runs the new configuration. The rest of the configuration is
-what is under test: the realistic configuration's entries (envoylab.configs.realistic), a sticky entry, and a split whose weights, entries,
-stickiness and rollout change from push to push. Each configuration is one compiled unit in the filter,
+Every configuration starts with a probe entry: requests carrying PROBE_HEADER all go to one version, and each
+accepted push names the next version (v1, v2, v3, v1, ...), so one answer on any connection tells whether that
+connection's worker already runs the new configuration. The rest of the configuration is what is under test: the
+realistic configuration's entries (envoylab.configs.realistic), a sticky entry, and a split whose weights,
+entries, stickiness and rollout change from push to push. Each configuration is one compiled unit in the filter,
 so the probe entry's answer proves the whole configuration (its weights included) is in force.
 """
+
 import json
 import time
 
 from tools import envoylab
-from tools.envoylab.configs import destination, split as routes
+from tools.envoylab.configs import destination
+from tools.envoylab.configs import split as routes
 from tools.envoylab.rollout import rfc3339
 
 PROBE_HEADER = "x-soak-probe"
@@ -24,12 +26,17 @@ def probe_entry(version: str) -> dict:
 
 
 def sticky_entry(weights: dict) -> dict:
-    return {"name": "sticky-users", "match": [{"headers": {USER_HEADER: {}}}], "sticky": {"header": USER_HEADER},
-            "route": routes(weights)}
+    return {
+        "name": "sticky-users",
+        "match": [{"headers": {USER_HEADER: {}}}],
+        "sticky": {"header": USER_HEADER},
+        "route": routes(weights),
+    }
 
 
-def realistic(probe_version: str = "v1", split: dict = None, sticky: bool = True, extra_entries: int = 0,
-              rollout: bool = False) -> dict:
+def realistic(
+    probe_version: str = "v1", split: dict = None, sticky: bool = True, extra_entries: int = 0, rollout: bool = False
+) -> dict:
     """REALISTIC with the probe entry first, a sticky entry before the split (unless sticky=False), the split's
     weights replaced by `split`, and `extra_entries` authority entries that ordinary requests never match.
     rollout=True ramps the split to `split` from its reverse, starting now, over ROLLOUT_SECONDS."""
@@ -38,14 +45,25 @@ def realistic(probe_version: str = "v1", split: dict = None, sticky: bool = True
     if split:
         entries[-1]["route"] = routes(split)
     if rollout:
-        entries[-1]["rollout"] = {"from": list(split.values())[::-1], "start": rfc3339(time.time()),
-                                  "steps": [{"at": "0ms", "progress": 0},
-                                            {"at": "%ds" % (ROLLOUT_SECONDS // 2), "progress": 50},
-                                            {"at": "%ds" % ROLLOUT_SECONDS, "progress": 100}]}
+        entries[-1]["rollout"] = {
+            "from": list(split.values())[::-1],
+            "start": rfc3339(time.time()),
+            "steps": [
+                {"at": "0ms", "progress": 0},
+                {"at": "%ds" % (ROLLOUT_SECONDS // 2), "progress": 50},
+                {"at": "%ds" % ROLLOUT_SECONDS, "progress": 100},
+            ],
+        }
     if sticky:
         entries.insert(len(entries) - 1, sticky_entry(split or {"v1": 50, "v3": 50}))
-    extra = [{"name": "tenant-%d" % i, "match": [{"authority": {"exact": "tenant-%d.example" % i}}],
-              "route": [destination("v2", 100)]} for i in range(extra_entries)]
+    extra = [
+        {
+            "name": "tenant-%d" % i,
+            "match": [{"authority": {"exact": "tenant-%d.example" % i}}],
+            "route": [destination("v2", 100)],
+        }
+        for i in range(extra_entries)
+    ]
     config["http"] = [probe_entry(probe_version)] + extra + entries
     return config
 

@@ -1,5 +1,6 @@
 """Envoy's memory, sampled while it runs: RSS and the Wasm VMs' linear memory (envoylab.memory, which says how
 they are read), and tcmalloc's bytes in use (server.memory_allocated)."""
+
 import dataclasses
 import threading
 import time
@@ -21,9 +22,15 @@ class Sample:
 def sample(envoy, started: float) -> Sample:
     stats = envoy.stats(r"^(server\.memory_allocated|http\.front\.downstream_rq_completed)$")
     memories = wasm_memories(envoy.pid)
-    return Sample(time.monotonic() - started, stats.get("http.front.downstream_rq_completed", 0),
-                  rss_bytes(envoy.pid), stats.get("server.memory_allocated", 0),
-                  sum(size for size, _ in memories), sum(rss for _, rss in memories), len(memories))
+    return Sample(
+        time.monotonic() - started,
+        stats.get("http.front.downstream_rq_completed", 0),
+        rss_bytes(envoy.pid),
+        stats.get("server.memory_allocated", 0),
+        sum(size for size, _ in memories),
+        sum(rss for _, rss in memories),
+        len(memories),
+    )
 
 
 class Sampler(threading.Thread):

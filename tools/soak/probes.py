@@ -3,13 +3,15 @@ h2c, prior knowledge) on every Envoy worker, opened before the load starts and k
 A probe request carries PROBE_HEADER, so the probe entry of the configuration in force answers it; the answer's
 x-version says which configuration that is. Each answer is checked to come over the connection first opened:
 a reopened connection would hide exactly the bug (weights that stop applying to long-lived connections)."""
+
 import dataclasses
 import time
 
 import httpx
 
 from tools import envoylab
-from tools.envoylab.traffic import HOST as REQUEST_HOST, PATH as REQUEST_PATH
+from tools.envoylab.traffic import HOST as REQUEST_HOST
+from tools.envoylab.traffic import PATH as REQUEST_PATH
 
 from .configs import PROBE_HEADER
 
@@ -43,8 +45,13 @@ class Http2:
 
     def __init__(self, port: int):
         # http1=False: HTTP/2 with prior knowledge on a cleartext connection (h2c), as a mesh's sidecars speak
-        self.client = httpx.Client(base_url="http://127.0.0.1:%d" % port, http1=False, http2=True, timeout=5.0,
-                                   limits=httpx.Limits(max_connections=1, keepalive_expiry=None))
+        self.client = httpx.Client(
+            base_url="http://127.0.0.1:%d" % port,
+            http1=False,
+            http2=True,
+            timeout=5.0,
+            limits=httpx.Limits(max_connections=1, keepalive_expiry=None),
+        )
         self.local_port = None
         self.get({})
 
@@ -111,8 +118,9 @@ def wait_for(probes: list, version: str, previous: str, since: float, timeout: f
                 seen[probe.name] = now - since
                 pending.remove(probe)
             elif answer != previous:
-                raise ProbeError("%s answered %s, neither %s (new) nor %s (previous)"
-                                 % (probe.name, answer, version, previous))
+                raise ProbeError(
+                    "%s answered %s, neither %s (new) nor %s (previous)" % (probe.name, answer, version, previous)
+                )
         if pending and time.monotonic() - since > timeout:
             raise ProbeError("after %.1fs still on %s: %s" % (timeout, previous, [p.name for p in pending]))
     return seen

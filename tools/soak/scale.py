@@ -8,6 +8,7 @@ Per configuration: `accept_ms` is Envoy's ECDS verdict (the main thread compiles
 it too), `wasm_mib` the largest Wasm linear memory of a VM afterwards (it never shrinks, so it is the high-water
 mark of parsing plus the compiled router), `rps` a short wrk run on the last entry (noisy on a shared machine).
 """
+
 import json
 import re
 import shutil
@@ -18,7 +19,8 @@ import time
 from tools import envoylab
 from tools.envoylab import loadgen
 
-from . import configs, envoy as soak_envoy, memory
+from . import configs, memory
+from . import envoy as soak_envoy
 
 SIZES = (10, 1000, 10000)
 BIG_ENTRIES = 50000  # ~16 MiB of JSON
@@ -27,9 +29,16 @@ IN_FORCE_TIMEOUT = 60.0
 
 
 def header_entries(n: int) -> dict:
-    return {"http": [{"name": "tenant-%d" % i, "match": [{"headers": {"x-tenant": {"exact": "t-%d" % i}}}],
-                      "route": [envoylab.configs.destination("v1")]}
-                     for i in range(n)]}
+    return {
+        "http": [
+            {
+                "name": "tenant-%d" % i,
+                "match": [{"headers": {"x-tenant": {"exact": "t-%d" % i}}}],
+                "route": [envoylab.configs.destination("v1")],
+            }
+            for i in range(n)
+        ]
+    }
 
 
 def _target(keyed: str, n: int):
@@ -47,21 +56,32 @@ def _wrk(port: int, host: str, headers: dict) -> dict:
     command = [loadgen.require("wrk"), "-t1", "-c8", "-d%ds" % WRK_SECONDS, "-H", "Host: " + host]
     for name, value in headers.items():
         command += ["-H", "%s: %s" % (name, value)]
-    result = subprocess.run(command + ["http://127.0.0.1:%d%s" % (port, envoylab.traffic.PATH)],
-                            capture_output=True, text=True, timeout=WRK_SECONDS + 30)
+    result = subprocess.run(
+        command + ["http://127.0.0.1:%d%s" % (port, envoylab.traffic.PATH)],
+        capture_output=True,
+        text=True,
+        timeout=WRK_SECONDS + 30,
+    )
     throughput = loadgen.parse_wrk(result.stdout)
     latency = re.search(r"Latency\s+([\d.]+)(us|ms|s)", result.stdout)
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-    return {"rps": round(throughput.rps), "failed": throughput.bad + throughput.socket_errors,
-            "avg_ms": round(float(latency.group(1)) * scale[latency.group(2)], 3) if latency else None}
+    return {
+        "rps": round(throughput.rps),
+        "failed": throughput.bad + throughput.socket_errors,
+        "avg_ms": round(float(latency.group(1)) * scale[latency.group(2)], 3) if latency else None,
+    }
 
 
 def _measure(envoy, watched_dir: str, label: str, config: dict, target=None) -> dict:
     text = json.dumps(config)
     rss_before = memory.rss_bytes(envoy.pid)
     outcome = soak_envoy.push(envoy, watched_dir, text)
-    row = {"config": label, "json_kib": len(text) // 1024, "verdict": outcome.verdict,
-           "accept_ms": round(1000 * outcome.seconds)}
+    row = {
+        "config": label,
+        "json_kib": len(text) // 1024,
+        "verdict": outcome.verdict,
+        "accept_ms": round(1000 * outcome.seconds),
+    }
     if not outcome.accepted:
         row["reason"] = outcome.reason
         return row
@@ -85,8 +105,11 @@ def hostile() -> list:
     deep = '{"http": [{"name": "deep", "match": [' + "[" * 200 + "]" * 200 + "]}]}"
     huge_number = '{"http": [{"route": [{"destination": {"host": "a"}, "weight": 1e999}]}]}'
     huge_name = json.dumps({"http": [{"name": "n" * (1 << 20), "route": [{"destination": {"host": "a"}}]}]})
-    return [("nesting 200 deep", deep, "http[0].match"), ("weight 1e999", huge_number, "http[0].route[0].weight"),
-            ("1 MiB entry name", huge_name, "http[0].name")]
+    return [
+        ("nesting 200 deep", deep, "http[0].match"),
+        ("weight 1e999", huge_number, "http[0].route[0].weight"),
+        ("1 MiB entry name", huge_name, "http[0].name"),
+    ]
 
 
 def _on_fresh_envoy(label: str, config: dict, target, module: str) -> dict:
@@ -112,8 +135,12 @@ def run(module: str = None) -> dict:
             rows.append(row)
             if row["verdict"] != "accepted" or row.get("problem") or row.get("failed"):
                 problems.append("%s: %r" % (row["config"], row))
-    big = _on_fresh_envoy("%d authority-keyed" % BIG_ENTRIES, envoylab.configs.authority_entries(BIG_ENTRIES),
-                          _target("authority", BIG_ENTRIES), module)
+    big = _on_fresh_envoy(
+        "%d authority-keyed" % BIG_ENTRIES,
+        envoylab.configs.authority_entries(BIG_ENTRIES),
+        _target("authority", BIG_ENTRIES),
+        module,
+    )
     rows.append(big)
     if big.get("problem") or (big["verdict"] != "accepted" and "invalid configuration" not in big["reason"]):
         problems.append("%s: %r" % (big["config"], big))
@@ -122,11 +149,18 @@ def run(module: str = None) -> dict:
     try:
         for label, text, path in hostile():
             outcome = soak_envoy.push(envoy, watched_dir, text)
-            refusals.append({"config": label, "verdict": outcome.verdict, "ms": round(1000 * outcome.seconds),
-                             "reason": outcome.reason[:160]})
+            refusals.append(
+                {
+                    "config": label,
+                    "verdict": outcome.verdict,
+                    "ms": round(1000 * outcome.seconds),
+                    "reason": outcome.reason[:160],
+                }
+            )
             if outcome.verdict != "rejected" or ("invalid configuration at " + path) not in outcome.reason:
-                problems.append("%s: %s, %r (expected a refusal at %s)" % (label, outcome.verdict,
-                                                                            outcome.reason[:200], path))
+                problems.append(
+                    "%s: %s, %r (expected a refusal at %s)" % (label, outcome.verdict, outcome.reason[:200], path)
+                )
         if not envoy.running or _status(envoy.port, envoylab.traffic.HOST, {}) != 200:
             problems.append("Envoy no longer serves its configuration after the hostile ones")
     finally:

@@ -4,6 +4,7 @@ every probe (HTTP/1.1 and HTTP/2, each worker, connections open since before the
 new configuration within PROPAGATION_TIMEOUT; the time it took is recorded. At the end the final split is
 checked (5 sigma) over the same connections, and RSS, tcmalloc and the Wasm VMs are compared with before.
 """
+
 import collections
 import statistics
 import time
@@ -12,7 +13,8 @@ from tools import envoylab
 from tools.envoylab import ecds
 from tools.envoylab.rollout import TICK
 
-from . import configs, memory, probes as probes_mod, traffic
+from . import configs, memory, traffic
+from . import probes as probes_mod
 from .envoy import front_counters, push
 
 BAD_EVERY = 20
@@ -114,21 +116,31 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
         problems.append("%d failed requests under the storm (Envoy counted %d 4xx/5xx)" % (failed, envoy_errors))
     per_push = (after.rss - before.rss) / max(1, accepted)
     if after.rss - before.rss > RSS_NOISE + PER_PUSH_BOUND * max(1, accepted):
-        problems.append("RSS grew %.3f MiB per push (bound %.2f, plus %d MiB noise over the storm)" % (
-            per_push / memory.MIB, PER_PUSH_BOUND / memory.MIB, RSS_NOISE // memory.MIB))
+        problems.append(
+            "RSS grew %.3f MiB per push (bound %.2f, plus %d MiB noise over the storm)"
+            % (per_push / memory.MIB, PER_PUSH_BOUND / memory.MIB, RSS_NOISE // memory.MIB)
+        )
     if vms_after != vms_before or after.vms != before.vms:
-        problems.append("Wasm VMs before %r (%d memories), after %r (%d)" % (vms_before, before.vms, vms_after,
-                                                                          after.vms))
+        problems.append(
+            "Wasm VMs before %r (%d memories), after %r (%d)" % (vms_before, before.vms, vms_after, after.vms)
+        )
     return {
-        "pushes": accepted + refused, "accepted": accepted, "refused": refused, "shapes": dict(shapes),
-        "requests": sum(r.requests for r in results), "failed": failed,
+        "pushes": accepted + refused,
+        "accepted": accepted,
+        "refused": refused,
+        "shapes": dict(shapes),
+        "requests": sum(r.requests for r in results),
+        "failed": failed,
         "by_protocol": {r.protocol: r.requests for r in results},
-        "ecds_ms": _spread(ecds_ms), "in_force_ms": _spread([1000 * s for s in propagation]),
-        "probes": [p.name for p in probes], "final_split": shares,
+        "ecds_ms": _spread(ecds_ms),
+        "in_force_ms": _spread([1000 * s for s in propagation]),
+        "probes": [p.name for p in probes],
+        "final_split": shares,
         "rss_mib": [round(before.rss / memory.MIB, 1), round(after.rss / memory.MIB, 1)],
         "allocated_mib": [round(before.allocated / memory.MIB, 1), round(after.allocated / memory.MIB, 1)],
         "wasm_mib": [round(before.wasm_size / memory.MIB, 2), round(after.wasm_size / memory.MIB, 2)],
-        "mib_per_push": round(per_push / memory.MIB, 4), "vms": [before.vms, after.vms],
+        "mib_per_push": round(per_push / memory.MIB, 4),
+        "vms": [before.vms, after.vms],
         "problems": problems,
     }
 
@@ -137,8 +149,12 @@ def _spread(values: list) -> dict:
     if not values:
         return {}
     ordered = sorted(values)
-    return {"n": len(ordered), "median": round(statistics.median(ordered), 1),
-            "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1), "max": round(ordered[-1], 1)}
+    return {
+        "n": len(ordered),
+        "median": round(statistics.median(ordered), 1),
+        "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
+        "max": round(ordered[-1], 1),
+    }
 
 
 def _final_shares(probes: list, weights: dict, problems: list) -> dict:
