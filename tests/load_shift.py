@@ -30,7 +30,7 @@ def clients_on_every_worker(envoy, per_worker: int, rate: float, max_seconds: fl
             raise AssertionError("a new client got no answer within 5 s")
         return client
 
-    return lab.on_every_worker(envoy, per_worker, open_one, lab.PacedClient.stop, max_tries=16)
+    return lab.on_every_worker(envoy, per_worker, open_one, lab.PacedClient.stop)
 
 
 def settled_answers(clients, renamed: float, settle: float) -> int:
