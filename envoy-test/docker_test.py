@@ -247,7 +247,7 @@ def run_stage(
     pages_off, page_lines = envoylab.check_shares(
         {STARS[v]: n for v, n in shown.items()}, {STARS[v]: w for v, w in expected.items()}
     )
-    lines += ["page" + line[1:] for line in page_lines]
+    lines = [line[2:] for line in lines] + ["page " + line[2:] for line in page_lines]
     passed = not errors and not off and not pages_off
     sent = sum(answers.values()) + len(errors)
     log(
