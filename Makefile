@@ -14,6 +14,7 @@ WASM_BINDGEN_VERSION := 0.2.130
 
 VENV := .venv
 PY := $(VENV)/bin/python
+RUFF := $(VENV)/bin/ruff
 PYTEST := $(VENV)/bin/pytest
 TOOLS := .tools
 WASM_BINDGEN_RUNNER := $(TOOLS)/bin/wasm-bindgen-test-runner
@@ -22,9 +23,12 @@ WASM_BINDGEN_RUNNER := $(TOOLS)/bin/wasm-bindgen-test-runner
 export ENVOY
 export TRAFFIC_SHIFT_MODULE := $(abspath $(MODULE))
 export TRAFFIC_SHIFT_NATIVE_DIR := $(abspath $(dir $(NATIVE_MODULE)))
+# The Python tooling imports from the repository root (tools.envoylab, bench, ...; pyproject.toml), also in
+# scripts run by path such as envoy-test/docker_test.py.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 manifests: setup
-	$(PY) tools/manifests/generate.py
+	$(PY) -m tools.manifests.generate
 
 .PHONY: manifests help build build-native setup schemas targets envoy test unit wasm-unit e2e lint clean demo rollout-demo run apply docker-test bench bench-modules bench-instructions bench-hostile bench-hostile-instructions oci fuzz soak
 
@@ -38,7 +42,7 @@ help:
 	@echo "make build         release module at $(MODULE)"
 	@echo "make build-native  the same filter as an Envoy 1.40 dynamic module at $(NATIVE_MODULE)"
 	@echo "make run CONFIG=…  Bookinfo at http://127.0.0.1:9080/productpage behind Envoy with the filter; make apply CONFIG=… swaps it live"
-	@echo "make lint          rustfmt check and clippy on the wasm and native builds, warnings denied"
+	@echo "make lint          rustfmt check and clippy on the wasm and native builds, warnings denied; ruff on the Python"
 	@echo "make docker-test   the same stages in docker (envoy-test/)"
 	@echo "make bench         throughput against native Envoy, the Wasm floor, a no-op Wasm, a Lua filter and the native module"
 	@echo "make bench-instructions  the bench's listeners under callgrind: instructions per request, deterministic (A/B)"
@@ -92,7 +96,7 @@ $(SCHEMAS)/node_modules/.installed: $(SCHEMAS)/package.json $(SCHEMAS)/package-l
 schemas: $(SCHEMAS)/node_modules/.installed
 
 envoy: setup
-	@$(PY) tools/envoy_path.py --check
+	@$(PY) -m tools.envoy_path --check
 
 $(WASM_BINDGEN_RUNNER):
 	cargo install --quiet wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)
@@ -117,9 +121,11 @@ e2e: build build-native envoy schemas
 # Every Rust crate of the project with the same settings: the filter (with fuzz/, a path dependency of
 # its tests), the bench's Wasm filters and the failure-policy tests' stand-in, each in its own target dir.
 LINT_WASM_CRATES := bench/noop bench/floor tests/fixtures/vm_crash_filter
-lint: targets
+lint: targets setup
 	cargo fmt --all --check
 	@for crate in $(LINT_WASM_CRATES); do cargo fmt --check --manifest-path $$crate/Cargo.toml || exit 1; done
+	$(RUFF) check
+	$(RUFF) format --check
 	cargo clippy --target $(WASM_TARGET) --all-targets -- -D warnings
 	cargo clippy --lib --tests -- -D warnings
 	cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
@@ -195,7 +201,7 @@ soak: build envoy
 
 # OCI image (Wasm image "compat" variant) for Istio's WasmPlugin, written without docker under target/oci.
 oci: build setup
-	$(PY) tools/manifests/oci_image.py --module $(MODULE) --name traffic-shift --tag $(CRATE_VERSION) --out target/oci
+	$(PY) -m tools.manifests.oci_image --module $(MODULE) --name traffic-shift --tag $(CRATE_VERSION) --out target/oci
 
 # libFuzzer (fuzz/, its own workspace) on the configuration parser, its scale (up to 100,000 header names), the request path, then the dynamic-module
 # shell's exported functions against a fake Envoy,

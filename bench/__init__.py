@@ -19,10 +19,3 @@ of the filter as "shift-cmp" on the realistic config (A/B a change). Other knobs
 `python -m bench --instructions` (`make bench-instructions`) counts instructions per request of the same
 listeners under callgrind instead: instructions.py. `python -m bench --memory` measures only the memory.
 """
-import os
-import sys
-
-# envoylab (the shared Envoy harness) is imported as a top-level package from tools/.
-_TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
-if _TOOLS not in sys.path:
-    sys.path.insert(0, _TOOLS)

@@ -1,13 +1,15 @@
 """python -m bench: measure, print the table, end with the summary line (report.SUMMARY).
 python -m bench --instructions: instructions per request under callgrind instead (instructions.py).
 python -m bench --memory: only the memory tables (memory.py), a minute or two."""
+
 import os
 import sys
 import time
 
-import envoylab
+from tools import envoylab
 
-from . import envoys, instructions, listeners, machine, measure, memory, report, sanity, settings as bench_settings
+from . import envoys, instructions, listeners, machine, measure, memory, report, sanity
+from . import settings as bench_settings
 from .cpu import Meter, Placement
 from .load import LoadError, require
 
@@ -34,8 +36,9 @@ def modules(module: str) -> dict:
 
 
 def _require_builds(module: str):
-    needed = [(module, "make build")] + [(m.path, "make bench (builds bench/%s)" % m.crate)
-                                         for m in listeners.BENCH_MODULES]
+    needed = [(module, "make build")] + [
+        (m.path, "make bench (builds bench/%s)" % m.crate) for m in listeners.BENCH_MODULES
+    ]
     needed.append((listeners.NATIVE_MODULE, "make build-native"))
     for path, how in needed:
         if not os.path.isfile(path):
@@ -49,14 +52,17 @@ def run(settings) -> dict:
     require("h2load")
     placement = Placement()
     placement.pin_self()  # the driver and everything it starts, except the measured Envoy
-    context = {"machine": machine.describe(envoylab.envoy_binary()), "placement": placement.describe(),
-               "background_busy": machine.background_busy(), "settings": settings.__dict__}
+    context = {
+        "machine": machine.describe(envoylab.envoy_binary()),
+        "placement": placement.describe(),
+        "background_busy": machine.background_busy(),
+        "settings": settings.__dict__,
+    }
     if settings.compare_module and not os.path.isfile(settings.compare_module):
         raise measure.BenchError("BENCH_COMPARE_MODULE: no file %s" % settings.compare_module)
     if settings.compare_native:
         listeners.install_compare_native(settings.compare_native)
-    variants = listeners.variants(module, settings.compare_module, settings.cost_model,
-                                          settings.compare_native)
+    variants = listeners.variants(module, settings.compare_module, settings.cost_model, settings.compare_native)
     by_name = {v.name: v for v in variants}
     started = time.monotonic()
     upstream = envoys.start(listeners.upstream_bootstrap)
@@ -67,14 +73,18 @@ def run(settings) -> dict:
             placement.pin_process(measured.pid)
             meter, retries = Meter([measured.pid, upstream.pid]), measure.Retries(settings.retry_seconds)
             sanity.check(measured, variants)
-            progress("closed loop: %d round(s) x %d listeners x %.0f s, wrk -c%d" % (
-                settings.rounds, len(variants), settings.seconds, settings.connections))
+            progress(
+                "closed loop: %d round(s) x %d listeners x %.0f s, wrk -c%d"
+                % (settings.rounds, len(variants), settings.seconds, settings.connections)
+            )
             runs = measure.throughput_rounds(measured, placement, meter, retries, variants, settings, progress)
             rate = latency_rate(runs, settings)
-            progress("fixed rate: %d req/s, %d round(s) x %.0f s" % (rate, settings.latency_rounds,
-                                                                     settings.latency_seconds))
-            latencies = measure.latency_rounds(measured, meter, retries, [by_name[n] for n in LATENCY_VARIANTS],
-                                               rate, settings, progress)
+            progress(
+                "fixed rate: %d req/s, %d round(s) x %.0f s" % (rate, settings.latency_rounds, settings.latency_seconds)
+            )
+            latencies = measure.latency_rounds(
+                measured, meter, retries, [by_name[n] for n in LATENCY_VARIANTS], rate, settings, progress
+            )
         finally:
             measured.close()
         progress("memory: one Envoy per listener, 1 and %d workers" % memory.WORKERS)
@@ -103,8 +113,11 @@ def run_memory(settings) -> dict:
         memories = memory.measure_all(by_name, listeners.upstream_ports(upstream), placement, settings)
     finally:
         upstream.close()
-    return {"context": {"placement": placement.describe(), "settings": settings.__dict__},
-            "modules": modules(module), **report.memory_figures(memories)}
+    return {
+        "context": {"placement": placement.describe(), "settings": settings.__dict__},
+        "modules": modules(module),
+        **report.memory_figures(memories),
+    }
 
 
 def main_memory(settings) -> int:

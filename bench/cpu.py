@@ -4,6 +4,7 @@ With 2 cores, the measured Envoy gets the last core to itself; the driver, the u
 generators share the rest (children inherit the driver's affinity). Then the measured Envoy is the
 bottleneck, and its own CPU time per request is a second, load-independent view of the cost.
 """
+
 import os
 import resource
 import time
@@ -37,7 +38,9 @@ class Placement:
         if not self.pinning:
             return "not pinned (1 core): everything shares it"
         return "measured Envoy on core %s; upstream Envoy, load generator and driver on core(s) %s" % (
-            ",".join(map(str, sorted(self.measured))), ",".join(map(str, sorted(self.others))))
+            ",".join(map(str, sorted(self.measured))),
+            ",".join(map(str, sorted(self.others))),
+        )
 
 
 def process_seconds(pid: int) -> float:
@@ -87,8 +90,11 @@ class Meter:
         self.pids = list(pids)
 
     def _ours(self) -> float:
-        return (sum(process_seconds(pid) for pid in self.pids) + _rusage_seconds(resource.RUSAGE_SELF)
-                + _rusage_seconds(resource.RUSAGE_CHILDREN))
+        return (
+            sum(process_seconds(pid) for pid in self.pids)
+            + _rusage_seconds(resource.RUSAGE_SELF)
+            + _rusage_seconds(resource.RUSAGE_CHILDREN)
+        )
 
     def start(self):
         self._begin = (time.monotonic(), machine_busy_seconds(), self._ours())

@@ -12,6 +12,7 @@ alternate the listeners; the ratio is the median over rounds of shift-hostile / 
 Envoy per listener under the same load gives its RSS. Knobs: BENCH_ROUNDS (default 6), BENCH_SECONDS (3),
 BENCH_CONNECTIONS (8), BENCH_COMPARE_MODULE.
 """
+
 import collections
 import json
 import os
@@ -19,12 +20,14 @@ import statistics
 import subprocess
 import sys
 
-import envoylab
+from tools import envoylab
+from tools.envoylab.configs import destination, split
 
-from . import envoys, instructions, listeners, settings as bench_settings
+from . import envoys, instructions, listeners
+from . import settings as bench_settings
 from .cpu import Placement, process_seconds
 from .load import LoadError, parse_wrk, require
-from .plugin_configs import REQUEST_HOST, REQUEST_PATH, REVIEWS_HOST, V1, V2, V3
+from .plugin_configs import REQUEST_HOST, REQUEST_PATH, V1, V2, V3
 
 HEADER = "x-session"
 # Realistic patterns an operator writes for a header: a 32-hex-digit session id anywhere in it, a JWT.
@@ -37,22 +40,28 @@ RESULTS = os.path.join(listeners.REPO, "target", "bench", "hostile.json")
 CLUSTERS = {"v1": V1, "v2": V2, "v3": V3}
 
 
-def _destination(subset: str, weight: int) -> dict:
-    return {"destination": {"host": REVIEWS_HOST, "subset": subset, "port": {"number": 9080}}, "weight": weight}
-
-
 HOSTILE_CONFIG = {
     "hosts": ["reviews"],
-    "http": [{"name": "regex-%d" % i, "match": [{"headers": {HEADER: {"regex": pattern}}}],
-              "route": [_destination(subset, 100)]} for i, (pattern, subset) in enumerate(PATTERNS)]
-    + [{"name": "reviews-shift", "route": [_destination("v1", 50), _destination("v3", 50)]}],
+    "http": [
+        {
+            "name": "regex-%d" % i,
+            "match": [{"headers": {HEADER: {"regex": pattern}}}],
+            "route": [destination(subset, 100)],
+        }
+        for i, (pattern, subset) in enumerate(PATTERNS)
+    ]
+    + [{"name": "reviews-shift", "route": split({"v1": 50, "v3": 50})}],
 }
 
 
 def _re2_routes() -> list:
-    regex_routes = [{"match": {"prefix": "/", "headers": [{"name": HEADER, "string_match": {
-        "safe_regex": {"regex": pattern}}}]}, "route": {"cluster": CLUSTERS[subset]}}
-        for pattern, subset in PATTERNS]
+    regex_routes = [
+        {
+            "match": {"prefix": "/", "headers": [{"name": HEADER, "string_match": {"safe_regex": {"regex": pattern}}}]},
+            "route": {"cluster": CLUSTERS[subset]},
+        }
+        for pattern, subset in PATTERNS
+    ]
     split = {"weighted_clusters": {"clusters": [{"name": V1, "weight": 50}, {"name": V3, "weight": 50}]}}
     return regex_routes + [{"match": {"prefix": "/"}, "route": split}]
 
@@ -63,19 +72,23 @@ def _shift_routes() -> list:
 
 def variants(module: str, compare_module: str) -> list:
     """(name, http filters, routes)."""
-    found = [("re2", [], _re2_routes()),
-             ("shift-hostile", [envoylab.wasm_filter(HOSTILE_CONFIG, module=module)], _shift_routes())]
+    found = [
+        ("re2", [], _re2_routes()),
+        ("shift-hostile", [envoylab.wasm_filter(HOSTILE_CONFIG, module=module)], _shift_routes()),
+    ]
     if compare_module:
-        found.append(("shift-hostile-cmp", [envoylab.wasm_filter(HOSTILE_CONFIG, module=compare_module)],
-                      _shift_routes()))
+        found.append(
+            ("shift-hostile-cmp", [envoylab.wasm_filter(HOSTILE_CONFIG, module=compare_module)], _shift_routes())
+        )
     return found
 
 
 def _listener(name: str, filters: list, routes: list) -> dict:
     for route in routes:
         route["request_headers_to_remove"] = [HEADER]  # the upstream never sees the 60 KiB
-    listener = envoylab.http_listener(name, envoylab.ports.free_port(),
-                                      {"name": name, "domains": ["*"], "routes": routes}, filters)
+    listener = envoylab.http_listener(
+        name, envoylab.ports.free_port(), {"name": name, "domains": ["*"], "routes": routes}, filters
+    )
     listener["filter_chains"][0]["filters"][0]["typed_config"]["max_request_headers_kb"] = MAX_REQUEST_HEADERS_KB
     return listener
 
@@ -91,28 +104,41 @@ def _port(envoy, name: str) -> int:
 
 
 def run_wrk(port: int, seconds: float, connections: int):
-    command = [require("wrk", "make bench-hostile"), "-t1", "-c%d" % connections, "-d%ds" % max(1, round(seconds)),
-               "-H", "Host: " + REQUEST_HOST, "-H", "%s: %s" % (HEADER, VALUE),
-               "http://127.0.0.1:%d%s" % (port, REQUEST_PATH)]
+    command = [
+        require("wrk", "make bench-hostile"),
+        "-t1",
+        "-c%d" % connections,
+        "-d%ds" % max(1, round(seconds)),
+        "-H",
+        "Host: " + REQUEST_HOST,
+        "-H",
+        "%s: %s" % (HEADER, VALUE),
+        "http://127.0.0.1:%d%s" % (port, REQUEST_PATH),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if result.returncode != 0:
         raise LoadError("wrk failed (%d): %s%s" % (result.returncode, result.stdout, result.stderr))
     done = parse_wrk(result.stdout)
     if done.bad or done.socket_errors or not done.requests:
-        raise LoadError("wrk saw %d non-2xx answers and %d socket errors on port %d:\n%s"
-                        % (done.bad, done.socket_errors, port, result.stdout))
+        raise LoadError(
+            "wrk saw %d non-2xx answers and %d socket errors on port %d:\n%s"
+            % (done.bad, done.socket_errors, port, result.stdout)
+        )
     return done
 
 
 def check(envoy, chosen):
     """Each listener answers 200 from v1 and v3 (the split), never v2/v3 by a regex that should not match."""
     for name, _, _ in chosen:
-        tally = envoylab.send_requests(_port(envoy, name), 40, host=REQUEST_HOST, path=REQUEST_PATH,
-                                       headers={HEADER: VALUE}, time_limit=60.0)
+        tally = envoylab.send_requests(
+            _port(envoy, name), 40, host=REQUEST_HOST, path=REQUEST_PATH, headers={HEADER: VALUE}, time_limit=60.0
+        )
         seen = {v for v, n in tally.versions.items() if n}
         if tally.statuses != {200: 40} or seen != {"v1", "v3"}:
-            raise LoadError("listener %s: statuses %s, versions %s\n%s" % (
-                name, dict(tally.statuses), dict(tally.versions), envoy.log()[-3000:]))
+            raise LoadError(
+                "listener %s: statuses %s, versions %s\n%s"
+                % (name, dict(tally.statuses), dict(tally.versions), envoy.log()[-3000:])
+            )
 
 
 Listener = collections.namedtuple("Listener", "name host")
@@ -128,16 +154,23 @@ def main_instructions(settings) -> int:
     try:
         ports = listeners.upstream_ports(upstream)
         print("  starting Envoy under callgrind", file=sys.stderr, flush=True)
-        measured = envoys.start(lambda: bootstrap(chosen, ports), envoy=callgrind.wrapper,
-                                ready_timeout=instructions.READY_SECONDS)
+        measured = envoys.start(
+            lambda: bootstrap(chosen, ports), envoy=callgrind.wrapper, ready_timeout=instructions.READY_SECONDS
+        )
         try:
             per_request = {}
             for name, _, _ in chosen:
                 try:
-                    per_request.update(instructions.measure(
-                        measured, callgrind, [Listener(name, REQUEST_HOST)], requests,
-                        lambda message: print("  " + message, file=sys.stderr, flush=True),
-                        ["%s: %s" % (HEADER, VALUE)]))
+                    per_request.update(
+                        instructions.measure(
+                            measured,
+                            callgrind,
+                            [Listener(name, REQUEST_HOST)],
+                            requests,
+                            lambda message: print("  " + message, file=sys.stderr, flush=True),
+                            ["%s: %s" % (HEADER, VALUE)],
+                        )
+                    )
                 except subprocess.TimeoutExpired:
                     # regex-lite's Pike VM takes about 50x longer than the others: too slow under callgrind.
                     print("  %s: too slow under callgrind, skipped" % name, file=sys.stderr, flush=True)
@@ -152,8 +185,10 @@ def main_instructions(settings) -> int:
     for name, count in per_request.items():
         print("%s: %.1fk instructions per request" % (name, count / 1000))
     for name in [n for n in per_request if n != "re2" and "re2" in per_request]:
-        print("hostile_ratio_by_instructions[%s] = %.3f (re2's instructions per request / %s's)"
-              % (name, per_request["re2"] / per_request[name], name))
+        print(
+            "hostile_ratio_by_instructions[%s] = %.3f (re2's instructions per request / %s's)"
+            % (name, per_request["re2"] / per_request[name], name)
+        )
     return 0
 
 
@@ -181,22 +216,26 @@ def main() -> int:
             for name, _, _ in chosen:
                 run_wrk(_port(measured, name), 1, connections)  # warm-up, discarded
             for round_index in range(rounds):
-                order = chosen[round_index % len(chosen):] + chosen[:round_index % len(chosen)]
+                order = chosen[round_index % len(chosen) :] + chosen[: round_index % len(chosen)]
                 for name, _, _ in order:
                     before = process_seconds(measured.pid)
                     done = run_wrk(_port(measured, name), seconds, connections)
                     rps[name].append(done.rps)
                     cpu_us[name].append((process_seconds(measured.pid) - before) * 1e6 / done.requests)
-                print("  round %d: %s" % (round_index + 1, ", ".join(
-                    "%s %.0f" % (name, rps[name][-1]) for name, _, _ in chosen)), file=sys.stderr, flush=True)
+                print(
+                    "  round %d: %s"
+                    % (round_index + 1, ", ".join("%s %.0f" % (name, rps[name][-1]) for name, _, _ in chosen)),
+                    file=sys.stderr,
+                    flush=True,
+                )
         finally:
             measured.close()
         for variant in chosen:
-            alone = envoys.start(lambda: bootstrap([variant], ports))
+            alone = envoys.start(lambda variant=variant: bootstrap([variant], ports))
             try:
                 placement.pin_process(alone.pid)
                 run_wrk(_port(alone, variant[0]), 2, connections)
-                memory[variant[0]] = envoys.rss_bytes(alone.pid)
+                memory[variant[0]] = envoylab.rss_bytes(alone.pid)
             finally:
                 alone.close()
     except (LoadError, envoylab.EnvoyError) as failure:
@@ -204,27 +243,41 @@ def main() -> int:
         return 1
     finally:
         upstream.close()
-    result = {"rps": rps, "cpu_us_per_request": cpu_us, "rss": memory, "value_bytes": VALUE_BYTES, "patterns": [p for p, _ in PATTERNS],
-              "module_bytes": os.path.getsize(module)}
-    print("| listener | req/s (median of %d rounds) | Envoy CPU us/req (median) | Envoy RSS MiB (alone, after load) |"
-          % rounds)
+    result = {
+        "rps": rps,
+        "cpu_us_per_request": cpu_us,
+        "rss": memory,
+        "value_bytes": VALUE_BYTES,
+        "patterns": [p for p, _ in PATTERNS],
+        "module_bytes": os.path.getsize(module),
+    }
+    print(
+        "| listener | req/s (median of %d rounds) | Envoy CPU us/req (median) | Envoy RSS MiB (alone, after load) |"
+        % rounds
+    )
     print("|---|---:|---:|---:|")
     for name, _, _ in chosen:
-        print("| %s | %.0f | %.1f | %.1f |" % (name, statistics.median(rps[name]), statistics.median(cpu_us[name]),
-                                              memory[name] / 2**20))
+        print(
+            "| %s | %.0f | %.1f | %.1f |"
+            % (name, statistics.median(rps[name]), statistics.median(cpu_us[name]), memory[name] / 2**20)
+        )
     for name in [n for n, _, _ in chosen if n != "re2"]:
         ratios = sorted(a / b for a, b in zip(rps[name], rps["re2"]))
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
         key = "hostile_ratio" if name == "shift-hostile" else "hostile_ratio_cmp"
         result[key] = statistics.median(ratios)
-        print("%s = %.3f (%s / re2, median of %d rounds; quartiles %.3f-%.3f)" % (
-            key, statistics.median(ratios), name, len(ratios), quartiles[0], quartiles[2]))
+        print(
+            "%s = %.3f (%s / re2, median of %d rounds; quartiles %.3f-%.3f)"
+            % (key, statistics.median(ratios), name, len(ratios), quartiles[0], quartiles[2])
+        )
         # The same comparison from the Envoy's CPU per request: what its throughput would be on an otherwise
         # idle core, less disturbed by other work on a shared machine than requests per second.
         by_cpu = sorted(b / a for a, b in zip(cpu_us[name], cpu_us["re2"]))
         result[key + "_by_cpu"] = statistics.median(by_cpu)
-        print("%s_by_cpu = %.3f (re2's Envoy CPU per request / %s's, median of %d rounds; range %.3f-%.3f)" % (
-            key, statistics.median(by_cpu), name, len(by_cpu), by_cpu[0], by_cpu[-1]))
+        print(
+            "%s_by_cpu = %.3f (re2's Envoy CPU per request / %s's, median of %d rounds; range %.3f-%.3f)"
+            % (key, statistics.median(by_cpu), name, len(by_cpu), by_cpu[0], by_cpu[-1])
+        )
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "w") as f:
         json.dump(result, f, indent=1)

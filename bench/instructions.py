@@ -7,6 +7,7 @@ listener: WARMUP_REQUESTS discarded, counters zeroed, settings.instructions_requ
 connection (h2load), counters dumped. Kernel time (syscalls, loopback networking) is not counted, so the
 ratios here overstate throughput differences; `make bench` measures those.
 """
+
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-import envoylab
+from tools import envoylab
 
 from . import envoys, listeners, load, report, sanity
 from .measure import BenchError
@@ -48,8 +49,10 @@ def select(variants: list, names: str) -> list:
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     unknown = sorted(set(wanted) - {v.name for v in variants})
     if unknown:
-        raise BenchError("BENCH_INSTRUCTIONS_LISTENERS: no listener %s (there are: %s)"
-                         % (", ".join(unknown), ", ".join(v.name for v in variants)))
+        raise BenchError(
+            "BENCH_INSTRUCTIONS_LISTENERS: no listener %s (there are: %s)"
+            % (", ".join(unknown), ", ".join(v.name for v in variants))
+        )
     return [v for v in variants if not wanted or v.name in wanted]
 
 
@@ -63,13 +66,16 @@ class Callgrind:
         valgrind = load.require("valgrind", "make bench-instructions")
         self.control = load.require("callgrind_control", "make bench-instructions")
         with open(self.wrapper, "w") as f:
-            f.write('#!/bin/sh\nexec %s --tool=callgrind --smc-check=all-non-file %s --callgrind-out-file=%s %s "$@"\n'
-                    % (valgrind, self.vgdb_prefix, os.path.join(self.workdir, "callgrind.out.%p"), envoy))
+            f.write(
+                '#!/bin/sh\nexec %s --tool=callgrind --smc-check=all-non-file %s --callgrind-out-file=%s %s "$@"\n'
+                % (valgrind, self.vgdb_prefix, os.path.join(self.workdir, "callgrind.out.%p"), envoy)
+            )
         os.chmod(self.wrapper, os.stat(self.wrapper).st_mode | stat.S_IXUSR)
 
     def _command(self, pid: int, option: str):
-        result = subprocess.run([self.control, self.vgdb_prefix, option, str(pid)], capture_output=True, text=True,
-                                timeout=CONTROL_SECONDS)
+        result = subprocess.run(
+            [self.control, self.vgdb_prefix, option, str(pid)], capture_output=True, text=True, timeout=CONTROL_SECONDS
+        )
         if result.returncode != 0:
             raise BenchError("callgrind_control %s %d failed: %s%s" % (option, pid, result.stdout, result.stderr))
 
@@ -99,11 +105,12 @@ class Callgrind:
 
 
 def _requests(envoy, variant, count: int, headers=()):
-    answered = load.counted(envoy.ports[variant.name], variant.host, count, 30 + count * SECONDS_PER_REQUEST,
-                            headers)
+    answered = load.counted(envoy.ports[variant.name], variant.host, count, 30 + count * SECONDS_PER_REQUEST, headers)
     if answered != count:
-        raise BenchError("%s: %d of %d requests answered 2xx under callgrind: the listener is broken\n%s"
-                         % (variant.name, answered, count, envoy.log()[-3000:]))
+        raise BenchError(
+            "%s: %d of %d requests answered 2xx under callgrind: the listener is broken\n%s"
+            % (variant.name, answered, count, envoy.log()[-3000:])
+        )
 
 
 def measure(envoy, callgrind: Callgrind, variants: list, requests: int, progress, headers=()) -> dict:
@@ -120,14 +127,20 @@ def measure(envoy, callgrind: Callgrind, variants: list, requests: int, progress
 
 def ratios(per_request: dict) -> dict:
     """Each of RATIOS whose listeners both ran: instructions(a) / instructions(b), lower is better."""
-    return {name: per_request[a] / per_request[b] for name, (a, b) in RATIOS.items()
-            if a in per_request and b in per_request}
+    return {
+        name: per_request[a] / per_request[b]
+        for name, (a, b) in RATIOS.items()
+        if a in per_request and b in per_request
+    }
 
 
 def cost_steps(per_request: dict) -> list:
     """[(what, instructions per request)] for the report.COST_STEPS whose listeners ran."""
-    return [(what, per_request[a] - per_request[b]) for what, a, b in report.COST_STEPS
-            if a in per_request and b in per_request]
+    return [
+        (what, per_request[a] - per_request[b])
+        for what, a, b in report.COST_STEPS
+        if a in per_request and b in per_request
+    ]
 
 
 def _thousands(n: float) -> str:
@@ -137,22 +150,34 @@ def _thousands(n: float) -> str:
 def table(result: dict) -> str:
     per_request = {v["name"]: v["instructions_per_request"] for v in result["variants"]}
     native, floor = per_request.get("native"), per_request.get("floor")
-    lines = ["| listener | what runs before the router | instructions/req | vs native | vs floor |",
-             "|---|---|---:|---:|---:|"]
+    lines = [
+        "| listener | what runs before the router | instructions/req | vs native | vs floor |",
+        "|---|---|---:|---:|---:|",
+    ]
     for v in result["variants"]:
         count = v["instructions_per_request"]
-        lines.append("| %s | %s | %s | %s | %s |" % (
-            v["name"], v["what"], _thousands(count),
-            "-" if native is None or v["name"] == "native" else "%+.1fk" % ((count - native) / 1000),
-            "-" if floor is None else "%.3f" % (count / floor)))
+        lines.append(
+            "| %s | %s | %s | %s | %s |"
+            % (
+                v["name"],
+                v["what"],
+                _thousands(count),
+                "-" if native is None or v["name"] == "native" else "%+.1fk" % ((count - native) / 1000),
+                "-" if floor is None else "%.3f" % (count / floor),
+            )
+        )
     lines.append("")
-    lines.append("callgrind, one Envoy worker, %d requests per listener after %d of warm-up, %d extra headers each; "
-                 "user-space instructions of all Envoy threads (kernel time not counted)"
-                 % (result["requests"], result["warmup_requests"], result.get("extra_headers", 0)))
+    lines.append(
+        "callgrind, one Envoy worker, %d requests per listener after %d of warm-up, %d extra headers each; "
+        "user-space instructions of all Envoy threads (kernel time not counted)"
+        % (result["requests"], result["warmup_requests"], result.get("extra_headers", 0))
+    )
     if "instructions_cmp_vs_shift" in result["ratios"]:
-        lines.append("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): instructions ratio %.3f, %+.0f "
-                     "instructions/req" % (result["ratios"]["instructions_cmp_vs_shift"],
-                                           per_request["shift-cmp"] - per_request["shift"]))
+        lines.append(
+            "BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): instructions ratio %.3f, %+.0f "
+            "instructions/req"
+            % (result["ratios"]["instructions_cmp_vs_shift"], per_request["shift-cmp"] - per_request["shift"])
+        )
     for what, count in result["cost_steps"]:
         lines.append("cost model: %s: %+.0f instructions/req" % (what, count))
     return "\n".join(lines)
@@ -173,27 +198,36 @@ def run(settings, progress) -> dict:
         raise BenchError("BENCH_COMPARE_MODULE: no file %s" % settings.compare_module)
     if settings.compare_native:
         listeners.install_compare_native(settings.compare_native)
-    variants = select(listeners.variants(module, settings.compare_module, settings.cost_model,
-                                          settings.compare_native),
-                      settings.instructions_listeners)
+    variants = select(
+        listeners.variants(module, settings.compare_module, settings.cost_model, settings.compare_native),
+        settings.instructions_listeners,
+    )
     load.require("h2load")
     callgrind = Callgrind(envoylab.envoy_binary())
     upstream = envoys.start(listeners.upstream_bootstrap)
     try:
         ports = listeners.upstream_ports(upstream)
         progress("starting Envoy under callgrind (a minute or two)")
-        measured = envoys.start(lambda: listeners.measured_bootstrap(variants, ports), envoy=callgrind.wrapper,
-                                ready_timeout=READY_SECONDS)
+        measured = envoys.start(
+            lambda: listeners.measured_bootstrap(variants, ports), envoy=callgrind.wrapper, ready_timeout=READY_SECONDS
+        )
         try:
             # The first requests under callgrind wait while valgrind translates Envoy's code (seconds on
             # a loaded machine): one per listener, with time to spare, before the sanity check's.
             for variant in variants:
-                envoylab.request(measured.ports[variant.name], host=variant.host, path=REQUEST_PATH,
-                                 timeout=WARMUP_TIMEOUT_SECONDS)
+                envoylab.request(
+                    measured.ports[variant.name], host=variant.host, path=REQUEST_PATH, timeout=WARMUP_TIMEOUT_SECONDS
+                )
             sanity.check(measured, variants)
             progress("%d listeners x %d requests" % (len(variants), settings.instructions_requests))
-            per_request = measure(measured, callgrind, variants, settings.instructions_requests, progress,
-                                  load.extra_headers(settings.instructions_extra_headers))
+            per_request = measure(
+                measured,
+                callgrind,
+                variants,
+                settings.instructions_requests,
+                progress,
+                load.extra_headers(settings.instructions_extra_headers),
+            )
         finally:
             measured.close()
     finally:
@@ -204,12 +238,17 @@ def run(settings, progress) -> dict:
 
 def summary(per_request: dict, variants: list, settings) -> dict:
     """What instructions.json holds and table() prints."""
-    return {"requests": settings.instructions_requests, "warmup_requests": WARMUP_REQUESTS,
-            "extra_headers": settings.instructions_extra_headers,
-            "settings": settings.__dict__,
-            "variants": [{"name": v.name, "what": v.what, "instructions_per_request": per_request[v.name]}
-                         for v in variants],
-            "ratios": ratios(per_request), "cost_steps": cost_steps(per_request)}
+    return {
+        "requests": settings.instructions_requests,
+        "warmup_requests": WARMUP_REQUESTS,
+        "extra_headers": settings.instructions_extra_headers,
+        "settings": settings.__dict__,
+        "variants": [
+            {"name": v.name, "what": v.what, "instructions_per_request": per_request[v.name]} for v in variants
+        ],
+        "ratios": ratios(per_request),
+        "cost_steps": cost_steps(per_request),
+    }
 
 
 def main(settings, progress) -> int:

@@ -1,18 +1,18 @@
 """Bootstraps: the measured Envoy (one front listener per variant, all to the same upstream) and the
 upstream Envoy (a direct_response per subset, run as its own process so it never shares the measured
 Envoy's worker thread)."""
+
 import dataclasses
 import os
 import shutil
 
-import envoylab
-from envoylab.ports import free_port
+from tools import REPO, envoylab
+from tools.envoylab.ports import free_port
 
 from . import plugin_configs
 from .measure import BenchError
 from .plugin_configs import REQUEST_HOST, V1, V2, V3
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSTREAM_VERSIONS = ("v1", "v2", "v3")
 LUA_SCRIPT = os.path.join(REPO, "bench", "realistic.lua")
 NATIVE_MODULE = os.path.join(envoylab.native_module_dir(), "lib%s.so" % envoylab.NATIVE_MODULE_NAME)
@@ -21,12 +21,14 @@ NATIVE_MODULE = os.path.join(envoylab.native_module_dir(), "lib%s.so" % envoylab
 @dataclasses.dataclass(frozen=True)
 class BenchModule:
     """A Wasm module of the bench's own (bench/<crate>/), built by `make bench`."""
+
     crate: str  # folder under bench/
 
     @property
     def path(self) -> str:
-        return os.path.join(REPO, "target", "bench-" + self.crate, "wasm32-wasip1", "release",
-                            self.crate + "_filter.wasm")
+        return os.path.join(
+            REPO, "target", "bench-" + self.crate, "wasm32-wasip1", "release", self.crate + "_filter.wasm"
+        )
 
 
 NOOP, FLOOR = BenchModule("noop"), BenchModule("floor")
@@ -51,21 +53,29 @@ def _cluster_header() -> dict:
 
 
 def _bench_wasm(module: BenchModule, configuration: str = "") -> dict:
-    config = {"name": module.crate, "root_id": module.crate,
-              "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": module.path}}}}
+    config = {
+        "name": module.crate,
+        "root_id": module.crate,
+        "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": module.path}}},
+    }
     if configuration:
         config["configuration"] = {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": configuration}
-    return {"name": module.crate,
-            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                             "config": config}}
+    return {
+        "name": module.crate,
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm", "config": config},
+    }
 
 
 def _lua_filter() -> dict:
     with open(LUA_SCRIPT) as f:
         code = f.read()
-    return {"name": "envoy.filters.http.lua",
-            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-                             "default_source_code": {"inline_string": code}}}
+    return {
+        "name": "envoy.filters.http.lua",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+            "default_source_code": {"inline_string": code},
+        },
+    }
 
 
 # The name another build of the native module is loaded under (BENCH_COMPARE_NATIVE), beside ours.
@@ -92,37 +102,94 @@ def variants(module: str, compare_module: str = "", cost_model: bool = False, co
         Variant("noop", "no-op Wasm + weighted_clusters", REQUEST_HOST, (_bench_wasm(NOOP),), _weighted_native()),
         Variant("floor", "Wasm setting the header at random", REQUEST_HOST, (floor,), _cluster_header()),
         Variant("lua", "Lua filter, the realistic checks", REQUEST_HOST, (_lua_filter(),), _cluster_header()),
-        Variant("shift", "traffic-shift, 4 entries + hosts", REQUEST_HOST, shift(plugin_configs.REALISTIC),
-                _cluster_header()),
-        Variant("shift-rollout", "traffic-shift, as shift, split by a guarded rollout",
-                REQUEST_HOST, shift(plugin_configs.REALISTIC_ROLLOUT), _cluster_header()),
-        Variant("shift-gateway", "traffic-shift, shift as an HTTPRoute (precedence order)", REQUEST_HOST,
-                shift(plugin_configs.REALISTIC_GATEWAY), _cluster_header()),
-        Variant("module", "native module: cluster specifier, 4 entries + hosts", REQUEST_HOST, (),
-                envoylab.cluster_specifier_action(plugin_configs.REALISTIC)),
-        Variant("module-filter", "native module: HTTP filter, 4 entries + hosts", REQUEST_HOST,
-                (envoylab.dynamic_module_filter(plugin_configs.REALISTIC),), _cluster_header()),
-        Variant("module-rollout", "native module: HTTP filter, as module-filter, split by a guarded rollout",
-                REQUEST_HOST, (envoylab.dynamic_module_filter(plugin_configs.REALISTIC_ROLLOUT),),
-                _cluster_header()),
-        Variant("shift-1", "traffic-shift, 1 authority entry", plugin_configs.authority(0),
-                shift(plugin_configs.authority_entries(1)), _cluster_header()),
-        Variant("shift-1000", "traffic-shift, 1,000 entries, last hit", plugin_configs.authority(999),
-                shift(plugin_configs.authority_entries(1000)), _cluster_header()),
+        Variant(
+            "shift",
+            "traffic-shift, 4 entries + hosts",
+            REQUEST_HOST,
+            shift(plugin_configs.REALISTIC),
+            _cluster_header(),
+        ),
+        Variant(
+            "shift-rollout",
+            "traffic-shift, as shift, split by a guarded rollout",
+            REQUEST_HOST,
+            shift(plugin_configs.REALISTIC_ROLLOUT),
+            _cluster_header(),
+        ),
+        Variant(
+            "shift-gateway",
+            "traffic-shift, shift as an HTTPRoute (precedence order)",
+            REQUEST_HOST,
+            shift(plugin_configs.REALISTIC_GATEWAY),
+            _cluster_header(),
+        ),
+        Variant(
+            "module",
+            "native module: cluster specifier, 4 entries + hosts",
+            REQUEST_HOST,
+            (),
+            envoylab.cluster_specifier_action(plugin_configs.REALISTIC),
+        ),
+        Variant(
+            "module-filter",
+            "native module: HTTP filter, 4 entries + hosts",
+            REQUEST_HOST,
+            (envoylab.dynamic_module_filter(plugin_configs.REALISTIC),),
+            _cluster_header(),
+        ),
+        Variant(
+            "module-rollout",
+            "native module: HTTP filter, as module-filter, split by a guarded rollout",
+            REQUEST_HOST,
+            (envoylab.dynamic_module_filter(plugin_configs.REALISTIC_ROLLOUT),),
+            _cluster_header(),
+        ),
+        Variant(
+            "shift-1",
+            "traffic-shift, 1 authority entry",
+            envoylab.configs.authority(0),
+            shift(envoylab.configs.authority_entries(1)),
+            _cluster_header(),
+        ),
+        Variant(
+            "shift-1000",
+            "traffic-shift, 1,000 entries, last hit",
+            envoylab.configs.authority(999),
+            shift(envoylab.configs.authority_entries(1000)),
+            _cluster_header(),
+        ),
     ]
     if cost_model:
-        listeners += [Variant(name, what, REQUEST_HOST, shift(config), _cluster_header())
-                      for name, (what, config) in plugin_configs.COST_MODEL.items()]
+        listeners += [
+            Variant(name, what, REQUEST_HOST, shift(config), _cluster_header())
+            for name, (what, config) in plugin_configs.COST_MODEL.items()
+        ]
     if compare_module:
-        listeners.append(Variant("shift-cmp", "BENCH_COMPARE_MODULE, 4 entries + hosts", REQUEST_HOST,
-                                 shift(plugin_configs.REALISTIC, compare_module), _cluster_header()))
+        listeners.append(
+            Variant(
+                "shift-cmp",
+                "BENCH_COMPARE_MODULE, 4 entries + hosts",
+                REQUEST_HOST,
+                shift(plugin_configs.REALISTIC, compare_module),
+                _cluster_header(),
+            )
+        )
     if compare_native:
         listeners += [
-            Variant("module-cmp", "BENCH_COMPARE_NATIVE: cluster specifier, 4 entries + hosts", REQUEST_HOST, (),
-                    envoylab.cluster_specifier_action(plugin_configs.REALISTIC, COMPARE_NATIVE_NAME)),
-            Variant("module-filter-cmp", "BENCH_COMPARE_NATIVE: HTTP filter, 4 entries + hosts", REQUEST_HOST,
-                    (envoylab.dynamic_module_filter(plugin_configs.REALISTIC, module_name=COMPARE_NATIVE_NAME),),
-                    _cluster_header()),
+            Variant(
+                "module-cmp",
+                "BENCH_COMPARE_NATIVE: cluster specifier, 4 entries + hosts",
+                REQUEST_HOST,
+                (),
+                envoylab.cluster_specifier_action(plugin_configs.REALISTIC, COMPARE_NATIVE_NAME),
+            ),
+            Variant(
+                "module-filter-cmp",
+                "BENCH_COMPARE_NATIVE: HTTP filter, 4 entries + hosts",
+                REQUEST_HOST,
+                (envoylab.dynamic_module_filter(plugin_configs.REALISTIC, module_name=COMPARE_NATIVE_NAME),),
+                _cluster_header(),
+            ),
         ]
     return listeners
 
@@ -132,15 +199,24 @@ def _address(port: int) -> dict:
 
 
 def _listener(variant: Variant, port: int) -> dict:
-    virtual_host = {"name": variant.name, "domains": ["*"], "routes": [{"match": {"prefix": "/"},
-                                                                        "route": variant.route}]}
+    virtual_host = {
+        "name": variant.name,
+        "domains": ["*"],
+        "routes": [{"match": {"prefix": "/"}, "route": variant.route}],
+    }
     return envoylab.http_listener(variant.name, port, virtual_host, list(variant.filters))
 
 
 def _cluster(name: str, port: int) -> dict:
-    return {"name": name, "type": "STATIC", "connect_timeout": "1s",
-            "load_assignment": {"cluster_name": name,
-                                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(port)}}]}]}}
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(port)}}]}],
+        },
+    }
 
 
 def measured_bootstrap(variant_list: list, upstream_ports: dict) -> dict:

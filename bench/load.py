@@ -4,6 +4,7 @@ Closed loop: wrk, the usual HTTP/1.1 generator, and cheap per request, so the pi
 saturates. Fixed rate: wrk cannot pace (wrk2 is not packaged), so h2load in HTTP/1.1 mode with --rps does,
 and its --log-file gives every request's latency, from which we take exact percentiles.
 """
+
 import dataclasses
 import os
 import re
@@ -11,23 +12,9 @@ import shutil
 import subprocess
 import tempfile
 
+from tools.envoylab.loadgen import LoadError, Throughput, parse_wrk, require
+
 from .plugin_configs import REQUEST_PATH
-
-
-class LoadError(RuntimeError):
-    pass
-
-
-@dataclasses.dataclass
-class Throughput:
-    requests: int
-    seconds: float
-    bad: int  # non-2xx answers: a broken listener
-    socket_errors: int  # connect/read/write errors and timeouts: a stalled (e.g. starved) process
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
 
 
 @dataclasses.dataclass
@@ -42,34 +29,21 @@ class Latency:
     foreign_cores: float = 0.0  # other work on the machine meanwhile (set by measure.py)
 
 
-def require(tool: str, target: str = "make bench") -> str:
-    path = shutil.which(tool)
-    if not path:
-        raise LoadError("%s not found: run `%s` (tools/debian_tools.sh installs it)" % (tool, target))
-    return path
-
-
 def _url(port: int) -> str:
     return "http://127.0.0.1:%d%s" % (port, REQUEST_PATH)
 
 
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
-
-
-def parse_wrk(text: str) -> Throughput:
-    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", text)
-    if not done:
-        raise LoadError("unexpected wrk output:\n" + text)
-    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    socket_errors = sum(int(n) for n in socket.groups()) if socket else 0
-    return Throughput(int(done.group(1)), float(done.group(2)) * _UNITS[done.group(3)], bad, socket_errors)
-
-
 def closed_loop(port: int, host: str, seconds: float, connections: int) -> Throughput:
     """wrk, one thread, `connections` keep-alive connections, as fast as answers come back."""
-    command = [require("wrk"), "-t1", "-c%d" % connections, "-d%ds" % max(1, round(seconds)),
-               "-H", "Host: " + host, _url(port)]
+    command = [
+        require("wrk"),
+        "-t1",
+        "-c%d" % connections,
+        "-d%ds" % max(1, round(seconds)),
+        "-H",
+        "Host: " + host,
+        _url(port),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
     if result.returncode != 0:
         raise LoadError("wrk failed (%d): %s%s" % (result.returncode, result.stdout, result.stderr))
@@ -95,8 +69,15 @@ def parse_h2load_log(text: str, target_rps: int, seconds: float) -> Latency:
     if not durations:
         raise LoadError("h2load logged no requests")
     durations.sort()
-    return Latency(target_rps, len(durations) / seconds, len(durations), bad, _percentile(durations, 0.50),
-                   _percentile(durations, 0.99), _percentile(durations, 0.999))
+    return Latency(
+        target_rps,
+        len(durations) / seconds,
+        len(durations),
+        bad,
+        _percentile(durations, 0.50),
+        _percentile(durations, 0.99),
+        _percentile(durations, 0.999),
+    )
 
 
 def fixed_rate(port: int, host: str, rate: int, seconds: float, clients: int) -> Latency:
@@ -106,8 +87,19 @@ def fixed_rate(port: int, host: str, rate: int, seconds: float, clients: int) ->
     workdir = tempfile.mkdtemp(prefix="bench-h2load-")
     log_path = os.path.join(workdir, "requests.tsv")
     duration = max(1, round(seconds))
-    command = [require("h2load"), "--h1", "-c%d" % clients, "--rps=%d" % per_client, "-D", str(duration),
-               "--warm-up-time=1", "--log-file=" + log_path, "-H", ":authority: " + host, _url(port)]
+    command = [
+        require("h2load"),
+        "--h1",
+        "-c%d" % clients,
+        "--rps=%d" % per_client,
+        "-D",
+        str(duration),
+        "--warm-up-time=1",
+        "--log-file=" + log_path,
+        "-H",
+        ":authority: " + host,
+        _url(port),
+    ]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 40)
         if result.returncode != 0:

@@ -1,4 +1,5 @@
 """What the numbers were measured on."""
+
 import os
 import platform
 import subprocess
@@ -31,6 +32,7 @@ def tool_version(command: list) -> str:
 def background_busy(seconds: float = 1.0) -> float:
     """Share of all cores busy before the bench starts anything: other work here makes numbers noisy."""
     import time
+
     before = cpu.core_times()
     time.sleep(seconds)
     after = cpu.core_times()

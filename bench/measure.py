@@ -3,6 +3,7 @@
 A run during which other work kept more than FOREIGN_LIMIT of a core busy (a shared machine: builds, other
 tests) is repeated after a pause, at most RETRIES times and while the whole bench's retry time lasts
 (settings.retry_seconds); what it finally measured is kept, and flagged."""
+
 import dataclasses
 import statistics
 import time
@@ -54,12 +55,16 @@ def _undisturbed(measure_once, meter: cpu.Meter, retries: Retries, label: str, p
         stalled = getattr(result, "socket_errors", 0)
         last = attempt == RETRIES or not retries.left()
         if stalled and last:
-            raise BenchError("%s: %d socket errors (timeouts), with %.2f cores of other work: the machine is "
-                             "too busy or Envoy stalls" % (label, stalled, foreign))
+            raise BenchError(
+                "%s: %d socket errors (timeouts), with %.2f cores of other work: the machine is "
+                "too busy or Envoy stalls" % (label, stalled, foreign)
+            )
         if not stalled and (foreign <= FOREIGN_LIMIT or last):
             return result, foreign
-        progress("%s: %s, measuring again" % (label, "%d socket errors" % stalled if stalled else
-                                              "%.2f cores of other work meanwhile" % foreign))
+        progress(
+            "%s: %s, measuring again"
+            % (label, "%d socket errors" % stalled if stalled else "%.2f cores of other work meanwhile" % foreign)
+        )
         time.sleep(PAUSE_SECONDS)
     raise AssertionError("unreachable")
 
@@ -69,10 +74,19 @@ def _throughput_once(envoy, placement, variant, seconds: float, connections: int
     result = load.closed_loop(envoy.ports[variant.name], variant.host, seconds, connections)
     cores_after, cpu_after = cpu.core_times(), cpu.process_seconds(envoy.pid)
     if result.bad or not result.requests:
-        raise BenchError("%s: %d of %d answers were errors: the listener is broken, its numbers would lie"
-                         % (variant.name, result.bad, result.requests))
-    return Run(variant.name, round_no, result.rps, (cpu_after - cpu_before) / result.requests * 1e6,
-               cpu.busy_share(cores_before, cores_after, placement.others), 0.0, result.socket_errors)
+        raise BenchError(
+            "%s: %d of %d answers were errors: the listener is broken, its numbers would lie"
+            % (variant.name, result.bad, result.requests)
+        )
+    return Run(
+        variant.name,
+        round_no,
+        result.rps,
+        (cpu_after - cpu_before) / result.requests * 1e6,
+        cpu.busy_share(cores_before, cores_after, placement.others),
+        0.0,
+        result.socket_errors,
+    )
 
 
 def throughput_rounds(envoy, placement, meter, retries, variants, settings, progress) -> list:
@@ -82,12 +96,27 @@ def throughput_rounds(envoy, placement, meter, retries, variants, settings, prog
     for round_no in range(settings.rounds):
         for variant in rotated(list(variants), round_no):
             run, run.foreign_cores = _undisturbed(
-                lambda: _throughput_once(envoy, placement, variant, settings.seconds, settings.connections,
-                                         round_no), meter, retries, variant.name, progress)
-            progress("round %d/%d  %-11s %8.0f req/s  %5.1f us CPU/req%s" % (
-                round_no + 1, settings.rounds, variant.name, run.rps, run.cpu_us_per_request,
-                "  (disturbed: %.2f cores of other work)" % run.foreign_cores
-                if run.foreign_cores > FOREIGN_LIMIT else ""))
+                lambda variant=variant, round_no=round_no: _throughput_once(
+                    envoy, placement, variant, settings.seconds, settings.connections, round_no
+                ),
+                meter,
+                retries,
+                variant.name,
+                progress,
+            )
+            progress(
+                "round %d/%d  %-11s %8.0f req/s  %5.1f us CPU/req%s"
+                % (
+                    round_no + 1,
+                    settings.rounds,
+                    variant.name,
+                    run.rps,
+                    run.cpu_us_per_request,
+                    "  (disturbed: %.2f cores of other work)" % run.foreign_cores
+                    if run.foreign_cores > FOREIGN_LIMIT
+                    else "",
+                )
+            )
             runs.append(run)
     return runs
 
@@ -98,14 +127,32 @@ def latency_rounds(envoy, meter, retries, variants, rate: int, settings, progres
     for round_no in range(settings.latency_rounds):
         for variant in rotated(list(variants), round_no):
             latency, foreign = _undisturbed(
-                lambda: load.fixed_rate(envoy.ports[variant.name], variant.host, rate, settings.latency_seconds,
-                                        settings.latency_connections), meter, retries, variant.name, progress)
+                lambda variant=variant: load.fixed_rate(
+                    envoy.ports[variant.name],
+                    variant.host,
+                    rate,
+                    settings.latency_seconds,
+                    settings.latency_connections,
+                ),
+                meter,
+                retries,
+                variant.name,
+                progress,
+            )
             if latency.bad:
                 raise BenchError("%s: %d errors at %d req/s" % (variant.name, latency.bad, rate))
             latency.foreign_cores = foreign
-            progress("latency %d/%d %-11s %6.0f req/s  p50 %.3f ms  p99 %.3f ms" % (
-                round_no + 1, settings.latency_rounds, variant.name, latency.achieved_rps, latency.p50_ms,
-                latency.p99_ms))
+            progress(
+                "latency %d/%d %-11s %6.0f req/s  p50 %.3f ms  p99 %.3f ms"
+                % (
+                    round_no + 1,
+                    settings.latency_rounds,
+                    variant.name,
+                    latency.achieved_rps,
+                    latency.p50_ms,
+                    latency.p99_ms,
+                )
+            )
             results[variant.name].append(latency)
     return results
 

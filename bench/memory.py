@@ -4,7 +4,10 @@ count read.
 
 Every worker holds its own Wasm VM (and the main thread one more), so the Envoy with WORKERS workers less the
 one with 1 is what one more worker costs (per_worker); a mesh sidecar runs WORKERS, Istio's default."""
+
 import dataclasses
+
+from tools import envoylab
 
 from . import envoys, listeners, load
 
@@ -26,12 +29,13 @@ class Memory:
 def measure(variants, upstream_ports: dict, placement, settings, workers: int = 1) -> list:
     results = []
     for variant in variants:
-        envoy = envoys.start(lambda: listeners.measured_bootstrap([variant], upstream_ports), concurrency=workers)
+        envoy = envoys.start(
+            lambda variant=variant: listeners.measured_bootstrap([variant], upstream_ports), concurrency=workers
+        )
         try:
             placement.pin_process(envoy.pid)
             load.closed_loop(envoy.ports[variant.name], variant.host, settings.memory_seconds, settings.connections)
-            results.append(Memory(variant.name, envoys.rss_bytes(envoy.pid), envoys.allocated_bytes(envoy),
-                                  workers))
+            results.append(Memory(variant.name, envoylab.rss_bytes(envoy.pid), envoys.allocated_bytes(envoy), workers))
         finally:
             envoy.close()
     return results
@@ -41,8 +45,9 @@ def measure_all(by_name: dict, upstream_ports: dict, placement, settings) -> lis
     """VARIANTS with 1 worker, then PER_WORKER with WORKERS; only the listeners by_name has."""
     ones = [by_name[n] for n in VARIANTS if n in by_name]
     more = [by_name[n] for n in PER_WORKER if n in by_name]
-    return (measure(ones, upstream_ports, placement, settings)
-            + measure(more, upstream_ports, placement, settings, WORKERS))
+    return measure(ones, upstream_ports, placement, settings) + measure(
+        more, upstream_ports, placement, settings, WORKERS
+    )
 
 
 def per_worker(memories: list) -> dict:

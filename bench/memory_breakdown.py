@@ -14,15 +14,16 @@ A worker's cost is the difference between the two Envoys over the workers added 
 MiB RSS wanders between runs is divided too), also without the memory tcmalloc keeps free, which wanders most;
 the rest is paid once per Envoy.
 """
+
 import json
 import os
 import sys
 
-import envoylab
+from tools import envoylab
+from tools.envoylab.memory import rss_bytes, wasm_memories
 
-from tools.soak.memory import wasm_memories
-
-from . import envoys, listeners, load, plugin_configs, settings as bench_settings
+from . import envoys, listeners, load
+from . import settings as bench_settings
 
 MIB = 1 << 20
 VARIANTS = ("native", "noop", "shift", "shift-1", "shift-1000")
@@ -74,9 +75,13 @@ def compiled_code_bytes(pid: int) -> int:
 def read(envoy) -> dict:
     tcmalloc = json.loads(envoy.admin("/memory"))
     memories = sorted(wasm_memories(envoy.pid), reverse=True)
-    return {"rss": envoys.rss_bytes(envoy.pid), "allocated": int(tcmalloc["allocated"]),
-            "held_free": int(tcmalloc["heap_size"]) - int(tcmalloc["allocated"]),
-            "code": compiled_code_bytes(envoy.pid), "wasm": memories}
+    return {
+        "rss": rss_bytes(envoy.pid),
+        "allocated": int(tcmalloc["allocated"]),
+        "held_free": int(tcmalloc["heap_size"]) - int(tcmalloc["allocated"]),
+        "code": compiled_code_bytes(envoy.pid),
+        "wasm": memories,
+    }
 
 
 def measure(variant, upstream_ports: dict, concurrency: int, settings) -> dict:
@@ -93,11 +98,15 @@ def variants(module: str, compare_module: str) -> list:
     chosen = [by_name[name] for name in VARIANTS]
     if compare_module:
         chosen.append(by_name["shift-cmp"])
-        chosen.append(listeners.Variant("shift-1000-cmp", "BENCH_COMPARE_MODULE, 1,000 entries, last hit",
-                                        plugin_configs.authority(999),
-                                        (envoylab.wasm_filter(plugin_configs.authority_entries(1000),
-                                                              module=compare_module),),
-                                        by_name["shift-1000"].route))
+        chosen.append(
+            listeners.Variant(
+                "shift-1000-cmp",
+                "BENCH_COMPARE_MODULE, 1,000 entries, last hit",
+                envoylab.configs.authority(999),
+                (envoylab.wasm_filter(envoylab.configs.authority_entries(1000), module=compare_module),),
+                by_name["shift-1000"].route,
+            )
+        )
     return chosen
 
 
@@ -110,19 +119,31 @@ def module_of(variant, module: str, compare_module: str) -> str:
 
 
 def table(rows: list) -> str:
-    lines = ["| Envoy | RSS MiB, 1 worker | per worker more | the same less memory tcmalloc keeps free | "
-             "tcmalloc allocated | freed, kept by tcmalloc | V8 code | Wasm VMs: linear memory MiB (resident) | "
-             "largest function |",
-             "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        "| Envoy | RSS MiB, 1 worker | per worker more | the same less memory tcmalloc keeps free | "
+        "tcmalloc allocated | freed, kept by tcmalloc | V8 code | Wasm VMs: linear memory MiB (resident) | "
+        "largest function |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
     for row in rows:
         one, more = row["by_concurrency"][1], row["by_concurrency"][MORE_WORKERS]
         added = MORE_WORKERS - 1
         vms = ", ".join("%.2f (%.2f)" % (size / MIB, resident / MIB) for size, resident in one["wasm"]) or "-"
         largest = ("%d B" % row["largest_function"]) if row["largest_function"] else "-"
-        lines.append("| %s | %.1f | %+.2f | %+.2f | %.1f | %.1f | %.1f | %s | %s |" % (
-            row["variant"], one["rss"] / MIB, (more["rss"] - one["rss"]) / added / MIB,
-            (more["rss"] - more["held_free"] - one["rss"] + one["held_free"]) / added / MIB, one["allocated"] / MIB,
-            one["held_free"] / MIB, one["code"] / MIB, vms, largest))
+        lines.append(
+            "| %s | %.1f | %+.2f | %+.2f | %.1f | %.1f | %.1f | %s | %s |"
+            % (
+                row["variant"],
+                one["rss"] / MIB,
+                (more["rss"] - one["rss"]) / added / MIB,
+                (more["rss"] - more["held_free"] - one["rss"] + one["held_free"]) / added / MIB,
+                one["allocated"] / MIB,
+                one["held_free"] / MIB,
+                one["code"] / MIB,
+                vms,
+                largest,
+            )
+        )
     return "\n".join(lines)
 
 
@@ -134,7 +155,11 @@ def per_entry(rows: list, small: str, large: str, entries: int) -> str:
     grow = by_name[large]["wasm"][0][0] - by_name[small]["wasm"][0][0]
     resident = by_name[large]["wasm"][0][1] - by_name[small]["wasm"][0][1]
     return "%s: linear memory per VM %.2f KiB per entry (resident %.2f KiB) over %s" % (
-        large, grow / (entries - 1) / 1024, resident / (entries - 1) / 1024, small)
+        large,
+        grow / (entries - 1) / 1024,
+        resident / (entries - 1) / 1024,
+        small,
+    )
 
 
 def main() -> int:

@@ -1,26 +1,21 @@
 """The traffic-shift plugin configurations under test (Istio VirtualService `http` shape).
 
-REALISTIC (realistic.json) is what a mesh typically carries: a `hosts` list and a few header/uri matches for
-special traffic before the weighted split that ordinary requests (ours) fall through to. AUTHORITY_ENTRIES(n)
-gives n entries each matching one authority `svc-<i>`, to see how the linear first-match scan scales.
+REALISTIC (bench/realistic.json, envoylab.configs.realistic()) is what a mesh typically carries: a `hosts` list
+and a few header/uri matches for special traffic before the weighted split that ordinary requests (ours) fall
+through to. envoylab.configs.authority_entries(n) gives n entries each matching one authority `svc-<i>`, to see
+how the lookup scales.
 """
-import json
-import pathlib
 
-import envoylab
+from tools import envoylab
+from tools.envoylab.configs import destination as _destination
 
 V1, V2, V3 = (envoylab.istio_cluster(v) for v in ("v1", "v2", "v3"))
-REVIEWS_HOST = "reviews.default.svc.cluster.local"
-REQUEST_HOST = "reviews:9080"  # what the load generators send for the realistic config
-REQUEST_PATH = "/reviews/0"
-
-
-def _destination(subset: str, weight: int) -> dict:
-    return {"destination": {"host": REVIEWS_HOST, "subset": subset, "port": {"number": 9080}}, "weight": weight}
+REQUEST_HOST = envoylab.traffic.HOST  # what the load generators send for the realistic config
+REQUEST_PATH = envoylab.traffic.PATH
 
 
 def _split() -> list:
-    return [_destination("v1", 50), _destination("v3", 50)]
+    return envoylab.configs.split({"v1": 50, "v3": 50})
 
 
 def _split_taking_the_request_port() -> list:
@@ -29,8 +24,7 @@ def _split_taking_the_request_port() -> list:
     return [{"destination": {"host": "reviews", "subset": v}, "weight": 50} for v in ("v1", "v3")]
 
 
-# The Rust tests read the same file (src/test_kit/mod.rs): what the bench measures is what they check.
-REALISTIC = json.loads((pathlib.Path(__file__).parent / "realistic.json").read_text())
+REALISTIC = envoylab.configs.realistic()
 
 
 def _backend(subset: str, weight: int) -> dict:
@@ -42,17 +36,30 @@ def _backend(subset: str, weight: int) -> dict:
 REALISTIC_GATEWAY = {
     "hostnames": ["reviews"],
     "rules": [
-        {"name": "jason-sees-v2", "matches": [{"headers": [{"name": "end-user", "value": "jason"}]}],
-         "backendRefs": [_backend("v2", 100)]},
-        {"name": "canary-testers",
-         "matches": [{"headers": [{"name": "x-canary", "value": "always"}],
-                      "path": {"type": "PathPrefix", "value": "/reviews/"}},
-                     {"headers": [{"name": "x-canary-group", "type": "RegularExpression", "value": ".*"}]}],
-         "backendRefs": [_backend("v3", 100)]},
-        {"name": "admin-api",
-         "matches": [{"path": {"value": "/admin"}},
-                     {"path": {"type": "Exact", "value": "/reviews/debug"}, "method": "POST"}],
-         "backendRefs": [_backend("v1", 100)]},
+        {
+            "name": "jason-sees-v2",
+            "matches": [{"headers": [{"name": "end-user", "value": "jason"}]}],
+            "backendRefs": [_backend("v2", 100)],
+        },
+        {
+            "name": "canary-testers",
+            "matches": [
+                {
+                    "headers": [{"name": "x-canary", "value": "always"}],
+                    "path": {"type": "PathPrefix", "value": "/reviews/"},
+                },
+                {"headers": [{"name": "x-canary-group", "type": "RegularExpression", "value": ".*"}]},
+            ],
+            "backendRefs": [_backend("v3", 100)],
+        },
+        {
+            "name": "admin-api",
+            "matches": [
+                {"path": {"value": "/admin"}},
+                {"path": {"type": "Exact", "value": "/reviews/debug"}, "method": "POST"},
+            ],
+            "backendRefs": [_backend("v1", 100)],
+        },
         {"name": "reviews-shift", "backendRefs": [_backend("v1", 50), _backend("v3", 50)]},
     ],
 }
@@ -77,42 +84,51 @@ COST_MODEL = {
     "cost-present": ("1 entry, reads 1 value (:path)", _one_entry({"uri": {"prefix": "/"}})),
     "cost-hosts": ("1 entry + hosts (reads :authority)", _one_entry(hosts=["reviews"])),
     # Destinations without a port: :authority read for the port, the cluster name filled per request.
-    "cost-port": ("1 entry, destinations without a port (reads :authority)",
-                  _one_entry(route=_split_taking_the_request_port())),
-    "cost-hosts-port": ("1 entry + hosts, destinations without a port",
-                        _one_entry(hosts=["reviews"], route=_split_taking_the_request_port())),
+    "cost-port": (
+        "1 entry, destinations without a port (reads :authority)",
+        _one_entry(route=_split_taking_the_request_port()),
+    ),
+    "cost-hosts-port": (
+        "1 entry + hosts, destinations without a port",
+        _one_entry(hosts=["reviews"], route=_split_taking_the_request_port()),
+    ),
     # A header every bench request carries (h2load's user-agent) whose value fails the condition: the later
     # values of a repeated header are read too, which reading one at a time takes the whole map for.
-    "cost-later-values": ("1 entry, 1 present header failing its value (later values read)",
-                          _one_entry({"withoutHeaders": {"user-agent": {"exact": "never"}}})),
+    "cost-later-values": (
+        "1 entry, 1 present header failing its value (later values read)",
+        _one_entry({"withoutHeaders": {"user-agent": {"exact": "never"}}}),
+    ),
     # Two values, so the filter takes the whole header map in one call instead (request.rs).
-    "cost-two-values": ("1 entry + hosts + uri (whole map in one call)",
-                        _one_entry({"uri": {"prefix": "/"}}, hosts=["reviews"])),
+    "cost-two-values": (
+        "1 entry + hosts + uri (whole map in one call)",
+        _one_entry({"uri": {"prefix": "/"}}, hosts=["reviews"]),
+    ),
     # Sticky on a header every bench request carries (h2load's user-agent; the sanity check sends none, so
     # it sees the random split): the hash of a key, and the same with a cohort (linked canaries).
     "cost-sticky": ("1 entry, sticky on user-agent", _one_entry(sticky={"header": "user-agent"})),
-    "cost-cohort": ("1 entry, sticky on user-agent in a cohort",
-                    _one_entry(sticky={"header": "user-agent", "cohort": "release-2026-12"})),
+    "cost-cohort": (
+        "1 entry, sticky on user-agent in a cohort",
+        _one_entry(sticky={"header": "user-agent", "cohort": "release-2026-12"}),
+    ),
 }
 
 
 # REALISTIC with its split made by a guarded rollout held at 50% (started long ago, 100% only after
 # 100,000 h): the weights come from the timer, so requests should cost what REALISTIC's do; those to v3 also
 # have their status read for the guard (it never trips: it needs a million requests).
-REALISTIC_ROLLOUT = {**REALISTIC, "http": REALISTIC["http"][:-1] + [{
-    "name": "reviews-rollout",
-    "route": [_destination("v1", 0), _destination("v3", 100)],
-    "rollout": {"from": [100, 0], "start": "2026-01-01T00:00:00Z",
+REALISTIC_ROLLOUT = {
+    **REALISTIC,
+    "http": REALISTIC["http"][:-1]
+    + [
+        {
+            "name": "reviews-rollout",
+            "route": [_destination("v1", 0), _destination("v3", 100)],
+            "rollout": {
+                "from": [100, 0],
+                "start": "2026-01-01T00:00:00Z",
                 "steps": [{"at": "0s", "progress": 50}, {"at": "100000h", "progress": 100}],
-                "guard": {"maxErrorRate": 0.5, "minRequests": 1000000, "window": "30s"}},
-}]}
-
-
-def authority(i: int) -> str:
-    return "svc-%d" % i
-
-
-def authority_entries(n: int) -> dict:
-    """n entries, entry i applying only to authority svc-<i>; send requests to authority(n - 1)."""
-    return {"http": [{"name": "svc-%d" % i, "match": [{"authority": {"exact": authority(i)}}], "route": _split()}
-                     for i in range(n)]}
+                "guard": {"maxErrorRate": 0.5, "minRequests": 1000000, "window": "30s"},
+            },
+        }
+    ],
+}

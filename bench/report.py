@@ -1,6 +1,7 @@
 """The printed table and the saved JSON. The last printed line is the summary other tools read:
 `ratio_vs_floor=A.AAA ratio_vs_lua=B.BBB ratio_vs_noop=C.CCC ratio_vs_native=D.DDD`, just after
 `ratio_module_vs_native=E.EEE` and `ratio_module_filter_vs_lua=F.FFF`, each on its own line."""
+
 import dataclasses
 import json
 import os
@@ -52,8 +53,10 @@ OWN_LINES = ("ratio_module_vs_native", "ratio_module_filter_vs_lua")
 def _latency_cells(latencies: list) -> tuple:
     if not latencies:
         return ("-", "-")
-    return ("%.3f" % statistics.median(l.p50_ms for l in latencies),
-            "%.3f" % statistics.median(l.p99_ms for l in latencies))
+    return (
+        "%.3f" % statistics.median(one.p50_ms for one in latencies),
+        "%.3f" % statistics.median(one.p99_ms for one in latencies),
+    )
 
 
 def ratios(runs) -> dict:
@@ -61,8 +64,9 @@ def ratios(runs) -> dict:
     ran = {r.variant for r in runs}
     present = {name: pair for name, pair in RATIOS.items() if set(pair) <= ran}
     result = {name: measure.round_ratio(runs, a, b) for name, (a, b) in present.items()}
-    result["ratio_quartiles"] = {name: measure.quartiles(measure.round_ratios(runs, a, b))
-                                 for name, (a, b) in present.items()}
+    result["ratio_quartiles"] = {
+        name: measure.quartiles(measure.round_ratios(runs, a, b)) for name, (a, b) in present.items()
+    }
     return result
 
 
@@ -78,21 +82,28 @@ def summary(runs, latencies, memories, variants, modules, rate, context) -> dict
     return {
         "context": context,
         "rate_for_latency": rate,
-        "variants": [{
-            "name": v.name, "what": v.what, "rps": rps[v.name], "spread": measure.spread(runs, v.name),
-            "cpu_us_per_request": cpu_us[v.name],
-            "latency": [dataclasses.asdict(l) for l in latencies.get(v.name, [])],
-        } for v in variants],
+        "variants": [
+            {
+                "name": v.name,
+                "what": v.what,
+                "rps": rps[v.name],
+                "spread": measure.spread(runs, v.name),
+                "cpu_us_per_request": cpu_us[v.name],
+                "latency": [dataclasses.asdict(one) for one in latencies.get(v.name, [])],
+            }
+            for v in variants
+        ],
         "runs": [dataclasses.asdict(r) for r in runs],
         **memory_figures(memories),
         "modules": modules,
         **ratios(runs),
         "cost_steps": cost_steps(runs),
         # Runs other work disturbed say nothing about the generator side, so they are left out here.
-        "others_busy": statistics.median([r.others_busy for r in runs if r.foreign_cores <= measure.FOREIGN_LIMIT]
-                                         or [r.others_busy for r in runs]),
+        "others_busy": statistics.median(
+            [r.others_busy for r in runs if r.foreign_cores <= measure.FOREIGN_LIMIT] or [r.others_busy for r in runs]
+        ),
         "disturbed_runs": sum(r.foreign_cores > measure.FOREIGN_LIMIT for r in runs)
-        + sum(l.foreign_cores > measure.FOREIGN_LIMIT for ls in latencies.values() for l in ls),
+        + sum(one.foreign_cores > measure.FOREIGN_LIMIT for runs in latencies.values() for one in runs),
         "median_foreign_cores": statistics.median([r.foreign_cores for r in runs]),
     }
 
@@ -113,72 +124,112 @@ def memory_table(result: dict) -> list:
     rows = {(m["variant"], m["workers"]): m for m in result["memory"]}
     if ("native", 1) not in rows:
         return []
-    lines = ["", "| Envoy after load | workers | RSS MiB | vs native | tcmalloc allocated MiB | vs native |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "",
+        "| Envoy after load | workers | RSS MiB | vs native | tcmalloc allocated MiB | vs native |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for (name, workers), m in rows.items():
         base = rows.get(("native", workers))
-        lines.append("| %s | %d | %.1f | %s | %.1f | %s |" % (
-            name, workers, m["rss"] / MIB, _mib_over(m, base, "rss"), m["allocated"] / MIB,
-            _mib_over(m, base, "allocated")))
+        lines.append(
+            "| %s | %d | %.1f | %s | %.1f | %s |"
+            % (
+                name,
+                workers,
+                m["rss"] / MIB,
+                _mib_over(m, base, "rss"),
+                m["allocated"] / MIB,
+                _mib_over(m, base, "allocated"),
+            )
+        )
     per_worker = result.get("memory_per_worker")
     if per_worker:
         lines += ["", "| one more worker | RSS MiB | above noop | tcmalloc allocated MiB |", "|---|---:|---:|---:|"]
         for name, figures in per_worker.items():
             above = figures.get("rss_above_noop")
-            lines.append("| %s | %+.1f | %s | %+.1f |" % (name, figures["rss"] / MIB,
-                                                         "-" if above is None else "%+.1f" % (above / MIB),
-                                                         figures["allocated"] / MIB))
+            lines.append(
+                "| %s | %+.1f | %s | %+.1f |"
+                % (
+                    name,
+                    figures["rss"] / MIB,
+                    "-" if above is None else "%+.1f" % (above / MIB),
+                    figures["allocated"] / MIB,
+                )
+            )
     return lines
 
 
 def table(result: dict, latencies: dict) -> str:
     by_name = {v["name"]: v for v in result["variants"]}
     native_cpu = by_name["native"]["cpu_us_per_request"]
-    lines = ["| listener | what runs before the router | req/s (median) | IQR | Envoy CPU us/req | "
-             "+us/req vs native | p50 ms | p99 ms |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| listener | what runs before the router | req/s (median) | IQR | Envoy CPU us/req | "
+        "+us/req vs native | p50 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for v in result["variants"]:
         p50, p99 = _latency_cells(latencies.get(v["name"], []))
         extra = "-" if v["name"] == "native" else "%+.1f" % (v["cpu_us_per_request"] - native_cpu)
-        lines.append("| %s | %s | %.0f | %.1f%% | %.1f | %s | %s | %s |" % (
-            v["name"], v["what"], v["rps"], 100 * v["spread"], v["cpu_us_per_request"], extra, p50, p99))
+        lines.append(
+            "| %s | %s | %.0f | %.1f%% | %.1f | %s | %s | %s |"
+            % (v["name"], v["what"], v["rps"], 100 * v["spread"], v["cpu_us_per_request"], extra, p50, p99)
+        )
     lines.append("")
-    lines.append("latency: h2load at a fixed %d req/s (HTTP/1.1), median of the rounds' p50/p99"
-                 % result["rate_for_latency"])
+    lines.append(
+        "latency: h2load at a fixed %d req/s (HTTP/1.1), median of the rounds' p50/p99" % result["rate_for_latency"]
+    )
     lines += memory_table(result)
     lines.append("")
     for name, (q1, q3) in result["ratio_quartiles"].items():
-        lines.append("%s = %.3f (median of %d round(s); quartiles %.3f-%.3f)" % (
-            name, result[name], result["context"]["settings"]["rounds"], q1, q3))
+        lines.append(
+            "%s = %.3f (median of %d round(s); quartiles %.3f-%.3f)"
+            % (name, result[name], result["context"]["settings"]["rounds"], q1, q3)
+        )
     for name, size in result["modules"].items():
         lines.append("module %s: %d bytes (%.0f KiB)" % (name, size, size / 1024))
     ones, thousands = by_name["shift-1"], by_name["shift-1000"]
-    lines.append("1 -> 1,000 authority entries (request hits the last): throughput ratio %.3f, %+.1f us CPU/req"
-                 % (result["ratio_1000_vs_1"], thousands["cpu_us_per_request"] - ones["cpu_us_per_request"]))
+    lines.append(
+        "1 -> 1,000 authority entries (request hits the last): throughput ratio %.3f, %+.1f us CPU/req"
+        % (result["ratio_1000_vs_1"], thousands["cpu_us_per_request"] - ones["cpu_us_per_request"])
+    )
     if "ratio_rollout_vs_shift" in result:
-        lines.append("the split made by a guarded rollout instead of plain weights: throughput ratio %.3f, "
-                     "%+.1f us CPU/req" % (result["ratio_rollout_vs_shift"],
-                                           by_name["shift-rollout"]["cpu_us_per_request"]
-                                           - by_name["shift"]["cpu_us_per_request"]))
+        lines.append(
+            "the split made by a guarded rollout instead of plain weights: throughput ratio %.3f, "
+            "%+.1f us CPU/req"
+            % (
+                result["ratio_rollout_vs_shift"],
+                by_name["shift-rollout"]["cpu_us_per_request"] - by_name["shift"]["cpu_us_per_request"],
+            )
+        )
     if "ratio_cmp_vs_shift" in result:
-        lines.append("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): throughput ratio %.3f, "
-                     "%+.1f us CPU/req" % (result["ratio_cmp_vs_shift"], by_name["shift-cmp"]["cpu_us_per_request"]
-                                           - by_name["shift"]["cpu_us_per_request"]))
+        lines.append(
+            "BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): throughput ratio %.3f, "
+            "%+.1f us CPU/req"
+            % (
+                result["ratio_cmp_vs_shift"],
+                by_name["shift-cmp"]["cpu_us_per_request"] - by_name["shift"]["cpu_us_per_request"],
+            )
+        )
     for what, micros in result["cost_steps"]:
         lines.append("cost model: %s: %+.2f us Envoy CPU/req (median of per-round differences)" % (what, micros))
     context = result["context"]
-    lines.append("machine: %d cores, %s; %s" % (context["machine"]["nproc"], context["machine"]["cpu"],
-                                                 context["placement"]))
-    lines.append("other work on the machine: %.0f%% busy before the run, median %.2f cores during runs; "
-                 "generator-side core(s) %.0f%% busy (median)" % (100 * context["background_busy"],
-                                                                 result["median_foreign_cores"],
-                                                                 100 * result["others_busy"]))
+    lines.append(
+        "machine: %d cores, %s; %s" % (context["machine"]["nproc"], context["machine"]["cpu"], context["placement"])
+    )
+    lines.append(
+        "other work on the machine: %.0f%% busy before the run, median %.2f cores during runs; "
+        "generator-side core(s) %.0f%% busy (median)"
+        % (100 * context["background_busy"], result["median_foreign_cores"], 100 * result["others_busy"])
+    )
     if result["disturbed_runs"]:
-        lines.append("WARNING: %d run(s) stayed disturbed by other work after %d retries; these numbers are noisy"
-                     % (result["disturbed_runs"], measure.RETRIES))
+        lines.append(
+            "WARNING: %d run(s) stayed disturbed by other work after %d retries; these numbers are noisy"
+            % (result["disturbed_runs"], measure.RETRIES)
+        )
     if result["others_busy"] > 0.95:
-        lines.append("WARNING: the generator-side core was saturated: the load side, not Envoy, may have limited "
-                     "throughput")
+        lines.append(
+            "WARNING: the generator-side core was saturated: the load side, not Envoy, may have limited throughput"
+        )
     return "\n".join(lines)
 
 

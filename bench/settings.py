@@ -1,4 +1,5 @@
 """Run length and load shape, from the environment (defaults keep `make bench` under ~5 minutes)."""
+
 import dataclasses
 import os
 
@@ -41,10 +42,12 @@ def from_environment() -> Settings:
         rate=number("BENCH_RATE", 0, int),
         memory_seconds=1.0 if quick else 2.0,
         retry_seconds=number("BENCH_RETRY_SECONDS", 20.0 if quick else 60.0),
-        compare_module=os.path.abspath(os.environ["BENCH_COMPARE_MODULE"]) if os.environ.get(
-            "BENCH_COMPARE_MODULE") else "",
-        compare_native=os.path.abspath(os.environ["BENCH_COMPARE_NATIVE"]) if os.environ.get(
-            "BENCH_COMPARE_NATIVE") else "",
+        compare_module=os.path.abspath(os.environ["BENCH_COMPARE_MODULE"])
+        if os.environ.get("BENCH_COMPARE_MODULE")
+        else "",
+        compare_native=os.path.abspath(os.environ["BENCH_COMPARE_NATIVE"])
+        if os.environ.get("BENCH_COMPARE_NATIVE")
+        else "",
         cost_model=os.environ.get("BENCH_COST_MODEL", "") not in ("", "0"),
         instructions_requests=number("BENCH_INSTRUCTIONS_REQUESTS", 2000, int),
         instructions_listeners=os.environ.get("BENCH_INSTRUCTIONS_LISTENERS", ""),

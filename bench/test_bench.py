@@ -1,12 +1,13 @@
 """The bench's own logic, without Envoy or load (`.venv/bin/pytest bench`): parsing the generators' output,
 the round statistics, the listener table and the summary line. No timing is asserted anywhere."""
+
 import os
 import subprocess
 
-import envoylab
 import pytest
 
 from bench import instructions, listeners, load, measure, memory, plugin_configs, report, settings
+from tools import envoylab
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:40001/reviews/0
   1 threads and 32 connections
@@ -25,8 +26,11 @@ def test_wrk_output():
     result = load.parse_wrk(WRK_OUTPUT)
     assert (result.requests, result.seconds, result.bad, result.socket_errors) == (64000, 5.0, 7, 3)
     assert result.rps == pytest.approx(12800.0)
-    clean = load.parse_wrk(WRK_OUTPUT.replace("  Non-2xx or 3xx responses: 7\n", "").replace(
-        "  Socket errors: connect 0, read 2, write 0, timeout 1\n", ""))
+    clean = load.parse_wrk(
+        WRK_OUTPUT.replace("  Non-2xx or 3xx responses: 7\n", "").replace(
+            "  Socket errors: connect 0, read 2, write 0, timeout 1\n", ""
+        )
+    )
     assert (clean.bad, clean.socket_errors) == (0, 0)
     with pytest.raises(load.LoadError):
         load.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
@@ -48,8 +52,14 @@ def run(variant, round_no, rps):
 
 def test_ratios_pair_runs_of_the_same_round():
     # Round 1 ran on a slower machine: per-round ratios stay 0.8, a ratio of medians would not be.
-    runs = [run("shift", 0, 80), run("noop", 0, 100), run("shift", 1, 40), run("noop", 1, 50),
-            run("shift", 2, 88), run("noop", 2, 110)]
+    runs = [
+        run("shift", 0, 80),
+        run("noop", 0, 100),
+        run("shift", 1, 40),
+        run("noop", 1, 50),
+        run("shift", 2, 88),
+        run("noop", 2, 110),
+    ]
     assert measure.round_ratio(runs, "shift", "noop") == pytest.approx(0.8)
     assert measure.medians(runs, "rps") == {"shift": 80, "noop": 100}
     assert measure.spread(runs, "noop") == pytest.approx((105 - 75) / 100)  # interquartile range / median
@@ -58,24 +68,53 @@ def test_ratios_pair_runs_of_the_same_round():
 
 def test_rotation_visits_every_order_position():
     assert [measure.rotated(["a", "b", "c"], r) for r in range(4)] == [
-        ["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
+        ["a", "b", "c"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+        ["a", "b", "c"],
+    ]
 
 
 def test_listeners_include_the_floor_and_lua_on_cluster_header_routes():
     by_name = {v.name: v for v in listeners.variants("/m/traffic_shift.wasm")}
-    assert list(by_name) == ["native", "noop", "floor", "lua", "shift", "shift-rollout", "shift-gateway", "module",
-                             "module-filter", "module-rollout", "shift-1", "shift-1000"]
+    assert list(by_name) == [
+        "native",
+        "noop",
+        "floor",
+        "lua",
+        "shift",
+        "shift-rollout",
+        "shift-gateway",
+        "module",
+        "module-filter",
+        "module-rollout",
+        "shift-1",
+        "shift-1000",
+    ]
     for name in ("floor", "lua", "shift", "shift-rollout"):
         assert by_name[name].route == {"cluster_header": envoylab.CLUSTER_HEADER}
     floor_config = by_name["floor"].filters[0]["typed_config"]["config"]
-    assert floor_config["configuration"]["value"].split() == [envoylab.CLUSTER_HEADER, plugin_configs.V1,
-                                                              plugin_configs.V3]
-    assert floor_config["vm_config"]["code"]["local"]["filename"].endswith("bench-floor/wasm32-wasip1/release/"
-                                                                           "floor_filter.wasm")
+    assert floor_config["configuration"]["value"].split() == [
+        envoylab.CLUSTER_HEADER,
+        plugin_configs.V1,
+        plugin_configs.V3,
+    ]
+    assert floor_config["vm_config"]["code"]["local"]["filename"].endswith(
+        "bench-floor/wasm32-wasip1/release/floor_filter.wasm"
+    )
     lua = by_name["lua"].filters[0]["typed_config"]["default_source_code"]["inline_string"]
     # The script names the same clusters and header as the realistic config it mirrors.
-    for needle in (plugin_configs.V1, plugin_configs.V2, plugin_configs.V3, '"%s"' % envoylab.CLUSTER_HEADER,
-                   '"end-user"', '"x-canary"', '"x-canary-group"', '"/admin"', '"/reviews/debug"'):
+    for needle in (
+        plugin_configs.V1,
+        plugin_configs.V2,
+        plugin_configs.V3,
+        '"%s"' % envoylab.CLUSTER_HEADER,
+        '"end-user"',
+        '"x-canary"',
+        '"x-canary-group"',
+        '"/admin"',
+        '"/reviews/debug"',
+    ):
         assert needle in lua
     compared = listeners.variants("/m/a.wasm", "/m/b.wasm")[-1]
     assert compared.name == "shift-cmp"
@@ -103,16 +142,26 @@ MIB = 1024 * 1024
 
 
 def test_memory_rows_and_what_one_more_worker_costs():
-    measured = [memory.Memory(name, rss * MIB, allocated * MIB, workers) for name, rss, allocated, workers in (
-        ("native", 64, 7, 1), ("noop", 88, 10, 1), ("shift", 108, 12, 1), ("shift-1000", 120, 14, 1),
-        ("native", 65, 7.5, 2), ("noop", 90, 11, 2), ("shift", 113, 14, 2))]
+    measured = [
+        memory.Memory(name, rss * MIB, allocated * MIB, workers)
+        for name, rss, allocated, workers in (
+            ("native", 64, 7, 1),
+            ("noop", 88, 10, 1),
+            ("shift", 108, 12, 1),
+            ("shift-1000", 120, 14, 1),
+            ("native", 65, 7.5, 2),
+            ("noop", 90, 11, 2),
+            ("shift", 113, 14, 2),
+        )
+    ]
     result = report.memory_figures(measured)
     assert result["memory"][-1] == {"variant": "shift", "rss": 113 * MIB, "allocated": 14 * MIB, "workers": 2}
     # 2 workers less 1: one more worker; above noop: less what one more worker costs with a no-op Wasm filter
     assert result["memory_per_worker"] == {
         "native": {"rss": 1 * MIB, "allocated": 0.5 * MIB, "rss_above_noop": -1 * MIB},
         "noop": {"rss": 2 * MIB, "allocated": 1 * MIB, "rss_above_noop": 0},
-        "shift": {"rss": 5 * MIB, "allocated": 2 * MIB, "rss_above_noop": 3 * MIB}}
+        "shift": {"rss": 5 * MIB, "allocated": 2 * MIB, "rss_above_noop": 3 * MIB},
+    }
     assert report.memory_table(result) == [
         "",
         "| Envoy after load | workers | RSS MiB | vs native | tcmalloc allocated MiB | vs native |",
@@ -129,7 +178,8 @@ def test_memory_rows_and_what_one_more_worker_costs():
         "|---|---:|---:|---:|",
         "| native | +1.0 | -1.0 | +0.5 |",
         "| noop | +2.0 | +0.0 | +1.0 |",
-        "| shift | +5.0 | +3.0 | +2.0 |"]
+        "| shift | +5.0 | +3.0 | +2.0 |",
+    ]
     assert report.memory_table(report.memory_figures(measured[1:4])) == []  # nothing without native
 
 
@@ -150,12 +200,17 @@ def test_the_native_module_listeners():
 
 
 def test_cost_model_steps_are_per_round_cpu_differences():
-    runs = [measure.Run(name, r, 100.0, cpu_us_per_request=cpu + r, others_busy=0.5, foreign_cores=0.0)
-            for r in range(3) for name, cpu in (("floor", 50.0), ("cost-0", 52.0), ("cost-present", 53.5))]
-    assert report.cost_steps(runs) == [("the filter with nothing to read, over the floor", pytest.approx(2.0)),
-                                       ("reading 1 header value (:path)", pytest.approx(1.5))]
+    runs = [
+        measure.Run(name, r, 100.0, cpu_us_per_request=cpu + r, others_busy=0.5, foreign_cores=0.0)
+        for r in range(3)
+        for name, cpu in (("floor", 50.0), ("cost-0", 52.0), ("cost-present", 53.5))
+    ]
+    assert report.cost_steps(runs) == [
+        ("the filter with nothing to read, over the floor", pytest.approx(2.0)),
+        ("reading 1 header value (:path)", pytest.approx(1.5)),
+    ]
     names = [v.name for v in listeners.variants("/m/t.wasm", cost_model=True)]
-    assert names[-len(plugin_configs.COST_MODEL):] == list(plugin_configs.COST_MODEL)
+    assert names[-len(plugin_configs.COST_MODEL) :] == list(plugin_configs.COST_MODEL)
 
 
 # The head and the tail of a callgrind dump (callgrind_control -d), cost lines elided.
@@ -204,6 +259,7 @@ def test_callgrind_dump_sums_the_new_files_and_removes_them(monkeypatch):
             for thread, count in ((1, "1000"), (2, "500")):
                 with open(os.path.join(callgrind.workdir, "callgrind.out.%d.1-%02d" % (pid, thread)), "w") as f:
                     f.write(CALLGRIND_DUMP % ("Ir", count, count))
+
         monkeypatch.setattr(callgrind, "_command", dump_per_thread)
         assert callgrind.dump(7) == 1500
         assert not [n for n in os.listdir(callgrind.workdir) if n.startswith("callgrind.out.")]
@@ -216,9 +272,11 @@ def test_callgrind_dump_sums_the_new_files_and_removes_them(monkeypatch):
 
 
 def test_h2load_summary():
-    text = ("finished in 2.50s, 800.00 req/s, 300.00KB/s\n"
-            "requests: 2000 total, 2000 started, 2000 done, 1998 succeeded, 2 failed, 0 errored, 0 timeout\n"
-            "status codes: 1997 2xx, 0 3xx, 1 4xx, 2 5xx\n")
+    text = (
+        "finished in 2.50s, 800.00 req/s, 300.00KB/s\n"
+        "requests: 2000 total, 2000 started, 2000 done, 1998 succeeded, 2 failed, 0 errored, 0 timeout\n"
+        "status codes: 1997 2xx, 0 3xx, 1 4xx, 2 5xx\n"
+    )
     assert load.parse_h2load_summary(text) == (2000, 1997)
     with pytest.raises(load.LoadError):
         load.parse_h2load_summary("connect: Connection refused")
@@ -249,8 +307,12 @@ def test_extra_headers_are_distinct_and_passed_to_h2load(monkeypatch):
 
     def fake_run(command, **options):
         seen["command"] = command
-        return subprocess.CompletedProcess(command, 0, "status codes: 5 2xx, 0 3xx, 0 4xx, 0 5xx\n"
-                                                       "requests: 5 total, 5 started, 5 done, 5 succeeded\n", "")
+        return subprocess.CompletedProcess(
+            command,
+            0,
+            "status codes: 5 2xx, 0 3xx, 0 4xx, 0 5xx\nrequests: 5 total, 5 started, 5 done, 5 succeeded\n",
+            "",
+        )
 
     monkeypatch.setattr(load.subprocess, "run", fake_run)
     monkeypatch.setattr(load, "require", lambda name, *args, **kwargs: name)
@@ -261,20 +323,34 @@ def test_extra_headers_are_distinct_and_passed_to_h2load(monkeypatch):
 def test_instructions_table_and_ratio_lines(monkeypatch):
     monkeypatch.delenv("BENCH_COMPARE_MODULE", raising=False)
     every = {v.name: v for v in listeners.variants("/m/a.wasm", "/m/b.wasm", cost_model=True)}
-    per_request = {"native": 160_000, "noop": 180_000, "floor": 200_000, "lua": 202_000, "shift": 210_000,
-                   "shift-cmp": 205_800, "cost-0": 203_000, "cost-present": 204_500}
+    per_request = {
+        "native": 160_000,
+        "noop": 180_000,
+        "floor": 200_000,
+        "lua": 202_000,
+        "shift": 210_000,
+        "shift-cmp": 205_800,
+        "cost-0": 203_000,
+        "cost-present": 204_500,
+    }
     result = instructions.summary(per_request, [every[name] for name in per_request], settings.from_environment())
     lines = instructions.table(result).splitlines()
-    assert lines[:4] == ["| listener | what runs before the router | instructions/req | vs native | vs floor |",
-                         "|---|---|---:|---:|---:|",
-                         "| native | weighted_clusters, no Wasm | 160.0k | - | 0.800 |",
-                         "| noop | no-op Wasm + weighted_clusters | 180.0k | +20.0k | 0.900 |"]
+    assert lines[:4] == [
+        "| listener | what runs before the router | instructions/req | vs native | vs floor |",
+        "|---|---|---:|---:|---:|",
+        "| native | weighted_clusters, no Wasm | 160.0k | - | 0.800 |",
+        "| noop | no-op Wasm + weighted_clusters | 180.0k | +20.0k | 0.900 |",
+    ]
     assert "| shift | traffic-shift, 4 entries + hosts | 210.0k | +50.0k | 1.050 |" in lines
-    assert ("BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): instructions ratio 0.980, -4200 "
-            "instructions/req") in lines
-    assert lines[-2:] == ["cost model: the filter with nothing to read, over the floor: +3000 instructions/req",
-                          "cost model: reading 1 header value (:path): +1500 instructions/req"]
+    assert (
+        "BENCH_COMPARE_MODULE vs traffic_shift.wasm (same config): instructions ratio 0.980, -4200 instructions/req"
+    ) in lines
+    assert lines[-2:] == [
+        "cost model: the filter with nothing to read, over the floor: +3000 instructions/req",
+        "cost model: reading 1 header value (:path): +1500 instructions/req",
+    ]
     # Instructions of the first listener over the second's: lower is better; the summary's four come last.
     assert instructions.final_lines(result) == [
         "instructions_cmp_vs_shift=0.980",
-        "instructions_vs_floor=1.050 instructions_vs_lua=1.040 instructions_vs_noop=1.167 instructions_vs_native=1.312"]
+        "instructions_vs_floor=1.050 instructions_vs_lua=1.040 instructions_vs_noop=1.167 instructions_vs_native=1.312",
+    ]

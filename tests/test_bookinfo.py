@@ -1,9 +1,10 @@
 """Our Bookinfo's own parts, without Envoy: the split page's reading of the filter's counter, the shares it
 draws, the product page's rendering of each reviews answer, and how the demo classes a page by its stars."""
+
 import json
 
-from bookinfo import productpage, split  # tools/ is on sys.path (conftest.py)
-from demo import pages
+from tools.bookinfo import productpage, split
+from tools.demo import pages
 
 PROMETHEUS = """# TYPE traffic_shift_requests_total counter
 traffic_shift_requests_total{entry="reviews",destination="outbound|9080|v1|reviews.default.svc.cluster.local",host="reviews.default.svc.cluster.local",subset="v1"} 30
@@ -11,7 +12,7 @@ traffic_shift_requests_total{entry="other",destination="outbound|9080|v1|reviews
 traffic_shift_requests_total{entry="reviews",destination="outbound|9080|v3|reviews.default.svc.cluster.local",host="reviews.default.svc.cluster.local",subset="v3"} 8
 traffic_shift_requests_total{entry="no-subset",destination="ratings-cluster",host="ratings \\"x\\"",subset=""} 5
 traffic_shift_unmatched_requests_total{} 99
-"""
+"""  # noqa: E501 (Envoy's exposition lines, as long as they are)
 
 
 def test_the_split_page_sums_the_labelled_counter_by_destination():
@@ -67,7 +68,7 @@ def render(reviews) -> str:
 def test_the_product_page_shows_each_version_by_its_stars_and_names_it_in_the_footer():
     for version, colour, shown in (("v1", None, "no stars"), ("v2", "black", "black"), ("v3", "red", "red")):
         page = render(reviews_answer(version, colour))
-        assert pages.classify(page) == shown, page
+        assert productpage.stars_shown(page) == shown, page
         assert "reviews %s answered (%s)" % (version, "%s stars" % colour if colour else "no stars") in page
         assert page.count('fill="currentColor"') == (4 if colour else 0)  # 4 of 5 stars filled
         assert "Fun &lt;b&gt;!&lt;/b&gt;" in page  # what a service sends is text, never markup
@@ -76,12 +77,25 @@ def test_the_product_page_shows_each_version_by_its_stars_and_names_it_in_the_fo
 def test_a_failed_reviews_call_is_a_failed_page_not_one_without_stars():
     page = render((503, {}, None))
     assert "reviews are currently unavailable" in page and "reviews unavailable (HTTP 503)" in page
-    assert pages.classify(page).startswith("failed")
-    no_ratings = render((200, {"x-version": "v3"}, {"reviews": [
-        {"reviewer": "R", "text": "t", "rating": {"error": "Ratings service is currently unavailable"}}]}))
-    assert pages.classify(no_ratings) == "no stars" and "Ratings service is currently unavailable" in no_ratings
+    assert productpage.stars_shown(page).startswith("failed")
+    no_ratings = render(
+        (
+            200,
+            {"x-version": "v3"},
+            {
+                "reviews": [
+                    {"reviewer": "R", "text": "t", "rating": {"error": "Ratings service is currently unavailable"}}
+                ]
+            },
+        )
+    )
+    assert (
+        productpage.stars_shown(no_ratings) == "no stars" and "Ratings service is currently unavailable" in no_ratings
+    )
 
 
 def test_pages_describe_counts_failures_apart():
-    assert pages.describe({"no stars": 3, "red": 2, "failed: HTTP 503": 1}) == \
-        "5 pages: 3 no stars, 0 black, 2 red, 1 failed"
+    assert (
+        pages.describe({"no stars": 3, "red": 2, "failed: HTTP 503": 1})
+        == "5 pages: 3 no stars, 0 black, 2 red, 1 failed"
+    )

@@ -7,29 +7,35 @@ the visible star shapes, never by the HTML text: none at v1, within 5 sigma of h
 It then opens /traffic-shift and reads the shares the chart drew (bar widths as rendered, and their labels):
 the stage's own split. One screenshot of each page per stage is saved under target/bookinfo-e2e/.
 """
-import http.client
+
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
-import envoylab
+from tools import REPO, envoylab
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = os.path.join(REPO, "filter-config", "plugin")
 SHOTS = os.path.join(REPO, "target", "bookinfo-e2e")
 PAGES = 150  # product page loads per stage: the 50/50 stage's 5-sigma bound is then +-20 pages
 STAGES = (("reviews-all-v1", {"v1": 100}), ("reviews-50-v3", {"v1": 50, "v3": 50}), ("reviews-v3", {"v3": 100}))
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 RED, BLACK = "rgb(255, 0, 0)", "rgb(0, 0, 0)"
 
 # What the browser rendered: the fill of each visible star shape, and whether the reviews part failed.
@@ -51,30 +57,6 @@ RENDERED_CHART = """() => [...document.querySelectorAll("#now .row")].map(row =>
            .getAttribute("points") || "").trim().split(/\\s+/).filter(Boolean).length,
 }))"""
 
-@pytest.fixture
-def server(module, tmp_path):
-    """`make run` on free ports with its own state directory: yields (state, env for `make apply`)."""
-    env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
-    from envoylab.ports import free_port as pick
-    proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config",
-                             os.path.join(PLUGIN, STAGES[0][0] + ".json"), "--port", str(pick()), "--admin-port",
-                             str(pick()), "--productpage-port", str(pick())], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    state_file = tmp_path / "run" / "state.json"
-    deadline = time.monotonic() + 30
-    while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    try:
-        assert state_file.exists(), "make run did not come up:\n" + (proc.stdout.read() if proc.poll() else "")
-        yield json.loads(state_file.read_text()), env
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
 
 @pytest.fixture
 def browser():
@@ -90,7 +72,7 @@ def browser():
 
 
 def shown_by(rendered: dict) -> str:
-    """"failed", "no stars", "black", "red" or "mixed", from what the browser rendered on one page."""
+    """ "failed", "no stars", "black", "red" or "mixed", from what the browser rendered on one page."""
     if rendered["failed"] or not rendered["footer"]:
         return "failed"
     colours = set(rendered["fills"])
@@ -127,15 +109,11 @@ class SteadyReviews(threading.Thread):
         self.port, self.limit, self.stop = envoy_port, limit, threading.Event()
 
     def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
+        with envoylab.Connection(self.port) as connection:
             for _ in range(self.limit):  # bounded, and stopped as soon as the chart was read
                 if self.stop.wait(0.002):
                     return
-                conn.request("GET", "/reviews/0", headers={"Host": "reviews:9080"})
-                conn.getresponse().read()
-        finally:
-            conn.close()
+                connection.send()
 
     def __enter__(self):
         self.start()
@@ -147,8 +125,11 @@ class SteadyReviews(threading.Thread):
 
 
 CHART_REQUESTS = 50  # in the chart's "now" window before it is judged (5 sigma of 50/50: +-35%)
-CHART_FULL = """() => [...document.querySelectorAll("#now .row .pct")]
-  .reduce((n, pct) => n + parseInt(pct.innerText.split("(")[1] || "0"), 0) >= %d""" % CHART_REQUESTS
+CHART_FULL = (
+    """() => [...document.querySelectorAll("#now .row .pct")]
+  .reduce((n, pct) => n + parseInt(pct.innerText.split("(")[1] || "0"), 0) >= %d"""
+    % CHART_REQUESTS
+)
 
 
 def assert_chart_shows(rows: list, weights: dict):
@@ -164,16 +145,21 @@ def assert_chart_shows(rows: list, weights: dict):
     envoylab.assert_shares(counts, weights)
 
 
-def test_the_product_page_shows_the_stars_of_each_stage_in_a_real_browser(server, browser):
-    state, env = server
+def test_the_product_page_shows_the_stars_of_each_stage_in_a_real_browser(demo_run, browser):
+    state, env = demo_run.state, demo_run.env
     url = state["productpage_url"]
     port = state["bookinfo_ports"]["productpage"]
     os.makedirs(SHOTS, exist_ok=True)
     for index, (name, weights) in enumerate(STAGES):
         if index:
-            applied = subprocess.run([sys.executable, "-m", "tools.demo", "apply", "--config",
-                                      os.path.join(PLUGIN, name + ".json")], cwd=REPO, env=env,
-                                     capture_output=True, text=True, timeout=60)
+            applied = subprocess.run(
+                [sys.executable, "-m", "tools.demo", "apply", "--config", os.path.join(PLUGIN, name + ".json")],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert applied.returncode == 0, applied.stdout + applied.stderr
             window_drained(port)
         seen = load_pages(browser, url, PAGES)
@@ -187,8 +173,13 @@ def test_the_product_page_shows_the_stars_of_each_stage_in_a_real_browser(server
             try:
                 browser.wait_for_function(CHART_FULL, timeout=30000)
             except PlaywrightTimeout:
-                pytest.fail("the chart never showed %d requests: %s\n/traffic-shift/data: %s" % (
-                    CHART_REQUESTS, browser.evaluate(RENDERED_CHART),
-                    envoylab.request(port, path="/traffic-shift/data", host="bookinfo").body[:2000]))
+                pytest.fail(
+                    "the chart never showed %d requests: %s\n/traffic-shift/data: %s"
+                    % (
+                        CHART_REQUESTS,
+                        browser.evaluate(RENDERED_CHART),
+                        envoylab.request(port, path="/traffic-shift/data", host="bookinfo").body[:2000],
+                    )
+                )
             assert_chart_shows(browser.evaluate(RENDERED_CHART), weights)
             browser.screenshot(path=os.path.join(SHOTS, "traffic-shift-%d-%s.png" % (index + 1, name)))

@@ -1,13 +1,15 @@
-"""Issue 11, end to end: the native module's cluster specifier plugin in a real Envoy 1.40. The route
+"""The native module's cluster specifier plugin in a real Envoy 1.40. The route
 names the plugin and the plugin names the cluster (no header, no filter): the same splits, matching,
 sticky choice and counters as the filter, unmatched requests get the route's 503, and what a specifier
 cannot do (set headers) is refused by name, as a bad configuration is; so are rollouts, which the native
 module does not run."""
+
 import re
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
+
 from shift_configs import SPLITS, check_split, config, destination, entry, shift, split
 from user_traffic import Pool, destinations, only_destination
 
@@ -40,22 +42,30 @@ def test_request_counters_match_traffic(envoy_for):
     assert grown == {("reviews-shift", lab.istio_cluster(v)): tally.versions[v] for v in ("v1", "v3")}
 
 
-MATCHING = {"http": [
-    entry("jason", [destination("v2")], match=[{"headers": {"end-user": {"exact": "jason"}}}]),
-    entry("canary-route", [destination("v3")], match=[{"routeName": {"exact": "canary"}}]),
-    entry("reviews", split({"v1": 1}), match=[{"uri": {"prefix": "/reviews"}}]),
-]}
+MATCHING = {
+    "http": [
+        entry("jason", [destination("v2")], match=[{"headers": {"end-user": {"exact": "jason"}}}]),
+        entry("canary-route", [destination("v3")], match=[{"routeName": {"exact": "canary"}}]),
+        entry("reviews", split({"v1": 1}), match=[{"uri": {"prefix": "/reviews"}}]),
+    ]
+}
 
 
-@pytest.mark.parametrize("path,headers,version", [
-    ("/reviews/1", {"end-user": "jason"}, "v2"),
-    ("/reviews/1", {"end-user": "json"}, "v1"),
-    ("/canary/1", {}, "v3"),
-    ("/ratings/1", {}, None),  # no entry applies: the route has no cluster
-], ids=["header", "header mismatch", "route name", "unmatched"])
+@pytest.mark.parametrize(
+    "path,headers,version",
+    [
+        ("/reviews/1", {"end-user": "jason"}, "v2"),
+        ("/reviews/1", {"end-user": "json"}, "v1"),
+        ("/canary/1", {}, "v3"),
+        ("/ratings/1", {}, None),  # no entry applies: the route has no cluster
+    ],
+    ids=["header", "header mismatch", "route name", "unmatched"],
+)
 def test_matching(envoy_for, path, headers, version):
-    routes = [lab.cluster_specifier_route(MATCHING, prefix="/canary", name="canary"),
-              lab.cluster_specifier_route(MATCHING, prefix="/", name="default")]
+    routes = [
+        lab.cluster_specifier_route(MATCHING, prefix="/canary", name="canary"),
+        lab.cluster_specifier_route(MATCHING, prefix="/", name="default"),
+    ]
     envoy = envoy_for(None, routes=routes)
     answers = [lab.request(envoy.port, path=path, headers=headers) for _ in range(10)]
     if version is None:
@@ -72,8 +82,14 @@ def test_sticky_users_keep_their_destination(envoy_for):
     assert set(chosen.values()) == {"v1", "v3"}
 
 
-ROLLOUT = {"http": [{**shift({"v1": 0, "v3": 100})["http"][0], "rollout": {
-    "from": [100, 0], "start": "2026-12-01T10:00:00Z", "steps": [{"at": "0s", "progress": 5}]}}]}
+ROLLOUT = {
+    "http": [
+        {
+            **shift({"v1": 0, "v3": 100})["http"][0],
+            "rollout": {"from": [100, 0], "start": "2026-12-01T10:00:00Z", "steps": [{"at": "0s", "progress": 5}]},
+        }
+    ]
+}
 BAD_CONFIGS = {
     "negative weight": (shift({"v1": 50, "v3": -5}), "http[0].route[1].weight"),
     "response header": (config(entry("a", [destination("v1")])), "responseHeader"),

@@ -8,14 +8,16 @@ four shares. The users on each newer version are nested as the shares are, and t
 During a rollout on both (wasm only: the native shell refuses rollouts), every pair of answers a user gets from
 the two Envoys in a known step keeps the nesting, and no user leaves a new version.
 """
+
 import collections
 import time
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
+from tools.envoylab.rollout import next_second, rfc3339
+
 from conftest import BOTH_SHELLS
-from demo.rollout_config import next_second, rfc3339
 from shift_configs import RESPONSE_HEADER
 from user_traffic import MAX_SECONDS, Pool
 
@@ -35,10 +37,15 @@ RATINGS_CLUSTERS = {ratings_cluster("v1"): "v1", ratings_cluster("v2"): "v2"}
 
 def reviews_entry(share: int, rollout: dict = None) -> dict:
     """An http entry for requests with `x-share: <share>`: reviews v1 / v3 at 100 - share / share."""
-    entry = {"name": "reviews-%d" % share, "match": [{"headers": {"x-share": {"exact": str(share)}}}],
-             "sticky": STICKY,
-             "route": [{"destination": {"host": REVIEWS, "subset": subset, "port": {"number": 9080}}, "weight": w}
-                       for subset, w in (("v1", 100 - share), ("v3", share))]}
+    entry = {
+        "name": "reviews-%d" % share,
+        "match": [{"headers": {"x-share": {"exact": str(share)}}}],
+        "sticky": STICKY,
+        "route": [
+            {"destination": {"host": REVIEWS, "subset": subset, "port": {"number": 9080}}, "weight": w}
+            for subset, w in (("v1", 100 - share), ("v3", share))
+        ],
+    }
     if rollout:
         entry["rollout"] = rollout
     return entry
@@ -46,10 +53,15 @@ def reviews_entry(share: int, rollout: dict = None) -> dict:
 
 def ratings_rule(share: int, rollout: dict = None) -> dict:
     """An HTTPRoute rule for `x-share: <share>`: Services ratings-v1 / ratings-v2 at 100 - share / share."""
-    rule = {"name": "ratings-%d" % share, "matches": [{"headers": [{"name": "x-share", "value": str(share)}]}],
-            "sticky": STICKY,
-            "backendRefs": [{"name": "ratings-v1", "port": 9080, "weight": 100 - share},
-                            {"name": "ratings-v2", "port": 9080, "weight": share, "version": "v2"}]}
+    rule = {
+        "name": "ratings-%d" % share,
+        "matches": [{"headers": [{"name": "x-share", "value": str(share)}]}],
+        "sticky": STICKY,
+        "backendRefs": [
+            {"name": "ratings-v1", "port": 9080, "weight": 100 - share},
+            {"name": "ratings-v2", "port": 9080, "weight": share, "version": "v2"},
+        ],
+    }
     if rollout:
         rule["rollout"] = rollout
     return rule
@@ -82,9 +94,10 @@ RATINGS_SHARES = (10, 25)
 @pytest.fixture(scope="module")
 def on_newer(module, shell) -> dict:
     """{(service, share): set of users on the newer version}, from the two Envoys running side by side."""
-    plans = [("reviews", reviews(*map(reviews_entry, REVIEWS_SHARES)), {}, REVIEWS_SHARES, "v3"),
-             ("ratings", ratings(*map(ratings_rule, RATINGS_SHARES)), {"clusters": RATINGS_CLUSTERS}, RATINGS_SHARES,
-              "v2")]
+    plans = [
+        ("reviews", reviews(*map(reviews_entry, REVIEWS_SHARES)), {}, REVIEWS_SHARES, "v3"),
+        ("ratings", ratings(*map(ratings_rule, RATINGS_SHARES)), {"clusters": RATINGS_CLUSTERS}, RATINGS_SHARES, "v2"),
+    ]
     envoys = [lab.launch(config, module=module, shell=shell, **options) for _, config, options, _, _ in plans]
     try:
         sets = {}
@@ -92,7 +105,11 @@ def on_newer(module, shell) -> dict:
             with Pool(envoy.port, 2) as pool:
                 for share in shares:
                     versions = {user: ask(pool, user, share) for user in USERS}
-                    assert set(versions.values()) == {"v1", newer}, (service, share, collections.Counter(versions.values()))
+                    assert set(versions.values()) == {"v1", newer}, (
+                        service,
+                        share,
+                        collections.Counter(versions.values()),
+                    )
                     lab.assert_shares(collections.Counter(versions.values()), {"v1": 100 - share, newer: share})
                     sets[(service, share)] = {user for user, version in versions.items() if version == newer}
         return sets
@@ -111,7 +128,10 @@ def test_the_users_on_each_new_version_are_nested_by_share(on_newer):
     by_share = sorted(on_newer, key=lambda key: key[1])  # 10, 10, 25, 40
     for smaller, larger in zip(by_share, by_share[1:]):
         assert on_newer[smaller] <= on_newer[larger], "%r not within %r: %d users" % (
-            smaller, larger, len(on_newer[smaller] - on_newer[larger]))
+            smaller,
+            larger,
+            len(on_newer[smaller] - on_newer[larger]),
+        )
     # Independent draws would put only 2.5% on both at 10% and 25%: here all of the 10% are.
     assert len(on_newer[("ratings", 10)]) > 0.05 * len(USERS)
 
@@ -131,8 +151,11 @@ RAMP_SHARE = 0  # the entries' x-share value during the rollout
 
 
 def rollout(start: float, steps) -> dict:
-    return {"from": [100, 0], "start": rfc3339(start),
-            "steps": [{"at": "%dms" % (1000 * at), "progress": progress} for at, progress in steps]}
+    return {
+        "from": [100, 0],
+        "start": rfc3339(start),
+        "steps": [{"at": "%dms" % (1000 * at), "progress": progress} for at, progress in steps],
+    }
 
 
 def step_at(offsets, steps):
@@ -174,8 +197,15 @@ def ramp_pairs(module) -> list:
                 middle = time.time() - start
                 version_b = ask(pool_b, user, RAMP_SHARE)
                 answered = time.time() - start
-                pairs.append((user, step_at((sent, middle), REVIEWS_STEPS), version_a,
-                              step_at((middle, answered), RATINGS_STEPS), version_b))
+                pairs.append(
+                    (
+                        user,
+                        step_at((sent, middle), REVIEWS_STEPS),
+                        version_a,
+                        step_at((middle, answered), RATINGS_STEPS),
+                        version_b,
+                    )
+                )
         return pairs
     finally:
         for envoy in envoys:
@@ -203,7 +233,9 @@ def test_during_a_rollout_no_user_leaves_a_new_version(ramp_pairs):
         seen = collections.defaultdict(list)
         for pair in ramp_pairs:
             seen[pair[0]].append(pair[side])
-        back = [user for user, versions in seen.items() if newer in versions and "v1" in versions[versions.index(newer):]]
+        back = [
+            user for user, versions in seen.items() if newer in versions and "v1" in versions[versions.index(newer) :]
+        ]
         assert not back, "%d users went back to v1 on %s, e.g. %r" % (len(back), newer, back[:5])
         last_step = [p[side] for p in ramp_pairs if p[side - 1] == len(REVIEWS_STEPS) - 1]
         assert last_step and set(last_step) == {newer}, collections.Counter(last_step)

@@ -1,11 +1,13 @@
 """`make apply` / `make run` read a plugin configuration as JSON, or as YAML the way users keep VirtualServices
 (tools/demo/config_file.py): one document is that object, several a list."""
+
 import json
 import os
 
-from demo import config_file
+from tools import REPO
+from tools.demo import config_file
 
-SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filter-config", "seed")
+SEED = os.path.join(REPO, "filter-config", "seed")
 
 
 def test_one_yaml_document_is_that_object():

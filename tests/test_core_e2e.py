@@ -1,12 +1,12 @@
-"""Issue 2, end to end: the filter in a real Envoy 1.40 splits traffic by weight, sets the cluster header
+"""The filter in a real Envoy 1.40 splits traffic by weight, sets the cluster header
 Envoy routes on, ignores what the client sends in it, and refuses bad configurations by name."""
-import re
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
+
 from conftest import BOTH_SHELLS
-from shift_configs import SPLITS, check_split, destination, shift
+from shift_configs import SPLITS, assert_refused_naming, check_split, destination, shift
 
 pytestmark = BOTH_SHELLS
 
@@ -57,8 +57,11 @@ def test_request_counters_match_traffic(envoy_for):
 
 def test_custom_cluster_header(envoy_for):
     header = "x-my-cluster"
-    envoy = envoy_for(shift(SPLITS["50/50"], clusterHeader=header),
-                      routes=[lab.cluster_header_route(header)], echo_headers=(header, lab.CLUSTER_HEADER))
+    envoy = envoy_for(
+        shift(SPLITS["50/50"], clusterHeader=header),
+        routes=[lab.cluster_header_route(header)],
+        echo_headers=(header, lab.CLUSTER_HEADER),
+    )
     tally = check_split(envoy, SPLITS["50/50"], headers={header: lab.istio_cluster("v2")})
     assert tally.versions["v2"] == 0
     answer = lab.request(envoy.port, headers={lab.CLUSTER_HEADER: "sent-by-client"})
@@ -68,16 +71,18 @@ def test_custom_cluster_header(envoy_for):
 
 def test_custom_cluster_name_template(envoy_for):
     template = "{host}-{subset}"
-    envoy = envoy_for(shift(SPLITS["50/50"], host="reviews", clusterName=template),
-                      clusters=lab.clusters_named("reviews-{subset}"))
+    envoy = envoy_for(
+        shift(SPLITS["50/50"], host="reviews", clusterName=template), clusters=lab.clusters_named("reviews-{subset}")
+    )
     check_split(envoy, SPLITS["50/50"])
     check_forwarded_cluster_names(envoy, {"v1": "reviews-v1", "v3": "reviews-v3"})
 
 
 def test_tag_mode_routes_on_the_subset_header(envoy_for):
     config = shift(SPLITS["20/30/50"], clusterName="{subset}", clusterHeader=lab.TAG_HEADER)
-    envoy = envoy_for(config, routes=lab.tag_routes({v: v for v in lab.VERSIONS}),
-                      clusters=lab.clusters_named("{subset}"))
+    envoy = envoy_for(
+        config, routes=lab.tag_routes({v: v for v in lab.VERSIONS}), clusters=lab.clusters_named("{subset}")
+    )
     check_split(envoy, SPLITS["20/30/50"])
 
 
@@ -87,8 +92,10 @@ def test_split_holds_across_worker_threads(envoy_for):
 
 
 def test_per_route_opt_in(envoy_for):
-    routes = [lab.cluster_header_route(prefix="/reviews", name="shifted", shift=True),
-              lab.cluster_header_route(prefix="/", name="untouched")]
+    routes = [
+        lab.cluster_header_route(prefix="/reviews", name="shifted", shift=True),
+        lab.cluster_header_route(prefix="/", name="untouched"),
+    ]
     envoy = envoy_for(shift(SPLITS["50/50"]), routes=routes, filter_disabled=True)
     check_split(envoy, SPLITS["50/50"], path="/reviews/1")
     # Where the filter is off nothing sets the header: the client's own value routes, or nothing does.
@@ -113,21 +120,14 @@ BAD_CONFIGS = {
     "not JSON": ('{"http": [', "", ["JSON"]),
     "http not a list": ({"http": {}}, "http", []),
     "negative weight": (shift({"v1": 50, "v3": -5}), "http[0].route[1].weight", ["-5"]),
-    "missing host": ({"http": [{"route": [{"destination": {"subset": "v1"}}]}]}, "http[0].route[0].destination.host", []),
+    "missing host": (
+        {"http": [{"route": [{"destination": {"subset": "v1"}}]}]},
+        "http[0].route[0].destination.host",
+        [],
+    ),
     "unknown key": ({"http": [{"route": [{**destination("v1"), "wieght": 10}]}]}, "http[0].route[0].wieght", []),
     "all weights zero": (shift({"v1": 0, "v3": 0}), "http[0].route", []),
 }
-
-
-def assert_refused_naming(module, config, path, words=(), shell="wasm"):
-    """Envoy refuses to start with `config`, after one traffic-shift error naming `path` (and `words`)."""
-    log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module, shell=shell))
-    messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
-    assert len(messages) == 1, "expected one traffic-shift configuration error, got %r" % messages
-    message = messages[0]
-    assert message.startswith(path), message
-    for word in words:
-        assert word in message, message
 
 
 @pytest.mark.parametrize("config,path,words", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())

@@ -1,6 +1,7 @@
-"""Issue 12: the Grafana dashboard (filter-config/grafana/traffic-shift.json) asks only for what the filter
+"""The Grafana dashboard (filter-config/grafana/traffic-shift.json) asks only for what the filter
 exports: every PromQL expression parses, and names only metrics and labels listed in filter-config/metrics.json
 (the list src/stat_name.rs and the Envoy/Istio configs are held to)."""
+
 import json
 import os
 import re
@@ -8,7 +9,7 @@ import re
 import promql_parser
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 
 METRICS = lab.metrics.METRICS
 DASHBOARD = os.path.join(os.path.dirname(lab.metrics.METRICS_JSON), "grafana", "traffic-shift.json")
@@ -31,8 +32,9 @@ def panels(board: dict) -> list:
 
 
 def expressions() -> list:
-    return [(panel["title"], target) for panel in panels(BOARD) if panel["type"] != "row"
-            for target in panel["targets"]]
+    return [
+        (panel["title"], target) for panel in panels(BOARD) if panel["type"] != "row" for target in panel["targets"]
+    ]
 
 
 def substituted(expr: str) -> str:
@@ -43,6 +45,7 @@ def substituted(expr: str) -> str:
         name = match.group(1) or match.group(2)
         assert name in values, "unknown dashboard variable $%s" % name
         return values[name]
+
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, expr)
 
 
@@ -60,6 +63,7 @@ def names_in(expr) -> tuple:
             if node.modifier.matching is not None:
                 labels.update(node.modifier.matching.labels)
             labels.update(node.modifier.group_labels or ())
+
     promql_parser.walk(expr, visit)
     return metrics, labels
 
@@ -101,7 +105,7 @@ def test_template_variables_read_exported_labels():
 
 def test_the_checks_refuse_what_the_filter_does_not_export():
     """The checks above can fail: an old-style name and an unknown label are caught."""
-    old_name = names_in(promql_parser.parse('rate(envoy_wasmcustom_traffic_shift_reviews_requests[1m])'))[0]
+    old_name = names_in(promql_parser.parse("rate(envoy_wasmcustom_traffic_shift_reviews_requests[1m])"))[0]
     assert not old_name <= set(METRICS)
-    _, labels = names_in(promql_parser.parse('sum by (destination_version) (rate(%s[1m]))' % lab.metrics.REQUESTS))
+    _, labels = names_in(promql_parser.parse("sum by (destination_version) (rate(%s[1m]))" % lab.metrics.REQUESTS))
     assert "destination_version" in labels and not labels <= set(METRICS[lab.metrics.REQUESTS]["labels"])

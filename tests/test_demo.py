@@ -4,6 +4,7 @@ The demo writes a JSON summary (--summary-json); shares are checked per stage wi
 bound, 100% stages exactly, and so are the stars Bookinfo's product page showed. Envoy must keep one pid
 throughout: every stage is applied live over ECDS.
 """
+
 import json
 import os
 import re
@@ -15,12 +16,13 @@ import time
 
 import pytest
 
-import envoylab
+from tools import REPO, envoylab
+from tools.envoylab.ports import free_port
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGIN = os.path.join(REPO, "filter-config", "plugin")
-ALL_V1, HALF_V3, ALL_V3 = (os.path.join(PLUGIN, n) for n in ("reviews-all-v1.json", "reviews-50-v3.json",
-                                                               "reviews-v3.json"))
+ALL_V1, HALF_V3, ALL_V3 = (
+    os.path.join(PLUGIN, n) for n in ("reviews-all-v1.json", "reviews-50-v3.json", "reviews-v3.json")
+)
 RATE = 1000  # requests per second asked of the demo's client
 PAGE_RATE = 20  # product pages per second
 SETTLE = 0.25  # tools/demo/runner.py leaves this much of each stage out of the share check
@@ -29,8 +31,14 @@ STAGE_SECONDS = round(envoylab.sample_size(0.5) / RATE + SETTLE + 0.75, 1)
 
 
 def demo(*args, timeout=120, env=None):
-    return subprocess.run([sys.executable, "-m", "tools.demo", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "tools.demo", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def lines_of(done) -> list:
@@ -40,8 +48,20 @@ def lines_of(done) -> list:
 def run_demo(tmp_path, *stages, seconds=STAGE_SECONDS):
     summary_path = tmp_path / "summary.json"
     stage_args = [a for path in stages for a in ("--stage", path)]
-    done = demo("demo", "--stage-seconds", str(seconds), "--rate", str(RATE), "--page-rate", str(PAGE_RATE),
-                "--productpage-port", str(free_port()), "--summary-json", str(summary_path), *stage_args)
+    done = demo(
+        "demo",
+        "--stage-seconds",
+        str(seconds),
+        "--rate",
+        str(RATE),
+        "--page-rate",
+        str(PAGE_RATE),
+        "--productpage-port",
+        str(free_port()),
+        "--summary-json",
+        str(summary_path),
+        *stage_args,
+    )
     assert summary_path.exists(), "no summary written\nstdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
     return done, json.loads(summary_path.read_text())
 
@@ -64,10 +84,12 @@ def assert_stage(stage: dict, weights: dict):
     envoylab.assert_shares(stage["filter_counts"], weights)
 
 
-STAGE_LINE = re.compile(r"^stage \d/\d \S+: .*; (\d+) requests, (\d+) failed; split of the (\d+) answered: "
-                        r"v1 [\d.]+% \((\d+)\), v2 [\d.]+% \((\d+)\), v3 [\d.]+% \((\d+)\); "
-                        r"the product page showed (\d+) pages: (\d+) no stars, (\d+) black, (\d+) red; "
-                        r"the filter counted .* \(traffic_shift_requests_total\) since the stage settled$")
+STAGE_LINE = re.compile(
+    r"^stage \d/\d \S+: .*; (\d+) requests, (\d+) failed; split of the (\d+) answered: "
+    r"v1 [\d.]+% \((\d+)\), v2 [\d.]+% \((\d+)\), v3 [\d.]+% \((\d+)\); "
+    r"the product page showed (\d+) pages: (\d+) no stars, (\d+) black, (\d+) red; "
+    r"the filter counted .* \(traffic_shift_requests_total\) since the stage settled$"
+)
 STARS = {"v1": "no stars", "v2": "black", "v3": "red"}  # what Bookinfo's product page shows for each version
 
 
@@ -114,8 +136,9 @@ def test_demo_migrates_reviews_from_v1_to_v3_live_without_failures(module, tmp_p
     assert not alive(summary["envoy_pid"]["start"]), "the demo left Envoy running"
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "reviews migrated v1 -> v3: %d requests, 0 failed" % summary["requests"]
-    assert len([l for l in lines if l.startswith("stage ")]) == 3, "one line per stage without a terminal"
-    assert all("(traffic_shift_requests_total)" in l for l in lines if l.startswith("stage ")), report
+    stage_lines = [line for line in lines if line.startswith("stage ")]
+    assert len(stage_lines) == 3, "one line per stage without a terminal"
+    assert all("(traffic_shift_requests_total)" in line for line in stage_lines), report
     assert_stage_lines_add_up(done.stdout, summary)
 
 
@@ -128,8 +151,12 @@ def test_demo_keeps_serving_the_previous_stage_when_envoy_refuses_a_config(modul
     report = "stdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
     assert done.returncode == 1, "a refused stage must fail the demo\n" + report
     verdicts = {s["name"]: s for s in summary["stages"]}
-    assert [verdicts[n]["verdict"] for n in ("reviews-all-v1", "negative-weight", "broken-json", "reviews-v3")] \
-        == ["accepted", "rejected", "rejected", "accepted"], report
+    assert [verdicts[n]["verdict"] for n in ("reviews-all-v1", "negative-weight", "broken-json", "reviews-v3")] == [
+        "accepted",
+        "rejected",
+        "rejected",
+        "accepted",
+    ], report
     assert summary["refused"] == ["negative-weight", "broken-json"]
     for refused in ("negative-weight", "broken-json"):
         assert verdicts[refused]["serving"] == "reviews-all-v1"
@@ -146,8 +173,9 @@ def test_demo_keeps_serving_the_previous_stage_when_envoy_refuses_a_config(modul
 @pytest.mark.parametrize("shell", ["wasm", "native"])
 def test_rollout_demo_ramps_by_itself_then_the_guard_rolls_a_failing_v3_back(module, tmp_path, shell):
     summary_path = tmp_path / "rollout.json"
-    done = demo("rollout", "--ramp-seconds", "4", "--rate", "300", "--summary-json", str(summary_path),
-                "--shell", shell)
+    done = demo(
+        "rollout", "--ramp-seconds", "4", "--rate", "300", "--summary-json", str(summary_path), "--shell", shell
+    )
     assert summary_path.exists(), "no summary written\nstdout:\n%s\nstderr:\n%s" % (done.stdout, done.stderr)
     summary = json.loads(summary_path.read_text())
     ramp, guard = summary["ramp"], summary["guard"]
@@ -163,9 +191,13 @@ def test_rollout_demo_ramps_by_itself_then_the_guard_rolls_a_failing_v3_back(mod
 
 def test_demo_stops_envoy_when_interrupted(module, tmp_path):
     summary_path = tmp_path / "summary.json"
-    proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "demo", "--stage-seconds", "60",
-                             "--summary-json", str(summary_path)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.demo", "demo", "--stage-seconds", "60", "--summary-json", str(summary_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()
         assert "ready" in first, first + proc.stdout.read()
@@ -181,39 +213,8 @@ def test_demo_stops_envoy_when_interrupted(module, tmp_path):
     assert summary["interrupted"] and not alive(summary["envoy_pid"]["start"]), out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def running(module, tmp_path):
-    """`make run` on free ports with its own state directory; yields (process, env for apply)."""
-    env = {**os.environ, "DEMO_RUN_DIR": str(tmp_path / "run")}
-    proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config", ALL_V1, "--port",
-                             str(free_port()), "--admin-port", str(free_port()), "--productpage-port",
-                             str(free_port())], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    state_file = tmp_path / "run" / "state.json"
-    deadline = time.monotonic() + 30
-    while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    try:
-        assert state_file.exists(), "make run did not come up:\n" + (proc.stdout.read() if proc.poll() else "")
-        yield proc, env, json.loads(state_file.read_text())
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def test_run_then_apply_swaps_the_config_live_and_reports_refusals(running):
-    proc, env, state = running
+def test_run_then_apply_swaps_the_config_live_and_reports_refusals(demo_run):
+    proc, env, state = demo_run.process, demo_run.env, demo_run.state
     port, pid = state["port"], state["pid"]
     n = envoylab.sample_size(0.5)
     envoylab.assert_shares(envoylab.send_requests(port, 1000), {"v1": 100})
@@ -241,9 +242,27 @@ def test_run_serves_the_product_page_and_falls_back_to_free_ports_when_taken(mod
             sock.bind(("127.0.0.1", 0))
             sock.listen()
         taken = [sock.getsockname()[1] for sock in (one, other)]
-        proc = subprocess.Popen([sys.executable, "-m", "tools.demo", "run", "--config", ALL_V3, "--port",
-                                 str(taken[0]), "--admin-port", str(free_port()), "--productpage-port", str(taken[1])],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tools.demo",
+                "run",
+                "--config",
+                ALL_V3,
+                "--port",
+                str(taken[0]),
+                "--admin-port",
+                str(free_port()),
+                "--productpage-port",
+                str(taken[1]),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             said = [proc.stdout.readline() for _ in range(3)]
             assert said[-1].startswith("open http://127.0.0.1:"), "".join(said) + proc.stdout.read()

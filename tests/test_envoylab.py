@@ -1,9 +1,10 @@
 """The harness itself, against Envoy without the filter: if these fail, the e2e results mean nothing."""
+
 import collections
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_bytes_header_values_go_on_the_wire(plain):
 
 def test_send_requests_is_bounded_by_time(plain):
     with pytest.raises(TimeoutError):
-        lab.send_requests(plain.port, 10 ** 9, time_limit=0.2)
+        lab.send_requests(plain.port, 10**9, time_limit=0.2)
 
 
 def test_stats_and_restart_keep_the_same_ports(plain):
@@ -95,3 +96,10 @@ def test_sample_size_follows_the_5_sigma_rule():
     assert lab.sample_size(0.5, 0.05) == 2500 + 1000
     assert lab.sample_size({"v1": 1, "v3": 3}, 0.05) == 1875 + 1000
     assert lab.sample_size({"v1": 0, "v2": 1}, 0.05) == 1000
+
+
+def test_check_shares_judges_every_destination_without_raising():
+    problems, rows = lab.check_shares({"v1": 700, "v3": 300}, {"v1": 1, "v2": 0, "v3": 1})
+    assert problems == ["v1", "v3"] and len(rows) == 3 and "v2" in rows[1]
+    assert lab.check_shares({"v1": 510, "v3": 490}, {"v1": 1, "v3": 1})[0] == []
+    assert lab.check_shares({}, {"v1": 1})[0] == ["no traffic"]

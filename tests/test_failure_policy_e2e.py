@@ -1,4 +1,4 @@
-"""Issue 6, end to end: what Envoy 1.40 does with this filter's traffic when the filter's Wasm VM is lost,
+"""What Envoy 1.40 does with this filter's traffic when the filter's Wasm VM is lost,
 under each `failure_policy` (docs/failure-policy.md explains and recommends; this file holds the evidence).
 
 The real filter has no known way to trap (fuzzing and test_hostile_e2e.py look for one), so the VM is killed
@@ -6,6 +6,7 @@ through a stand-in: tests/fixtures/vm_crash_filter, a tiny filter that sets the 
 like traffic-shift does and panics (a trap, with panic = "abort") on a request carrying `x-crash-vm: now`.
 Envoy runs one worker, so the crashed VM is the one every following request meets.
 """
+
 import os
 import subprocess
 import time
@@ -13,25 +14,39 @@ import time
 import pytest
 import yaml
 
-import envoylab as lab
+from tools import REPO
+from tools import envoylab as lab
+
 import wasm_health
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CRATE = os.path.join(REPO, "tests", "fixtures", "vm_crash_filter")
 TARGET_DIR = os.path.join(REPO, "target", "vm-crash-filter")
 CRASH = {"x-crash-vm": "now"}
 STANDIN_CLUSTER = lab.istio_cluster("v3")  # where the stand-in sends everything
 CLIENT_PICK = {lab.CLUSTER_HEADER: lab.istio_cluster("v2")}  # a client trying to choose its upstream
-FAST_RELOAD = {"failure_policy": "FAIL_RELOAD", "reload_config": {"backoff": {"base_interval": "0.05s",
-                                                                              "max_interval": "0.2s"}}}
+FAST_RELOAD = {
+    "failure_policy": "FAIL_RELOAD",
+    "reload_config": {"backoff": {"base_interval": "0.05s", "max_interval": "0.2s"}},
+}
 DOC = os.path.join(REPO, "docs", "failure-policy.md")
 
 
 @pytest.fixture(scope="session")
 def crash_module() -> str:
     """Builds the stand-in (its own workspace and target dir). A failed build fails the tests, never skips."""
-    command = ["cargo", "build", "--quiet", "--locked", "--release", "--target", "wasm32-wasip1",
-               "--manifest-path", os.path.join(CRATE, "Cargo.toml"), "--target-dir", TARGET_DIR]
+    command = [
+        "cargo",
+        "build",
+        "--quiet",
+        "--locked",
+        "--release",
+        "--target",
+        "wasm32-wasip1",
+        "--manifest-path",
+        os.path.join(CRATE, "Cargo.toml"),
+        "--target-dir",
+        TARGET_DIR,
+    ]
     built = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, "could not build %s:\n%s" % (CRATE, built.stderr)
     return os.path.join(TARGET_DIR, "wasm32-wasip1", "release", "vm_crash_filter.wasm")
@@ -70,8 +85,9 @@ def test_fail_closed_answers_503_for_good(crash_module, policy):
         assert versions(envoy) == ({503: 20}, {None: 20})
 
 
-@pytest.mark.parametrize("policy", [{"failure_policy": "FAIL_OPEN"}, {"fail_open": True}],
-                         ids=["FAIL_OPEN", "fail_open"])
+@pytest.mark.parametrize(
+    "policy", [{"failure_policy": "FAIL_OPEN"}, {"fail_open": True}], ids=["FAIL_OPEN", "fail_open"]
+)
 def test_fail_open_skips_the_filter_and_lets_the_client_pick(crash_module, policy):
     with lab.launch(None, http_filters=[standin(crash_module, policy)]) as envoy:
         serving_before_the_crash(envoy)
@@ -86,11 +102,16 @@ def test_fail_open_hardened_falls_back_to_one_subset(crash_module):
     """FAIL_OPEN made safe: the route configuration drops the client's cluster header before any filter runs
     (internal_only_headers; callers Envoy deems internal keep it), and a last route sends requests without it
     to the stable subset. Losing the VM then means 'everything to v1', never 'the client decides'."""
-    routes = [{"match": {"prefix": "/", "headers": [{"name": lab.CLUSTER_HEADER, "present_match": True}]},
-               "route": {"cluster_header": lab.CLUSTER_HEADER}},
-              lab.cluster_route(lab.istio_cluster("v1"))]
-    bootstrap = lab.render_bootstrap(None, http_filters=[standin(crash_module, {"failure_policy": "FAIL_OPEN"})],
-                                     routes=routes)
+    routes = [
+        {
+            "match": {"prefix": "/", "headers": [{"name": lab.CLUSTER_HEADER, "present_match": True}]},
+            "route": {"cluster_header": lab.CLUSTER_HEADER},
+        },
+        lab.cluster_route(lab.istio_cluster("v1")),
+    ]
+    bootstrap = lab.render_bootstrap(
+        None, http_filters=[standin(crash_module, {"failure_policy": "FAIL_OPEN"})], routes=routes
+    )
     front = bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     assert front["stat_prefix"] == "front"
     front["route_config"]["internal_only_headers"] = [lab.CLUSTER_HEADER]
@@ -149,9 +170,24 @@ def test_recommended_settings_serve_with_the_real_filter(module):
     settings = recommended_settings()
     assert settings["failure_policy"] == "FAIL_RELOAD"
     weights = {"v1": 50, "v3": 50}
-    plugin = {"http": [{"name": "reviews", "route": [
-        {"destination": {"host": "reviews.default.svc.cluster.local", "subset": v, "port": {"number": 9080}},
-         "weight": w} for v, w in weights.items()]}]}
+    plugin = {
+        "http": [
+            {
+                "name": "reviews",
+                "route": [
+                    {
+                        "destination": {
+                            "host": "reviews.default.svc.cluster.local",
+                            "subset": v,
+                            "port": {"number": 9080},
+                        },
+                        "weight": w,
+                    }
+                    for v, w in weights.items()
+                ],
+            }
+        ]
+    }
     wasm = lab.wasm_filter(plugin, module=module)
     wasm["typed_config"]["config"].update(settings)
     with lab.launch(None, http_filters=[wasm], concurrency=2) as envoy:

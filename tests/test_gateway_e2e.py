@@ -1,17 +1,19 @@
-"""Issue 13, end to end: an HTTPRoute's `rules` as the plugin configuration, in a real Envoy 1.40. The
+"""An HTTPRoute's `rules` as the plugin configuration, in a real Envoy 1.40. The
 shipped Gateway API stages (filter-config/plugin/route-reviews-*.json) route to Istio's clusters for the
 per-version Services; Gateway API's matches (PathPrefix by segments, headers with case-insensitive names,
 query parameters, method) pick the rule; bad configurations are refused naming their path."""
+
 import json
 import os
 
 import pytest
 
-import envoylab as lab
-from shift_configs import RESPONSE_HEADER, expect_route
-from test_core_e2e import assert_refused_naming, check_split
+from tools import REPO
+from tools import envoylab as lab
 
-PLUGIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filter-config", "plugin")
+from shift_configs import RESPONSE_HEADER, assert_refused_naming, check_split, expect_route
+
+PLUGIN_DIR = os.path.join(REPO, "filter-config", "plugin")
 SERVICE_CLUSTERS = lab.clusters_named(lab.SERVICE_TEMPLATE)  # outbound|9080||reviews-v1.default.svc... -> v1
 
 
@@ -52,8 +54,10 @@ def test_shipped_stages_route_to_istio_service_clusters(envoy_for, name, weights
     # The rule's name names the counters, as http[].name does; a Service backend has no subset.
     grown = lab.metrics.requests(envoy, by=("entry", "destination", "host", "subset")) - before
     assert grown == {
-        ("reviews", service_cluster("reviews-" + v), "reviews-%s.default.svc.cluster.local" % v, ""):
-            sent + (answer.headers["x-version"] == v) for v, sent in tally.versions.items()}
+        ("reviews", service_cluster("reviews-" + v), "reviews-%s.default.svc.cluster.local" % v, ""): sent
+        + (answer.headers["x-version"] == v)
+        for v, sent in tally.versions.items()
+    }
 
 
 def test_one_to_three_split(envoy_for):
@@ -80,8 +84,9 @@ MATCH_RULES = {
     "method": [{"method": "PUT"}],
     "and-or": [{"path": {"value": "/and"}, "method": "POST"}, {"headers": [{"name": "x-or", "value": "1"}]}],
 }
-MATCH_CONFIG = route_config(*[{"name": name, "matches": matches, "backendRefs": [backend(name)]}
-                              for name, matches in MATCH_RULES.items()])
+MATCH_CONFIG = route_config(
+    *[{"name": name, "matches": matches, "backendRefs": [backend(name)]} for name, matches in MATCH_RULES.items()]
+)
 MATCH_CLUSTERS = {service_cluster(name): lab.VERSIONS[i % len(lab.VERSIONS)] for i, name in enumerate(MATCH_RULES)}
 
 # (case id, rule the request must reach or None, request options)
@@ -130,16 +135,31 @@ def test_hostnames_scope_the_rules(envoy_for):
 BAD_CONFIGS = {
     # name: (plugin config, path the message names, words the message must contain)
     "both shapes": ({"http": [], "rules": []}, "rules", ["not both"]),
-    "negative weight": (route_config({"backendRefs": [backend("reviews-v1", 1), backend("reviews-v3", -1)]}),
-                        "rules[0].backendRefs[1].weight", ["-1"]),
-    "not a core Service": (route_config({"backendRefs": [{**backend("reviews-v1"), "kind": "ServiceImport"}]}),
-                           "rules[0].backendRefs[0].kind", ["core Services"]),
-    "rule filters": (route_config({"filters": [], "backendRefs": [backend("reviews-v1")]}),
-                     "rules[0].filters", ["not implemented"]),
-    "path with //": (route_config({"matches": [{"path": {"value": "/a//b"}}], "backendRefs": [backend("reviews-v1")]}),
-                     "rules[0].matches[0].path.value", ["//"]),
-    "unknown method": (route_config({"matches": [{"method": "FETCH"}], "backendRefs": [backend("reviews-v1")]}),
-                       "rules[0].matches[0].method", ["FETCH"]),
+    "negative weight": (
+        route_config({"backendRefs": [backend("reviews-v1", 1), backend("reviews-v3", -1)]}),
+        "rules[0].backendRefs[1].weight",
+        ["-1"],
+    ),
+    "not a core Service": (
+        route_config({"backendRefs": [{**backend("reviews-v1"), "kind": "ServiceImport"}]}),
+        "rules[0].backendRefs[0].kind",
+        ["core Services"],
+    ),
+    "rule filters": (
+        route_config({"filters": [], "backendRefs": [backend("reviews-v1")]}),
+        "rules[0].filters",
+        ["not implemented"],
+    ),
+    "path with //": (
+        route_config({"matches": [{"path": {"value": "/a//b"}}], "backendRefs": [backend("reviews-v1")]}),
+        "rules[0].matches[0].path.value",
+        ["//"],
+    ),
+    "unknown method": (
+        route_config({"matches": [{"method": "FETCH"}], "backendRefs": [backend("reviews-v1")]}),
+        "rules[0].matches[0].method",
+        ["FETCH"],
+    ),
 }
 
 
@@ -151,8 +171,7 @@ def test_bad_gateway_configuration_stops_envoy_naming_the_field(module, config, 
 def test_cluster_specifier_leaves_a_rule_without_backends_without_a_cluster(envoy_for):
     # The specifier cannot answer a request itself: the route keeps no cluster and Envoy answers 503
     # (the HTTP filter answers 500: tests/test_gateway_precedence_e2e.py).
-    config = {"rules": [{"matches": [{"path": {"value": "/broken"}}]},
-                        {"backendRefs": [backend("reviews-v1")]}]}
+    config = {"rules": [{"matches": [{"path": {"value": "/broken"}}]}, {"backendRefs": [backend("reviews-v1")]}]}
     envoy = envoy_for(None, routes=[lab.cluster_specifier_route(config)], clusters=SERVICE_CLUSTERS)
     for path, wanted in [("/broken/x", (503, None)), ("/reviews/0", (200, "v1"))]:
         answers = [lab.request(envoy.port, path=path) for _ in range(3)]

@@ -4,17 +4,18 @@ and all), one route per scenario, each scenario on its own hostnames: cases writ
 suite's matching, path order, header, query-parameter and method matching, matching across routes, ties
 between routes (oldest first) and rules without backendRefs. The rules are listed in an order that first-match
 would get wrong, so each case checks the precedence, not the list."""
+
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
+
 from conftest import BOTH_SHELLS
 
 pytestmark = BOTH_SHELLS
 
 NAMESPACE = "gateway-conformance-infra"
 BACKENDS = {"infra-backend-v%d" % i: "v%d" % i for i in (1, 2, 3)}
-CLUSTERS = {"outbound|8080||%s.%s.svc.cluster.local" % (name, NAMESPACE): version
-            for name, version in BACKENDS.items()}
+CLUSTERS = {"outbound|8080||%s.%s.svc.cluster.local" % (name, NAMESPACE): version for name, version in BACKENDS.items()}
 
 
 def path(kind, value):
@@ -37,58 +38,99 @@ def rule(matches, backend=None):
 
 
 def route(name, hostnames, rules, created="2026-01-01T00:00:00Z"):
-    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-            "metadata": {"name": name, "namespace": NAMESPACE, "creationTimestamp": created,
-                         "uid": "0f1e2d3c", "generation": 1},
-            "spec": {"parentRefs": [{"name": "same-namespace"}], "hostnames": hostnames, "rules": rules},
-            "status": {"parents": [{"parentRef": {"name": "same-namespace"}, "controllerName": "example.com/gw"}]}}
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "creationTimestamp": created,
+            "uid": "0f1e2d3c",
+            "generation": 1,
+        },
+        "spec": {"parentRefs": [{"name": "same-namespace"}], "hostnames": hostnames, "rules": rules},
+        "status": {"parents": [{"parentRef": {"name": "same-namespace"}, "controllerName": "example.com/gw"}]},
+    }
 
 
 V1, V2, V3 = "infra-backend-v1", "infra-backend-v2", "infra-backend-v3"
 ROUTES = [
     # The shortest prefix is written first.
-    route("matching", ["matching.test"], [
-        rule([path("PathPrefix", "/")], V1),
-        rule([path("PathPrefix", "/v2")], V2),
-    ]),
+    route(
+        "matching",
+        ["matching.test"],
+        [
+            rule([path("PathPrefix", "/")], V1),
+            rule([path("PathPrefix", "/v2")], V2),
+        ],
+    ),
     # Each rule mixes a prefix and an exact path; every match ranks on its own.
-    route("path-order", ["path-order.test"], [
-        rule([path("PathPrefix", "/match"), path("Exact", "/match/exact/one")], V3),
-        rule([path("PathPrefix", "/match/prefix"), path("Exact", "/match")], V1),
-        rule([path("PathPrefix", "/match/prefix/one"), path("Exact", "/match/exact")], V2),
-    ]),
-    route("header-matching", ["headers.test"], [
-        rule([headers(version="two")], V2),
-        rule([headers(version="two", color="orange")], V3),
-        rule([headers(version="one")], V1),
-    ]),
-    route("query-param-matching", ["query.test"], [
-        rule([query(animal="whale")], V1),
-        rule([query(animal="whale", color="blue")], V3),
-        rule([query(animal="dolphin")], V2),
-    ]),
-    route("method-matching", ["method.test"], [
-        rule([path("PathPrefix", "/path1")], V3),
-        rule([{"method": "POST"}], V1),
-        rule([{"method": "GET"}], V2),
-    ]),
+    route(
+        "path-order",
+        ["path-order.test"],
+        [
+            rule([path("PathPrefix", "/match"), path("Exact", "/match/exact/one")], V3),
+            rule([path("PathPrefix", "/match/prefix"), path("Exact", "/match")], V1),
+            rule([path("PathPrefix", "/match/prefix/one"), path("Exact", "/match/exact")], V2),
+        ],
+    ),
+    route(
+        "header-matching",
+        ["headers.test"],
+        [
+            rule([headers(version="two")], V2),
+            rule([headers(version="two", color="orange")], V3),
+            rule([headers(version="one")], V1),
+        ],
+    ),
+    route(
+        "query-param-matching",
+        ["query.test"],
+        [
+            rule([query(animal="whale")], V1),
+            rule([query(animal="whale", color="blue")], V3),
+            rule([query(animal="dolphin")], V2),
+        ],
+    ),
+    route(
+        "method-matching",
+        ["method.test"],
+        [
+            rule([path("PathPrefix", "/path1")], V3),
+            rule([{"method": "POST"}], V1),
+            rule([{"method": "GET"}], V2),
+        ],
+    ),
     # The conformance suite's two routes: the wildcard route's longer prefix and header match win on
     # example.com, over the older exact-hostname route's `/`.
-    route("matching-part1", ["example.com", "example.net"], [
-        rule([path("PathPrefix", "/"), headers(version="one")], V1),
-    ]),
-    route("matching-part2", ["*.com"], [
-        rule([path("PathPrefix", "/v2"), headers(version="two")], V2),
-    ], created="2026-01-02T00:00:00Z"),
+    route(
+        "matching-part1",
+        ["example.com", "example.net"],
+        [
+            rule([path("PathPrefix", "/"), headers(version="one")], V1),
+        ],
+    ),
+    route(
+        "matching-part2",
+        ["*.com"],
+        [
+            rule([path("PathPrefix", "/v2"), headers(version="two")], V2),
+        ],
+        created="2026-01-02T00:00:00Z",
+    ),
     # Equal matches in two routes: the older one wins though it is listed second.
     route("a-newer", ["age.test"], [rule([path("PathPrefix", "/")], V1)], created="2026-02-01T00:00:00Z"),
     route("z-older", ["age.test"], [rule([path("PathPrefix", "/")], V2)], created="2026-01-15T00:00:00Z"),
     # A rule without backendRefs takes its requests and answers 500; no fall through to `/`.
-    route("no-backends", ["broken.test"], [
-        rule([path("PathPrefix", "/")], V1),
-        rule([path("PathPrefix", "/broken")]),
-        rule([path("Exact", "/broken/fixed")], V2),
-    ]),
+    route(
+        "no-backends",
+        ["broken.test"],
+        [
+            rule([path("PathPrefix", "/")], V1),
+            rule([path("PathPrefix", "/broken")]),
+            rule([path("Exact", "/broken/fixed")], V2),
+        ],
+    ),
 ]
 
 # (host, request options, backend or None for "no route" or 500 for the rule without backends)
@@ -138,8 +180,13 @@ CASES = [
 
 def case_id(case):
     host, options, backend = case
-    return "%s %s %s %s -> %s" % (host, options.get("method", "GET"), options.get("path", "/"),
-                                  options.get("headers", ""), backend)
+    return "%s %s %s %s -> %s" % (
+        host,
+        options.get("method", "GET"),
+        options.get("path", "/"),
+        options.get("headers", ""),
+        backend,
+    )
 
 
 def outcome(answer):

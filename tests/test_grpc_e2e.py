@@ -1,4 +1,4 @@
-"""Issue 15: a gRPC service through the filter. Real gRPC on both sides (grpcio: HTTP/2, content-type
+"""A gRPC service through the filter. Real gRPC on both sides (grpcio: HTTP/2, content-type
 application/grpc, POST /pkg.Service/Method, grpc-status in trailers): one grpcio server per version behind
 Envoy (HTTP/2 upstream clusters), one grpcio channel (one HTTP/2 connection) to Envoy's front listener.
 
@@ -6,6 +6,7 @@ The configuration shifts by a match on the method path (`/pkg.Reviews/Canary` al
 other method 30/70 v1/v2); a method that fails answers FAILED_PRECONDITION, and the client must see exactly
 that status and message whichever version answered.
 """
+
 import collections
 import concurrent.futures
 import json
@@ -13,7 +14,7 @@ import json
 import grpc
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
 
 SERVICE = "pkg.Reviews"
 VERSIONS = ("v1", "v2")
@@ -32,7 +33,8 @@ def _servicer(version: str):
 
     handlers = {"Get": answer, "Canary": answer, "Fail": fail}
     return grpc.method_handlers_generic_handler(  # bytes in, bytes out: no protobuf classes needed
-        SERVICE, {name: grpc.unary_unary_rpc_method_handler(h) for name, h in handlers.items()})
+        SERVICE, {name: grpc.unary_unary_rpc_method_handler(h) for name, h in handlers.items()}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +56,34 @@ def upstreams():
 
 def _grpc_bootstrap(module: str, upstream_ports: dict) -> dict:
     """envoylab's front listener with the filter; clusters grpc-<version> speaking HTTP/2 to the servers."""
-    config = {"clusterName": "grpc-{subset}", "http": [
-        {"name": "canary-method", "match": [{"uri": {"exact": "/%s/Canary" % SERVICE}}],
-         "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
-        {"name": "grpc-split", "match": [{"uri": {"prefix": "/%s/" % SERVICE}}],
-         "route": [{"destination": {"host": "reviews", "subset": v}, "weight": w} for v, w in WEIGHTS.items()]},
-    ]}
-    bootstrap = lab.render_bootstrap(json.dumps(config), module=module, versions=VERSIONS,
-                                     clusters={"grpc-" + v: v for v in VERSIONS})
+    config = {
+        "clusterName": "grpc-{subset}",
+        "http": [
+            {
+                "name": "canary-method",
+                "match": [{"uri": {"exact": "/%s/Canary" % SERVICE}}],
+                "route": [{"destination": {"host": "reviews", "subset": "v2"}}],
+            },
+            {
+                "name": "grpc-split",
+                "match": [{"uri": {"prefix": "/%s/" % SERVICE}}],
+                "route": [{"destination": {"host": "reviews", "subset": v}, "weight": w} for v, w in WEIGHTS.items()],
+            },
+        ],
+    }
+    bootstrap = lab.render_bootstrap(
+        json.dumps(config), module=module, versions=VERSIONS, clusters={"grpc-" + v: v for v in VERSIONS}
+    )
     for cluster in bootstrap["static_resources"]["clusters"]:
-        version = cluster["name"][len("grpc-"):]
+        version = cluster["name"][len("grpc-") :]
         endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
         endpoint["address"]["socket_address"]["port_value"] = upstream_ports[version]
-        cluster["typed_extension_protocol_options"] = {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-            "explicit_http_config": {"http2_protocol_options": {}}}}
+        cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        }
     return bootstrap
 
 
@@ -107,7 +122,6 @@ def test_grpc_method_path_match_sends_every_call_to_its_version(channel):
 
 def test_grpc_non_ok_status_and_message_reach_the_client_unchanged(channel):
     seen = _call(channel, "Fail", 300)
-    wrong = {key: n for key, n in seen.items()
-             if key[1:] != (grpc.StatusCode.FAILED_PRECONDITION, REFUSAL % key[0])}
+    wrong = {key: n for key, n in seen.items() if key[1:] != (grpc.StatusCode.FAILED_PRECONDITION, REFUSAL % key[0])}
     assert not wrong, "status or message changed on the way: %r" % wrong
     assert {version for version, _, _ in seen} == set(VERSIONS), seen  # both versions answered, by weight

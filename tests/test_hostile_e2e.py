@@ -1,15 +1,16 @@
-"""Issues 3 and 6, end to end: hostile requests never break the filter, and normal routing carries on afterwards.
+"""Hostile requests never break the filter in a real Envoy, and normal routing carries on afterwards.
 
-Issue 3: non-UTF-8 bytes in matched headers, sticky keys and cookies; 30 KiB values; malformed cookies and query
-strings, sent with http.client. Issue 6 (the second half of this file): what only raw bytes, HTTP/2 or a larger
+What a client library sends: non-UTF-8 bytes in matched headers, sticky keys and cookies; 30 KiB values;
+malformed cookies and query strings. The second half of this file: what only raw bytes, HTTP/2 or a larger
 header limit can carry: bytes above 0x7f in the request line and Host, 60 KiB values, hundreds of cookies,
 repeated headers, HTTP/2 requests, and missing or odd authorities.
 Each must get a normal answer from the entry the semantics pick (or Envoy's own refusal, pinned here, where
 Envoy never lets the request reach the filter), and the Wasm VM must never fail: the filter runs with FAIL_RELOAD
 so a trap or panic would show in Envoy's stats (see wasm_health.py, whose checks are shown below to fail on a
-module that really traps, and on an Envoy without those stats). The issue 3 requests also go through the native
-dynamic module (issue 11), which must route them the same way.
+module that really traps, and on an Envoy without those stats). The first half's requests also go through the
+native dynamic module, which must route them the same way.
 """
+
 import collections
 import functools
 import shutil
@@ -18,7 +19,8 @@ import subprocess
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
+
 import wasm_health
 from shift_configs import RESPONSE_HEADER, config, destination, entry, split
 
@@ -30,8 +32,11 @@ SPLIT = {"v1": 50, "v3": 50}
 HOSTILE_CONFIG = config(
     entry("jason", [destination("v2")], match=[{"headers": {"end-user": {"exact": "jason"}}}]),
     entry("query", [destination("v2")], match=[{"queryParams": {"user": {"exact": "jason"}}}]),
-    entry("canary", [destination("v2")],
-          match=[{"headers": {"x-canary": {"prefix": "on"}}, "withoutHeaders": {"x-beta": {"exact": "1"}}}]),
+    entry(
+        "canary",
+        [destination("v2")],
+        match=[{"headers": {"x-canary": {"prefix": "on"}}, "withoutHeaders": {"x-beta": {"exact": "1"}}}],
+    ),
     entry("sticky-header", split(SPLIT), match=[{"headers": {"x-user-id": {}}}], sticky={"header": "x-user-id"}),
     entry("sticky-cookie", split(SPLIT), match=[{"headers": {"cookie": {}}}], sticky={"cookie": "user"}),
     entry("default", split(SPLIT)),
@@ -40,8 +45,9 @@ HOSTILE_CONFIG = config(
 # map in one call; with only the header entries it reads one header at a time (request.rs,
 # reads_several_values). The hostile headers go through both.
 READ_IN_ONE_CALL, READ_ONE_AT_A_TIME = "reading request headers in one call", "reading request headers one at a time"
-HEADER_ONLY_CONFIG = config(*(e for e in HOSTILE_CONFIG["http"] if e["name"] in ("jason", "canary", "sticky-header",
-                                                                              "default")))
+HEADER_ONLY_CONFIG = config(
+    *(e for e in HOSTILE_CONFIG["http"] if e["name"] in ("jason", "canary", "sticky-header", "default"))
+)
 MATCHED = "v2"  # reached only when a matched entry applies
 UNMATCHED = ("v1", "v3")
 
@@ -52,12 +58,18 @@ NON_UTF8 = [
     ("exact header, broken UTF-8 sequence", {"headers": [("end-user", b"ja\xc3\x28son")]}, UNMATCHED),
     ("exact header, Latin-1 look-alike", {"headers": [("end-user", b"j\xe4son")]}, UNMATCHED),
     ("prefix header, high byte first", {"headers": [("x-canary", b"\xffon")]}, UNMATCHED),
-    ("withoutHeaders value not UTF-8 is not the value",
-     {"headers": [("x-canary", b"on"), ("x-beta", b"1\xff")]}, MATCHED),
+    (
+        "withoutHeaders value not UTF-8 is not the value",
+        {"headers": [("x-canary", b"on"), ("x-beta", b"1\xff")]},
+        MATCHED,
+    ),
     ("sticky header key", {"headers": [("x-user-id", b"\xc0\xaf\xff\xfe")]}, UNMATCHED),
     ("sticky cookie value", {"headers": [("cookie", b"user=\xff\xfe\x80")]}, UNMATCHED),
-    ("cookie with non-UTF-8 names around the user",
-     {"headers": [("cookie", b"\xff=\xfe; user=bob; \x80\x81")]}, {"headers": {"cookie": "user=bob"}}),
+    (
+        "cookie with non-UTF-8 names around the user",
+        {"headers": [("cookie", b"\xff=\xfe; user=bob; \x80\x81")]},
+        {"headers": {"cookie": "user=bob"}},
+    ),
     ("query value percent-encoded high bytes", {"path": "/r?user=%ff%fe"}, UNMATCHED),
     ("path percent-encoded high bytes, query matches", {"path": "/%ff%fe/x?user=jason"}, MATCHED),
 ]
@@ -66,8 +78,11 @@ HUGE = [
     ("30 KiB matched header", {"headers": {"end-user": "x" * 30 * KIB}}, UNMATCHED),
     ("30 KiB sticky header key", {"headers": {"x-user-id": "u" * 30 * KIB}}, UNMATCHED),
     ("30 KiB cookie value", {"headers": {"cookie": "user=" + "u" * 30 * KIB}}, UNMATCHED),
-    ("user cookie after a 30 KiB cookie", {"headers": {"cookie": "pad=" + "p" * 30 * KIB + "; user=bob"}},
-     {"headers": {"cookie": "user=bob"}}),
+    (
+        "user cookie after a 30 KiB cookie",
+        {"headers": {"cookie": "pad=" + "p" * 30 * KIB + "; user=bob"}},
+        {"headers": {"cookie": "user=bob"}},
+    ),
     ("30 KiB of query before the parameter", {"path": "/r?" + "a=1&" * (30 * KIB // 4) + "user=jason"}, MATCHED),
     ("30 KiB query value", {"path": "/r?user=jason" + "x" * 30 * KIB}, UNMATCHED),
 ]
@@ -80,8 +95,11 @@ MALFORMED = [
     ("cookie value starting with =", {"headers": {"cookie": "user==x"}}, UNMATCHED),
     ("cookie lone quote", {"headers": {"cookie": 'user="'}}, UNMATCHED),
     ("cookie empty", {"headers": [("cookie", "")]}, UNMATCHED),
-    ("user cookie among junk", {"headers": {"cookie": ";;=x; user ;user=alice;;="}},
-     {"headers": {"cookie": "user=alice"}}),
+    (
+        "user cookie among junk",
+        {"headers": {"cookie": ";;=x; user ;user=alice;;="}},
+        {"headers": {"cookie": "user=alice"}},
+    ),
     ("query made of separators", {"path": "/r?%&&==&user"}, UNMATCHED),
     ("query with a bad escape first", {"path": "/r?user=%zz&other=1"}, UNMATCHED),
     ("query, escapes compared as sent", {"path": "/r?user=ja%73on"}, UNMATCHED),
@@ -116,7 +134,8 @@ def answers(envoy, request_options, repeats=REPEATS) -> collections.Counter:
     """Counter of (status, version, destination header) over `repeats` requests."""
     return collections.Counter(
         (a.status, a.headers.get("x-version"), a.headers.get(RESPONSE_HEADER))
-        for a in (lab.request(envoy.port, **request_options) for _ in range(repeats)))
+        for a in (lab.request(envoy.port, **request_options) for _ in range(repeats))
+    )
 
 
 def assert_routed(envoy, got, expected):
@@ -147,8 +166,11 @@ def test_hostile_request_is_routed_normally(hostile, request_options, expected):
 
 
 # The hostile headers HEADER_ONLY_CONFIG's entries read (no cookie, no query: it has no entry for them).
-HEADER_CASES = [c for c in HOSTILE
-                if "path" not in c[1] and not any(name == "cookie" for name, _ in _pairs(c[1].get("headers", {})))]
+HEADER_CASES = [
+    c
+    for c in HOSTILE
+    if "path" not in c[1] and not any(name == "cookie" for name, _ in _pairs(c[1].get("headers", {})))
+]
 
 
 @pytest.mark.parametrize("request_options,expected", [c[1:] for c in HEADER_CASES], ids=[c[0] for c in HEADER_CASES])
@@ -189,6 +211,7 @@ def test_normal_routing_after_hostile_input(hostile):
 
 # -- the failure check has teeth -----------------------------------------------------------------------------
 
+
 def test_failure_check_catches_a_vm_that_traps(tmp_path):
     module = wasm_health.trapping_module(str(tmp_path))
     with lab.launch({}, http_filters=[wasm_health.reloading_filter({}, module)]) as envoy:
@@ -208,7 +231,7 @@ def test_failure_check_fails_when_envoy_lacks_the_stats():
             wasm_health.snapshot(envoy)
 
 
-# -- Issue 6: raw bytes, HTTP/2, 60 KiB, hundreds of cookies, repeated headers, odd authorities ------------------
+# -- Raw bytes, HTTP/2, 60 KiB, hundreds of cookies, repeated headers, odd authorities ------------------
 # This Envoy allows 96 KiB and 1000 fields of request headers (Envoy's defaults, 60 KiB and 100 fields, refuse a
 # 60 KiB value with 431 and reset an HTTP/2 stream of 100 cookie crumbs) and HTTP/1.0, and closes a connection
 # right after refusing a request (not 1 s later). Its filter also reads :authority (`hosts`), so every header the
@@ -225,7 +248,6 @@ ANY = "any destination"  # routed normally to one of the configured destinations
 
 class Refused(collections.namedtuple("Refused", "status")):
     """Envoy answers `status` itself and nothing is routed (None: HTTP/2 stream reset, no answer at all)."""
-
 
 
 NOT_ROUTED = Refused(503)  # the filter ran, no entry applied (hosts did not match), so no cluster: 503
@@ -291,10 +313,11 @@ def http1(target=b"/r", host=b"reviews:9080", headers=(), version=b"HTTP/1.1"):
         head, _, body = answer.partition(b"\r\n\r\n")
         status_line, *fields = head.decode("latin-1").split("\r\n")
         return lab.Response(int(status_line.split()[1]), _fields(fields), body)
+
     return send
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _curl() -> str:
     curl = shutil.which("curl")
     assert curl, "curl is needed for the HTTP/2 cases (apt-get install curl)"
@@ -312,12 +335,28 @@ def h2(path=b"/r", host=b"reviews:9080", headers=()):
 
     def send(envoy) -> lab.Response:
         url = b"http://127.0.0.1:%d" % envoy.port + path
-        done = subprocess.run([_curl().encode(), b"-sS", b"--http2-prior-knowledge", b"--max-time", b"5",
-                               b"-o", b"/dev/null", b"-D", b"-", *args, url], capture_output=True, timeout=10)
+        done = subprocess.run(
+            [
+                _curl().encode(),
+                b"-sS",
+                b"--http2-prior-knowledge",
+                b"--max-time",
+                b"5",
+                b"-o",
+                b"/dev/null",
+                b"-D",
+                b"-",
+                *args,
+                url,
+            ],
+            capture_output=True,
+            timeout=10,
+        )
         lines = done.stdout.decode("latin-1").split("\r\n")
         if done.returncode != 0 or not lines[0].startswith("HTTP/2 "):
             return lab.Response(None, {}, done.stderr)
         return lab.Response(int(lines[0].split()[1]), _fields(lines[1:]), b"")
+
     return send
 
 
@@ -327,8 +366,10 @@ def over_http1(**request_options):
 
 def wide_answers(envoy, send, repeats=REPEATS) -> collections.Counter:
     """Counter of (status, version, destination header) over `repeats` sends."""
-    return collections.Counter((a.status, a.headers.get("x-version"), a.headers.get(RESPONSE_HEADER))
-                               for a in (send(envoy) for _ in range(repeats)))
+    return collections.Counter(
+        (a.status, a.headers.get("x-version"), a.headers.get(RESPONSE_HEADER))
+        for a in (send(envoy) for _ in range(repeats))
+    )
 
 
 def wide_check(envoy, send, expected):
@@ -359,18 +400,27 @@ WIDE = [
     # 60 KiB values: past Envoy's default limit, within this Envoy's.
     ("60 KiB matched header, right prefix", over_http1(headers={"end-user": "jason" + "x" * 60 * KIB}), UNMATCHED),
     ("60 KiB sticky header key", over_http1(headers={"x-user-id": "u" * 60 * KIB}), UNMATCHED),
-    ("60 KiB cookie before the user cookie",
-     over_http1(headers={"cookie": "pad=" + "p" * 60 * KIB + "; user=bob"}), CLEAN_BOB),
-    ("60 KiB unrelated header, matched header", over_http1(headers={"x-pad": "p" * 60 * KIB, "end-user": "jason"}),
-     MATCHED),
+    (
+        "60 KiB cookie before the user cookie",
+        over_http1(headers={"cookie": "pad=" + "p" * 60 * KIB + "; user=bob"}),
+        CLEAN_BOB,
+    ),
+    (
+        "60 KiB unrelated header, matched header",
+        over_http1(headers={"x-pad": "p" * 60 * KIB, "end-user": "jason"}),
+        MATCHED,
+    ),
     ("h2 60 KiB sticky header key", h2(headers=[(b"x-user-id", b"u" * 60 * KIB)]), UNMATCHED),
     ("100 KiB header, past the limit", over_http1(headers={"x-pad": "p" * 100 * KIB}), Refused(431)),
     # Hundreds of cookies, in one header (HTTP/1.1) or as separate HTTP/2 crumbs (Envoy joins those).
     ("500 cookies, user last", over_http1(headers={"cookie": COOKIES.decode() + "; user=bob"}), CLEAN_BOB),
     ("500 cookies, user first", over_http1(headers={"cookie": "user=bob; " + COOKIES.decode()}), CLEAN_BOB),
     ("500 cookies, none is the user", over_http1(headers={"cookie": COOKIES.decode()}), UNMATCHED),
-    ("h2 300 cookie crumbs, user last",
-     h2(headers=[(b"cookie", c) for c in COOKIES.split(b"; ")[:300]] + [(b"cookie", b"user=bob")]), CLEAN_BOB),
+    (
+        "h2 300 cookie crumbs, user last",
+        h2(headers=[(b"cookie", c) for c in COOKIES.split(b"; ")[:300]] + [(b"cookie", b"user=bob")]),
+        CLEAN_BOB,
+    ),
     # Repeated headers: a match sees every value, as Envoy's route matching does; a sticky key is the first
     # value; never one a client can use to pick the cluster.
     ("client cluster header twice", over_http1(headers=[(lab.CLUSTER_HEADER, V2_CLUSTER)] * 2), UNMATCHED),
@@ -392,8 +442,11 @@ WIDE = [
     ("Host with two ports", http1(host=b"reviews:9080:1"), NOT_ROUTED),
     # "reviews." is the absolute name of a top-level domain, not a form a sidecar lists for the service.
     ("Host upper case, trailing dot", http1(host=b"REVIEWS.:9080"), NOT_ROUTED),
-    ("Host upper case, full name with a trailing dot",
-     http1(host=b"REVIEWS.Default.svc.cluster.local.:9080"), UNMATCHED),
+    (
+        "Host upper case, full name with a trailing dot",
+        http1(host=b"REVIEWS.Default.svc.cluster.local.:9080"),
+        UNMATCHED,
+    ),
 ]
 
 
@@ -417,5 +470,6 @@ def test_normal_routing_after_wide_hostile_input(wide):
     assert tally.statuses == {200: tally.sent}
     lab.assert_shares(tally, SPLIT)
     assert wide_answers(wide, h2(headers=[(b"end-user", b"jason")]), repeats=10) == {
-        (200, MATCHED, lab.istio_cluster(MATCHED)): 10}
+        (200, MATCHED, lab.istio_cluster(MATCHED)): 10
+    }
     # and the fixture then checks that the Wasm VM never failed

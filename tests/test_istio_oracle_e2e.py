@@ -11,14 +11,16 @@ One Envoy per build of the filter carries three listeners:
   headers one at a time (and a repeated header's later values through the whole map, on demand).
 A filter answer is "yes" when the request reached the case's own cluster, "no" when no entry applied (503).
 """
+
 import copy
 import re
 
 import pytest
 
-import envoylab as lab
-from envoylab.bootstrap import http_listener, shift_filter
-from envoylab.ports import free_port
+from tools import envoylab as lab
+from tools.envoylab.bootstrap import http_listener, shift_filter
+from tools.envoylab.ports import free_port
+
 from conftest import BOTH_SHELLS
 from shift_configs import RESPONSE_HEADER
 
@@ -70,10 +72,20 @@ ROWS = [
     ("repeated, second value matches", "any-exact", {"headers": [("x-env", "staging"), ("x-env", "prod")]}, True),
     ("repeated, first value matches", "any-exact", {"headers": [("x-env", "prod"), ("x-env", "staging")]}, True),
     ("repeated, no value matches", "any-exact", {"headers": [("x-env", "dev"), ("x-env", "staging")]}, False),
-    ("repeated, prefix on the second", "any-prefix", {"headers": [("x-env", "staging"), ("x-env", "production")]}, True),
+    (
+        "repeated, prefix on the second",
+        "any-prefix",
+        {"headers": [("x-env", "staging"), ("x-env", "production")]},
+        True,
+    ),
     ("repeated, regex on the second", "any-regex", {"headers": [("x-env", "a"), ("x-env", "prod")]}, True),
     ("repeated values are not joined", "not-joined", {"headers": [("x-env", "staging"), ("x-env", "prod")]}, False),
-    ("without, one repeated value matches", "without-any", {"headers": [("x-env", "staging"), ("x-env", "prod")]}, False),
+    (
+        "without, one repeated value matches",
+        "without-any",
+        {"headers": [("x-env", "staging"), ("x-env", "prod")]},
+        False,
+    ),
     ("without, no repeated value matches", "without-any", {"headers": [("x-env", "staging"), ("x-env", "dev")]}, True),
     ("without, absent", "without-any", {}, True),
     ("without exact empty, absent", "without-empty", {}, False),
@@ -121,13 +133,14 @@ SINGLE_CASES = [case for case, block in BLOCKS.items() if set(block) <= READS_ON
 
 # -- Istio's translation of a match block into an Envoy RouteMatch (route.go, TranslateRouteMatch) -------------
 
+
 def _present(match: dict) -> bool:
     # canBeConvertedToPresentMatch: no match type, or Istio's `regex: "*"`.
     return not match or match.get("regex") == "*"
 
 
 def _string_matcher(match: dict) -> dict:
-    (kind, value), = match.items()
+    ((kind, value),) = match.items()
     return {"safe_regex": {"regex": value}} if kind == "regex" else {kind: value}
 
 
@@ -149,24 +162,29 @@ def istio_route_match(block: dict) -> dict:
         out["headers"].append(matcher)
     uri = block.get("uri")
     if uri:
-        (kind, value), = uri.items()
+        ((kind, value),) = uri.items()
         del out["prefix"]
         out[{"exact": "path", "prefix": "prefix", "regex": "safe_regex"}[kind]] = (
-            {"regex": value} if kind == "regex" else value)
+            {"regex": value} if kind == "regex" else value
+        )
     out["case_sensitive"] = not block.get("ignoreUriCase", False)
     for field in ("method", "authority", "scheme"):
         if field in block:
             out["headers"].append(_header_matcher(":" + field, block[field]))
     queries = []
     for name, match in block.get("queryParams", {}).items():
-        queries.append({"name": name, "present_match": True} if _present(match)
-                       else {"name": name, "string_match": _string_matcher(match)})
+        queries.append(
+            {"name": name, "present_match": True}
+            if _present(match)
+            else {"name": name, "string_match": _string_matcher(match)}
+        )
     if queries:
         out["query_parameters"] = queries
     return out
 
 
 # -- the Envoy ---------------------------------------------------------------------------------------------
+
 
 def _with_case(case: str, block: dict) -> dict:
     tagged = copy.deepcopy(block)
@@ -175,22 +193,34 @@ def _with_case(case: str, block: dict) -> dict:
 
 
 def _entry(case: str) -> dict:
-    return {"name": case, "match": [_with_case(case, BLOCKS[case])],
-            "route": [{"destination": {"host": "reviews", "subset": case}}]}
+    return {
+        "name": case,
+        "match": [_with_case(case, BLOCKS[case])],
+        "route": [{"destination": {"host": "reviews", "subset": case}}],
+    }
 
 
 def _plugin_config(cases, *, whole_map: bool) -> dict:
     entries = [_entry(case) for case in cases]
     if whole_map:  # reads :authority and :method, never applies: the Wasm filter takes the map in one call
-        entries.append({"name": "whole-map", "match": [{"authority": {"exact": "never"}, "method": {"exact": "NEVER"}}],
-                        "route": [{"destination": {"host": "reviews", "subset": "whole-map"}}]})
+        entries.append(
+            {
+                "name": "whole-map",
+                "match": [{"authority": {"exact": "never"}, "method": {"exact": "NEVER"}}],
+                "route": [{"destination": {"host": "reviews", "subset": "whole-map"}}],
+            }
+        )
     return {"clusterName": "{subset}", "responseHeader": RESPONSE_HEADER, "http": entries}
 
 
 def _oracle_host() -> dict:
-    routes = [{"match": {**istio_route_match(_with_case(case, block))},
-               "direct_response": {"status": 200, "body": {"inline_string": "yes"}}}
-              for case, block in BLOCKS.items()]
+    routes = [
+        {
+            "match": {**istio_route_match(_with_case(case, block))},
+            "direct_response": {"status": 200, "body": {"inline_string": "yes"}},
+        }
+        for case, block in BLOCKS.items()
+    ]
     routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "no"}}})
     return {"name": "oracle", "domains": ["*"], "routes": routes}
 
@@ -198,8 +228,9 @@ def _oracle_host() -> dict:
 @pytest.fixture(scope="module")
 def envoy(module, shell):
     clusters = {case: lab.VERSIONS[i % len(lab.VERSIONS)] for i, case in enumerate(list(BLOCKS) + ["whole-map"])}
-    bootstrap = lab.render_bootstrap(_plugin_config(BLOCKS, whole_map=True), module=module, shell=shell,
-                                     clusters=clusters)
+    bootstrap = lab.render_bootstrap(
+        _plugin_config(BLOCKS, whole_map=True), module=module, shell=shell, clusters=clusters
+    )
     single = shift_filter(_plugin_config(SINGLE_CASES, whole_map=False), shell=shell, module=module)
     vhost = {"name": "single", "domains": ["*"], "routes": [lab.cluster_header_route()]}
     bootstrap["static_resources"]["listeners"] += [
@@ -238,7 +269,9 @@ def test_filter_matches_as_envoy_with_istios_translation(envoy, case, options, e
 
 
 def test_each_listener_reads_headers_as_intended(envoy, shell):
-    modes = re.findall(r"configured \d+ http entr(?:y|ies).*reading request headers (in one call|one at a time)", envoy.log())
+    modes = re.findall(
+        r"configured \d+ http entr(?:y|ies).*reading request headers (in one call|one at a time)", envoy.log()
+    )
     # The Wasm filter has the two read modes; the native module reads each header in place, and says nothing.
     assert sorted(set(modes)) == (["in one call", "one at a time"] if shell == "wasm" else []), modes
 

@@ -4,7 +4,8 @@ heading of the linked Markdown file (GitHub's anchor rules)."""
 import os
 import re
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import REPO
+
 SKIPPED_DIRS = {".git", ".venv", ".tools", "target", "node_modules", ".run"}
 LINK = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
 

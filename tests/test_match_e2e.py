@@ -1,17 +1,19 @@
-"""Issue 3, end to end: which http entry applies to a request (Istio's HTTPMatchRequest), in a real Envoy.
+"""Which http entry applies to a request (Istio's HTTPMatchRequest), in a real Envoy.
 
 One Envoy carries many labelled entries (each its own lone destination, see shift_configs.labelled), keyed on
 separate headers, paths, methods and authorities so each case can reach exactly one of them; a case names the
 entry a request must reach, or None: no entry applies, so the filter leaves the cluster header unset and the
 cluster_header route answers 503.
 """
+
 import re
 
 import pytest
 
-import envoylab as lab
-from shift_configs import RESPONSE_HEADER, expect_route, labelled
+from tools import envoylab as lab
+
 from conftest import BOTH_SHELLS
+from shift_configs import RESPONSE_HEADER, expect_route, labelled
 
 pytestmark = BOTH_SHELLS
 
@@ -194,7 +196,7 @@ def test_an_invalid_regex_is_refused_naming_the_field(module, shell, block, path
     log = lab.expect_startup_failure(lab.render_bootstrap(config, module=module, shell=shell))
     messages = re.findall(r"traffic-shift: invalid configuration at (.*)", log)
     assert len(messages) == 1, "expected one traffic-shift configuration error, got %r" % messages
-    assert messages[0].startswith(path) and "regex" in messages[0][len(path):], messages[0]
+    assert messages[0].startswith(path) and "regex" in messages[0][len(path) :], messages[0]
 
 
 def test_the_response_header_names_only_routed_requests(matching):

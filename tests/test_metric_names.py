@@ -1,15 +1,16 @@
-"""Issue 12: every config we ship or start turns the filter's stat names into labels, from one list of names
+"""Every config we ship or start turns the filter's stat names into labels, from one list of names
 (filter-config/metrics.json, kept equal to src/stat_name.rs by the Rust tests), and those names stay clear of
 the tags Envoy and Istio already define. The real-Envoy behaviour is in test_metrics_e2e.py."""
+
 import os
 
 import pytest
 import yaml
 
-import envoylab as lab
+from tools import envoylab as lab
+from tools.manifests import generate, kit, metrics_yaml, yaml_io
+
 import istio_bootstrap
-from demo import lab as demo_lab
-from manifests import generate, kit, metrics_yaml, yaml_io
 
 METRICS = lab.metrics
 REPO = kit.REPO
@@ -39,7 +40,7 @@ SHIPPED_ENVOY_CONFIGS = {
     "filter-config/envoy/envoy.yaml": lambda: _load_yaml("filter-config/envoy/envoy.yaml"),
     "envoy-test/envoy.yaml (make docker-test)": lambda: _load_yaml("envoy-test/envoy.yaml"),
     "envoylab.render_bootstrap (tests, bench)": lambda: lab.render_bootstrap({}),
-    "tools/demo lab (make demo, make run)": lambda: demo_lab.bootstrap("/tmp/unused"),
+    "envoylab.ecds.bootstrap (make demo, make run, make soak)": lambda: lab.ecds.bootstrap("/tmp/unused"),
 }
 
 
@@ -59,7 +60,7 @@ def _proxy_configs() -> dict:
     """{relative path: the ProxyConfig fields it sets} of the generated mesh settings."""
     found = {}
     for relpath in (metrics_yaml.MESH_CONFIG, metrics_yaml.POD_PATCH):
-        doc, = yaml_io.load_all_file(os.path.join(kit.KIT, relpath))
+        (doc,) = yaml_io.load_all_file(os.path.join(kit.KIT, relpath))
         if relpath == metrics_yaml.MESH_CONFIG:
             assert (doc["apiVersion"], doc["kind"]) == ("install.istio.io/v1alpha1", "IstioOperator")
             found[relpath] = doc["spec"]["meshConfig"]["defaultConfig"]
@@ -84,6 +85,6 @@ def test_mesh_settings_declare_our_tags_and_keep_our_stats():
 
 
 def test_inclusion_prefix_keeps_every_stat_of_the_filter():
-    prefix, = METRICS.istio_proxy_config()["proxyStatsMatcher"]["inclusionPrefixes"]
+    (prefix,) = METRICS.istio_proxy_config()["proxyStatsMatcher"]["inclusionPrefixes"]
     for described in METRICS.METRICS.values():
         assert (METRICS.WASM_NAMESPACE + described["stat"]).startswith(prefix)

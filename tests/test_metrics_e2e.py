@@ -1,4 +1,4 @@
-"""Issue 12, end to end: the split as labelled Prometheus series.
+"""The split as labelled Prometheus series, in a real Envoy.
 
 With the tag regexes every Envoy config of ours carries (tools/envoylab/metrics.py, the form Istio generates
 for `extraStatTags`), Envoy 1.40's /stats/prometheus shows one `traffic_shift_requests_total` series per
@@ -6,6 +6,7 @@ destination, labelled entry/destination/host/subset, while plain /stats keeps th
 counts. A live configuration change that renames an entry starts new series and leaves the old ones as they
 were. The shipped filter-config/envoy/envoy.yaml gives the same labels.
 """
+
 import collections
 import json
 import os
@@ -13,11 +14,11 @@ import os
 import pytest
 import yaml
 
-import envoylab as lab
+from tools import envoylab as lab
+from tools.envoylab.ports import free_port
+from tools.manifests import kit
+
 import istio_bootstrap
-from envoylab.ports import free_port
-from load_shift import start_envoy, swap
-from manifests import kit
 from shift_configs import ISTIO_HOST, config, entry, split
 
 SPLIT = {"v1": 20, "v2": 30, "v3": 50}
@@ -54,7 +55,8 @@ def test_one_labelled_series_per_destination_counting_what_the_upstreams_saw(aft
     requests = [s for s in samples if s.name == METRICS.REQUESTS]
     assert all(list(s.labels) == METRICS.METRICS[METRICS.REQUESTS]["labels"] for s in requests)
     assert sorted((sorted(s.labels.items()), s.value) for s in requests) == sorted(
-        (sorted(labels(v).items()), upstreams[v]) for v in SPLIT)
+        (sorted(labels(v).items()), upstreams[v]) for v in SPLIT
+    )
     assert [(s.labels, s.value) for s in samples if s.name == METRICS.UNMATCHED] == [({}, 0)]
 
 
@@ -76,8 +78,9 @@ def test_plain_stats_still_carry_the_counts(after_split):
     for name, value in plain.items():
         rest, tags = METRICS.tags_of(name)
         by_labels[(rest, tuple(sorted(tags.items())))] = value
-    expected = {("wasmcustom.traffic_shift.requests_total", tuple(sorted(labels(v).items()))): upstreams[v]
-                for v in SPLIT}
+    expected = {
+        ("wasmcustom.traffic_shift.requests_total", tuple(sorted(labels(v).items()))): upstreams[v] for v in SPLIT
+    }
     expected[("wasmcustom.traffic_shift.unmatched_requests_total", ())] = 0
     assert by_labels == expected
 
@@ -85,8 +88,12 @@ def test_plain_stats_still_carry_the_counts(after_split):
 def test_our_label_names_are_not_envoys(after_split):
     """Envoy's default tags (envoy_cluster_name, envoy_response_code, ...) never take one of our names."""
     envoy = after_split[0]
-    theirs = {label for s in METRICS.parse_prometheus(envoy.admin("/stats/prometheus"))
-              if s.name not in METRICS.METRICS for label in s.labels}
+    theirs = {
+        label
+        for s in METRICS.parse_prometheus(envoy.admin("/stats/prometheus"))
+        if s.name not in METRICS.METRICS
+        for label in s.labels
+    }
     assert "envoy_cluster_name" in theirs  # the default tags are on
     assert theirs.isdisjoint(METRICS.TAGS)
 
@@ -107,8 +114,17 @@ def test_with_istios_bootstrap_our_mesh_settings_give_the_labels(module):
     series = {(frozenset(s.labels.items()), s.value) for s in samples if s.name == METRICS.REQUESTS}
     assert series == {
         (frozenset(labels("v1").items()), tally.versions["v1"]),
-        (frozenset({**labels("v3"), "destination": lab.istio_cluster("v3", cache), "host": cache,
-                    "cache": "default"}.items()), tally.versions["v3"]),
+        (
+            frozenset(
+                {
+                    **labels("v3"),
+                    "destination": lab.istio_cluster("v3", cache),
+                    "host": cache,
+                    "cache": "default",
+                }.items()
+            ),
+            tally.versions["v3"],
+        ),
     }
     assert [s.labels for s in samples if s.name == METRICS.UNMATCHED] == [{}]
 
@@ -132,11 +148,11 @@ def test_renaming_an_entry_live_starts_new_series_and_keeps_the_old(module, tmp_
     watched = str(tmp_path / "ecds")
     old = config(entry(ENTRY, split(SPLIT)))
     new = config(entry(RENAMED, split(SPLIT)), responseHeader=RENAMED_HEADER)
-    envoy = start_envoy(watched, json.dumps(old), module, workers=1)
+    envoy = lab.ecds.launch(watched, json.dumps(old), module)
     try:
         first = lab.send_requests(envoy.port, 300)
         before_swap = METRICS.requests(envoy, by=("entry", "subset"))
-        assert swap(envoy, watched, json.dumps(new), module).outcome.accepted
+        assert lab.ecds.push(envoy, watched, json.dumps(new), module).accepted
         answered_by = collections.Counter()  # (entry whose configuration answered, version)
         for _ in range(1000):  # until the worker serves the new configuration, then 300 more
             answer = lab.request(envoy.port)
@@ -163,8 +179,10 @@ def _on_free_ports(node, ports: dict):
     """The same config with every port_value moved to a free port (one new port per old one, so clusters
     still point at the listeners they named)."""
     if isinstance(node, dict):
-        return {key: ports.setdefault(value, free_port()) if key == "port_value" else _on_free_ports(value, ports)
-                for key, value in node.items()}
+        return {
+            key: ports.setdefault(value, free_port()) if key == "port_value" else _on_free_ports(value, ports)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_on_free_ports(item, ports) for item in node]
     return node
@@ -178,12 +196,27 @@ def test_the_shipped_standalone_envoy_yaml_exports_the_labels(module):
     host, port = stage.service()
     weights = {d["destination"]["subset"]: d["weight"] for d in stage.config["http"][0]["route"]}
     with lab.Envoy(_on_free_ports(shipped, {})) as envoy:
-        tally = lab.send_requests(envoy.ports["outbound"], 400, host="%s:%d" % (kit.short_host(host), port),
-                                  version_header=stage.config["responseHeader"])
-        series = {(frozenset(s.labels.items()), s.value) for s in METRICS.prometheus(envoy)
-                  if s.name == METRICS.REQUESTS}
+        tally = lab.send_requests(
+            envoy.ports["outbound"],
+            400,
+            host="%s:%d" % (kit.short_host(host), port),
+            version_header=stage.config["responseHeader"],
+        )
+        series = {
+            (frozenset(s.labels.items()), s.value) for s in METRICS.prometheus(envoy) if s.name == METRICS.REQUESTS
+        }
     assert tally.statuses == {200: 400}
-    assert series == {(frozenset({"entry": stage.config["http"][0]["name"],
-                                  "destination": lab.istio_cluster(subset, host, port),
-                                  "host": host, "subset": subset}.items()),
-                       tally.versions[lab.istio_cluster(subset, host, port)]) for subset in weights}
+    assert series == {
+        (
+            frozenset(
+                {
+                    "entry": stage.config["http"][0]["name"],
+                    "destination": lab.istio_cluster(subset, host, port),
+                    "host": host,
+                    "subset": subset,
+                }.items()
+            ),
+            tally.versions[lab.istio_cluster(subset, host, port)],
+        )
+        for subset in weights
+    }

@@ -1,11 +1,11 @@
 """Scheduled rollouts and the canary guard in real Envoys with two workers each, on both builds of the filter
 (the Wasm module and the native dynamic module: same configuration, same weights, gauges and log lines).
 
-The ramp: one configuration, pushed once, moves all-v1 -> 25% -> 50% -> 75% -> all-v3 by itself, one step
-every 4 s. Two separate Envoys run it side by side: the build under test and the Wasm build. Requests without a user key are judged per step (5 sigma;
-answers sent within EDGE of a step's instant are left out: timer lateness plus routing time); sticky users ask both
-Envoys in turn: none ever moves back to v1, and both Envoys give a user the same version at the same time
-(outside the same EDGE around each step).
+The ramp: one configuration, pushed once, moves all-v1 -> 25% -> 50% -> 75% -> all-v3 by itself, one step every
+4 s. Two separate Envoys run it side by side: the build under test and the Wasm build. Requests without a user
+key are judged per step (5 sigma; answers sent within EDGE of a step's instant are left out: timer lateness plus
+routing time); sticky users ask both Envoys in turn: none ever moves back to v1, and both Envoys give a user the
+same version at the same time (outside the same EDGE around each step).
 
 The guard: a rollout at 50% towards a v3 that answers 503, or whose port is closed, trips; after one more
 tick no request on either worker reaches v3 and none fails; the same configuration pushed again stays tripped,
@@ -13,8 +13,9 @@ a changed one starts over. The guard counts only what the upstream did: requests
 answer (a slow v3 it gives up on) are not counted, however many; and a rollout whose last step has been in
 force for its window plus bakeTime is no longer watched, so a failing v3 no longer trips it.
 """
-import concurrent.futures
+
 import collections
+import concurrent.futures
 import dataclasses
 import json
 import socket
@@ -23,11 +24,11 @@ import time
 
 import pytest
 
-import envoylab as lab
-from demo import client as demo_client, lab as demo_lab
-from demo.rollout_config import TICK, next_second, rollout_entry, rollout_state, shares_at
-from load_shift import swap, timeline
+from tools import envoylab as lab
+from tools.envoylab.rollout import TICK, next_second, rollout_entry, rollout_state, shares_at
+
 from conftest import BOTH_SHELLS
+from load_shift import timeline
 from shift_configs import RESPONSE_HEADER, config
 from user_traffic import Pool, connections_by_worker
 
@@ -38,7 +39,9 @@ TARGET = {"v1": 0, "v3": 100}
 ALL_V1 = {"v1": 100, "v3": 0}
 STEPS = [(0, 25), (4, 50), (8, 75), (12, 100)]  # (seconds after start, progress)
 BEFORE = AFTER = 1.5  # seconds of traffic before the start and after the last step
-EDGE = (0.02, 0.1)  # an answer sent this long before / after a step's instant may meet either side (passes at 5 ms / 20 ms on an idle machine)
+# An answer sent this long before / after a step's instant may meet either side (passes at 5 ms / 20 ms on an
+# idle machine).
+EDGE = (0.02, 0.1)
 USERS = ["user-%d" % i for i in range(300)]
 MAX_SECONDS = 40.0  # bound of every traffic loop here
 RATE = 1500  # requests per second per random client (the machine decides what it really gets)
@@ -92,7 +95,7 @@ def ramp(module, shell) -> Ramp:
         time.sleep(max(0.0, start - BEFORE - time.time()))
         wall_minus_monotonic = time.time() - time.monotonic()
         end = start + STEPS[-1][0] + AFTER
-        clients = [demo_client.Client(envoys[0].port, RATE, int(RATE * MAX_SECONDS), MAX_SECONDS) for _ in range(2)]
+        clients = [lab.PacedClient(envoys[0].port, RATE, int(RATE * MAX_SECONDS), MAX_SECONDS) for _ in range(2)]
         with Pool(envoys[0].port, 2) as pool_a, Pool(envoys[1].port, 2) as pool_b:
             sticky = threading.Thread(target=ask_both, args=((pool_a, pool_b), start, end, pairs, stop), daemon=True)
             for thread in clients + [sticky]:
@@ -144,7 +147,7 @@ def test_sticky_users_never_move_back(ramp):
         back = {}
         for user, seen in path.items():
             versions = [v for _, v in seen]
-            if "v3" in versions and "v1" in versions[versions.index("v3"):]:
+            if "v3" in versions and "v1" in versions[versions.index("v3") :]:
                 back[user] = [(round(t, 3), v) for t, v in seen if v == "v3"][:2]
         assert not back, "%d users went back to v1, first v3 answers: %r" % (len(back), list(back.items())[:5])
         moved = sum(1 for seen in path.values() if seen[0][1] == "v1" and seen[-1][1] == "v3")
@@ -160,8 +163,9 @@ def test_two_envoys_give_each_user_the_same_version_at_the_same_time(ramp):
 
 
 def guarded(start: float) -> str:
-    return json.dumps(config(rollout_entry(start, [(0, 50), (3600, 100)], target=TARGET, start_weights=ALL_V1,
-                                           guard=GUARD)))
+    return json.dumps(
+        config(rollout_entry(start, [(0, 50), (3600, 100)], target=TARGET, start_weights=ALL_V1, guard=GUARD))
+    )
 
 
 def send_over(connections, n: int) -> collections.Counter:
@@ -191,7 +195,7 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, shell, tmp_path
     start = float(int(time.time()) - 1)
     text = guarded(start)
     watched = str(tmp_path / "ecds")
-    envoy = demo_lab.start(watched, text, module, concurrency=WORKERS, shell=shell, **broken)
+    envoy = lab.ecds.launch(watched, text, module, concurrency=WORKERS, shell=shell, **broken)
     by_worker = connections_by_worker(envoy, per_worker=2)
     connections = [c for conns in by_worker.values() for c in conns]
     try:
@@ -213,10 +217,10 @@ def test_a_broken_canary_trips_the_guard_on_every_worker(module, shell, tmp_path
             if name.startswith("traffic_shift_rollout_"):
                 assert exported.count("# TYPE %s %s\n" % (name, described["type"])) == 1, name
 
-        assert swap(envoy, watched, text, module, shell).outcome.accepted
+        assert lab.ecds.push(envoy, watched, text, module, shell).accepted
         assert send_over(connections, 200) == {(200, v1): 200}, "the same configuration again stays tripped"
 
-        assert swap(envoy, watched, guarded(start - 1), module, shell).outcome.accepted
+        assert lab.ecds.push(envoy, watched, guarded(start - 1), module, shell).accepted
         again = send_over(connections, 100)
         assert sum(n for (_, cluster), n in again.items() if cluster == V3) > 0, "a new config starts over: %r" % again
     finally:
@@ -233,13 +237,16 @@ def test_pushes_reuse_the_entrys_one_shared_key(module, shell, tmp_path):
     it creates or takes over in its log), so pushes add no keys; the same configuration again keeps it."""
     start = float(int(time.time()) - 1)
     watched = str(tmp_path / "ecds")
-    envoy = demo_lab.start(watched, guarded(start), module, concurrency=WORKERS, shell=shell)
+    envoy = lab.ecds.launch(watched, guarded(start), module, concurrency=WORKERS, shell=shell)
     try:
         for push in range(1, PUSHES + 1):
-            assert swap(envoy, watched, guarded(start - push), module, shell).outcome.accepted
-        assert swap(envoy, watched, guarded(start - PUSHES), module, shell).outcome.accepted  # the same again
-        claims = [line.split("guard state in shared key ", 1)[1] for line in envoy.log().splitlines()
-                  if "guard state in shared key " in line]
+            assert lab.ecds.push(envoy, watched, guarded(start - push), module, shell).accepted
+        assert lab.ecds.push(envoy, watched, guarded(start - PUSHES), module, shell).accepted  # the same again
+        claims = [
+            line.split("guard state in shared key ", 1)[1]
+            for line in envoy.log().splitlines()
+            if "guard state in shared key " in line
+        ]
         key = "traffic-shift/rollout/reviews"
         assert claims.count(key + " (created)") == 1, claims
         assert claims.count(key + " (taken over from the previous configuration)") == PUSHES, claims
@@ -259,15 +266,30 @@ def test_requests_the_client_resets_never_trip_the_guard(module, shell):
     with socket.socket() as black_hole:
         black_hole.bind(("127.0.0.1", 0))
         black_hole.listen(512)  # connections complete in the kernel; nothing ever reads or answers
-        plugin = config(rollout_entry(float(int(time.time()) - 1), [(0, 90), (3600, 100)], target=TARGET,
-                                      start_weights=ALL_V1, guard={**GUARD, "minRequests": 5}))
-        with lab.launch(plugin, module=module, shell=shell, concurrency=WORKERS, absent=("v3",),
-                        ports={"v3": black_hole.getsockname()[1]}) as envoy:
+        plugin = config(
+            rollout_entry(
+                float(int(time.time()) - 1),
+                [(0, 90), (3600, 100)],
+                target=TARGET,
+                start_weights=ALL_V1,
+                guard={**GUARD, "minRequests": 5},
+            )
+        )
+        with lab.launch(
+            plugin,
+            module=module,
+            shell=shell,
+            concurrency=WORKERS,
+            absent=("v3",),
+            ports={"v3": black_hole.getsockname()[1]},
+        ) as envoy:
+
             def one(_):
                 try:
                     return lab.request(envoy.port, timeout=0.05).status
-                except (socket.timeout, TimeoutError):
+                except TimeoutError:  # socket.timeout is the same class
                     return "gave up"
+
             with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
                 outcomes = collections.Counter(pool.map(one, range(RESETS)))
             time.sleep(3 * TICK)  # every worker publishes what it counted
@@ -282,8 +304,15 @@ def test_a_finished_rollout_past_window_and_bake_time_no_longer_trips(module, sh
     """The last step took effect 8 s ago; window 5 s + bakeTime 1 s are over: v3 answering 503 to every
     request is no longer the guard's business (it would have rolled a finished rollout back)."""
     start = float(int(time.time()) - 10)
-    plugin = config(rollout_entry(start, [(0, 50), (2, 100)], target=TARGET, start_weights=ALL_V1,
-                                  guard={**GUARD, "minRequests": 5, "bakeTime": "1s"}))
+    plugin = config(
+        rollout_entry(
+            start,
+            [(0, 50), (2, 100)],
+            target=TARGET,
+            start_weights=ALL_V1,
+            guard={**GUARD, "minRequests": 5, "bakeTime": "1s"},
+        )
+    )
     with lab.launch(plugin, module=module, shell=shell, concurrency=WORKERS, statuses={"v3": 503}) as envoy:
         by_worker = connections_by_worker(envoy, per_worker=2)
         connections = [c for conns in by_worker.values() for c in conns]

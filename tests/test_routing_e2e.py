@@ -1,11 +1,16 @@
-"""Issue 3, end to end: where the filter runs (per-route opt-in, Envoy's way and the filter's way), tag mode
-(Envoy re-evaluates the route after the filter sets the header), the request counters and the response header.
+"""Where the filter runs (per-route opt-in, Envoy's way and the filter's way), tag mode
+(Envoy re-evaluates the route after the filter sets the header), the request counters and the response header,
+in a real Envoy.
 """
+
 import collections
+import functools
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
+
+import shift_configs
 from shift_configs import RESPONSE_HEADER, config, destination, entry, split
 from user_traffic import Pool, connections_by_worker
 
@@ -14,11 +19,7 @@ SPLIT = {"v1": 50, "v3": 50}
 SHIFT = config(entry("reviews-shift", split(SPLIT)))
 
 
-def check_split(envoy, weights, **request_options) -> lab.Tally:
-    tally = lab.send_requests(envoy.port, lab.sample_size(weights, TOLERANCE), **request_options)
-    assert tally.statuses == {200: tally.sent}
-    lab.assert_shares(tally, weights)
-    return tally
+check_split = functools.partial(shift_configs.check_split, tolerance=TOLERANCE)
 
 
 def shift_stats(envoy) -> dict:
@@ -30,8 +31,9 @@ def counted(envoy, action) -> dict:
     """How much each traffic_shift series grew while action() ran (series absent before count from 0)."""
     before = shift_stats(envoy)
     action()
-    return {name: value - before.get(name, 0) for name, value in shift_stats(envoy).items()
-            if value != before.get(name, 0)}
+    return {
+        name: value - before.get(name, 0) for name, value in shift_stats(envoy).items() if value != before.get(name, 0)
+    }
 
 
 def counter(entry_name, cluster) -> tuple:
@@ -47,13 +49,19 @@ UNMATCHED = "traffic_shift_unmatched_requests_total"
 OPT_IN_WAYS = {
     # filter disabled in the chain, enabled on /reviews only
     "disabled, enabled per route": dict(
-        routes=[lab.cluster_header_route(prefix="/reviews", name="shifted", shift=True),
-                lab.cluster_header_route(prefix="/", name="untouched")],
-        filter_disabled=True),
+        routes=[
+            lab.cluster_header_route(prefix="/reviews", name="shifted", shift=True),
+            lab.cluster_header_route(prefix="/", name="untouched"),
+        ],
+        filter_disabled=True,
+    ),
     # filter enabled in the chain, disabled on everything but /reviews
     "enabled, disabled per route": dict(
-        routes=[lab.cluster_header_route(prefix="/reviews", name="shifted"),
-                lab.cluster_header_route(prefix="/", name="untouched", shift=False)]),
+        routes=[
+            lab.cluster_header_route(prefix="/reviews", name="shifted"),
+            lab.cluster_header_route(prefix="/", name="untouched", shift=False),
+        ]
+    ),
 }
 
 
@@ -72,8 +80,10 @@ def test_envoy_per_route_opt_in(envoy_for, render_options):
 
 # -- per-route opt-in, the filter's way: one filter everywhere, entries choose by route name, uri or host ---------
 
-IN_FILTER_ROUTES = [lab.cluster_header_route(prefix="/reviews", name="reviews-route"),
-                    lab.cluster_header_route(prefix="/", name="other-route")]
+IN_FILTER_ROUTES = [
+    lab.cluster_header_route(prefix="/reviews", name="reviews-route"),
+    lab.cluster_header_route(prefix="/", name="other-route"),
+]
 IN_FILTER = config(
     entry("by-route-name", split(SPLIT), match=[{"routeName": {"exact": "reviews-route"}}]),
     entry("by-uri", [destination("v2")], match=[{"uri": {"prefix": "/details"}}]),
@@ -88,7 +98,9 @@ def test_filter_per_route_opt_in(envoy_for):
     # Neither route name nor uri, or a host not listed: unrouted, and the client's header is dropped.
     spoofed = {lab.CLUSTER_HEADER: lab.istio_cluster("v2")}
     for request_options in ({"path": "/ratings/1"}, {"path": "/reviews/1", "host": "ratings:9080"}):
-        grown = counted(envoy, lambda: lab.send_requests(envoy.port, 20, headers=spoofed, **request_options))
+        grown = counted(
+            envoy, lambda options=request_options: lab.send_requests(envoy.port, 20, headers=spoofed, **options)
+        )
         assert grown == {UNMATCHED: 20}, request_options
         assert lab.send_requests(envoy.port, 20, headers=spoofed, **request_options).statuses == {503: 20}
 
@@ -99,13 +111,13 @@ TAG_TOP = dict(clusterName="{subset}", clusterHeader=lab.TAG_HEADER)
 # Tag routes first, then a fallback route to cluster "fallback" (served by v2). v2 gets weight 0 below, so a
 # v2 answer means the request used the route Envoy picked before the filter set the header.
 TAG_ROUTES = lab.tag_routes({v: v for v in lab.VERSIONS}, name_prefix="tag-") + [
-    lab.cluster_route("fallback", name="fallback")]
+    lab.cluster_route("fallback", name="fallback")
+]
 TAG_CLUSTERS = {**lab.clusters_named("{subset}"), "fallback": "v2"}
 TAG_SPLIT = {"v1": 50, "v2": 0, "v3": 50}
 TAG_SHIFT = config(entry("tag-shift", split(TAG_SPLIT), match=[{"uri": {"prefix": "/reviews"}}]), **TAG_TOP)
 # The same, but applying by the route name Envoy picked for the request as it arrived.
-TAG_BY_ROUTE = config(entry("tag-shift", split(TAG_SPLIT), match=[{"routeName": {"exact": "fallback"}}]),
-                      **TAG_TOP)
+TAG_BY_ROUTE = config(entry("tag-shift", split(TAG_SPLIT), match=[{"routeName": {"exact": "fallback"}}]), **TAG_TOP)
 
 
 @pytest.mark.parametrize("spoofed", [None, "v2"], ids=["no client tag", "client sends tag v2"])
@@ -117,8 +129,7 @@ def test_tag_mode_route_is_re_evaluated_after_the_filter(envoy_for, spoofed):
 @pytest.mark.parametrize("spoofed", [None, "v1"], ids=["no client tag", "client sends tag v1"])
 def test_tag_mode_unmatched_falls_back_without_the_clients_tag(envoy_for, spoofed):
     envoy = envoy_for(TAG_SHIFT, routes=TAG_ROUTES, clusters=TAG_CLUSTERS)
-    tally = lab.send_requests(envoy.port, 50, path="/ratings/1",
-                              headers={lab.TAG_HEADER: spoofed} if spoofed else None)
+    tally = lab.send_requests(envoy.port, 50, path="/ratings/1", headers={lab.TAG_HEADER: spoofed} if spoofed else None)
     assert tally.versions == {"v2": 50}  # the fallback route: the tag was removed and the route re-evaluated
 
 
@@ -158,8 +169,11 @@ def test_counters_equal_the_traffic_on_both_workers(envoy_for):
     assert set(shift_stats(envoy)) == EXPECTED_COUNTERS  # exactly these series, defined before any traffic
     by_worker = connections_by_worker(envoy, per_worker=2)  # these first requests are counted too: excluded
     seen = collections.Counter()
-    requests = [({"end-user": "jason"}, "/reviews/1", 150), ({}, "/reviews/1", lab.sample_size(STATS_SPLIT, TOLERANCE)),
-                ({}, "/ratings/1", 120)]
+    requests = [
+        ({"end-user": "jason"}, "/reviews/1", 150),
+        ({}, "/reviews/1", lab.sample_size(STATS_SPLIT, TOLERANCE)),
+        ({}, "/ratings/1", 120),
+    ]
 
     def send():
         with Pool(connections=[c for conns in by_worker.values() for c in conns]) as pool:
@@ -196,10 +210,14 @@ def test_response_header_names_the_cluster_that_answered(envoy_for):
 # that tag's route; the filter strips the tag only if it runs there. With the filter on the whole listener (as an
 # Istio WasmPlugin is) this always holds; with per-route opt-in, the tag routes must opt in too (README, tag mode).
 
-TAG_OPT_IN_SAFE = [*lab.tag_routes({v: v for v in lab.VERSIONS}, name_prefix="tag-", shift=True),
-                   lab.cluster_route("fallback", name="fallback", shift=True)]
-TAG_OPT_IN_UNSAFE = [*lab.tag_routes({v: v for v in lab.VERSIONS}, name_prefix="tag-"),
-                     lab.cluster_route("fallback", name="fallback", shift=True)]
+TAG_OPT_IN_SAFE = [
+    *lab.tag_routes({v: v for v in lab.VERSIONS}, name_prefix="tag-", shift=True),
+    lab.cluster_route("fallback", name="fallback", shift=True),
+]
+TAG_OPT_IN_UNSAFE = [
+    *lab.tag_routes({v: v for v in lab.VERSIONS}, name_prefix="tag-"),
+    lab.cluster_route("fallback", name="fallback", shift=True),
+]
 
 
 def test_tag_mode_opt_in_on_every_tag_route_never_honours_a_clients_tag(envoy_for):

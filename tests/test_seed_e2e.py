@@ -3,19 +3,22 @@ them), pasted as they are: read as `make apply` reads a YAML file, loaded into a
 carry only Istio's names (outbound|9080|<subset>|<service>.default.svc.cluster.local), with the default
 clusterName and nothing added. A wrong name would find no cluster and answer 503, so a 200 from the right
 version proves the name; requests whose authority names another host are not routed."""
+
 import json
 import os
 
 import pytest
 
-import envoylab as lab
+from tools import REPO
+from tools import envoylab as lab
+from tools.demo import config_file
+
 from conftest import BOTH_SHELLS
-from demo import config_file
 from shift_configs import check_split
 
 pytestmark = BOTH_SHELLS
 
-SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filter-config", "seed")
+SEED = os.path.join(REPO, "filter-config", "seed")
 SERVICES = ("productpage", "reviews", "ratings", "details")
 
 # Istio's cluster names only: every Bookinfo service's v1, and reviews' v2 and v3 (upstreams by version).

@@ -1,8 +1,9 @@
 """`make build`'s export slimming (tools/slim_module.py): the built module exports exactly the keep-list,
 and the keep-list cannot drift from the callbacks the shell implements."""
+
 import pytest
 
-import slim_module
+from tools import slim_module
 
 
 def test_the_built_module_exports_exactly_the_keep_list(module):
@@ -10,8 +11,12 @@ def test_the_built_module_exports_exactly_the_keep_list(module):
         exported = slim_module.exports(f.read())
     assert sorted(exported) == sorted(slim_module.keep_list())
     # What the request path needs from the ABI, and nothing Envoy would call for bodies, trailers or logs.
-    assert {"proxy_on_request_headers", "proxy_on_response_headers", "proxy_on_memory_allocate",
-            "proxy_on_delete"} <= set(exported)
+    assert {
+        "proxy_on_request_headers",
+        "proxy_on_response_headers",
+        "proxy_on_memory_allocate",
+        "proxy_on_delete",
+    } <= set(exported)
     assert not {"proxy_on_request_body", "proxy_on_response_body", "proxy_on_log", "proxy_on_done"} & set(exported)
 
 

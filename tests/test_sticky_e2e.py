@@ -1,19 +1,21 @@
-"""Issue 3, end to end: sticky destinations (`http[].sticky`) in a real Envoy.
+"""Sticky destinations (`http[].sticky`) in a real Envoy.
 
 With the key (a header or a cookie) present, the destination is a fixed hash of the key: each user keeps one
 destination across requests, connections, worker threads and restarts; across many users the shares follow the
 weights; and when one destination's weight grows, no user leaves it. Without the key the choice is random.
 Every test runs once for a header key and once for a cookie key.
 """
+
 import collections
 import dataclasses
 
 import pytest
 
-import envoylab as lab
+from tools import envoylab as lab
+
+from conftest import BOTH_SHELLS
 from shift_configs import RESPONSE_HEADER, config, entry, split
 from user_traffic import Pool, connections_by_worker, destinations, only_destination
-from conftest import BOTH_SHELLS
 
 pytestmark = BOTH_SHELLS
 
@@ -36,10 +38,15 @@ class StickyKey:
 
 
 KEYS = {
-    "header": StickyKey({"header": "x-user-id"}, {"v1": 50, "v3": 50}, {"v1": 20, "v3": 80},
-                        lambda user, round_: {"x-user-id": user}),
-    "cookie": StickyKey({"cookie": "user"}, {"v1": 20, "v2": 30, "v3": 50}, {"v1": 8, "v2": 12, "v3": 80},
-                        lambda user, round_: {"cookie": COOKIE_FRAMES[round_ % len(COOKIE_FRAMES)] % user}),
+    "header": StickyKey(
+        {"header": "x-user-id"}, {"v1": 50, "v3": 50}, {"v1": 20, "v3": 80}, lambda user, round_: {"x-user-id": user}
+    ),
+    "cookie": StickyKey(
+        {"cookie": "user"},
+        {"v1": 20, "v2": 30, "v3": 50},
+        {"v1": 8, "v2": 12, "v3": 80},
+        lambda user, round_: {"cookie": COOKIE_FRAMES[round_ % len(COOKIE_FRAMES)] % user},
+    ),
 }
 
 

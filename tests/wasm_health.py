@@ -8,14 +8,16 @@ filter with FAIL_RELOAD and check those stats exist and did not move, and that t
 `trapping_module` builds a tiny proxy-wasm module that traps on every request: the control showing that this
 check really fails on a runtime error (see test_hostile_e2e.py).
 """
+
 import os
 import re
 
-import envoylab as lab
+from tools import envoylab as lab
 
 PLUGIN_STATS = "wasm.%s." % lab.FILTER_NAME
-RELOAD_COUNTERS = tuple(PLUGIN_STATS + name for name in
-                        ("vm_reload", "vm_reload_backoff", "vm_reload_success", "vm_reload_failure"))
+RELOAD_COUNTERS = tuple(
+    PLUGIN_STATS + name for name in ("vm_reload", "vm_reload_backoff", "vm_reload_success", "vm_reload_failure")
+)
 VMS_CREATED = "wasm.envoy.wasm.runtime.v8.created"
 # Envoy logs a trap as "Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable";
 # a Rust panic first logs "panicked at ..." through the filter's own logger.
@@ -41,8 +43,11 @@ def failures(envoy, baseline: dict):
     """(stats that show a failure {name: (baseline, now)}, Wasm error lines of the log). Reload counters must
     be 0; the count of VMs created must not have grown since `baseline` (a snapshot)."""
     now = snapshot(envoy)
-    moved = {name: (baseline.get(name), value) for name, value in now.items()
-             if value != (0 if name in RELOAD_COUNTERS else baseline.get(name))}
+    moved = {
+        name: (baseline.get(name), value)
+        for name, value in now.items()
+        if value != (0 if name in RELOAD_COUNTERS else baseline.get(name))
+    }
     errors = [line for line in envoy.log().splitlines() if _FAILURE_LOG.search(line)]
     return moved, errors
 
@@ -53,6 +58,7 @@ def assert_healthy(envoy, baseline: dict):
 
 
 # -- the control: a proxy-wasm module whose proxy_on_request_headers is `unreachable` ----------------------
+
 
 def _uleb(n: int) -> bytes:
     out = bytearray()
@@ -90,8 +96,13 @@ def trapping_module(directory: str) -> str:
         ("proxy_on_memory_allocate", 4, b"\x41\x80\x08\x0b"),  # i32.const 1024
     ]
     module = b"\x00asm\x01\x00\x00\x00"
-    module += _section(1, _vector(b"\x60" + _vector(bytes([p]) for p in params) + _vector(bytes([r]) for r in results)
-                                  for params, results in signatures))
+    module += _section(
+        1,
+        _vector(
+            b"\x60" + _vector(bytes([p]) for p in params) + _vector(bytes([r]) for r in results)
+            for params, results in signatures
+        ),
+    )
     module += _section(3, _vector(_uleb(signature) for _, signature, _ in functions))
     module += _section(5, _vector([b"\x00" + _uleb(2)]))  # one memory, 2 pages
     exports = [_name(name) + b"\x00" + _uleb(index) for index, (name, _, _) in enumerate(functions)]

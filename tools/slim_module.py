@@ -15,6 +15,7 @@ Before that, the list is checked against the shell: every callback method define
 (`fn on_…`) must be kept, and every method the list names must be defined, so a new callback cannot be
 silently dropped. Usage: python3 tools/slim_module.py MODULE.wasm [--check-only]
 """
+
 import glob
 import json
 import os
@@ -61,11 +62,15 @@ def shell_callbacks(pattern: str = SHELL_SOURCES) -> set:
 def check_against_shell(kept: dict, implemented: set):
     listed = {method for method in kept.values() if method}
     if implemented - listed:
-        raise SlimError("src/proxy_wasm implements %s but %s does not keep its export: add a line there"
-                        % (", ".join(sorted(implemented - listed)), os.path.relpath(KEEP_LIST, REPO)))
+        raise SlimError(
+            "src/proxy_wasm implements %s but %s does not keep its export: add a line there"
+            % (", ".join(sorted(implemented - listed)), os.path.relpath(KEEP_LIST, REPO))
+        )
     if listed - implemented:
-        raise SlimError("%s keeps the export of %s, which src/proxy_wasm does not implement"
-                        % (os.path.relpath(KEEP_LIST, REPO), ", ".join(sorted(listed - implemented))))
+        raise SlimError(
+            "%s keeps the export of %s, which src/proxy_wasm does not implement"
+            % (os.path.relpath(KEEP_LIST, REPO), ", ".join(sorted(listed - implemented)))
+        )
 
 
 def _leb128(data: bytes, at: int) -> tuple:
@@ -92,7 +97,7 @@ def exports(module: bytes) -> list:
             names = []
             for _ in range(count):
                 length, cursor = _leb128(module, cursor)
-                names.append(module[cursor:cursor + length].decode())
+                names.append(module[cursor : cursor + length].decode())
                 cursor += length + 1  # the export kind
                 _, cursor = _leb128(module, cursor)  # its index
             return names
@@ -105,15 +110,17 @@ def slim(path: str, kept: dict):
         before = exports(f.read())
     unknown = set(kept) - set(before)
     if unknown:
-        raise SlimError("%s does not export %s (named in %s)" % (path, ", ".join(sorted(unknown)),
-                                                                 os.path.relpath(KEEP_LIST, REPO)))
+        raise SlimError(
+            "%s does not export %s (named in %s)" % (path, ", ".join(sorted(unknown)), os.path.relpath(KEEP_LIST, REPO))
+        )
     graph = [{"name": "export:" + name, "export": name, "root": True} for name in kept]
     with tempfile.TemporaryDirectory(prefix="slim-module-") as workdir:
         graph_path, out_path = os.path.join(workdir, "graph.json"), os.path.join(workdir, "out.wasm")
         with open(graph_path, "w") as f:
             json.dump(graph, f)
-        result = subprocess.run(["wasm-metadce", path, "--graph-file", graph_path, "--output", out_path],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["wasm-metadce", path, "--graph-file", graph_path, "--output", out_path], capture_output=True, text=True
+        )
         if result.returncode != 0:
             raise SlimError("wasm-metadce failed: %s" % result.stderr.strip())
         with open(out_path, "rb") as f:
@@ -122,9 +129,19 @@ def slim(path: str, kept: dict):
             raise SlimError("after wasm-metadce the module exports %s, expected %s" % (sorted(after), sorted(kept)))
         optimized_path = os.path.join(workdir, "optimized.wasm")
         # The features to allow are read from the module's target_features section.
-        result = subprocess.run(["wasm-opt", "-O3", "--one-caller-inline-max-function-size",
-                                 str(ONE_CALLER_INLINE_LIMIT), out_path, "-o", optimized_path],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                "wasm-opt",
+                "-O3",
+                "--one-caller-inline-max-function-size",
+                str(ONE_CALLER_INLINE_LIMIT),
+                out_path,
+                "-o",
+                optimized_path,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
             raise SlimError("wasm-opt failed: %s" % result.stderr.strip())
         os.replace(optimized_path, path)

@@ -1,4 +1,5 @@
 """python -m tools.bookinfo SERVICE --port PORT [...]: one Bookinfo service in the foreground (see __init__.py)."""
+
 import argparse
 import signal
 import sys
@@ -15,8 +16,9 @@ def main(argv=None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (containers: 0.0.0.0)")
     parser.add_argument("--port", type=int, default=9080, help="port to listen on; 0 picks a free one")
     parser.add_argument("--version", default="v1", choices=reviews.VERSIONS, help="reviews only: which version")
-    parser.add_argument("--sidecar", default="127.0.0.1:10000",
-                        help="HOST:PORT of the Envoy every outbound call goes through")
+    parser.add_argument(
+        "--sidecar", default="127.0.0.1:10000", help="HOST:PORT of the Envoy every outbound call goes through"
+    )
     parser.add_argument("--admin", help="productpage only: HOST:PORT of that Envoy's admin, for /traffic-shift")
     args = parser.parse_args(argv)
     routes = {

@@ -1,4 +1,5 @@
 """ratings: the stars each reviewer gave, as Bookinfo's ratings service answers them."""
+
 from .service import Answer
 
 RATINGS = {"Reviewer1": 5, "Reviewer2": 4}

@@ -3,6 +3,7 @@
 The server keeps connections alive (Envoy pools them) and logs nothing per request. Outbound calls go to the
 sidecar with the service's name in Host, one kept-alive connection per thread, bounded by a timeout.
 """
+
 import http.client
 import http.server
 import json
@@ -15,20 +16,23 @@ TIMEOUT = 3.0  # seconds for one outbound call; Bookinfo's productpage uses a fe
 class Answer:
     def __init__(self, status: int, body, content_type: str = "application/json", headers: dict = None):
         self.status, self.content_type, self.headers = status, content_type, headers or {}
-        self.body = body if isinstance(body, bytes) else (
-            body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        self.body = (
+            body if isinstance(body, bytes) else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        )
 
 
 def _handler(routes: dict):
     """routes: {path or prefix ending in '/': function(path) -> Answer}; /health is always there."""
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body are two writes: without this, a 40 ms delayed ACK each
 
         def do_GET(self):
             path = self.path.split("?", 1)[0]
-            route = routes.get(path) or next((f for p, f in routes.items() if p.endswith("/") and
-                                              path.startswith(p)), None)
+            route = routes.get(path) or next(
+                (f for p, f in routes.items() if p.endswith("/") and path.startswith(p)), None
+            )
             if path == "/health":
                 answer = Answer(200, {"status": "ok"})
             elif route is None:
@@ -100,9 +104,12 @@ class Sidecar:
             except (OSError, http.client.HTTPException) as error:
                 conn.close()
                 self._local.conn = None
-                if attempt or not isinstance(error, (http.client.RemoteDisconnected, ConnectionResetError,
-                                                     BrokenPipeError)):
-                    print("bookinfo: %s%s through %s:%d failed: %s" % (service, path, self.host, self.port,
-                                                                      error), file=sys.stderr)
+                if attempt or not isinstance(
+                    error, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+                ):
+                    print(
+                        "bookinfo: %s%s through %s:%d failed: %s" % (service, path, self.host, self.port, error),
+                        file=sys.stderr,
+                    )
                     return 0, {}, None
         return 0, {}, None

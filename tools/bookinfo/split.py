@@ -5,6 +5,7 @@ A sampler thread reads the counter once a second and keeps HISTORY seconds of it
 even when the page is opened late; /traffic-shift/data answers the shares as JSON and the page (a few lines of
 plain JS drawing SVG, nothing fetched from elsewhere) redraws it every second, the way Kiali labels an edge.
 """
+
 import collections
 import http.client
 import json
@@ -20,7 +21,7 @@ WINDOW = 5  # seconds that make "now"
 HISTORY = 300  # seconds kept and drawn
 # The stat name carries the labels before its last part: traffic_shift.entry=.=…;.;requests_total
 QUERY = "/stats/prometheus?" + urllib.parse.urlencode({"filter": r"traffic_shift\..*requests_total$"})
-_SAMPLE = re.compile(r'^%s\{(.*)\}\s+([0-9.eE+]+)\s*$' % METRIC)
+_SAMPLE = re.compile(r"^%s\{(.*)\}\s+([0-9.eE+]+)\s*$" % METRIC)
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -77,8 +78,15 @@ class Sampler(threading.Thread):
             history.append([round(samples[i][0], 1), _shares(samples[i - WINDOW][1], samples[i][1], names)])
         now = history[-1][1] if history else {}
         counts = _deltas(samples[-WINDOW - 1][1], samples[-1][1], names) if len(samples) > WINDOW else {}
-        return {"window": WINDOW, "history_seconds": HISTORY, "destinations": names, "now": now,
-                "now_counts": counts, "history": history, "error": self.error}
+        return {
+            "window": WINDOW,
+            "history_seconds": HISTORY,
+            "destinations": names,
+            "now": now,
+            "now_counts": counts,
+            "history": history,
+            "error": self.error,
+        }
 
 
 def _deltas(before: dict, after: dict, names) -> dict:
@@ -147,5 +155,7 @@ refresh(); setInterval(refresh, 1000);
 def routes(admin_address: str) -> dict:
     sampler = Sampler(admin_address)
     sampler.start()
-    return {"/traffic-shift": lambda path: Answer(200, PAGE, "text/html; charset=utf-8"),
-            "/traffic-shift/data": lambda path: Answer(200, json.dumps(sampler.data()))}
+    return {
+        "/traffic-shift": lambda path: Answer(200, PAGE, "text/html; charset=utf-8"),
+        "/traffic-shift/data": lambda path: Answer(200, json.dumps(sampler.data())),
+    }

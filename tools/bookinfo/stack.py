@@ -8,6 +8,7 @@ runs them in containers), for `make run`, `make demo` and the tests.
 Every service but productpage listens on a port the kernel picks; each says which on its first line. The
 processes die with the one that started them (Linux), and are stopped on close().
 """
+
 import ctypes
 import os
 import select
@@ -17,9 +18,16 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SERVICES = (("productpage", None), ("details", None), ("reviews", "v1"), ("reviews", "v2"), ("reviews", "v3"),
-            ("ratings", None))
+from tools import REPO
+
+SERVICES = (
+    ("productpage", None),
+    ("details", None),
+    ("reviews", "v1"),
+    ("reviews", "v2"),
+    ("reviews", "v3"),
+    ("ratings", None),
+)
 READY_SECONDS = 15
 
 
@@ -51,13 +59,29 @@ class Bookinfo:
         try:
             for service, version in SERVICES:
                 name = service + ("-" + version if version else "")
-                command = [sys.executable, "-m", "tools.bookinfo", service, "--host", self.host, "--port",
-                           str(self.productpage_port if service == "productpage" else 0), "--sidecar", self.sidecar]
+                command = [
+                    sys.executable,
+                    "-m",
+                    "tools.bookinfo",
+                    service,
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.productpage_port if service == "productpage" else 0),
+                    "--sidecar",
+                    self.sidecar,
+                ]
                 command += ["--version", version] if version else []
                 command += ["--admin", self.admin] if service == "productpage" else []
-                self.processes[name] = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=log,
-                                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
-                                                        text=True)
+                self.processes[name] = subprocess.Popen(
+                    command,
+                    cwd=REPO,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=_die_with_parent,
+                    text=True,
+                )
             deadline = time.monotonic() + READY_SECONDS
             for name, process in self.processes.items():
                 self.ports[name] = self._port_of(name, process, deadline)
@@ -73,9 +97,14 @@ class Bookinfo:
         line = process.stdout.readline() if ready else ""
         if not line.startswith("bookinfo %s listening on " % name):
             process.poll()
-            raise BookinfoError("bookinfo %s did not start (%s); its log:\n%s" % (
-                name, "exit status %s" % process.returncode if process.returncode is not None else "no answer",
-                self.log()))
+            raise BookinfoError(
+                "bookinfo %s did not start (%s); its log:\n%s"
+                % (
+                    name,
+                    "exit status %s" % process.returncode if process.returncode is not None else "no answer",
+                    self.log(),
+                )
+            )
         return int(line.rsplit(":", 1)[1])
 
     def log(self) -> str:

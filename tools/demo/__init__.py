@@ -4,15 +4,8 @@
 counts who answers and another counts the stars the product page showed (pages.py); `make run` (serve.py)
 keeps our Bookinfo (tools/bookinfo/, product page on 127.0.0.1:9080) and its Envoy (127.0.0.1:10000) in the
 foreground, and `make apply` (apply.py) swaps its plugin configuration live. Each stage's configuration reaches the
-running Envoy the way Istio delivers a WasmPlugin: over ECDS (here a watched file, see ecds_file.py),
+running Envoy the way Istio delivers a WasmPlugin: over ECDS (here a watched file, see tools/envoylab/ecds.py),
 never by restarting Envoy.
 
 Run as `.venv/bin/python -m tools.demo {demo,run,apply} --help` from the repository root.
 """
-import os
-import sys
-
-# envoylab (the shared Envoy harness) is imported as a top-level package from tools/.
-_TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _TOOLS not in sys.path:
-    sys.path.insert(0, _TOOLS)

@@ -7,15 +7,16 @@ The new configuration is renamed into that Envoy's watched ECDS directory (.run/
 counters then say whether it accepted or refused it (a refused configuration leaves the previous one
 serving). Exit status 0 if accepted, 1 if refused, 2 if there is nothing to apply to.
 """
+
 import collections
 import os
 import sys
 
-import envoylab
-
 import yaml
 
-from . import client, config_file, display, runner, state
+from tools import envoylab
+
+from . import config_file, display, state
 
 SAMPLE = 200  # requests sent afterwards to show the split now served
 
@@ -25,7 +26,7 @@ def add_arguments(parser):
 
 
 def _sample(port: int) -> str:
-    tally = envoylab.send_requests(port, SAMPLE, host=client.HOST, path=client.PATH, time_limit=20)
+    tally = envoylab.send_requests(port, SAMPLE, time_limit=20)
     counts = collections.Counter({k: v for k, v in tally.versions.items() if k})
     failed = tally.sent - tally.statuses[200]
     return "%d requests now: %s; %d failed" % (tally.sent, display.describe_split(counts, sum(counts.values())), failed)
@@ -34,8 +35,11 @@ def _sample(port: int) -> str:
 def main(args) -> int:
     running = state.load()
     if not running:
-        print("apply: no Envoy from `make run` is running (%s); start one with `make run CONFIG=…`"
-              % os.path.relpath(state.STATE_FILE), file=sys.stderr)
+        print(
+            "apply: no Envoy from `make run` is running (%s); start one with `make run CONFIG=…`"
+            % os.path.relpath(state.STATE_FILE),
+            file=sys.stderr,
+        )
         return 2
     if not os.path.isfile(args.config):
         print("apply: no such file: %s" % args.config, file=sys.stderr)
@@ -45,14 +49,16 @@ def main(args) -> int:
     except yaml.YAMLError as error:
         print("apply: %s is not YAML: %s" % (args.config, error), file=sys.stderr)
         return 2
-    envoy = state.RunningEnvoy(running)
-    outcome = runner.apply(envoy, state.WATCHED_DIR, text, running["module"])
+    envoy = envoylab.Admin(running["admin_port"], running["log_path"])
+    outcome = envoylab.ecds.push(envoy, state.WATCHED_DIR, text, running["module"])
     if outcome.accepted:
         running["serving"] = args.config
         state.save(running)
-        print("accepted in %.0f ms: the same Envoy (pid %d, not restarted) now serves %s"
-              % (1000 * outcome.seconds, envoy.pid, args.config))
-        print(_sample(envoy.port))
+        print(
+            "accepted in %.0f ms: the same Envoy (pid %d, not restarted) now serves %s"
+            % (1000 * outcome.seconds, running["pid"], args.config)
+        )
+        print(_sample(running["port"]))
         return 0
     print("REFUSED by Envoy (%s): %s\nstill serving %s" % (outcome.verdict, outcome.reason, running["serving"]))
     return 1

@@ -3,6 +3,7 @@
 YAML is how users keep VirtualServices and HTTPRoutes (`kubectl get virtualservice reviews -o yaml`, Istio's
 samples). A file of one document becomes that object; several (`---`-separated, as Istio's
 virtual-service-all-v1.yaml) become a JSON list, which the filter reads as a list of VirtualServices."""
+
 import json
 import os
 

@@ -5,6 +5,7 @@ share of the last second's answers, with Bookinfo's stars (v1 none, v2 black, v3
 own counter (traffic_shift_requests_total on /stats/prometheus) counted since the stage settled. Otherwise
 (CI, pipes, tests): one plain line per stage. Both end with the summary printed by the caller.
 """
+
 import shutil
 import sys
 
@@ -21,13 +22,15 @@ def make(stream=None):
 
 
 def describe_split(counts, total: int) -> str:
-    return ", ".join("%s %.1f%% (%d)" % (v, 100 * counts.get(v, 0) / total if total else 0, counts.get(v, 0))
-                     for v in VERSIONS)
+    return ", ".join(
+        "%s %.1f%% (%d)" % (v, 100 * counts.get(v, 0) / total if total else 0, counts.get(v, 0)) for v in VERSIONS
+    )
 
 
 def describe_filter_counts(counts: dict) -> str:
     return "the filter counted %s (traffic_shift_requests_total)" % ", ".join(
-        "%s %d" % (v, counts.get(v, 0)) for v in VERSIONS)
+        "%s %d" % (v, counts.get(v, 0)) for v in VERSIONS
+    )
 
 
 def stage_line(result: dict, index: int, total: int) -> str:
@@ -36,8 +39,17 @@ def stage_line(result: dict, index: int, total: int) -> str:
     answered = sum(result["answered"].values())
     shown = "; the product page showed %s" % pages_mod.describe(result["pages"]) if "pages" in result else ""
     return "stage %d/%d %s: %s; %d requests, %d failed; split of the %d answered: %s%s; %s since the stage settled" % (
-        index, total, result["name"], result["applied"], result["requests"], result["failed"], answered,
-        describe_split(result["answered"], answered), shown, describe_filter_counts(result["filter_counts"]))
+        index,
+        total,
+        result["name"],
+        result["applied"],
+        result["requests"],
+        result["failed"],
+        answered,
+        describe_split(result["answered"], answered),
+        shown,
+        describe_filter_counts(result["filter_counts"]),
+    )
 
 
 def verdict_line(stage, outcome, serving: str) -> str:
@@ -59,8 +71,9 @@ class PlainDisplay:
         if not outcome.accepted:
             self.say("stage %d/%d: %s" % (index, total, verdict_line(stage, outcome, serving)))
 
-    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict,
-               pages=None):
+    def second(
+        self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict, pages=None
+    ):
         pass
 
     def finished(self, result: dict, index: int, total: int):
@@ -89,20 +102,34 @@ class LiveDisplay(PlainDisplay):
         self.serving = serving
         self.say("%s%s%s" % (colour, verdict_line(stage, outcome, serving), RESET))
 
-    def second(self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict,
-               pages=None):
+    def second(
+        self, stage, index: int, total: int, counts, failed: int, elapsed: float, filter_counts: dict, pages=None
+    ):
         answered = sum(counts.get(v, 0) for v in VERSIONS)
         width = max(10, min(50, shutil.get_terminal_size().columns - 30))
         name = stage.name if self.serving == stage.name else "%s (refused: still %s)" % (stage.name, self.serving)
-        lines = ["%sstage %d/%d  %s%s   %2.0fs   %d req/s   %s%d failed%s" % (
-            BOLD, index, total, name, RESET, elapsed, answered + failed, RED if failed else "", failed, RESET)]
+        lines = [
+            "%sstage %d/%d  %s%s   %2.0fs   %d req/s   %s%d failed%s"
+            % (BOLD, index, total, name, RESET, elapsed, answered + failed, RED if failed else "", failed, RESET)
+        ]
         for version in VERSIONS:
             share = counts.get(version, 0) / answered if answered else 0.0
             filled = round(share * width)
             colour, stars = STARS[version]
-            lines.append("  %s %s%-9s%s %s%s%s%s %3.0f%%" % (
-                version, colour or DIM, stars, RESET, colour, "█" * filled, RESET, "░" * (width - filled),
-                100 * share))
+            lines.append(
+                "  %s %s%-9s%s %s%s%s%s %3.0f%%"
+                % (
+                    version,
+                    colour or DIM,
+                    stars,
+                    RESET,
+                    colour,
+                    "█" * filled,
+                    RESET,
+                    "░" * (width - filled),
+                    100 * share,
+                )
+            )
         lines.append("  %s%s since the stage settled%s" % (DIM, describe_filter_counts(filter_counts), RESET))
         if pages is not None:
             lines.append("  product page, last 5 s: %s" % pages_mod.describe(pages))

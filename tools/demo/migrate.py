@@ -10,44 +10,74 @@ is checked at the end. Exit status 0 iff every stage was accepted and no request
 interrupted. Every process started here is stopped on the way out, also on Ctrl-C or SIGTERM.
 `--pace manual` (make demo PACE=manual) waits for Enter between stages, in an interactive terminal.
 """
+
 import os
 import shutil
 import sys
 import tempfile
 import time
 
-import envoylab
-
+from tools import envoylab
 from tools.bookinfo.stack import Bookinfo, BookinfoError
 
-from . import client as client_mod, display as display_mod, lab, pages as pages_mod, ports as ports_mod, runner
-from . import signals, stages as stages_mod, summary as summary_mod
+from . import display as display_mod
+from . import lab, runner, signals
+from . import pages as pages_mod
+from . import ports as ports_mod
+from . import stages as stages_mod
+from . import summary as summary_mod
 
 EMPTY_CONFIG = "{}"
 
 
 def add_arguments(parser):
-    parser.add_argument("--stage", action="append", metavar="PLUGIN_JSON",
-                        help="a plugin configuration to apply, in order (repeat; default: the three of "
-                             "filter-config/plugin/: reviews-all-v1, reviews-50-v3, reviews-v3)")
-    parser.add_argument("--stage-seconds", type=float, default=float(os.environ.get("DEMO_STAGE_SECONDS", 10)),
-                        help="how long each stage runs (env DEMO_STAGE_SECONDS; default 10)")
-    parser.add_argument("--rate", type=float, default=float(os.environ.get("DEMO_RATE", 400)),
-                        help="client requests per second (env DEMO_RATE; default 400)")
-    parser.add_argument("--page-rate", type=float, default=float(os.environ.get("DEMO_PAGE_RATE", 10)),
-                        help="product page loads per second (env DEMO_PAGE_RATE; default 10)")
-    parser.add_argument("--productpage-port", type=int, default=ports_mod.PRODUCTPAGE,
-                        help="Bookinfo's product page (default %d; a free one if taken)" % ports_mod.PRODUCTPAGE)
-    parser.add_argument("--pace", choices=("auto", "manual"), default=os.environ.get("DEMO_PACE") or "auto",
-                        help="manual: wait for Enter between stages (interactive terminal only; env DEMO_PACE)")
+    parser.add_argument(
+        "--stage",
+        action="append",
+        metavar="PLUGIN_JSON",
+        help="a plugin configuration to apply, in order (repeat; default: the three of "
+        "filter-config/plugin/: reviews-all-v1, reviews-50-v3, reviews-v3)",
+    )
+    parser.add_argument(
+        "--stage-seconds",
+        type=float,
+        default=float(os.environ.get("DEMO_STAGE_SECONDS", 10)),
+        help="how long each stage runs (env DEMO_STAGE_SECONDS; default 10)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=float(os.environ.get("DEMO_RATE", 400)),
+        help="client requests per second (env DEMO_RATE; default 400)",
+    )
+    parser.add_argument(
+        "--page-rate",
+        type=float,
+        default=float(os.environ.get("DEMO_PAGE_RATE", 10)),
+        help="product page loads per second (env DEMO_PAGE_RATE; default 10)",
+    )
+    parser.add_argument(
+        "--productpage-port",
+        type=int,
+        default=ports_mod.PRODUCTPAGE,
+        help="Bookinfo's product page (default %d; a free one if taken)" % ports_mod.PRODUCTPAGE,
+    )
+    parser.add_argument(
+        "--pace",
+        choices=("auto", "manual"),
+        default=os.environ.get("DEMO_PACE") or "auto",
+        help="manual: wait for Enter between stages (interactive terminal only; env DEMO_PACE)",
+    )
     parser.add_argument("--summary-json", metavar="PATH", help="also write the summary as JSON to PATH")
 
 
 def _pause_for_enter(out):
     """PACE=manual: before each next stage, wait until the person at the terminal presses Enter."""
+
     def pause(stage, index: int, total: int):
         out.say("press Enter for stage %d/%d (%s); refresh the product page meanwhile" % (index, total, stage.name))
         sys.stdin.readline()
+
     return pause
 
 
@@ -74,26 +104,57 @@ def main(args) -> int:
     began = time.monotonic()
     try:
         taken = []
-        ports = ports_mod.pick({"productpage": args.productpage_port, "envoy listener": 0, "envoy admin": 0},
-                               say=taken.append)
+        ports = ports_mod.pick(
+            {"productpage": args.productpage_port, "envoy listener": 0, "envoy admin": 0}, say=taken.append
+        )
         bookinfo = Bookinfo(ports["envoy listener"], ports["envoy admin"], ports["productpage"]).start()
-        envoy = lab.start(os.path.join(workdir, "ecds"), EMPTY_CONFIG, module, bookinfo=bookinfo.ports,
-                          ports={"front": ports["envoy listener"], "admin": ports["envoy admin"]})
+        envoy = lab.start(
+            os.path.join(workdir, "ecds"),
+            EMPTY_CONFIG,
+            module,
+            bookinfo.ports,
+            {"front": ports["envoy listener"], "admin": ports["envoy admin"]},
+        )
         pid_at_start = envoy.pid
-        out.say("Bookinfo and its Envoy ready: open %s (the split, live: %s)%s" % (
-            bookinfo.url, bookinfo.url.replace("/productpage", "/traffic-shift"), "".join("; " + t for t in taken)))
-        out.say("Envoy %d ready: listener 127.0.0.1:%d, admin 127.0.0.1:%d; client: %g req/s to Host %s; "
-                "%d stages of %g s, each applied live over ECDS" % (
-                    envoy.pid, envoy.port, envoy.admin_port, args.rate, client_mod.HOST, len(stages),
-                    args.stage_seconds))
+        out.say(
+            "Bookinfo and its Envoy ready: open %s (the split, live: %s)%s"
+            % (bookinfo.url, bookinfo.url.replace("/productpage", "/traffic-shift"), "".join("; " + t for t in taken))
+        )
+        out.say(
+            "Envoy %d ready: listener 127.0.0.1:%d, admin 127.0.0.1:%d; client: %g req/s to Host %s; "
+            "%d stages of %g s, each applied live over ECDS"
+            % (
+                envoy.pid,
+                envoy.port,
+                envoy.admin_port,
+                args.rate,
+                envoylab.traffic.HOST,
+                len(stages),
+                args.stage_seconds,
+            )
+        )
         # Bounded like every load loop here; PACE=manual allows an hour of pauses.
         seconds = args.stage_seconds * len(stages) + (3600 if pause else 30)
-        client = client_mod.Client(envoy.port, args.rate, max_requests=int(args.rate * seconds * 1.2) + 1000,
-                                   max_seconds=seconds)
-        pages = pages_mod.PageClient(bookinfo.ports["productpage"], args.page_rate,
-                                     max_requests=int(args.page_rate * seconds * 1.2) + 100, max_seconds=seconds)
-        for result in runner.run(envoy, os.path.join(workdir, "ecds"), module, stages, client, out,
-                                 args.stage_seconds, pages=pages, pause=pause):
+        client = envoylab.PacedClient(
+            envoy.port, args.rate, max_requests=int(args.rate * seconds * 1.2) + 1000, max_seconds=seconds
+        )
+        pages = pages_mod.PageClient(
+            bookinfo.ports["productpage"],
+            args.page_rate,
+            max_requests=int(args.page_rate * seconds * 1.2) + 100,
+            max_seconds=seconds,
+        )
+        for result in runner.run(
+            envoy,
+            os.path.join(workdir, "ecds"),
+            module,
+            stages,
+            client,
+            out,
+            args.stage_seconds,
+            pages=pages,
+            pause=pause,
+        ):
             results.append(result)
         pid_at_end = envoy.pid if envoy.running else None
     except KeyboardInterrupt:

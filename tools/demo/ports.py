@@ -1,7 +1,8 @@
 """The ports `make run` and `make demo` open: each wanted port if it is free, else a free one, said aloud."""
+
 import socket
 
-import envoylab.ports
+from tools.envoylab.ports import free_port
 
 PRODUCTPAGE, FRONT, ADMIN = 9080, 10000, 9901  # Bookinfo's productpage, the sidecar listener, Envoy's admin
 
@@ -23,7 +24,7 @@ def pick(wanted: dict, say=print) -> dict:
         if port and not busy(port) and port not in picked.values():
             picked[role] = port
             continue
-        picked[role] = envoylab.ports.free_port()
+        picked[role] = free_port()
         if port:
             say("port %d (%s) on 127.0.0.1 is taken: using %d instead" % (port, role, picked[role]))
     return picked

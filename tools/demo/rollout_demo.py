@@ -1,4 +1,4 @@
-"""`make rollout-demo`: a rollout that runs by itself, then one the guard stops (issue 10).
+"""`make rollout-demo`: a rollout that runs by itself, then one the guard stops.
 
 Act 1: one configuration pushed once over ECDS (filter-config's reviews-rollout shape, its start a second
 from now) ramps `reviews` from v1 to v3 by itself: progress 10, 25, 50, 75, 100% over --ramp-seconds.
@@ -7,6 +7,7 @@ Act 2: the same rollout against a v3 that answers 503: the guard (more than 5% o
 answers; the terminal view shows the last second's shares, the progress and the guard. Exit status 0 iff
 act 1 had no failure and reached v3, and act 2 tripped with no failure after the trip.
 """
+
 import collections
 import dataclasses
 import json
@@ -16,11 +17,12 @@ import sys
 import tempfile
 import time
 
-import envoylab
+from tools import envoylab
+from tools.envoylab.rollout import next_second, rollout_entry, rollout_state
 
-from . import client as client_mod, display as display_mod, lab, signals
-from .runner import apply, filter_requests
-from .rollout_config import next_second, rollout_entry, rollout_state
+from . import display as display_mod
+from . import signals
+from .runner import filter_requests
 
 PROGRESS = (10, 25, 50, 75, 100)  # at 0, 1/4, 2/4, 3/4 and all of the ramp
 GUARD = {"maxErrorRate": 0.05, "minRequests": 20, "window": "5s"}
@@ -36,13 +38,25 @@ class Act:
 
 
 def add_arguments(parser):
-    parser.add_argument("--ramp-seconds", type=float, default=float(os.environ.get("DEMO_RAMP_SECONDS", 24)),
-                        help="from the first step to the last (env DEMO_RAMP_SECONDS; default 24)")
-    parser.add_argument("--rate", type=float, default=float(os.environ.get("DEMO_RATE", 400)),
-                        help="client requests per second (env DEMO_RATE; default 400)")
+    parser.add_argument(
+        "--ramp-seconds",
+        type=float,
+        default=float(os.environ.get("DEMO_RAMP_SECONDS", 24)),
+        help="from the first step to the last (env DEMO_RAMP_SECONDS; default 24)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=float(os.environ.get("DEMO_RATE", 400)),
+        help="client requests per second (env DEMO_RATE; default 400)",
+    )
     parser.add_argument("--summary-json", metavar="PATH", help="also write the summary as JSON to PATH")
-    parser.add_argument("--shell", choices=envoylab.SHELLS, default="wasm",
-                        help="which build of the filter Envoy runs: the Wasm module or the native dynamic module")
+    parser.add_argument(
+        "--shell",
+        choices=envoylab.SHELLS,
+        default="wasm",
+        help="which build of the filter Envoy runs: the Wasm module or the native dynamic module",
+    )
 
 
 def plugin(start: float, ramp: float) -> str:
@@ -62,8 +76,11 @@ def measured(client, progress, since: float, now: float) -> str:
         return ""
     counts = collections.Counter(client.answers_between(since, now))
     total = sum(counts.values())
-    return "; at %d%%, v3 answered %.1f%% of %d requests" % (progress, 100 * counts["v3"] / total if total else 0,
-                                                           total)
+    return "; at %d%%, v3 answered %.1f%% of %d requests" % (
+        progress,
+        100 * counts["v3"] / total if total else 0,
+        total,
+    )
 
 
 def play(act: Act, envoy, client, out, until) -> dict:
@@ -75,8 +92,10 @@ def play(act: Act, envoy, client, out, until) -> dict:
         now = time.monotonic()
         progress, tripped = gauges(envoy)
         if progress != shown_progress and not tripped:
-            out.say("%5.1f s  progress %d%% in force%s" % (now - began, progress,
-                                                         measured(client, shown_progress, step_began, now)))
+            out.say(
+                "%5.1f s  progress %d%% in force%s"
+                % (now - began, progress, measured(client, shown_progress, step_began, now))
+            )
             shown_progress, step_began = progress, now
         if tripped and tripped_at is None:
             tripped_at = now
@@ -87,26 +106,41 @@ def play(act: Act, envoy, client, out, until) -> dict:
             failed = sum(n for answer, n in counts.items() if answer.startswith("failed"))
             act.stage_name = "%s  progress %d%%%s" % (act.title, progress, "  TRIPPED" if tripped else "")
             out.serving = act.stage_name
-            out.second(dataclasses.replace(act, name=act.stage_name), 1 if act.name == "ramp" else 2, 2, counts,
-                       failed, now - began, dict(filter_requests(envoy)))
+            out.second(
+                dataclasses.replace(act, name=act.stage_name),
+                1 if act.name == "ramp" else 2,
+                2,
+                counts,
+                failed,
+                now - began,
+                dict(filter_requests(envoy)),
+            )
         if until(progress, tripped, now, tripped_at):
             return {"began": began, "ended": now, "tripped_at": tripped_at}
 
 
 def run_act(act: Act, watched: str, module: str, args, out, **broken) -> dict:
-    envoy = lab.start(watched, "{}", module, concurrency=2, shell=args.shell, **broken)
+    envoy = envoylab.ecds.launch(watched, "{}", module, concurrency=2, shell=args.shell, **broken)
     client = None
     try:
         start = next_second(1.0)
-        client = client_mod.Client(envoy.port, args.rate, int(args.rate * (args.ramp_seconds + 30)),
-                                   args.ramp_seconds + 30)
+        client = envoylab.PacedClient(
+            envoy.port, args.rate, int(args.rate * (args.ramp_seconds + 30)), args.ramp_seconds + 30
+        )
         applied_at = time.monotonic()
-        outcome = apply(envoy, watched, plugin(start, args.ramp_seconds), module, args.shell)
+        outcome = envoylab.ecds.push(envoy, watched, plugin(start, args.ramp_seconds), module, args.shell)
         if not outcome.accepted:
             raise RuntimeError("the rollout was refused: %s" % outcome.reason)
-        out.say("%s: one push at %s, applied in %.0f ms; ramp v1 -> v3 from %s over %g s" % (
-            act.title, time.strftime("%H:%M:%S"), 1000 * outcome.seconds, time.strftime(
-                "%H:%M:%S", time.localtime(start)), args.ramp_seconds))
+        out.say(
+            "%s: one push at %s, applied in %.0f ms; ramp v1 -> v3 from %s over %g s"
+            % (
+                act.title,
+                time.strftime("%H:%M:%S"),
+                1000 * outcome.seconds,
+                time.strftime("%H:%M:%S", time.localtime(start)),
+                args.ramp_seconds,
+            )
+        )
         client.start()
         end = time.monotonic() + (start - time.time()) + args.ramp_seconds + HOLD
 
@@ -125,25 +159,43 @@ def run_act(act: Act, watched: str, module: str, args, out, **broken) -> dict:
 def judge(act: Act, client, times: dict, applied_at: float, log: str) -> dict:
     answers = client.answers_between(applied_at, times["ended"] + 1)
     failed = [a for a in answers if a.startswith("failed")]
-    result = {"act": act.name, "requests": len(answers), "failed": len(failed),
-              "counts": dict(collections.Counter(answers)), "tripped": times["tripped_at"] is not None,
-              "last_second": dict(collections.Counter(client.answers_between(times["ended"] - 1, times["ended"]))),
-              "trip_log": ["rollout" + line.split("traffic-shift: rollout", 1)[-1] for line in log.splitlines()
-                           if "traffic-shift: rollout" in line and " tripped: " in line]}
+    result = {
+        "act": act.name,
+        "requests": len(answers),
+        "failed": len(failed),
+        "counts": dict(collections.Counter(answers)),
+        "tripped": times["tripped_at"] is not None,
+        "last_second": dict(collections.Counter(client.answers_between(times["ended"] - 1, times["ended"]))),
+        "trip_log": [
+            "rollout" + line.split("traffic-shift: rollout", 1)[-1]
+            for line in log.splitlines()
+            if "traffic-shift: rollout" in line and " tripped: " in line
+        ],
+    }
     if times["tripped_at"] is not None:
         after = client.answers_between(times["tripped_at"], times["ended"] + 1)
-        result["after_trip"] = {"requests": len(after), "failed": sum(a.startswith("failed") for a in after),
-                                "v3": after.count("v3")}
+        result["after_trip"] = {
+            "requests": len(after),
+            "failed": sum(a.startswith("failed") for a in after),
+            "v3": after.count("v3"),
+        }
         result["trip_seconds"] = round(times["tripped_at"] - times["began"], 2)
     return result
 
 
 def summary_line(ramp: dict, guarded: dict) -> str:
     after = guarded.get("after_trip", {"requests": 0, "failed": 0})
-    return ("reviews rolled out v1 -> v3 by itself: %d requests, %d failed; broken v3 rolled back by the guard "
-            "in %s s: %d requests after the trip, %d failed" % (
-                ramp["requests"], ramp["failed"], guarded.get("trip_seconds", "NO TRIP: ?"), after["requests"],
-                after["failed"]))
+    return (
+        "reviews rolled out v1 -> v3 by itself: %d requests, %d failed; broken v3 rolled back by the guard "
+        "in %s s: %d requests after the trip, %d failed"
+        % (
+            ramp["requests"],
+            ramp["failed"],
+            guarded.get("trip_seconds", "NO TRIP: ?"),
+            after["requests"],
+            after["failed"],
+        )
+    )
 
 
 def main(args) -> int:
@@ -160,11 +212,22 @@ def main(args) -> int:
     workdir = tempfile.mkdtemp(prefix="traffic-shift-rollout-demo-")
     try:
         ramp = run_act(Act("ramp", "act 1/2: rollout v1 -> v3"), os.path.join(workdir, "ramp"), module, args, out)
-        out.say("act 1: %d requests, %d failed; last second: %s" % (
-            ramp["requests"], ramp["failed"], display_mod.describe_split(ramp["last_second"],
-                                                                       sum(ramp["last_second"].values()))))
-        guarded = run_act(Act("guard", "act 2/2: the same rollout, v3 answers 503"), os.path.join(workdir, "guard"),
-                          module, args, out, statuses={"v3": 503})
+        out.say(
+            "act 1: %d requests, %d failed; last second: %s"
+            % (
+                ramp["requests"],
+                ramp["failed"],
+                display_mod.describe_split(ramp["last_second"], sum(ramp["last_second"].values())),
+            )
+        )
+        guarded = run_act(
+            Act("guard", "act 2/2: the same rollout, v3 answers 503"),
+            os.path.join(workdir, "guard"),
+            module,
+            args,
+            out,
+            statuses={"v3": 503},
+        )
         for line in guarded["trip_log"]:
             out.say("Envoy logged: " + line)
     except KeyboardInterrupt:
@@ -176,8 +239,13 @@ def main(args) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     after = guarded.get("after_trip", {})
-    ok = (ramp["failed"] == 0 and set(ramp["last_second"]) == {"v3"} and guarded["tripped"]
-          and after.get("failed") == 0 and after.get("v3") == 0)
+    ok = (
+        ramp["failed"] == 0
+        and set(ramp["last_second"]) == {"v3"}
+        and guarded["tripped"]
+        and after.get("failed") == 0
+        and after.get("v3") == 0
+    )
     summary = {"ramp": ramp, "guard": guarded, "ok": ok, "last_line": summary_line(ramp, guarded)}
     out.say(summary["last_line"])
     if args.summary_json:

@@ -9,33 +9,25 @@ With `pages` (a pages.PageClient loading Bookinfo's product page), each stage al
 showed. With `pause`, it is called between stages (PACE=manual: wait for Enter), and the next stage's window
 starts when it returns.
 """
+
 import collections
 import time
 
-import envoylab
+from tools import envoylab
 
-from . import ecds_file, ecds_status, stages as stages_mod
+from . import stages as stages_mod
 
 SETTLE = 0.25
 
 
-def apply(envoy, watched_dir: str, text: str, module: str, shell: str = "wasm") -> ecds_status.Outcome:
-    """Write a new configuration into the watched directory and wait for Envoy's verdict."""
-    before, log_offset = ecds_status.counters(envoy), len(envoy.log())
-    started = time.monotonic()
-    ecds_file.write_resource(watched_dir, text, module, shell)
-    return ecds_status.wait_outcome(envoy, before, started, log_offset)
-
-
-def run(envoy, watched_dir: str, module: str, stages: list, client, display, duration: float, pages=None,
-        pause=None):
+def run(envoy, watched_dir: str, module: str, stages: list, client, display, duration: float, pages=None, pause=None):
     """Yields one result dict per stage as it ends (see summary.py); starts `client` (and `pages`) once the
     first stage is applied, so no request meets the empty configuration Envoy starts with."""
     serving, weights = "nothing (no stage applied yet)", None
     started = time.monotonic()  # windows join up: each stage's begins where the last one's ended
     for index, stage in enumerate(stages, 1):
         written = time.monotonic()
-        outcome = apply(envoy, watched_dir, stage.text, module)
+        outcome = envoylab.ecds.push(envoy, watched_dir, stage.text, module)
         if outcome.accepted:
             serving, weights = stage.name, stage.weights
         display.applied(stage, index, len(stages), outcome, serving)
@@ -52,8 +44,14 @@ def run(envoy, watched_dir: str, module: str, stages: list, client, display, dur
             filter_counts = counted_by_filter()
         except KeyboardInterrupt:  # report the stage so far, then let the caller clean up
             end, interrupted = time.monotonic(), True
-        result = _result(stage, outcome, serving, weights, client.answers_between(started, end),
-                         client.answers_between(counted_from, end))
+        result = _result(
+            stage,
+            outcome,
+            serving,
+            weights,
+            client.answers_between(started, end),
+            client.answers_between(counted_from, end),
+        )
         result["filter_counts"] = filter_counts  # {subset: n}, the filter's count of the settled window
         result["envoy_pid"] = envoy.pid if envoy.running else None  # the same process all along?
         result["interrupted"] = interrupted
@@ -80,8 +78,9 @@ def _since(envoy, baseline: collections.Counter):
     return lambda: dict(filter_requests(envoy) - baseline)
 
 
-def _show_each_second(client, display, stage, index: int, total: int, started: float, end: float, counted_by_filter,
-                      pages=None):
+def _show_each_second(
+    client, display, stage, index: int, total: int, started: float, end: float, counted_by_filter, pages=None
+):
     while time.monotonic() < end:
         time.sleep(min(1.0, max(0.0, end - time.monotonic())))
         now = time.monotonic()
@@ -102,7 +101,8 @@ def _result(stage, outcome, serving: str, weights, answers: list, counted: list)
         "verdict": outcome.verdict,
         "reason": outcome.reason,
         "apply_ms": round(1000 * outcome.seconds, 1),
-        "applied": ("applied live in %.0f ms" % (1000 * outcome.seconds)) if outcome.accepted
+        "applied": ("applied live in %.0f ms" % (1000 * outcome.seconds))
+        if outcome.accepted
         else "refused (%s), still serving %s" % (outcome.verdict, serving),
         "serving": serving,  # the stage whose configuration answered during this window
         "expected_weights": weights,

@@ -1,4 +1,5 @@
 """SIGTERM ends the demo like Ctrl-C does, so the same cleanup (client, Envoy, files) runs for both."""
+
 import signal
 
 

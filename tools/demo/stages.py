@@ -4,11 +4,13 @@ The expected split is read from the configuration itself (the first `http` entry
 one our plain client hits), so the demo checks the filter against what the file says, not against numbers
 kept here. A file that is not valid JSON is still a stage: Envoy is expected to refuse it.
 """
+
 import dataclasses
 import json
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import REPO
+
 PLUGIN_DIR = os.path.join(REPO, "filter-config", "plugin")
 MIGRATION = ("reviews-all-v1.json", "reviews-50-v3.json", "reviews-v3.json")  # Istio's three steps
 
@@ -52,7 +54,7 @@ def expected_weights(text: str):
 
 
 def label(weights) -> str:
-    """"v1" when one subset takes everything, else the split ("v1 50%/v3 50%"); "?" when unknown."""
+    """ "v1" when one subset takes everything, else the split ("v1 50%/v3 50%"); "?" when unknown."""
     if not weights:
         return "?"
     total = sum(weights.values())

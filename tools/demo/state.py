@@ -1,14 +1,8 @@
-"""Where `make run` leaves word of its Envoy (.run/state.json) so `make apply` in another terminal can find it.
+"""Where `make run` leaves word of its Envoy (.run/state.json) so `make apply` in another terminal can find it:
+its pid, ports and log (read through envoylab.Admin), the module and the configuration it serves."""
 
-RunningEnvoy offers the two things ecds_status needs from an envoylab.Envoy (stats, log) for an Envoy that
-another process started.
-"""
 import json
 import os
-import urllib.parse
-import urllib.request
-
-import envoylab
 
 from .stages import REPO
 
@@ -39,18 +33,3 @@ def load():
 def forget():
     if os.path.exists(STATE_FILE):
         os.unlink(STATE_FILE)
-
-
-class RunningEnvoy:
-    def __init__(self, state: dict):
-        self.pid, self.admin_port, self.port = state["pid"], state["admin_port"], state["port"]
-        self.log_path = state["log_path"]
-
-    def stats(self, filter: str = None) -> dict:
-        query = "?filter=" + urllib.parse.quote(filter) if filter else ""
-        with urllib.request.urlopen("http://127.0.0.1:%d/stats%s" % (self.admin_port, query), timeout=5) as answer:
-            return envoylab.parse_stats(answer.read().decode("utf-8", "replace"))
-
-    def log(self) -> str:
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")

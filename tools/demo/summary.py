@@ -1,4 +1,5 @@
 """The demo's verdict: a few lines for people, ending with the one-line result, and optionally JSON for tests."""
+
 import json
 
 
@@ -18,7 +19,12 @@ def build(results: list, pid_at_start: int, pid_at_end, seconds: float, interrup
         last = "reviews migration %s -> %s interrupted: %d requests, %d failed" % (source, target, requests, failed)
     elif refused:
         last = "reviews migration %s -> %s: %d requests, %d failed, refused by Envoy: %s" % (
-            source, target, requests, failed, ", ".join(refused))
+            source,
+            target,
+            requests,
+            failed,
+            ", ".join(refused),
+        )
     else:
         last = "reviews migrated %s -> %s: %d requests, %d failed" % (source, target, requests, failed)
     return {
@@ -47,8 +53,10 @@ def lines(summary: dict) -> list:
         envoy = "Envoy RESTARTED: pid %s, then %s" % (pid["start"], pid["end"])
     out = ["", "%d stages in %.0f s, %s" % (len(summary["stages"]), summary["seconds"], envoy)]
     if summary.get("pages"):
-        out.append("%d requests to reviews and %d product page loads" % (
-            summary["requests"] - summary["pages"], summary["pages"]))
+        out.append(
+            "%d requests to reviews and %d product page loads"
+            % (summary["requests"] - summary["pages"], summary["pages"])
+        )
     out += ["refused: %s (%s)" % (r["name"], r["reason"]) for r in summary["stages"] if r["verdict"] != "accepted"]
     return out + [summary["last_line"]]
 

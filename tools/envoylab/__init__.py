@@ -1,5 +1,5 @@
-"""envoylab: a real Envoy with the traffic-shift filter and Bookinfo-style `reviews` upstreams, for tests,
-the demo, the benchmark and the docker test. Put tools/ on sys.path, then `import envoylab`.
+"""envoylab: a real Envoy with the traffic-shift filter and Bookinfo-style `reviews` upstreams, and what the
+tests, the demo, the benchmark, the soak and the docker test share: `from tools import envoylab`.
 
 Quick use:
 
@@ -18,12 +18,16 @@ Envoy processes (process.py)
         .wait_exit(timeout) -> exit status or None   context manager: starts if needed, closes on exit
         .pid .admin_port .port (the "front" listener) .ports {listener name: port} .running
         .log() -> str   .dump_log(file=None, tail=None)   .admin(path) -> body   .stats(filter=None) -> dict
+    Admin(admin_port, log_path=None)   .admin(path) .stats(filter) .log(): an Envoy another process started
     EnvoyError(message, log, returncode)        raised when Envoy does not become ready
     expect_startup_failure(bootstrap, *, timeout=30.0, **envoy_options) -> log text
         for configs Envoy must refuse: fails the test if Envoy becomes ready, hangs, or exits 0.
     envoy_binary() -> path ($ENVOY or the pinned .venv build)     parse_stats(text) -> dict
+
+Memory (memory.py): rss_bytes(pid)   wasm_memories(pid) -> [(size, resident)] of each Wasm VM's linear memory
     launch(plugin_config=None, *, concurrency=1, ready_timeout=30.0, attempts=3, envoy_options=None,
            **render_options) -> started Envoy (render_bootstrap + start, retried on a port clash)
+    start_retrying(render, *, attempts=3, **envoy_options) -> Envoy(render()) started, rendered anew on a clash
 
 Bootstraps (bootstrap.py)
     render_bootstrap(plugin_config=None, *, routes=None, clusters=None, filter_disabled=False,
@@ -52,7 +56,9 @@ Bootstraps (bootstrap.py)
     constants: VERSIONS, FILTER_NAME, CLUSTER_HEADER, TAG_HEADER, ISTIO_TEMPLATE,
         SERVICE_TEMPLATE (clusters_named(SERVICE_TEMPLATE): Istio's names for Services reviews-v1, ...)
 
-Traffic (traffic.py)
+Traffic (traffic.py: the one HTTP client)
+    Connection(port, timeout=5.0): one keep-alive connection, reopened once if the server closed it in between
+        .send(headers=None, *, path=PATH, method="GET", host=HOST, body=None) -> Response   .local_port  .close()
     send_requests(port, n, *, path=PATH, method="GET", host=HOST, headers=None, body=None, connections=1,
                   time_limit=60.0, version_header="x-version") -> Tally(versions: Counter, statuses: Counter, sent)
     request(port, *, path=PATH, method="GET", host=HOST, headers=None, body=None, timeout=5.0)
@@ -67,32 +73,68 @@ The filter's metrics (metrics.py, from filter-config/metrics.json): envoylab.met
 
 Workers (workers.py)
     connections_per_worker(envoy, listener_port=None) -> {worker index: connections accepted}
+    on_every_worker(envoy, per_worker, open_one, close) -> ({worker: [connections]}, [spare, closed])
+
+ECDS (ecds.py, envoylab.ecds): the filter's configuration from a watched directory, as Istio delivers it
+    launch(watched_dir, first_config, module, *, shell="wasm", concurrency=1, **render_options) -> started Envoy
+    push(envoy, watched_dir, plugin_config, module, shell="wasm") -> Outcome(verdict, seconds, reason, renamed,
+        moved)   .accepted        counters(envoy) -> {update_success: n, ...}   refusal_reason(envoy, log_offset)
+    http_filter(watched_dir, shell)   bootstrap(watched_dir, shell, **render_options)   write_resource(...)
+
+Plugin configurations (configs.py, envoylab.configs)
+    destination(subset, weight=None, host=REVIEWS_HOST) -> route element   split({subset: weight}) -> route list
+    authority_entries(n) -> n entries, entry i for authority(i) = "svc-<i>"   realistic() -> bench/realistic.json
+
+Rollouts (rollout.py, envoylab.rollout)
+    rollout_entry(start, steps, *, target, start_weights, guard=None, sticky=None) -> http entry
+    rollout_state(envoy) -> {progress, tripped, share, errors}   shares_at(progress, start_weights, target)
+    next_second(lead), rfc3339(epoch), TICK
+
+Load generators (loadgen.py, envoylab.loadgen): require(tool) -> path   parse_wrk(text) -> Throughput   LoadError
+
+Paced traffic (paced.py)
+    PacedClient(port, rate, max_requests, max_seconds): a thread asking at a fixed rate, answers time-stamped
+        .start() .stop() .answers .started_at .answers_between(start, end)
 
 Statistics (shares.py)
     sample_size(p_or_weights, tol=0.05, sigmas=5.0) -> int      normalise(weights) -> shares
     assert_shares(counts_or_tally, weights, *, sigmas=5.0)  (5-sigma per destination; share 0 = exactly 0)
+    check_shares(...) -> (destinations off their share, one line per destination): the same, without raising
 """
-from .bootstrap import (CLUSTER_HEADER, FILTER_NAME, ISTIO_TEMPLATE, SERVICE_TEMPLATE, TAG_HEADER, VERSIONS,
-                        cluster_header_route,
-                        cluster_route, clusters_named, http_listener, istio_cluster, module_path, render_bootstrap,
-                        reviews_body, tag_routes, to_yaml, wasm_filter)
-# The native build (dynamic module): its filter, its cluster specifier, where it is.
-from .bootstrap import (NATIVE_MODULE_NAME, SHELLS, cluster_specifier_action, cluster_specifier_route,
-                        dynamic_module_filter, native_module_dir, shift_filter)
-from . import metrics
-from .launch import launch
-from .process import Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
-from .shares import assert_shares, normalise, sample_size
-from .traffic import Response, Tally, request, send_requests
-from .workers import connections_per_worker
 
-__all__ = [
-    "CLUSTER_HEADER", "FILTER_NAME", "ISTIO_TEMPLATE", "SERVICE_TEMPLATE", "TAG_HEADER", "VERSIONS", "cluster_header_route",
-    "NATIVE_MODULE_NAME", "SHELLS", "cluster_specifier_action", "cluster_specifier_route", "dynamic_module_filter",
-    "native_module_dir", "shift_filter",
-    "cluster_route", "clusters_named", "http_listener", "istio_cluster", "module_path", "render_bootstrap",
-    "reviews_body",
-    "tag_routes", "to_yaml", "wasm_filter", "launch", "Envoy", "EnvoyError", "envoy_binary",
-    "expect_startup_failure", "parse_stats", "assert_shares", "normalise", "sample_size", "Response", "Tally",
-    "request", "send_requests", "metrics", "connections_per_worker",
-]
+from . import configs, ecds, loadgen, metrics, rollout
+
+# The native build (dynamic module): its filter, its cluster specifier, where it is.
+from .bootstrap import (
+    CLUSTER_HEADER,
+    FILTER_NAME,
+    ISTIO_TEMPLATE,
+    NATIVE_MODULE_NAME,
+    SERVICE_TEMPLATE,
+    SHELLS,
+    TAG_HEADER,
+    VERSIONS,
+    cluster_header_route,
+    cluster_route,
+    cluster_specifier_action,
+    cluster_specifier_route,
+    clusters_named,
+    dynamic_module_filter,
+    http_listener,
+    istio_cluster,
+    module_path,
+    native_module_dir,
+    render_bootstrap,
+    reviews_body,
+    shift_filter,
+    tag_routes,
+    to_yaml,
+    wasm_filter,
+)
+from .launch import launch, start_retrying
+from .memory import rss_bytes, wasm_memories
+from .paced import PacedClient
+from .process import Admin, Envoy, EnvoyError, envoy_binary, expect_startup_failure, parse_stats
+from .shares import assert_shares, check_shares, normalise, sample_size
+from .traffic import Connection, Response, Tally, request, send_requests
+from .workers import connections_per_worker, on_every_worker

@@ -5,8 +5,11 @@ version of Bookinfo's `reviews` service, an upstream listener answering with a f
 its version. Each cluster points at one of those upstream listeners, so a response tells which cluster the
 front route picked (`x-version` header, `podname` in the body).
 """
+
 import json
 import os
+
+from tools import REPO
 
 from . import metrics
 from .ports import free_port
@@ -24,19 +27,19 @@ ADMIN = "admin"
 SHELLS = ("wasm", "native")
 NATIVE_MODULE_NAME = "traffic_shift"  # Envoy loads lib<name>.so from ENVOY_DYNAMIC_MODULES_SEARCH_PATH
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _STAR_COLOURS = {"v2": "black", "v3": "red"}  # as in Bookinfo: v1 shows no stars
 
 
 def module_path() -> str:
     """The built filter: $TRAFFIC_SHIFT_MODULE (set by the Makefile), else the release build in the repo."""
     return os.environ.get("TRAFFIC_SHIFT_MODULE") or os.path.join(
-        _REPO, "target", "wasm32-wasip1", "release", "traffic_shift.wasm")
+        REPO, "target", "wasm32-wasip1", "release", "traffic_shift.wasm"
+    )
 
 
 def native_module_dir() -> str:
     """Where the dynamic module is: $TRAFFIC_SHIFT_NATIVE_DIR, else the `make build-native` output."""
-    return os.environ.get("TRAFFIC_SHIFT_NATIVE_DIR") or os.path.join(_REPO, "target", "native")
+    return os.environ.get("TRAFFIC_SHIFT_NATIVE_DIR") or os.path.join(REPO, "target", "native")
 
 
 def istio_cluster(subset: str, host: str = "reviews.default.svc.cluster.local", port: int = 9080) -> str:
@@ -116,15 +119,18 @@ def _route(match: dict, action: dict, name: str = None, shift: bool = None) -> d
         route["name"] = name
     if shift is not None:
         # FilterConfig turns the filter on (or off) for this route only, keeping the listener's plugin config.
-        route["typed_per_filter_config"] = {FILTER_NAME: {
-            "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
-            **({"config": {}} if shift else {"disabled": True}),
-        }}
+        route["typed_per_filter_config"] = {
+            FILTER_NAME: {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                **({"config": {}} if shift else {"disabled": True}),
+            }
+        }
     return route
 
 
-def cluster_header_route(header: str = CLUSTER_HEADER, *, prefix: str = "/", name: str = None,
-                         shift: bool = None) -> dict:
+def cluster_header_route(
+    header: str = CLUSTER_HEADER, *, prefix: str = "/", name: str = None, shift: bool = None
+) -> dict:
     """Route to the cluster named by `header` (what the filter sets): the default cluster_header mode."""
     return _route({"prefix": prefix}, {"cluster_header": header}, name, shift)
 
@@ -132,13 +138,18 @@ def cluster_header_route(header: str = CLUSTER_HEADER, *, prefix: str = "/", nam
 def cluster_specifier_action(plugin_config, module_name: str = NATIVE_MODULE_NAME) -> dict:
     """A route action whose cluster the traffic-shift cluster specifier (native module) picks."""
     value = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
-    plugin = {"extension": {"name": FILTER_NAME, "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.router.cluster_specifiers.dynamic_modules.v3"
-                 ".DynamicModuleClusterSpecifier",
-        "dynamic_module_config": {"name": module_name},
-        "specifier_name": FILTER_NAME,
-        "specifier_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": value},
-    }}}
+    plugin = {
+        "extension": {
+            "name": FILTER_NAME,
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.router.cluster_specifiers.dynamic_modules.v3"
+                ".DynamicModuleClusterSpecifier",
+                "dynamic_module_config": {"name": module_name},
+                "specifier_name": FILTER_NAME,
+                "specifier_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": value},
+            },
+        }
+    }
     return {"inline_cluster_specifier_plugin": plugin}
 
 
@@ -147,8 +158,9 @@ def cluster_specifier_route(plugin_config, *, prefix: str = "/", name: str = Non
     return _route({"prefix": prefix}, cluster_specifier_action(plugin_config), name)
 
 
-def cluster_route(cluster: str, *, prefix: str = "/", headers: dict = None, name: str = None,
-                  shift: bool = None) -> dict:
+def cluster_route(
+    cluster: str, *, prefix: str = "/", headers: dict = None, name: str = None, shift: bool = None
+) -> dict:
     """Route to one fixed cluster; `headers` is {name: exact value} to match on."""
     match = {"prefix": prefix}
     if headers:
@@ -156,12 +168,16 @@ def cluster_route(cluster: str, *, prefix: str = "/", headers: dict = None, name
     return _route(match, {"cluster": cluster}, name, shift)
 
 
-def tag_routes(tags: dict, header: str = TAG_HEADER, *, prefix: str = "/", name_prefix: str = None,
-               shift: bool = None) -> list:
+def tag_routes(
+    tags: dict, header: str = TAG_HEADER, *, prefix: str = "/", name_prefix: str = None, shift: bool = None
+) -> list:
     """Tag mode: one route per {tag value: cluster}, matched on `header` (route names: <name_prefix><tag>)."""
-    return [cluster_route(cluster, prefix=prefix, headers={header: tag},
-                          name=name_prefix and name_prefix + tag, shift=shift)
-            for tag, cluster in tags.items()]
+    return [
+        cluster_route(
+            cluster, prefix=prefix, headers={header: tag}, name=name_prefix and name_prefix + tag, shift=shift
+        )
+        for tag, cluster in tags.items()
+    ]
 
 
 def _address(port: int) -> dict:
@@ -173,19 +189,30 @@ def http_listener(name: str, port: int, virtual_host: dict, http_filters: list) 
     return {
         "name": name,
         "address": _address(port),
-        "filter_chains": [{"filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
-                         ".HttpConnectionManager",
-                "stat_prefix": name,
-                "route_config": {"name": name, "virtual_hosts": [virtual_host]},
-                "http_filters": http_filters + [{
-                    "name": "envoy.filters.http.router",
-                    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-                }],
-            },
-        }]}],
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                            ".HttpConnectionManager",
+                            "stat_prefix": name,
+                            "route_config": {"name": name, "virtual_hosts": [virtual_host]},
+                            "http_filters": http_filters
+                            + [
+                                {
+                                    "name": "envoy.filters.http.router",
+                                    "typed_config": {
+                                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                                    },
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
     }
 
 
@@ -196,8 +223,12 @@ def _upstream_listener(version: str, port: int, echo_headers, status: int = 200)
     virtual_host = {
         "name": "reviews-" + version,
         "domains": ["*"],
-        "routes": [{"match": {"prefix": "/"},
-                    "direct_response": {"status": status, "body": {"inline_string": reviews_body(version)}}}],
+        "routes": [
+            {
+                "match": {"prefix": "/"},
+                "direct_response": {"status": status, "body": {"inline_string": reviews_body(version)}},
+            }
+        ],
         "response_headers_to_add": [{"header": {"key": k, "value": v}} for k, v in headers],
     }
     return http_listener("upstream-" + version, port, virtual_host, [])
@@ -208,15 +239,28 @@ def _cluster(name: str, port: int) -> dict:
         "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
-            {"endpoint": {"address": _address(port)}}]}]},
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(port)}}]}],
+        },
     }
 
 
-def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict = None,
-                     filter_disabled: bool = False, http_filters: list = None, module: str = None,
-                     shell: str = "wasm", versions=VERSIONS, echo_headers=(CLUSTER_HEADER,), ports: dict = None,
-                     statuses: dict = None, absent=()) -> dict:
+def render_bootstrap(
+    plugin_config=None,
+    *,
+    routes: list = None,
+    clusters: dict = None,
+    filter_disabled: bool = False,
+    http_filters: list = None,
+    module: str = None,
+    shell: str = "wasm",
+    versions=VERSIONS,
+    echo_headers=(CLUSTER_HEADER,),
+    ports: dict = None,
+    statuses: dict = None,
+    absent=(),
+) -> dict:
     """A full bootstrap dict.
 
     plugin_config: dict or raw string for the traffic-shift filter; None leaves the filter out.
@@ -233,8 +277,11 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
     for key in (ADMIN, FRONT) + tuple(versions):
         ports.setdefault(key, free_port())
     if http_filters is None:
-        http_filters = [] if plugin_config is None else [
-            shift_filter(plugin_config, shell=shell, module=module, disabled=filter_disabled)]
+        http_filters = (
+            []
+            if plugin_config is None
+            else [shift_filter(plugin_config, shell=shell, module=module, disabled=filter_disabled)]
+        )
     clusters = clusters_named(ISTIO_TEMPLATE, versions) if clusters is None else clusters
     front_host = {"name": "reviews", "domains": ["*"], "routes": routes or [cluster_header_route()]}
     return {
@@ -243,8 +290,11 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
         "layered_runtime": metrics.NATIVE_RUNTIME,  # the native build's series named as the Wasm build's
         "static_resources": {
             "listeners": [http_listener(FRONT, ports[FRONT], front_host, http_filters)]
-            + [_upstream_listener(v, ports[v], echo_headers, (statuses or {}).get(v, 200))
-               for v in versions if v not in absent],
+            + [
+                _upstream_listener(v, ports[v], echo_headers, (statuses or {}).get(v, 200))
+                for v in versions
+                if v not in absent
+            ],
             "clusters": [_cluster(name, ports[version]) for name, version in clusters.items()],
         },
     }
@@ -253,4 +303,5 @@ def render_bootstrap(plugin_config=None, *, routes: list = None, clusters: dict 
 def to_yaml(bootstrap: dict) -> str:
     """YAML text of a bootstrap, for people to read (demo, docs)."""
     import yaml
+
     return yaml.safe_dump(bootstrap, sort_keys=False, width=120)

@@ -6,6 +6,7 @@ The filter embeds its labels in the stat name (`traffic_shift.entry=.=reviews;.;
 regexes below, the very ones Istio generates for `extraStatTags`, cut them out again as tags, and Envoy's
 `wasmcustom.` namespace is dropped from Prometheus names: `traffic_shift_requests_total{entry="reviews",…}`.
 """
+
 import collections
 import json
 import os
@@ -14,8 +15,9 @@ import urllib.parse
 
 from prometheus_client.parser import text_string_to_metric_families
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-METRICS_JSON = os.path.join(_REPO, "filter-config", "metrics.json")
+from tools import REPO
+
+METRICS_JSON = os.path.join(REPO, "filter-config", "metrics.json")
 
 with open(METRICS_JSON) as _f:
     NAMES = json.load(_f)
@@ -24,10 +26,15 @@ WASM_NAMESPACE = NAMES["wasmNamespace"]  # Envoy's prefix for proxy-wasm stats
 # Envoy's prefix for a dynamic module's stats (the native build); dropped from Prometheus names only with
 # NATIVE_RUNTIME, which every lab bootstrap carries, so both builds export the same series.
 NATIVE_NAMESPACE = "dynamicmodulescustom."
-NATIVE_RUNTIME = {"layers": [
-    {"name": "static", "static_layer": {"envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": True}},
-    {"name": "admin", "admin_layer": {}},  # as Envoy's default runtime has
-]}
+NATIVE_RUNTIME = {
+    "layers": [
+        {
+            "name": "static",
+            "static_layer": {"envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": True},
+        },
+        {"name": "admin", "admin_layer": {}},  # as Envoy's default runtime has
+    ]
+}
 STAT_PREFIX = NAMES["statPrefix"]  # every stat the filter defines starts with this
 TAGS = tuple(NAMES["tags"])
 METRICS = dict(NAMES["metrics"])  # {Prometheus name: {"stat", "type", "labels", "help"}}

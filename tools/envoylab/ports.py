@@ -4,6 +4,7 @@ The kernel picks an unused port; we remember what we handed out so one process n
 twice while an Envoy may still hold it. Another process can still take the port before Envoy binds it:
 `launch()` retries with fresh ports when Envoy reports a bind failure.
 """
+
 import socket
 
 _handed_out = set()

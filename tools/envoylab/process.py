@@ -5,10 +5,9 @@ can show exactly what Envoy said. Every Envoy started here is stopped at interpr
 with the process that started it even if that process is killed. That parent-death signal follows the
 *thread* that spawned Envoy: start Envoy from a thread that outlives it (normally the main thread).
 """
+
 import atexit
 import ctypes
-import http.client
-import importlib.util
 import json
 import os
 import random
@@ -20,7 +19,10 @@ import tempfile
 import time
 import urllib.parse
 
-_TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools.envoy_path import envoy_path
+
+from .traffic import FAILURES, request
+
 _running = []  # Envoy objects with a live process, stopped at exit
 
 
@@ -34,15 +36,13 @@ class EnvoyError(RuntimeError):
 
 
 def envoy_binary() -> str:
-    """$ENVOY, else the pinned build from .venv (same logic as tools/envoy_path.py, loaded from there)."""
-    spec = importlib.util.spec_from_file_location("envoy_path", os.path.join(_TOOLS, "envoy_path.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.envoy_path()
+    """$ENVOY, else the pinned build from .venv (tools/envoy_path.py)."""
+    return envoy_path()
 
 
 def _native_module_dir() -> str:
     from .bootstrap import native_module_dir  # bootstrap imports nothing from here: no cycle
+
     return native_module_dir()
 
 
@@ -57,8 +57,11 @@ def _die_with_parent():
 def _ports_of(bootstrap: dict):
     def port(address):
         return address["socket_address"]["port_value"]
+
     admin = port(bootstrap["admin"]["address"])
-    listeners = {l["name"]: port(l["address"]) for l in bootstrap.get("static_resources", {}).get("listeners", [])}
+    listeners = {
+        one["name"]: port(one["address"]) for one in bootstrap.get("static_resources", {}).get("listeners", [])
+    }
     return admin, listeners
 
 
@@ -75,20 +78,57 @@ def parse_stats(text: str) -> dict:
     return stats
 
 
-class Envoy:
+class Admin:
+    """Reading an Envoy: its admin endpoint on 127.0.0.1 and its log file, whoever started it (this process,
+    `make run` in another terminal, a container: then log_path None, an empty log)."""
+
+    def __init__(self, admin_port: int, log_path: str = None):
+        self.admin_port, self.log_path = admin_port, log_path
+
+    def admin(self, path: str, method: str = "GET") -> str:
+        """Body of an admin request, e.g. admin("/clusters"); raises on a non-200 answer."""
+        answer = request(self.admin_port, path=path, method=method, host="127.0.0.1:%d" % self.admin_port)
+        body = answer.body.decode("utf-8", "replace")
+        if answer.status != 200:
+            raise RuntimeError("admin %s %s -> %d: %s" % (method, path, answer.status, body))
+        return body
+
+    def stats(self, filter: str = None) -> dict:
+        """Admin /stats as {name: value}; `filter` is Envoy's regex filter on names."""
+        path = "/stats" + ("?filter=" + urllib.parse.quote(filter) if filter else "")
+        return parse_stats(self.admin(path))
+
+    def log(self) -> str:
+        """Everything Envoy printed so far."""
+        if self.log_path is None:
+            return ""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Envoy(Admin):
     """One Envoy process for one bootstrap (a dict, or YAML/JSON text). Use as a context manager.
 
     Attributes once started: pid, admin_port, port (the "front" listener), ports ({listener name: port}).
     """
 
-    def __init__(self, bootstrap, *, concurrency: int = 1, ready_timeout: float = 30.0, log_level: str = "info",
-                 envoy: str = None, extra_args=()):
+    def __init__(
+        self,
+        bootstrap,
+        *,
+        concurrency: int = 1,
+        ready_timeout: float = 30.0,
+        log_level: str = "info",
+        envoy: str = None,
+        extra_args=(),
+    ):
         if isinstance(bootstrap, str):
             import yaml  # YAML is a superset of JSON: one parser for both
+
             self.bootstrap_text, parsed, suffix = bootstrap, yaml.safe_load(bootstrap), ".yaml"
         else:
             self.bootstrap_text, parsed, suffix = json.dumps(bootstrap, indent=1), bootstrap, ".json"
-        self.admin_port, self.ports = _ports_of(parsed)
+        admin_port, self.ports = _ports_of(parsed)
         self.port = self.ports.get("front")
         self.concurrency = concurrency
         self.ready_timeout = ready_timeout
@@ -99,7 +139,7 @@ class Envoy:
         self.config_path = os.path.join(self.workdir, "bootstrap" + suffix)
         with open(self.config_path, "w") as f:
             f.write(self.bootstrap_text)
-        self.log_path = os.path.join(self.workdir, "envoy.log")
+        super().__init__(admin_port, os.path.join(self.workdir, "envoy.log"))
         self.process = None
         self.returncode = None
         self._log_cache = ""
@@ -118,14 +158,29 @@ class Envoy:
         """Start the process without waiting for readiness (start() waits)."""
         if self.running:
             raise RuntimeError("envoy already running (pid %d)" % self.pid)
-        command = [self.envoy, "-c", self.config_path, "--base-id", str(random.randint(1, 1 << 20)),
-                   "--concurrency", str(self.concurrency), "--log-level", self.log_level] + self.extra_args
+        command = [
+            self.envoy,
+            "-c",
+            self.config_path,
+            "--base-id",
+            str(random.randint(1, 1 << 20)),
+            "--concurrency",
+            str(self.concurrency),
+            "--log-level",
+            self.log_level,
+        ] + self.extra_args
         # Where Envoy finds the native build of the filter (a dynamic module), unless the caller chose.
         env = dict(os.environ)
         env.setdefault("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", _native_module_dir())
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            preexec_fn=_die_with_parent, env=env)
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                env=env,
+            )
         self.returncode = None
         _running.append(self)
         return self
@@ -164,7 +219,7 @@ class Envoy:
                 self.process.kill()
                 self.process.wait(5)
         self.returncode = self.process.returncode
-        self._log_cache = self._read_log()
+        self._log_cache = self.log()
         self.process = None
         if self in _running:
             _running.remove(self)
@@ -188,43 +243,21 @@ class Envoy:
 
     # -- what Envoy says -------------------------------------------------------------------------------------
 
-    def _read_log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return self._log_cache
-
     def log(self) -> str:
         """Everything Envoy printed so far (all runs of this object)."""
-        return self._read_log()
+        try:
+            return super().log()
+        except OSError:  # closed: its files are gone
+            return self._log_cache
 
     def dump_log(self, file=None, tail: int = None):
         lines = self.log().splitlines()[-tail:] if tail else self.log().splitlines()
         print("----- envoy log (%s) -----\n%s" % (self.config_path, "\n".join(lines)), file=file or sys.stderr)
 
-    def admin(self, path: str, method: str = "GET") -> str:
-        """Body of an admin request, e.g. admin("/clusters"); raises on a non-200 answer."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=5)
-        try:
-            conn.request(method, path)
-            response = conn.getresponse()
-            body = response.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
-        if response.status != 200:
-            raise RuntimeError("admin %s %s -> %d: %s" % (method, path, response.status, body))
-        return body
-
-    def stats(self, filter: str = None) -> dict:
-        """Admin /stats as {name: value}; `filter` is Envoy's regex filter on names."""
-        path = "/stats" + ("?filter=" + urllib.parse.quote(filter) if filter else "")
-        return parse_stats(self.admin(path))
-
     def _is_ready(self) -> bool:
         try:
             return self.admin("/ready").strip() == "LIVE"
-        except (OSError, RuntimeError, http.client.HTTPException):
+        except (RuntimeError, *FAILURES):
             return False
 
 
@@ -236,9 +269,9 @@ def expect_startup_failure(bootstrap, *, timeout: float = 30.0, **envoy_options)
         envoy.start()
     except EnvoyError as failure:
         if failure.returncode is None:
-            raise AssertionError("envoy hung instead of refusing the config\n" + failure.log)
+            raise AssertionError("envoy hung instead of refusing the config\n" + failure.log) from None
         if failure.returncode == 0:
-            raise AssertionError("envoy exited 0 instead of refusing the config\n" + failure.log)
+            raise AssertionError("envoy exited 0 instead of refusing the config\n" + failure.log) from None
         return failure.log
     finally:
         envoy.close()

@@ -5,6 +5,7 @@ sigmas * sqrt(n p (1-p)). A share of 0 must get exactly 0 hits, a share of 1 exa
 gRPC's weighted-routing tests: n = p(1-p) * sigmas^2 / tol^2 + 1000, so a bound of `tol` (absolute share)
 holds at 5 sigma and a correct filter fails about once in 1.7 million checks.
 """
+
 import math
 
 
@@ -21,22 +22,35 @@ def sample_size(p, tol: float = 0.05, sigmas: float = 5.0) -> int:
     {destination: weight} dict: then the share nearest 1/2 (the widest) decides."""
     if isinstance(p, dict):
         p = min(normalise(p).values(), key=lambda share: abs(share - 0.5))
-    return math.ceil(p * (1 - p) * sigmas ** 2 / tol ** 2) + 1000
+    return math.ceil(p * (1 - p) * sigmas**2 / tol**2) + 1000
 
 
-def assert_shares(counts, weights: dict, *, sigmas: float = 5.0):
-    """counts: {destination: hits} (a Counter, or a Tally whose .versions is used); weights: {destination:
-    weight}. Any destination not in weights must get no hits at all (that includes None: no version)."""
+def check_shares(counts, weights: dict, *, sigmas: float = 5.0) -> tuple:
+    """(destinations off their share, one line per destination: expected, got, allowed). counts: {destination:
+    hits} (a Counter, or a Tally whose .versions is used); weights: {destination: weight}. Any destination not
+    in weights must get no hits at all (that includes None: no version); no hits at all is a problem too."""
     counts = getattr(counts, "versions", counts)
     n = sum(counts.values())
     expected = normalise(weights)
     problems, rows = [], []
-    for dest in sorted(set(expected) | {k for k, v in counts.items() if v}, key=str):
+    destinations = sorted(set(expected) | {k for k, v in counts.items() if v}, key=str)
+    width = max(len(str(dest)) for dest in destinations)
+    for dest in destinations:
         p, hits = expected.get(dest, 0.0), counts.get(dest, 0)
         bound = sigmas * math.sqrt(n * p * (1 - p))
-        if abs(hits - n * p) > bound or (p == 0 and hits) or (p == 1 and hits != n):
+        off = abs(hits - n * p) > bound or (p == 0 and hits) or (p == 1 and hits != n)
+        if off:
             problems.append(dest)
-        rows.append("  %-55s expected %6.2f%%  got %6d (%6.2f%%)  allowed ±%.0f"
-                    % (dest, 100 * p, hits, 100 * hits / n if n else 0, bound))
-    if n == 0 or problems:
-        raise AssertionError("split off for %s over %d requests:\n%s" % (problems or "no traffic", n, "\n".join(rows)))
+        rows.append(
+            "  %-*s  expected %6.2f%%  got %6d (%6.2f%%)  allowed ±%-4.0f %s"
+            % (width, dest, 100 * p, hits, 100 * hits / n if n else 0, bound, "OFF" if off else "ok")
+        )
+    return (problems if n else ["no traffic"]), rows
+
+
+def assert_shares(counts, weights: dict, *, sigmas: float = 5.0):
+    """check_shares, raising AssertionError with its lines if any destination is off its share."""
+    problems, rows = check_shares(counts, weights, sigmas=sigmas)
+    if problems:
+        n = sum(getattr(counts, "versions", counts).values())
+        raise AssertionError("split off for %s over %d requests:\n%s" % (problems, n, "\n".join(rows)))

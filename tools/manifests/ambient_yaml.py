@@ -14,8 +14,9 @@ Layout under filter-config/istio/ambient/ (filter-config/README.md, "Ambient mod
 
 envoy_routes() turns that HTTPRoute into the Envoy routes a waypoint gets from it, for the end-to-end test.
 """
-from manifests import gateway_yaml, kit
-from manifests.render import fill, header, yaml_block
+
+from tools.manifests import gateway_yaml, kit, wasmplugin_yaml
+from tools.manifests.render import fill, header, yaml_block
 
 AMBIENT = "istio/ambient/"
 HTTP_ROUTE_FILE = AMBIENT + "httproute-reviews-tags.yaml"
@@ -104,22 +105,19 @@ spec:
 $spec
 """
 
-WASMPLUGIN = """\
+WASMPLUGIN = wasmplugin_yaml.template(
+    preamble="""\
 $header#
 # Stage "$split" for reviews in an ambient mesh:
 # the filter runs in the waypoint that serves reviews, in tag mode, and httproute-reviews-tags.yaml routes
 # each tag to its version. The plugin configuration is
 # $source in tag mode, without "hosts".
 # Apply reviews-versions.yaml, waypoint.yaml and reviews-use-waypoint.yaml first, then the first stage, then
-# httproute-reviews-tags.yaml once the filter runs (filter-config/README.md, "Ambient mode").
-apiVersion: extensions.istio.io/v1alpha1
-kind: WasmPlugin
-metadata:
+# httproute-reviews-tags.yaml once the filter runs (filter-config/README.md, "Ambient mode").""",
+    name_note="""\
   # One name for every stage (and the sidecar kit's): applying another stage replaces this resource in place,
-  # so exactly one traffic-shift plugin is ever active.
-  name: $resource
-  namespace: $namespace
-spec:
+  # so exactly one traffic-shift plugin is ever active.""",
+    attach="""\
   # A waypoint takes only policies attached by targetRefs; it ignores a selector. Istio attaches a plugin that
   # targets a Service to that Service's chain in its waypoint only, and documents this as the way to extend a
   # waypoint for one service (docs/ambient/usage/extend-waypoint-wasm). Targeting the waypoint itself
@@ -128,61 +126,35 @@ spec:
   targetRefs:
   - group: "$service_group"
     kind: Service
-    name: $service
-$url_note
-  url: oci://$image
-$sha256_block
-  # IfNotPresent: a new stage changes only pluginConfig; the same image is not pulled again.
-  imagePullPolicy: IfNotPresent
-  # Envoy's root_id for the module, as in the standalone filter-config/envoy/envoy.yaml.
-  pluginName: $filter
-  type: HTTP
+    name: $service""",
+    phase_note="""\
   # AUTHN, the earliest phase: in a waypoint Istio builds each Service's chain as ext_authz (CUSTOM policies),
   # AUTHN plugins, authentication (jwt_authn), AUTHZ plugins, rbac, then fault and cors, then STATS and
   # UNSPECIFIED_PHASE plugins, stats, router. Every phase runs before the router, and Envoy's Wasm host clears
   # the route cache when the filter sets the tag, so the router always matches the tagged rule. But fault and
   # cors read the route's settings when they run: in STATS or UNSPECIFIED_PHASE they would already have used
   # the route chosen before the tag was set (the untagged rule, $fallback's). From AUTHN on, every filter sees
-  # the tagged route.
-  phase: AUTHN
-  # Within a phase, higher runs first: ahead of any other AUTHN plugin that might read the route.
-  priority: 1000
+  # the tagged route.""",
+    fail_strategy="""\
   # FAIL_CLOSE: the HTTPRoute honours whatever tag a request carries, so a filter that failed open (FAIL_OPEN)
   # would pass on a client's own $tag_header and let clients pick their version.
   # FAIL_CLOSE refuses the calls the filter cannot handle instead: a worker whose VM crashed answers 503
   # until the plugin is replaced, and a failed image pull refuses calls to reviews until the pull succeeds.
   # Loud, never a silent misroute. FAIL_RELOAD is as safe and replaces a crashed VM after a backoff
   # (docs/failure-policy.md), but only newer Istio releases accept it (Istio 1.23's schema does not).
-  failStrategy: FAIL_CLOSE
+  failStrategy: FAIL_CLOSE""",
+    before_config="""\
   # No `match`: in a waypoint the plugin sits in the Service's own chain, which Istio builds as an inbound
   # (SERVER) chain, so the sidecar kit's `mode: CLIENT` would keep the plugin out of it.
   # The plugin configuration: $source in tag mode
   # ($tag_keys),
   # without "hosts": the filter runs only in reviews' chain of the waypoint, whatever name the caller used
-  # for reviews, so every call gets a tag.
-  pluginConfig:
-$plugin_config
-"""
-
-SHA256_PLACEHOLDER = """\
-  # REPLACE with the manifest digest `make oci` prints, without "sha256:". Istio compares it with the pulled
-  # image's manifest digest and refuses any other image. generate.py --image/--sha256 renders a filled copy.
-  # sha256: <64 hex digits from make oci>"""
-
-SHA256_FILLED = """\
-  # The manifest digest `make oci` printed: Istio refuses a pulled image whose manifest digest differs.
-  sha256: $sha256"""
-
-URL_PLACEHOLDER_NOTE = """\
-  # REPLACE registry.example.com with your registry, after pushing the image `make oci` builds
-  # (filter-config/README.md, "Build and publish the image")."""
-
-URL_FILLED_NOTE = """\
-  # The image `make oci` built, as pushed to your registry."""
+  # for reviews, so every call gets a tag.""",
+)
 
 
 def _service(stages: list) -> tuple:
-    (host, port), = {stage.service() for stage in stages}
+    ((host, port),) = {stage.service() for stage in stages}
     return kit.short_host(host), port
 
 
@@ -192,27 +164,39 @@ def version_service(version: str, service: str) -> str:
 
 def http_route_spec(service: str, port: int) -> dict:
     """One rule per tag (the subset name) to that version's Service, then the untagged rule to the fallback."""
+
     def backend(version):
         return [{"name": version_service(version, service), "port": port}]
 
-    rules = [{"matches": [{"headers": [{"type": "Exact", "name": kit.TAG_HEADER, "value": version}]}],
-              "backendRefs": backend(version)} for version in kit.SUBSETS]
+    rules = [
+        {
+            "matches": [{"headers": [{"type": "Exact", "name": kit.TAG_HEADER, "value": version}]}],
+            "backendRefs": backend(version),
+        }
+        for version in kit.SUBSETS
+    ]
     rules.append({"backendRefs": backend(kit.FALLBACK_SUBSET)})
-    return {"parentRefs": [{"group": SERVICE_GROUP, "kind": "Service", "name": service, "port": port}],
-            "rules": rules}
+    return {"parentRefs": [{"group": SERVICE_GROUP, "kind": "Service", "name": service, "port": port}], "rules": rules}
 
 
 def wasmplugin(stage: kit.Stage, image: str, sha256) -> str:
     service, _ = _service([stage])
-    filled = image != kit.PLACEHOLDER_IMAGE or sha256
     return fill(
-        WASMPLUGIN, header=header(stage.relpath), split=stage.split(), source=stage.relpath,
-        resource=kit.PLUGIN_RESOURCE, namespace=kit.NAMESPACE, service=service, service_group=SERVICE_GROUP,
-        url_note=URL_FILLED_NOTE if filled else URL_PLACEHOLDER_NOTE, image=image,
-        sha256_block=fill(SHA256_FILLED, sha256=sha256) if sha256 else SHA256_PLACEHOLDER,
-        filter=kit.FILTER_NAME, fallback=kit.FALLBACK_SUBSET, tag_header=kit.TAG_HEADER,
+        WASMPLUGIN,
+        header=header(stage.relpath),
+        split=stage.split(),
+        source=stage.relpath,
+        resource=kit.PLUGIN_RESOURCE,
+        namespace=kit.NAMESPACE,
+        service=service,
+        service_group=SERVICE_GROUP,
+        **wasmplugin_yaml.image_fields(image, sha256),
+        filter=kit.FILTER_NAME,
+        fallback=kit.FALLBACK_SUBSET,
+        tag_header=kit.TAG_HEADER,
         tag_keys=", ".join('"%s": "%s"' % item for item in kit.TAG_MODE_KEYS.items()),
-        plugin_config=yaml_block(kit.ambient_config(stage), 4))
+        plugin_config=yaml_block(kit.ambient_config(stage), 4),
+    )
 
 
 def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
@@ -220,18 +204,38 @@ def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
     stages = [kit.load_stage(name) for name in kit.AMBIENT_STAGES]
     sources = [stage.relpath for stage in stages]
     service, port = _service(stages)
-    versions = [fill(gateway_yaml.SERVICE, name=version_service(version, service), namespace=kit.NAMESPACE,
-                     app=service, version=version, port=port) for version in kit.SUBSETS]
+    versions = [
+        fill(
+            gateway_yaml.SERVICE,
+            name=version_service(version, service),
+            namespace=kit.NAMESPACE,
+            app=service,
+            version=version,
+            port=port,
+        )
+        for version in kit.SUBSETS
+    ]
     files = {
         VERSIONS_FILE: fill(VERSIONS, header=header(*sources), services="\n---\n".join(versions)),
-        AMBIENT + "waypoint.yaml": fill(WAYPOINT, header=header(*sources), name=kit.WAYPOINT,
-                                        namespace=kit.NAMESPACE),
+        AMBIENT + "waypoint.yaml": fill(WAYPOINT, header=header(*sources), name=kit.WAYPOINT, namespace=kit.NAMESPACE),
         AMBIENT + "reviews-use-waypoint.yaml": fill(
-            ENROLLED_SERVICE, header=header(*sources), service=service, namespace=kit.NAMESPACE, port=port,
-            label=WAYPOINT_LABEL, waypoint=kit.WAYPOINT),
-        HTTP_ROUTE_FILE: fill(HTTP_ROUTE, header=header(*sources), tag_header=kit.TAG_HEADER,
-                              fallback=kit.FALLBACK_SUBSET, service=service, namespace=kit.NAMESPACE,
-                              spec=yaml_block(http_route_spec(service, port), 2)),
+            ENROLLED_SERVICE,
+            header=header(*sources),
+            service=service,
+            namespace=kit.NAMESPACE,
+            port=port,
+            label=WAYPOINT_LABEL,
+            waypoint=kit.WAYPOINT,
+        ),
+        HTTP_ROUTE_FILE: fill(
+            HTTP_ROUTE,
+            header=header(*sources),
+            tag_header=kit.TAG_HEADER,
+            fallback=kit.FALLBACK_SUBSET,
+            service=service,
+            namespace=kit.NAMESPACE,
+            spec=yaml_block(http_route_spec(service, port), 2),
+        ),
     }
     for stage in stages:
         files[AMBIENT + "wasmplugin-%s.yaml" % stage.name] = wasmplugin(stage, image, sha256)
@@ -239,6 +243,7 @@ def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
 
 
 # ---- The Envoy routes a waypoint gets from the HTTPRoute (for the end-to-end test) ---------------------------
+
 
 def envoy_routes(route: dict, cluster_of) -> list:
     """Envoy routes for an HTTPRoute object, in the order Gateway API gives its rules: a match with more header
@@ -252,18 +257,23 @@ def envoy_routes(route: dict, cluster_of) -> list:
         if len(refs) == 1:
             action = {"cluster": cluster_of(refs[0])}
         else:
-            action = {"weighted_clusters": {"clusters": [
-                {"name": cluster_of(ref), "weight": ref.get("weight", 1)} for ref in refs]}}
+            action = {
+                "weighted_clusters": {
+                    "clusters": [{"name": cluster_of(ref), "weight": ref.get("weight", 1)} for ref in refs]
+                }
+            }
         for match_index, match in enumerate(rule.get("matches") or [{}]):
             unknown = set(match) - {"headers"}
             if unknown or any(h.get("type", "Exact") != "Exact" for h in match.get("headers", [])):
                 raise ValueError("envoy_routes translates exact header matches only, not %r" % match)
-            headers = [{"name": h["name"].lower(), "string_match": {"exact": h["value"]}}
-                       for h in match.get("headers", [])]
+            headers = [
+                {"name": h["name"].lower(), "string_match": {"exact": h["value"]}} for h in match.get("headers", [])
+            ]
             envoy_match = {"prefix": "/"}
             if headers:
                 envoy_match["headers"] = headers
             name = "%s.%s.%d.%d" % (meta.get("namespace", kit.NAMESPACE), meta["name"], rule_index, match_index)
-            found.append((-len(headers), rule_index, match_index, {"name": name, "match": envoy_match,
-                                                                   "route": action}))
+            found.append(
+                (-len(headers), rule_index, match_index, {"name": name, "match": envoy_match, "route": action})
+            )
     return [entry[-1] for entry in sorted(found, key=lambda entry: entry[:3])]

@@ -5,6 +5,7 @@ refused, as strict field validation does) and the schema's x-kubernetes-validati
 cel-python is standard CEL: a rule that calls one of Kubernetes' CEL extensions (isURL, url, quantity...)
 or reads oldSelf cannot be evaluated; it is reported in `not_evaluated`, never counted as passed.
 """
+
 import collections
 import copy
 
@@ -12,7 +13,7 @@ import celpy
 import jsonschema
 import yaml
 
-from manifests import yaml_io
+from tools.manifests import yaml_io
 
 Report = collections.namedtuple("Report", "problems not_evaluated")
 
@@ -25,8 +26,11 @@ def strict(schema):
         node = pending.pop()
         if not isinstance(node, dict):
             continue
-        if ("properties" in node and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            "properties" in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
             node["additionalProperties"] = False
         for key in ("properties", "patternProperties"):
             pending.extend(node.get(key, {}).values())
@@ -50,8 +54,9 @@ class CrdSet:
                 spec = doc["spec"]
                 for version in spec["versions"]:
                     if version.get("served", False):
-                        self.versions.setdefault((spec["group"], spec["names"]["kind"]), {})[version["name"]] = \
-                            version["schema"]["openAPIV3Schema"]
+                        self.versions.setdefault((spec["group"], spec["names"]["kind"]), {})[version["name"]] = version[
+                            "schema"
+                        ]["openAPIV3Schema"]
 
     def schema(self, api_version: str, kind: str):
         group, _, version = str(api_version).rpartition("/")
@@ -92,12 +97,14 @@ def validate(obj: dict, crds: CrdSet) -> Report:
     schema = crds.schema(obj.get("apiVersion"), obj.get("kind"))
     if schema is None and not crds.defines_group(obj.get("apiVersion")):
         # e.g. a core Service next to Istio resources: the file says nothing of it (schema_check.py checks it)
-        report.not_evaluated.append("%s %s: no CRD of its group in %s" % (obj.get("apiVersion"), obj.get("kind"),
-                                                                        crds.path))
+        report.not_evaluated.append(
+            "%s %s: no CRD of its group in %s" % (obj.get("apiVersion"), obj.get("kind"), crds.path)
+        )
         return report
     if schema is None:
-        report.problems.append("no served version %s of kind %s in %s" % (obj.get("apiVersion"), obj.get("kind"),
-                                                                         crds.path))
+        report.problems.append(
+            "no served version %s of kind %s in %s" % (obj.get("apiVersion"), obj.get("kind"), crds.path)
+        )
         return report
     # apiVersion and kind chose the schema; metadata is ObjectMeta, checked by schema_check
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}

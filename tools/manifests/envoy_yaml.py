@@ -1,7 +1,8 @@
 """filter-config/envoy/envoy.yaml: a standalone Envoy (no Istio) running the filter, opted in per route."""
-import envoylab
-from manifests import kit
-from manifests.render import fill, header, json_literal, yaml_block
+
+from tools import envoylab
+from tools.manifests import kit
+from tools.manifests.render import fill, header, json_literal, yaml_block
 
 UPSTREAM_BASE_PORT = 9081  # v1, v2, v3 then details on the following ports, all on 127.0.0.1
 
@@ -148,9 +149,21 @@ def render() -> dict:
         listen_port = UPSTREAM_BASE_PORT + offset
         listeners.append(fill(UPSTREAM_LISTENER, name=name, listen_port=listen_port))
         clusters.append(fill(CLUSTER, cluster=cluster, listen_port=listen_port))
-    text = fill(ENVOY, header=header(stage.relpath), port=port, split=stage.split(), service=service,
-                cluster_header=stage.cluster_header, filter=kit.FILTER_NAME, namespace=kit.NAMESPACE,
-                local_module=kit.LOCAL_MODULE, source=stage.relpath, plugin_json=json_literal(stage.config, 20),
-                upstream_listeners="\n".join(listeners), clusters="\n".join(clusters),
-                stats_tags=yaml_block(envoylab.metrics.stats_tags(), 2), metrics_source="filter-config/metrics.json")
+    text = fill(
+        ENVOY,
+        header=header(stage.relpath),
+        port=port,
+        split=stage.split(),
+        service=service,
+        cluster_header=stage.cluster_header,
+        filter=kit.FILTER_NAME,
+        namespace=kit.NAMESPACE,
+        local_module=kit.LOCAL_MODULE,
+        source=stage.relpath,
+        plugin_json=json_literal(stage.config, 20),
+        upstream_listeners="\n".join(listeners),
+        clusters="\n".join(clusters),
+        stats_tags=yaml_block(envoylab.metrics.stats_tags(), 2),
+        metrics_source="filter-config/metrics.json",
+    )
     return {"envoy/envoy.yaml": text}

@@ -4,8 +4,9 @@ Layout under filter-config/gateway-api/:
   reviews-versions.yaml   one Service per reviews version (Bookinfo's bookinfo-versions.yaml): the backends
   route-<stage>.yaml      the HTTPRoute each stage's plugin configuration is, for Istio to route it itself
 """
-from manifests import kit
-from manifests.render import fill, header, yaml_block
+
+from tools.manifests import kit
+from tools.manifests.render import fill, header, yaml_block
 
 # Keys of the plugin configuration that are traffic-shift's, not the HTTPRoute's.
 PLUGIN_ONLY_TOP = ("clusterHeader", "clusterName", "responseHeader", "namespace", "hostnames")
@@ -67,18 +68,31 @@ def http_route_spec(stage: kit.Stage) -> dict:
 
 
 def services(stages: list) -> str:
-    (host, port), = {stage.service() for stage in stages}
+    ((host, port),) = {stage.service() for stage in stages}
     app = kit.short_host(host)
-    docs = [fill(SERVICE, name="%s-%s" % (app, version), namespace=kit.NAMESPACE, app=app, version=version,
-                 port=port) for version in kit.SUBSETS]
-    return fill(SERVICES, header=header(*[s.relpath for s in stages]), port=port, namespace=kit.NAMESPACE,
-                services="\n---\n".join(docs))
+    docs = [
+        fill(SERVICE, name="%s-%s" % (app, version), namespace=kit.NAMESPACE, app=app, version=version, port=port)
+        for version in kit.SUBSETS
+    ]
+    return fill(
+        SERVICES,
+        header=header(*[s.relpath for s in stages]),
+        port=port,
+        namespace=kit.NAMESPACE,
+        services="\n---\n".join(docs),
+    )
 
 
 def http_route(stage: kit.Stage) -> str:
-    return fill(HTTP_ROUTE, header=header(stage.relpath), split=stage.split(), source=stage.relpath,
-                plugin_only=", ".join(PLUGIN_ONLY_TOP + PLUGIN_ONLY_RULE), namespace=stage.namespace,
-                spec=yaml_block(http_route_spec(stage), 2))
+    return fill(
+        HTTP_ROUTE,
+        header=header(stage.relpath),
+        split=stage.split(),
+        source=stage.relpath,
+        plugin_only=", ".join(PLUGIN_ONLY_TOP + PLUGIN_ONLY_RULE),
+        namespace=stage.namespace,
+        spec=yaml_block(http_route_spec(stage), 2),
+    )
 
 
 def render() -> dict:

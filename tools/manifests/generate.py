@@ -6,14 +6,13 @@ metrics' Istio settings from filter-config/metrics.json).
   generate.py --image REF --sha256 HEX --out DIR
                                    render deploy-ready copies (real image and digest) into DIR instead
 """
+
 import argparse
 import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from manifests import ambient_yaml, envoy_yaml, gateway_yaml, istio_yaml, kit, metrics_yaml  # noqa: E402
+from tools.manifests import ambient_yaml, envoy_yaml, gateway_yaml, istio_yaml, kit, metrics_yaml
 
 
 def outputs(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
@@ -47,8 +46,9 @@ def differences(root: str = kit.KIT) -> list:
             with open(path) as f:
                 if f.read() != text:
                     problems.append("stale: %s" % rel)
-    problems += ["not generated (remove it or add it to the generator): %s" % rel
-                 for rel in sorted(existing(root) - set(wanted))]
+    problems += [
+        "not generated (remove it or add it to the generator): %s" % rel for rel in sorted(existing(root) - set(wanted))
+    ]
     return problems
 
 
@@ -72,16 +72,19 @@ def main(argv=None) -> int:
         problems = differences()
         for problem in problems:
             print(problem)
-        print("generated files: %s" % ("%d problem(s); run `make manifests`" % len(problems) if problems else "up to date"))
+        print(
+            "generated files: %s"
+            % ("%d problem(s); run `make manifests`" % len(problems) if problems else "up to date")
+        )
         return 1 if problems else 0
-    sha256 = args.sha256[len("sha256:"):] if args.sha256 and args.sha256.startswith("sha256:") else args.sha256
+    sha256 = args.sha256[len("sha256:") :] if args.sha256 and args.sha256.startswith("sha256:") else args.sha256
     if sha256 and not re.fullmatch(r"[a-f0-9]{64}", sha256):
         parser.error("--sha256 must be 64 lowercase hex digits")
     customized = args.image != kit.PLACEHOLDER_IMAGE or sha256
     if customized and not args.out:
         parser.error("--image/--sha256 render deploy copies: give --out DIR (the committed files keep placeholders)")
     if args.image.startswith("oci://"):
-        args.image = args.image[len("oci://"):]
+        args.image = args.image[len("oci://") :]
     write(outputs(args.image, sha256), args.out or kit.KIT)
     return 0
 

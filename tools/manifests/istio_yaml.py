@@ -9,77 +9,49 @@ Layout under filter-config/istio/:
   gateway-api/wasmplugin-<stage>.yaml    the filter per Gateway API stage (rules shape), cluster_header mode
   envoyfilter-direct/<stage>.yaml        EnvoyFilter inserting the filter itself, for meshes without WasmPlugin
 """
-from manifests import kit
-from manifests.render import fill, header, json_literal, yaml_block
 
-SHA256_PLACEHOLDER = """\
-  # REPLACE with the manifest digest `make oci` prints, without "sha256:". Istio compares it with the pulled
-  # image's manifest digest and refuses any other image. generate.py --image/--sha256 renders a filled copy.
-  # sha256: <64 hex digits from make oci>"""
+from tools.manifests import kit, wasmplugin_yaml
+from tools.manifests.render import fill, header, json_literal, yaml_block
 
-SHA256_FILLED = """\
-  # The manifest digest `make oci` printed: Istio refuses a pulled image whose manifest digest differs.
-  sha256: $sha256"""
-
-URL_PLACEHOLDER_NOTE = """\
-  # REPLACE registry.example.com with your registry, after pushing the image `make oci` builds
-  # (filter-config/README.md, "Build and publish the image")."""
-
-URL_FILLED_NOTE = """\
-  # The image `make oci` built, as pushed to your registry."""
-
-WASMPLUGIN = """\
+WASMPLUGIN = wasmplugin_yaml.template(
+    preamble="""\
 $header#
 # Stage "$split" for reviews, $mode_line
 # Runs in the sidecar of the caller (productpage): the filter picks the destination, Envoy routes to it.
-$companions
-apiVersion: extensions.istio.io/v1alpha1
-kind: WasmPlugin
-metadata:
+$companions""",
+    name_note="""\
   # One name for every stage and both modes: applying another stage replaces this resource in place, so
-  # exactly one traffic-shift plugin is ever active on the selected workloads.
-  name: $resource
-  namespace: $namespace
-spec:
+  # exactly one traffic-shift plugin is ever active on the selected workloads.""",
+    attach="""\
   # Sidecars are chosen by label (targetRefs is for gateways and waypoints). The same workloads as the
   # companion resources select, never more: elsewhere reviews would get no header.
   selector:
     matchLabels:
-$labels
-$url_note
-  url: oci://$image
-$sha256_block
-  # IfNotPresent: a new stage changes only pluginConfig; the same image is not pulled again.
-  imagePullPolicy: IfNotPresent
-  # Envoy's root_id for the module, as in the standalone filter-config/envoy/envoy.yaml.
-  pluginName: $filter
-  type: HTTP
+$labels""",
+    phase_note="""\
   # AUTHN, the earliest phase. Istio inserts AUTHN plugins right after metadata_exchange, ahead of cors,
   # jwt_authn, rbac, fault and stateful_session. The filter decides where the request goes (Envoy's Wasm
   # host clears the route cache when it edits request headers, so the router matches again); going first
   # means no other filter has already acted on the route chosen before the header was set. AUTHZ comes
   # after cors and jwt_authn, STATS after rbac and fault, and UNSPECIFIED_PHASE last, when fault injection
   # has read the old route (in tag mode v1 and v3 are different routes, which may differ in faults).
-  # A sidecar's outbound side has no Istio authentication to get ahead of, so AUTHN costs nothing.
-  phase: AUTHN
-  # Within a phase, higher runs first: ahead of any other AUTHN plugin that might read the route.
-  priority: 1000
+  # A sidecar's outbound side has no Istio authentication to get ahead of, so AUTHN costs nothing.""",
+    fail_strategy="""\
   # FAIL_RELOAD (docs/failure-policy.md). If a worker's VM crashes, Envoy creates a new one after a short
   # backoff and routing resumes with the same configuration. FAIL_OPEN would skip the filter: nothing would
   # strip a client's own cluster header, so clients could pick their upstream, and reviews without the
   # header: $no_header. FAIL_CLOSE gives the worker up for good. A failed image pull is treated like
   # FAIL_CLOSE (the chain's requests are refused until the pull succeeds): loud, never a silent misroute.
-  failStrategy: FAIL_RELOAD
+  failStrategy: FAIL_RELOAD""",
+    before_config="""\
   # CLIENT is the sidecar's outbound side; 9080 is the reviews service port, so the filter sits only on
   # the listener that carries calls to reviews (other services on 9080 pass: "hosts" leaves them alone).
   match:
   - mode: CLIENT
     ports:
     - number: $port
-  # The plugin configuration: a copy of $source.
-  pluginConfig:
-$plugin_config
-"""
+  # The plugin configuration: a copy of $source.""",
+)
 
 CLUSTER_HEADER_MODE = "default cluster_header mode."
 CLUSTER_HEADER_COMPANIONS = """\
@@ -263,45 +235,84 @@ def wasmplugin(stage: kit.Stage, image: str, sha256) -> str:
         mode, companions, no_header = GATEWAY_MODE, GATEWAY_COMPANIONS, CLUSTER_HEADER_NO_HEADER
     else:
         mode, companions, no_header = CLUSTER_HEADER_MODE, CLUSTER_HEADER_COMPANIONS, CLUSTER_HEADER_NO_HEADER
-    filled = image != kit.PLACEHOLDER_IMAGE or sha256
     return fill(
-        WASMPLUGIN, header=header(stage.relpath), split=stage.split(), mode_line=mode, companions=companions,
-        resource=kit.PLUGIN_RESOURCE, namespace=kit.NAMESPACE, labels=_labels(6),
-        url_note=URL_FILLED_NOTE if filled else URL_PLACEHOLDER_NOTE, image=image,
-        sha256_block=fill(SHA256_FILLED, sha256=sha256) if sha256 else SHA256_PLACEHOLDER,
-        filter=kit.FILTER_NAME, no_header=no_header, port=port, source=stage.relpath,
-        plugin_config=yaml_block(stage.config, 4))
+        WASMPLUGIN,
+        header=header(stage.relpath),
+        split=stage.split(),
+        mode_line=mode,
+        companions=companions,
+        resource=kit.PLUGIN_RESOURCE,
+        namespace=kit.NAMESPACE,
+        labels=_labels(6),
+        **wasmplugin_yaml.image_fields(image, sha256),
+        filter=kit.FILTER_NAME,
+        no_header=no_header,
+        port=port,
+        source=stage.relpath,
+        plugin_config=yaml_block(stage.config, 4),
+    )
 
 
 def route_patch(stages: list) -> str:
-    (host, port), = {stage.service() for stage in stages}
-    header_name, = {stage.cluster_header for stage in stages}
-    return fill(ROUTE_PATCH, header=header(*[s.relpath for s in stages]), cluster_header=header_name,
-                port=port, host=host, namespace=kit.NAMESPACE, labels=_labels(6))
+    ((host, port),) = {stage.service() for stage in stages}
+    (header_name,) = {stage.cluster_header for stage in stages}
+    return fill(
+        ROUTE_PATCH,
+        header=header(*[s.relpath for s in stages]),
+        cluster_header=header_name,
+        port=port,
+        host=host,
+        namespace=kit.NAMESPACE,
+        labels=_labels(6),
+    )
 
 
 def virtual_service(stage: kit.Stage) -> str:
     host, _ = stage.service()
     service = kit.short_host(host)
-    routes = "\n".join(fill(TAG_ROUTE, subset=subset, tag_header=stage.cluster_header, service=service)
-                       for subset in kit.SUBSETS)
-    return fill(VIRTUAL_SERVICE, header=header(stage.relpath), source=stage.relpath,
-                tag_header=stage.cluster_header, fallback=kit.FALLBACK_SUBSET, service=service,
-                namespace=kit.NAMESPACE, routes=routes)
+    routes = "\n".join(
+        fill(TAG_ROUTE, subset=subset, tag_header=stage.cluster_header, service=service) for subset in kit.SUBSETS
+    )
+    return fill(
+        VIRTUAL_SERVICE,
+        header=header(stage.relpath),
+        source=stage.relpath,
+        tag_header=stage.cluster_header,
+        fallback=kit.FALLBACK_SUBSET,
+        service=service,
+        namespace=kit.NAMESPACE,
+        routes=routes,
+    )
 
 
 def destination_rule(stages: list) -> str:
-    (host, port), = {stage.service() for stage in stages}
+    ((host, port),) = {stage.service() for stage in stages}
     subsets = yaml_block([{"name": s, "labels": {"version": s}} for s in kit.SUBSETS], 2)
-    return fill(DESTINATION_RULE, header=header(*[s.relpath for s in stages]), port=port, host=host,
-                service=kit.short_host(host), namespace=kit.NAMESPACE, subsets=subsets)
+    return fill(
+        DESTINATION_RULE,
+        header=header(*[s.relpath for s in stages]),
+        port=port,
+        host=host,
+        service=kit.short_host(host),
+        namespace=kit.NAMESPACE,
+        subsets=subsets,
+    )
 
 
 def direct_envoyfilter(stage: kit.Stage) -> str:
     _, port = stage.service()
-    return fill(DIRECT_ENVOYFILTER, header=header(stage.relpath), split=stage.split(), namespace=kit.NAMESPACE,
-                labels=_labels(6), port=port, filter=kit.FILTER_NAME, source=stage.relpath,
-                pod_module=kit.POD_MODULE_DIR + "/traffic_shift.wasm", plugin_json=json_literal(stage.config, 16))
+    return fill(
+        DIRECT_ENVOYFILTER,
+        header=header(stage.relpath),
+        split=stage.split(),
+        namespace=kit.NAMESPACE,
+        labels=_labels(6),
+        port=port,
+        filter=kit.FILTER_NAME,
+        source=stage.relpath,
+        pod_module=kit.POD_MODULE_DIR + "/traffic_shift.wasm",
+        plugin_json=json_literal(stage.config, 16),
+    )
 
 
 def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
@@ -314,11 +325,13 @@ def render(image: str = kit.PLACEHOLDER_IMAGE, sha256=None) -> dict:
             raise ValueError("%s: the migration stages use cluster_header mode" % stage.relpath)
     if not tag.tag_mode:
         raise ValueError('%s: tag mode needs "clusterName": "{subset}"' % tag.relpath)
-    files = {"istio/destination-rule-reviews.yaml": destination_rule(migration + [tag]),
-             # One route patch for both shapes: both name the Service reviews (a parentRef, for rules).
-             "istio/cluster-header/route-patch.yaml": route_patch(migration + gateway),
-             "istio/tag/virtual-service-reviews.yaml": virtual_service(tag),
-             "istio/tag/wasmplugin-%s.yaml" % tag.name: wasmplugin(tag, image, sha256)}
+    files = {
+        "istio/destination-rule-reviews.yaml": destination_rule(migration + [tag]),
+        # One route patch for both shapes: both name the Service reviews (a parentRef, for rules).
+        "istio/cluster-header/route-patch.yaml": route_patch(migration + gateway),
+        "istio/tag/virtual-service-reviews.yaml": virtual_service(tag),
+        "istio/tag/wasmplugin-%s.yaml" % tag.name: wasmplugin(tag, image, sha256),
+    }
     rollout = kit.load_stage(kit.ROLLOUT_STAGE)
     files["istio/cluster-header/wasmplugin-%s.yaml" % rollout.name] = wasmplugin(rollout, image, sha256)
     for stage in migration:

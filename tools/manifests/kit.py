@@ -1,11 +1,13 @@
 """What the deployment kit is about: where its files live, the Bookinfo facts the manifests share, and the
 plugin configuration stages (filter-config/plugin/*.json, the only hand-written copy of each configuration).
 """
+
 import dataclasses
 import json
 import os
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import REPO
+
 KIT = os.path.join(REPO, "filter-config")
 PLUGIN_DIR = os.path.join(KIT, "plugin")
 GENERATED_DIRS = ("istio", "envoy", "gateway-api")  # every file below these is written by generate.py
@@ -13,7 +15,7 @@ GENERATED_DIRS = ("istio", "envoy", "gateway-api")  # every file below these is 
 # Istio's Traffic Shifting task, in order; cluster_header mode (the filter's defaults).
 MIGRATION = ("reviews-all-v1", "reviews-50-v3", "reviews-v3")
 TAG_STAGE = "reviews-50-v3-tag"  # tag mode example: the same split, routed by a VirtualService
-ROLLOUT_STAGE = "reviews-rollout"  # v1 -> v3 ramped by the filter itself, guarded (issue 10)
+ROLLOUT_STAGE = "reviews-rollout"  # v1 -> v3 ramped by the filter itself, guarded
 COHORT_STAGE = "release-cohort"  # reviews and ratings canaries in one sticky.cohort: the same users on both
 STANDALONE_STAGE = "reviews-50-v3"  # the stage the standalone envoy.yaml carries
 # The same task in the Gateway API shape (an HTTPRoute's rules), named after Istio's Gateway API samples.
@@ -79,8 +81,10 @@ class Stage:
         """(FQDN host, port) every destination of this stage shares; for the Gateway API shape, the Service
         the route attaches to (its parentRef: the filter ignores it, the kit places the filter by it)."""
         if self.http_route:
-            found = {("%s.%s.svc.cluster.local" % (p["name"], p.get("namespace", self.namespace)), p["port"])
-                     for p in self.config["parentRefs"]}
+            found = {
+                ("%s.%s.svc.cluster.local" % (p["name"], p.get("namespace", self.namespace)), p["port"])
+                for p in self.config["parentRefs"]
+            }
         else:
             found = {(d["host"], d["port"]["number"]) for d in self.destinations()}
         if len(found) != 1:
@@ -98,8 +102,11 @@ class Stage:
         routes = entry["route"]
         weights = [route.get("weight", 100 if len(routes) == 1 else 0) for route in routes]
         if "rollout" in entry:
-            return "%s ramped to %s from %s" % (_shares(entry["rollout"]["from"], routes), _shares(weights, routes),
-                                                entry["rollout"]["start"])
+            return "%s ramped to %s from %s" % (
+                _shares(entry["rollout"]["from"], routes),
+                _shares(weights, routes),
+                entry["rollout"]["start"],
+            )
         return _shares(weights, routes)
 
 
@@ -117,8 +124,9 @@ def ambient_config(stage: Stage) -> dict:
 
 def _shares(weights: list, routes: list) -> str:
     total = sum(weights)
-    return ", ".join("%g%% %s" % (weight * 100.0 / total, route["destination"]["subset"])
-                     for weight, route in zip(weights, routes))
+    return ", ".join(
+        "%g%% %s" % (weight * 100.0 / total, route["destination"]["subset"]) for weight, route in zip(weights, routes)
+    )
 
 
 def load_stage(name: str) -> Stage:

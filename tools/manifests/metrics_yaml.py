@@ -5,9 +5,10 @@ Layout under filter-config/istio/metrics/ (use ONE of the two, see filter-config
   productpage-proxy-config-patch.yaml   kubectl patch for productpage only: the proxy.istio.io/config annotation
 Both carry envoylab.metrics.istio_proxy_config(), generated from filter-config/metrics.json.
 """
-import envoylab
-from manifests import kit
-from manifests.render import fill, header, yaml_block
+
+from tools import envoylab
+from tools.manifests import kit
+from tools.manifests.render import fill, header, yaml_block
 
 SOURCE = "filter-config/metrics.json"
 DIR = "istio/metrics/"
@@ -60,6 +61,7 @@ def render() -> dict:
         raise ValueError("the pod patch names deployment productpage-v1: update it with kit.CLIENT_LABELS")
     return {
         MESH_CONFIG: fill(MESH, generated=generated, why=WHY, proxy_config=yaml_block(proxy_config, 6)),
-        POD_PATCH: fill(PATCH, generated=generated, why=WHY, annotation=ANNOTATION,
-                        proxy_config=yaml_block(proxy_config, 10)),
+        POD_PATCH: fill(
+            PATCH, generated=generated, why=WHY, annotation=ANNOTATION, proxy_config=yaml_block(proxy_config, 10)
+        ),
     }

@@ -12,6 +12,7 @@ Writes, under --out (default target/oci):
 Reproducible: fixed timestamps (SOURCE_DATE_EPOCH if set, else 0), owner and gzip header, so the same
 module always gives the same digest.
 """
+
 import argparse
 import gzip
 import hashlib
@@ -74,32 +75,53 @@ def build_blobs(module: bytes, name: str, tag: str) -> dict:
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
     # linux/amd64, as `docker build` of FROM scratch gives: Istio ignores the platform of an image
     # manifest, and container tools expect one.
-    config = _json_bytes({
-        "architecture": "amd64", "os": "linux", "created": created, "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [_digest(uncompressed)]},
-        "history": [{"created": created, "created_by": "make oci: %s %s" % (WASM_FILE, tag)}],
-    })
-    manifest = _json_bytes({
-        "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
-        "config": _descriptor(CONFIG_TYPE, config),
-        "layers": [_descriptor(LAYER_TYPE, layer)],
-        "annotations": dict(VARIANT_ANNOTATION, **{
-            "org.opencontainers.image.title": name, "org.opencontainers.image.version": tag}),
-    })
-    index = _json_bytes({
-        "schemaVersion": 2, "mediaType": INDEX_TYPE,
-        "manifests": [_descriptor(MANIFEST_TYPE, manifest, annotations={
-            "org.opencontainers.image.ref.name": tag,  # what oci:DIR:TAG (skopeo, oras) looks up
-            "io.containerd.image.name": "docker.io/library/%s:%s" % (name, tag),  # docker load's name
-        })],
-    })
-    docker_manifest = _json_bytes([{  # docker's save format, for docker engines without OCI load
-        "Config": "blobs/sha256/" + _digest(config)[7:],
-        "RepoTags": ["%s:%s" % (name, tag)],
-        "Layers": ["blobs/sha256/" + _digest(layer)[7:]],
-    }])
-    return {"config": config, "layer": layer, "manifest": manifest, "index": index,
-            "docker_manifest": docker_manifest}
+    config = _json_bytes(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": created,
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [_digest(uncompressed)]},
+            "history": [{"created": created, "created_by": "make oci: %s %s" % (WASM_FILE, tag)}],
+        }
+    )
+    manifest = _json_bytes(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_TYPE,
+            "config": _descriptor(CONFIG_TYPE, config),
+            "layers": [_descriptor(LAYER_TYPE, layer)],
+            "annotations": dict(
+                VARIANT_ANNOTATION, **{"org.opencontainers.image.title": name, "org.opencontainers.image.version": tag}
+            ),
+        }
+    )
+    index = _json_bytes(
+        {
+            "schemaVersion": 2,
+            "mediaType": INDEX_TYPE,
+            "manifests": [
+                _descriptor(
+                    MANIFEST_TYPE,
+                    manifest,
+                    annotations={
+                        "org.opencontainers.image.ref.name": tag,  # what oci:DIR:TAG (skopeo, oras) looks up
+                        "io.containerd.image.name": "docker.io/library/%s:%s" % (name, tag),  # docker load's name
+                    },
+                )
+            ],
+        }
+    )
+    docker_manifest = _json_bytes(
+        [
+            {  # docker's save format, for docker engines without OCI load
+                "Config": "blobs/sha256/" + _digest(config)[7:],
+                "RepoTags": ["%s:%s" % (name, tag)],
+                "Layers": ["blobs/sha256/" + _digest(layer)[7:]],
+            }
+        ]
+    )
+    return {"config": config, "layer": layer, "manifest": manifest, "index": index, "docker_manifest": docker_manifest}
 
 
 def layout_files(blobs: dict) -> dict:
@@ -139,8 +161,13 @@ def build(module_path: str, name: str, tag: str, out: str) -> dict:
     digest_file = os.path.join(out, "%s-%s.digest" % (name, tag))
     with open(digest_file, "w") as f:
         f.write(digest + "\n")
-    return {"layout": layout, "archive": archive, "digest_file": digest_file, "digest": digest,
-            "module_sha256": hashlib.sha256(module).hexdigest()}
+    return {
+        "layout": layout,
+        "archive": archive,
+        "digest_file": digest_file,
+        "digest": digest,
+        "module_sha256": hashlib.sha256(module).hexdigest(),
+    }
 
 
 def main(argv=None) -> int:
@@ -151,15 +178,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="target/oci")
     args = parser.parse_args(argv)
     result = build(args.module, args.name, args.tag, args.out)
-    print("OCI image %s:%s (Wasm image compat variant: one %s layer holding %s)" % (
-        args.name, args.tag, LAYER_TYPE, WASM_FILE))
+    print(
+        "OCI image %s:%s (Wasm image compat variant: one %s layer holding %s)"
+        % (args.name, args.tag, LAYER_TYPE, WASM_FILE)
+    )
     print("  layout   %s   (skopeo/oras: oci:%s:%s)" % (result["layout"], result["layout"], args.tag))
     print("  archive  %s   (docker load -i / skopeo docker-archive: / crane push)" % result["archive"])
     print("  module   sha256:%s" % result["module_sha256"])
     print("  digest   %s   (manifest digest, also in %s)" % (result["digest"], result["digest_file"]))
     print("WasmPlugin: url: oci://REGISTRY/%s:%s  sha256: %s" % (args.name, args.tag, result["digest"][7:]))
-    print("push keeping this digest: skopeo copy --preserve-digests oci:%s:%s docker://REGISTRY/%s:%s" % (
-        result["layout"], args.tag, args.name, args.tag))
+    print(
+        "push keeping this digest: skopeo copy --preserve-digests oci:%s:%s docker://REGISTRY/%s:%s"
+        % (result["layout"], args.tag, args.name, args.tag)
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ server's strict field validation does; schemas/validate.mjs does the checking un
 
 Usage: schema_check.py MANIFEST.yaml...  (add --crds CRDS.yaml to check against a cluster's own CRDs too)
 """
+
 import argparse
 import json
 import os
@@ -11,14 +12,14 @@ import shutil
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from manifests import yaml_io  # noqa: E402
+from tools.manifests import yaml_io
 
 SCHEMAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 VALIDATOR = os.path.join(SCHEMAS, "validate.mjs")
-INSTALL_HINT = "run `make schemas` (installs the pinned schema packages with npm; needs Node.js and npm: " \
-               "apt-get install nodejs npm)"
+INSTALL_HINT = (
+    "run `make schemas` (installs the pinned schema packages with npm; needs Node.js and npm: "
+    "apt-get install nodejs npm)"
+)
 
 
 class SchemasMissing(RuntimeError):
@@ -76,6 +77,7 @@ def main() -> int:
     problems = [p for found in validate_files(args.manifests).values() for p in found]
     if args.crds:
         from manifests import crd_check
+
         crds = crd_check.CrdSet(args.crds)
         for path in args.manifests:
             report = crd_check.validate_file(path, crds)

@@ -1,6 +1,7 @@
 """YAML loading as strict as the Kubernetes API server: a duplicated key is an error (strict field
 validation refuses it; a plain loader silently keeps the last one), and timestamps stay strings (they
 arrive as JSON strings on the server, not as dates)."""
+
 import yaml
 
 

@@ -14,11 +14,3 @@ Phases (each its own module, each bounded in requests, pushes and wall time):
 Run as `.venv/bin/python -m tools.soak [--phases steady,storm,scale]` from the repository root; SOAK_SCALE
 (default 1) scales request and push counts, e.g. SOAK_SCALE=0.02 for a quick look.
 """
-import os
-import sys
-
-# envoylab and demo are imported as top-level packages from tools/; bench from the repository root.
-_TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _path in (_TOOLS, os.path.dirname(_TOOLS)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)

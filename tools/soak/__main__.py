@@ -1,10 +1,13 @@
 """`make soak`: python -m tools.soak [--phases steady,storm,scale] [--out target/soak/report.json]."""
+
 import argparse
 import json
 import os
 import sys
 
-from . import report as report_mod, scale, settings as settings_mod, soak
+from . import report as report_mod
+from . import scale, soak
+from . import settings as settings_mod
 
 
 def main(argv=None) -> int:

@@ -1,57 +1,69 @@
 """The configurations the soak serves and pushes.
 
-Every configuration starts with a probe entry: requests carrying PROBE_HEADER all go to one version, and
-each accepted push names the next version (v1, v2, v3, v1, ...), so one answer on any connection tells
-whether that connection's worker already runs the new configuration. The rest of the configuration is
-what is under test: bench's REALISTIC entries, a sticky entry, and a split whose weights, entries,
-stickiness and rollout change from push to push. Each configuration is one compiled unit in the filter,
+Every configuration starts with a probe entry: requests carrying PROBE_HEADER all go to one version, and each
+accepted push names the next version (v1, v2, v3, v1, ...), so one answer on any connection tells whether that
+connection's worker already runs the new configuration. The rest of the configuration is what is under test: the
+realistic configuration's entries (envoylab.configs.realistic), a sticky entry, and a split whose weights,
+entries, stickiness and rollout change from push to push. Each configuration is one compiled unit in the filter,
 so the probe entry's answer proves the whole configuration (its weights included) is in force.
 """
-import copy
+
 import json
 import time
 
-import envoylab
-from bench import plugin_configs
-from demo import rollout_config
+from tools import envoylab
+from tools.envoylab.configs import destination
+from tools.envoylab.configs import split as routes
+from tools.envoylab.rollout import rfc3339
 
 PROBE_HEADER = "x-soak-probe"
 USER_HEADER = "x-user"  # the sticky key the HTTP/1.1 load sends (sticky_users.lua)
 VERSIONS = envoylab.VERSIONS
 
 
-def _dest(version: str, weight: int) -> dict:
-    return {"destination": {"host": plugin_configs.REVIEWS_HOST, "subset": version, "port": {"number": 9080}},
-            "weight": weight}
-
-
 def probe_entry(version: str) -> dict:
-    return {"name": "soak-probe", "match": [{"headers": {PROBE_HEADER: {}}}], "route": [_dest(version, 100)]}
+    return {"name": "soak-probe", "match": [{"headers": {PROBE_HEADER: {}}}], "route": [destination(version, 100)]}
 
 
 def sticky_entry(weights: dict) -> dict:
-    return {"name": "sticky-users", "match": [{"headers": {USER_HEADER: {}}}], "sticky": {"header": USER_HEADER},
-            "route": [_dest(v, w) for v, w in weights.items()]}
+    return {
+        "name": "sticky-users",
+        "match": [{"headers": {USER_HEADER: {}}}],
+        "sticky": {"header": USER_HEADER},
+        "route": routes(weights),
+    }
 
 
-def realistic(probe_version: str = "v1", split: dict = None, sticky: bool = True, extra_entries: int = 0,
-              rollout: bool = False) -> dict:
+def realistic(
+    probe_version: str = "v1", split: dict = None, sticky: bool = True, extra_entries: int = 0, rollout: bool = False
+) -> dict:
     """REALISTIC with the probe entry first, a sticky entry before the split (unless sticky=False), the split's
     weights replaced by `split`, and `extra_entries` authority entries that ordinary requests never match.
     rollout=True ramps the split to `split` from its reverse, starting now, over ROLLOUT_SECONDS."""
-    config = copy.deepcopy(plugin_configs.REALISTIC)
+    config = envoylab.configs.realistic()
     entries = config["http"]
     if split:
-        entries[-1]["route"] = [_dest(v, w) for v, w in split.items()]
+        entries[-1]["route"] = routes(split)
     if rollout:
-        entries[-1]["rollout"] = {"from": list(split.values())[::-1], "start": rollout_config.rfc3339(time.time()),
-                                  "steps": [{"at": "0ms", "progress": 0},
-                                            {"at": "%ds" % (ROLLOUT_SECONDS // 2), "progress": 50},
-                                            {"at": "%ds" % ROLLOUT_SECONDS, "progress": 100}]}
+        entries[-1]["rollout"] = {
+            "from": list(split.values())[::-1],
+            "start": rfc3339(time.time()),
+            "steps": [
+                {"at": "0ms", "progress": 0},
+                {"at": "%ds" % (ROLLOUT_SECONDS // 2), "progress": 50},
+                {"at": "%ds" % ROLLOUT_SECONDS, "progress": 100},
+            ],
+        }
     if sticky:
         entries.insert(len(entries) - 1, sticky_entry(split or {"v1": 50, "v3": 50}))
-    extra = [{"name": "tenant-%d" % i, "match": [{"authority": {"exact": "tenant-%d.example" % i}}],
-              "route": [_dest("v2", 100)]} for i in range(extra_entries)]
+    extra = [
+        {
+            "name": "tenant-%d" % i,
+            "match": [{"authority": {"exact": "tenant-%d.example" % i}}],
+            "route": [destination("v2", 100)],
+        }
+        for i in range(extra_entries)
+    ]
     config["http"] = [probe_entry(probe_version)] + extra + entries
     return config
 
@@ -65,7 +77,7 @@ STORM_SHAPES = [
     ("100 v3, no sticky, +200 entries", {"split": {"v3": 100}, "sticky": False, "extra_entries": 200}),
     ("rollout 80/20 -> 20/80 v1/v3, sticky", {"split": {"v1": 20, "v3": 80}, "rollout": True}),
 ]
-ROLLOUT_SECONDS = 4  # the rollout shape ramps over this long (the filter's timer steps it, tools/demo/rollout_config)
+ROLLOUT_SECONDS = 4  # the rollout shape ramps over this long (the filter's timer steps it, envoylab.rollout.TICK)
 BAD_REASON = "invalid configuration at http[0].route[0].weight: expected a non-negative integer, got -5"
 
 

@@ -1,26 +1,22 @@
-"""The soak's Envoy: the demo's ECDS-fed Envoy (tools/demo/lab.py) with 2 workers, and pushes through the
-demo's watched-file mechanism (tools/demo/runner.apply: atomic rename, then Envoy's ECDS counters)."""
-import time
+"""The soak's Envoy: envoylab's ECDS-fed Envoy with 2 workers, and pushes into its watched directory."""
 
-import envoylab
-from demo import ecds_status, lab as demo_lab, runner
+from tools import envoylab
 
 WORKERS = 2
 
 
 def start(watched_dir: str, config_text: str, module: str = None) -> envoylab.Envoy:
-    envoy = demo_lab.start(watched_dir, config_text, module or envoylab.module_path(), concurrency=WORKERS)
-    if ecds_status.counters(envoy).get("update_success", 0) != 1:
-        reason = ecds_status.refusal_reason(envoy, 0)
+    envoy = envoylab.ecds.launch(watched_dir, config_text, module or envoylab.module_path(), concurrency=WORKERS)
+    if envoylab.ecds.counters(envoy).get("update_success", 0) != 1:
+        reason = envoylab.ecds.refusal_reason(envoy, 0)
         envoy.close()
         raise RuntimeError("Envoy refused the first configuration: %s" % reason)
     return envoy
 
 
-def push(envoy, watched_dir: str, config_text: str, module: str = None):
-    """(Envoy's verdict, monotonic time just before the rename)."""
-    renamed = time.monotonic()
-    return runner.apply(envoy, watched_dir, config_text, module or envoylab.module_path()), renamed
+def push(envoy, watched_dir: str, config_text: str, module: str = None) -> envoylab.ecds.Outcome:
+    """Envoy's verdict (its .renamed: the monotonic time just before the rename)."""
+    return envoylab.ecds.push(envoy, watched_dir, config_text, module or envoylab.module_path())
 
 
 def front_counters(envoy) -> dict:

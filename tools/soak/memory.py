@@ -1,21 +1,11 @@
-"""Envoy's memory, read while it runs: RSS (/proc), tcmalloc's bytes in use (server.memory_allocated), and the
-Wasm VMs' linear memory.
+"""Envoy's memory, sampled while it runs: RSS and the Wasm VMs' linear memory (envoylab.memory, which says how
+they are read), and tcmalloc's bytes in use (server.memory_allocated)."""
 
-Envoy 1.40 has no statistic for a Wasm VM's memory (only wasm.envoy.wasm.runtime.v8.active / created), so it
-is read from /proc/<pid>/smaps: V8 reserves each Wasm memory as one region followed by a guard of several
-GiB that is never accessible (`---p`); the accessible part just before that guard is the linear memory, its
-size the module's current memory.size, its Rss what of it is resident. Linear memory only ever grows (in
-64 KiB pages): a module that leaks, even a few bytes a request, shows as a size that keeps growing.
-"""
 import dataclasses
-import re
 import threading
 import time
 
-from bench.envoys import rss_bytes
-
-GUARD_MIN = 1 << 32  # a Wasm guard region is at least 4 GiB; nothing else in Envoy maps that much `---p`
-_MAPPING = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ")
+from tools.envoylab.memory import rss_bytes, wasm_memories
 
 
 @dataclasses.dataclass
@@ -29,28 +19,18 @@ class Sample:
     vms: int
 
 
-def wasm_memories(pid: int) -> list:
-    """[(size, resident)] in bytes of each Wasm linear memory in the process (see the module docstring)."""
-    mappings, current = [], None
-    with open("/proc/%d/smaps" % pid) as f:
-        for line in f:
-            found = _MAPPING.match(line)
-            if found:
-                current = [int(found.group(1), 16), int(found.group(2), 16), found.group(3), 0]
-                mappings.append(current)
-            elif line.startswith("Rss:") and current is not None:
-                current[3] = int(line.split()[1]) * 1024
-    return [(before[1] - before[0], before[3]) for before, guard in zip(mappings, mappings[1:])
-            if guard[2] == "---p" and guard[1] - guard[0] >= GUARD_MIN and before[1] == guard[0]
-            and before[2].startswith("rw")]
-
-
 def sample(envoy, started: float) -> Sample:
     stats = envoy.stats(r"^(server\.memory_allocated|http\.front\.downstream_rq_completed)$")
     memories = wasm_memories(envoy.pid)
-    return Sample(time.monotonic() - started, stats.get("http.front.downstream_rq_completed", 0),
-                  rss_bytes(envoy.pid), stats.get("server.memory_allocated", 0),
-                  sum(size for size, _ in memories), sum(rss for _, rss in memories), len(memories))
+    return Sample(
+        time.monotonic() - started,
+        stats.get("http.front.downstream_rq_completed", 0),
+        rss_bytes(envoy.pid),
+        stats.get("server.memory_allocated", 0),
+        sum(size for size, _ in memories),
+        sum(rss for _, rss in memories),
+        len(memories),
+    )
 
 
 class Sampler(threading.Thread):

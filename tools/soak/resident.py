@@ -4,9 +4,11 @@ memory is read. RSS, tcmalloc and the Wasm VMs' linear memory after each: the la
 large configuration leaves behind once it is gone (linear memory never shrinks, so at least its high-water
 mark in every VM). Reported, not judged: a push refused or not in force is the only problem.
 """
+
 import time
 
-from . import configs, memory, probes as probes_mod
+from . import configs, memory
+from . import probes as probes_mod
 from .envoy import push
 
 SMALL, LARGE = 5, 10_000  # entries: the realistic configuration without the sticky one; plus authority entries
@@ -20,10 +22,14 @@ def configuration(version: str, entries: int) -> dict:
 
 
 def _stage(entries: int, sample: memory.Sample) -> dict:
-    return {"entries": entries, "rss_mib": round(sample.rss / memory.MIB, 1),
-            "allocated_mib": round(sample.allocated / memory.MIB, 1),
-            "wasm_mib": round(sample.wasm_size / memory.MIB, 2), "wasm_rss_mib": round(sample.wasm_rss / memory.MIB, 2),
-            "vms": sample.vms}
+    return {
+        "entries": entries,
+        "rss_mib": round(sample.rss / memory.MIB, 1),
+        "allocated_mib": round(sample.allocated / memory.MIB, 1),
+        "wasm_mib": round(sample.wasm_size / memory.MIB, 2),
+        "wasm_rss_mib": round(sample.wasm_rss / memory.MIB, 2),
+        "vms": sample.vms,
+    }
 
 
 def run(envoy, watched_dir: str, probes: list) -> dict:
@@ -32,11 +38,11 @@ def run(envoy, watched_dir: str, probes: list) -> dict:
     try:
         for number, entries in enumerate((SMALL, LARGE, SMALL), 1):
             upcoming = configs.VERSIONS[(configs.VERSIONS.index(current) + 1) % len(configs.VERSIONS)]
-            outcome, renamed = push(envoy, watched_dir, configs.text(configuration(upcoming, entries)))
+            outcome = push(envoy, watched_dir, configs.text(configuration(upcoming, entries)))
             if not outcome.accepted:
                 problems.append("push %d (%d entries): %s %s" % (number, entries, outcome.verdict, outcome.reason))
                 break
-            probes_mod.wait_for(probes, upcoming, current, renamed, IN_FORCE_TIMEOUT)
+            probes_mod.wait_for(probes, upcoming, current, outcome.renamed, IN_FORCE_TIMEOUT)
             current = upcoming
             time.sleep(SETTLE_SECONDS)
             stages.append(_stage(entries, memory.sample(envoy, time.monotonic())))
@@ -44,6 +50,8 @@ def run(envoy, watched_dir: str, probes: list) -> dict:
         problems.append(str(failure))
     result = {"stages": stages, "problems": problems}
     if len(stages) == 3:
-        result["kept_mib"] = {field: round(stages[2][field] - stages[0][field], 2)
-                              for field in ("rss_mib", "allocated_mib", "wasm_mib", "wasm_rss_mib")}
+        result["kept_mib"] = {
+            field: round(stages[2][field] - stages[0][field], 2)
+            for field in ("rss_mib", "allocated_mib", "wasm_mib", "wasm_rss_mib")
+        }
     return result

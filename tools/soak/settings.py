@@ -1,4 +1,5 @@
 """Run length from the environment: SOAK_SCALE multiplies the request and push counts (1 = the full soak)."""
+
 import dataclasses
 import os
 

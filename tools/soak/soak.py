@@ -1,11 +1,14 @@
 """One soak: an Envoy with 2 workers on the soak configuration, probe connections opened first, then the
 steady phase and the push storm on that same Envoy (so the probes have lived through the whole steady load),
 and after the storm what a 10,000-entry configuration leaves resident (resident.py)."""
+
 import re
 import shutil
 import tempfile
 
-from . import configs, envoy as soak_envoy, probes as probes_mod, resident, steady, storm
+from . import configs, resident, steady, storm
+from . import envoy as soak_envoy
+from . import probes as probes_mod
 
 VM_FAILURE = re.compile(r"RuntimeError|panicked at|Function: proxy_\w+ failed|out of memory")
 
@@ -34,8 +37,7 @@ def run(settings, phases=("steady", "storm"), module: str = None) -> dict:
 
 
 def problems(report: dict) -> list:
-    found = [p for phase in ("steady", "storm", "resident", "scale")
-             for p in report.get(phase, {}).get("problems", [])]
+    found = [p for phase in ("steady", "storm", "resident", "scale") for p in report.get(phase, {}).get("problems", [])]
     if not report.get("envoy_alive", True):
         found.append("Envoy died during the soak")
     found += ["Envoy logged: " + line for line in report.get("wasm_errors", [])]

@@ -7,6 +7,7 @@ least 16 bytes (tcmalloc's smallest size class; Wasm's dlmalloc likewise), i.e. 
 per-request leak exceeds the bound, while a flat process measures well under it (tcmalloc's caches and the
 load generators' connections settle during warm-up).
 """
+
 import time
 
 from . import memory, traffic
@@ -33,8 +34,7 @@ def run(envoy, settings) -> dict:
             results += traffic.Load(envoy.port, max(1.0, left)).wait()
     finally:
         samples = sampler.stop()
-    return judge(results, samples, settings, time.monotonic() - started, before, front_counters(envoy),
-                 sampler.errors)
+    return judge(results, samples, settings, time.monotonic() - started, before, front_counters(envoy), sampler.errors)
 
 
 def judge(results, samples, settings, seconds, before, after, sampler_errors) -> dict:
@@ -58,20 +58,34 @@ def judge(results, samples, settings, seconds, before, after, sampler_errors) ->
     span = settled[-1].requests - settled[0].requests if settled else 0
     for field in ("rss", "allocated"):
         if slopes[field] > SLOPE_BOUND and slopes[field] * span / 100_000 > NOISE:
-            problems.append("%s grows %.2f MiB per 100k requests after warm-up (bound %.1f)"
-                            % (field, slopes[field] / memory.MIB, SLOPE_BOUND / memory.MIB))
+            problems.append(
+                "%s grows %.2f MiB per 100k requests after warm-up (bound %.1f)"
+                % (field, slopes[field] / memory.MIB, SLOPE_BOUND / memory.MIB)
+            )
     if wasm_growth > WASM_PAGE * max(1, vms):
         problems.append("Wasm linear memory grew %d KiB after warm-up" % (wasm_growth // 1024))
     if sampler_errors or len(settled) < 3:
         problems.append("memory not sampled: %s" % (sampler_errors or "%d samples" % len(settled)))
     return {
-        "requests": requests, "failed": failed, "seconds": round(seconds, 1),
-        "rps": round(requests / seconds) if seconds else 0, "by_protocol": by_protocol,
-        "samples": len(samples), "slopes_mib_per_100k": {k: round(v / memory.MIB, 4) for k, v in slopes.items()},
-        "wasm_growth_kib": wasm_growth // 1024, "vms": vms,
+        "requests": requests,
+        "failed": failed,
+        "seconds": round(seconds, 1),
+        "rps": round(requests / seconds) if seconds else 0,
+        "by_protocol": by_protocol,
+        "samples": len(samples),
+        "slopes_mib_per_100k": {k: round(v / memory.MIB, 4) for k, v in slopes.items()},
+        "wasm_growth_kib": wasm_growth // 1024,
+        "vms": vms,
         "rss_mib": [round(s.rss / memory.MIB, 1) for s in (samples[0], samples[-1])] if samples else [],
         "wasm_mib": round(settled[-1].wasm_size / memory.MIB, 2) if settled else None,
-        "curve": [(s.requests, round(s.rss / memory.MIB, 2), round(s.allocated / memory.MIB, 2),
-                   round(s.wasm_size / memory.MIB, 3)) for s in samples],
+        "curve": [
+            (
+                s.requests,
+                round(s.rss / memory.MIB, 2),
+                round(s.allocated / memory.MIB, 2),
+                round(s.wasm_size / memory.MIB, 3),
+            )
+            for s in samples
+        ],
         "problems": problems,
     }

@@ -4,15 +4,17 @@ every probe (HTTP/1.1 and HTTP/2, each worker, connections open since before the
 new configuration within PROPAGATION_TIMEOUT; the time it took is recorded. At the end the final split is
 checked (5 sigma) over the same connections, and RSS, tcmalloc and the Wasm VMs are compared with before.
 """
+
 import collections
 import statistics
 import time
 
-from demo import ecds_status, rollout_config
+from tools import envoylab
+from tools.envoylab import ecds
+from tools.envoylab.rollout import TICK
 
-import envoylab
-
-from . import configs, memory, probes as probes_mod, traffic
+from . import configs, memory, traffic
+from . import probes as probes_mod
 from .envoy import front_counters, push
 
 BAD_EVERY = 20
@@ -46,10 +48,10 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
         for _, shape in configs.STORM_SHAPES * WARMUP_CYCLES:
             time.sleep(PUSH_INTERVAL)
             upcoming = configs.VERSIONS[(generation + 1) % len(configs.VERSIONS)]
-            outcome, renamed = push(envoy, watched_dir, configs.text(configs.realistic(upcoming, **shape)))
+            outcome = push(envoy, watched_dir, configs.text(configs.realistic(upcoming, **shape)))
             if not outcome.accepted:
                 raise RuntimeError("warm-up push refused: %s" % outcome.reason)
-            probes_mod.wait_for(probes, upcoming, current, renamed, PROPAGATION_TIMEOUT)
+            probes_mod.wait_for(probes, upcoming, current, outcome.renamed, PROPAGATION_TIMEOUT)
             current, generation = upcoming, generation + 1
         warm_failed = sum(r.failed for r in warmup.wait())
         if warm_failed:
@@ -57,7 +59,7 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
     finally:
         warmup.stop()
     before = _idle_sample(envoy)
-    ecds_before, front_before = ecds_status.counters(envoy), front_counters(envoy)
+    ecds_before, front_before = ecds.counters(envoy), front_counters(envoy)
     vms_before = envoy.stats(r"^wasm\.envoy\.wasm\.runtime\.v8\.active$")
     load = traffic.Load(envoy.port, settings.pushes * PUSH_INTERVAL + 3)
     started = time.monotonic()
@@ -71,7 +73,7 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
             time.sleep(max(0.0, started + 1 + number * PUSH_INTERVAL - time.monotonic()))
             upcoming = configs.VERSIONS[(generation + 1) % len(configs.VERSIONS)]
             if number % BAD_EVERY == 0:
-                outcome, _ = push(envoy, watched_dir, configs.text(configs.invalid(upcoming, number)))
+                outcome = push(envoy, watched_dir, configs.text(configs.invalid(upcoming, number)))
                 if outcome.verdict != "rejected" or configs.BAD_REASON not in outcome.reason:
                     problems.append("push %d (invalid): %s %s" % (number, outcome.verdict, outcome.reason))
                 refused += 1
@@ -81,13 +83,13 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
                 continue
             generation += 1
             label, shape = configs.STORM_SHAPES[generation % len(configs.STORM_SHAPES)]
-            outcome, renamed = push(envoy, watched_dir, configs.text(configs.realistic(upcoming, **shape)))
+            outcome = push(envoy, watched_dir, configs.text(configs.realistic(upcoming, **shape)))
             if not outcome.accepted:
                 problems.append("push %d (%s): %s %s" % (number, label, outcome.verdict, outcome.reason))
                 generation -= 1
                 continue
             ecds_ms.append(1000 * outcome.seconds)
-            seen = probes_mod.wait_for(probes, upcoming, current, renamed, PROPAGATION_TIMEOUT)
+            seen = probes_mod.wait_for(probes, upcoming, current, outcome.renamed, PROPAGATION_TIMEOUT)
             propagation.extend(seen.values())
             shapes[label] += 1
             current = upcoming
@@ -100,12 +102,12 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
     final_split = final_shape.get("split")
     after = _idle_sample(envoy)
     if final_shape.get("rollout"):
-        time.sleep(configs.ROLLOUT_SECONDS + 2 * rollout_config.TICK)  # the ramp has reached `split` by then
+        time.sleep(configs.ROLLOUT_SECONDS + 2 * TICK)  # the ramp has reached `split` by then
     shares = _final_shares(probes, final_split, problems)
-    ecds_after, front_after = ecds_status.counters(envoy), front_counters(envoy)
+    ecds_after, front_after = ecds.counters(envoy), front_counters(envoy)
     vms_after = envoy.stats(r"^wasm\.envoy\.wasm\.runtime\.v8\.active$")
     accepted = len(ecds_ms)
-    moved = {k: ecds_after.get(k, 0) - ecds_before.get(k, 0) for k in ecds_status.OUTCOMES}
+    moved = {k: ecds_after.get(k, 0) - ecds_before.get(k, 0) for k in ecds.OUTCOMES}
     if moved != {"update_success": accepted, "update_rejected": refused, "update_failure": 0}:
         problems.append("ECDS counters moved %r for %d accepted, %d refused pushes" % (moved, accepted, refused))
     failed = sum(r.failed for r in results)
@@ -114,21 +116,31 @@ def run(envoy, watched_dir: str, settings, probes: list) -> dict:
         problems.append("%d failed requests under the storm (Envoy counted %d 4xx/5xx)" % (failed, envoy_errors))
     per_push = (after.rss - before.rss) / max(1, accepted)
     if after.rss - before.rss > RSS_NOISE + PER_PUSH_BOUND * max(1, accepted):
-        problems.append("RSS grew %.3f MiB per push (bound %.2f, plus %d MiB noise over the storm)" % (
-            per_push / memory.MIB, PER_PUSH_BOUND / memory.MIB, RSS_NOISE // memory.MIB))
+        problems.append(
+            "RSS grew %.3f MiB per push (bound %.2f, plus %d MiB noise over the storm)"
+            % (per_push / memory.MIB, PER_PUSH_BOUND / memory.MIB, RSS_NOISE // memory.MIB)
+        )
     if vms_after != vms_before or after.vms != before.vms:
-        problems.append("Wasm VMs before %r (%d memories), after %r (%d)" % (vms_before, before.vms, vms_after,
-                                                                          after.vms))
+        problems.append(
+            "Wasm VMs before %r (%d memories), after %r (%d)" % (vms_before, before.vms, vms_after, after.vms)
+        )
     return {
-        "pushes": accepted + refused, "accepted": accepted, "refused": refused, "shapes": dict(shapes),
-        "requests": sum(r.requests for r in results), "failed": failed,
+        "pushes": accepted + refused,
+        "accepted": accepted,
+        "refused": refused,
+        "shapes": dict(shapes),
+        "requests": sum(r.requests for r in results),
+        "failed": failed,
         "by_protocol": {r.protocol: r.requests for r in results},
-        "ecds_ms": _spread(ecds_ms), "in_force_ms": _spread([1000 * s for s in propagation]),
-        "probes": [p.name for p in probes], "final_split": shares,
+        "ecds_ms": _spread(ecds_ms),
+        "in_force_ms": _spread([1000 * s for s in propagation]),
+        "probes": [p.name for p in probes],
+        "final_split": shares,
         "rss_mib": [round(before.rss / memory.MIB, 1), round(after.rss / memory.MIB, 1)],
         "allocated_mib": [round(before.allocated / memory.MIB, 1), round(after.allocated / memory.MIB, 1)],
         "wasm_mib": [round(before.wasm_size / memory.MIB, 2), round(after.wasm_size / memory.MIB, 2)],
-        "mib_per_push": round(per_push / memory.MIB, 4), "vms": [before.vms, after.vms],
+        "mib_per_push": round(per_push / memory.MIB, 4),
+        "vms": [before.vms, after.vms],
         "problems": problems,
     }
 
@@ -137,8 +149,12 @@ def _spread(values: list) -> dict:
     if not values:
         return {}
     ordered = sorted(values)
-    return {"n": len(ordered), "median": round(statistics.median(ordered), 1),
-            "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1), "max": round(ordered[-1], 1)}
+    return {
+        "n": len(ordered),
+        "median": round(statistics.median(ordered), 1),
+        "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
+        "max": round(ordered[-1], 1),
+    }
 
 
 def _final_shares(probes: list, weights: dict, problems: list) -> dict:

@@ -2,6 +2,7 @@
 streams on few connections), started together in the background for a fixed time, both from Debian
 (tools/debian_tools.sh). Their own summaries count every answer that was not a 2xx, and every socket error.
 """
+
 import dataclasses
 import os
 import re
@@ -9,8 +10,9 @@ import shutil
 import subprocess
 import tempfile
 
-from bench import load as bench_load
-from bench.plugin_configs import REQUEST_HOST, REQUEST_PATH
+from tools.envoylab import loadgen
+from tools.envoylab.traffic import HOST as REQUEST_HOST
+from tools.envoylab.traffic import PATH as REQUEST_PATH
 
 LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sticky_users.lua")
 WRK_CONNECTIONS = 8
@@ -26,11 +28,14 @@ class Result:
 
 
 def parse_h2load(text: str, seconds: float) -> Result:
-    done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
-                     r"(\d+) errored, (\d+) timeout", text)
+    done = re.search(
+        r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+        r"(\d+) errored, (\d+) timeout",
+        text,
+    )
     codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
     if not done or not codes:
-        raise bench_load.LoadError("unexpected h2load output:\n" + text)
+        raise loadgen.LoadError("unexpected h2load output:\n" + text)
     _, _, finished, _, failed, errored, timeout = map(int, done.groups())
     not_2xx = sum(map(int, codes.groups()[1:]))
     # h2load's "failed" includes non-2xx answers and errored ones; the max never counts one twice. Requests
@@ -45,11 +50,29 @@ class Load:
         self.seconds = max(1, round(seconds))
         url = "http://127.0.0.1:%d%s" % (port, REQUEST_PATH)
         self.workdir = tempfile.mkdtemp(prefix="soak-load-")
-        wrk = [bench_load.require("wrk"), "-t1", "-c%d" % WRK_CONNECTIONS, "-d%ds" % self.seconds, "-s", LUA,
-               "-H", "Host: " + REQUEST_HOST, url]
+        wrk = [
+            loadgen.require("wrk"),
+            "-t1",
+            "-c%d" % WRK_CONNECTIONS,
+            "-d%ds" % self.seconds,
+            "-s",
+            LUA,
+            "-H",
+            "Host: " + REQUEST_HOST,
+            url,
+        ]
         # h2load takes the Host from :authority; --warm-up-time=0 counts every request
-        h2 = [bench_load.require("h2load"), "-c%d" % H2_CONNECTIONS, "-m%d" % H2_STREAMS, "-t1",
-              "-D", str(self.seconds), "-H", ":authority: " + REQUEST_HOST, url]
+        h2 = [
+            loadgen.require("h2load"),
+            "-c%d" % H2_CONNECTIONS,
+            "-m%d" % H2_STREAMS,
+            "-t1",
+            "-D",
+            str(self.seconds),
+            "-H",
+            ":authority: " + REQUEST_HOST,
+            url,
+        ]
         self.processes = [self._spawn("wrk", wrk), self._spawn("h2load", h2)]
 
     def _spawn(self, name: str, command: list):
@@ -64,9 +87,9 @@ class Load:
                 out.seek(0)
                 text = out.read()
                 if code != 0:
-                    raise bench_load.LoadError("%s exited %d: %s" % (name, code, text))
+                    raise loadgen.LoadError("%s exited %d: %s" % (name, code, text))
                 if name == "wrk":
-                    wrk = bench_load.parse_wrk(text)
+                    wrk = loadgen.parse_wrk(text)
                     results.append(Result("http/1.1", wrk.requests, wrk.bad + wrk.socket_errors, wrk.seconds))
                 else:
                     results.append(parse_h2load(text, self.seconds))
