@@ -68,7 +68,7 @@ build: targets
 	@bash tools/debian_tools.sh wasm-metadce:binaryen
 	TRAFFIC_SHIFT_GIT_COMMIT=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 		cargo build --release --target $(WASM_TARGET)
-	python3 tools/slim_module.py $(MODULE)
+	python3 -m tools.slim_module $(MODULE)
 	@echo "module: $(MODULE) ($$(wc -c < $(MODULE)) bytes)"
 
 # Envoy loads it as the dynamic module `traffic_shift` (ENVOY_DYNAMIC_MODULES_SEARCH_PATH=target/native).

@@ -21,6 +21,7 @@ import sys
 
 from tools import envoylab
 from tools.envoylab.memory import rss_bytes, wasm_memories
+from tools.wasm_binary import function_sizes
 
 from . import envoys, listeners, load
 from . import settings as bench_settings
@@ -28,35 +29,6 @@ from . import settings as bench_settings
 MIB = 1 << 20
 VARIANTS = ("native", "noop", "shift", "shift-1", "shift-1000")
 MORE_WORKERS = 4
-
-
-def _leb128(data: bytes, at: int) -> tuple:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, at
-
-
-def function_sizes(module: bytes) -> list:
-    """The body size in bytes of every function the module defines (its code section, id 10)."""
-    at = 8
-    while at < len(module):
-        section, at = module[at], at + 1
-        size, at = _leb128(module, at)
-        if section == 10:
-            count, cursor = _leb128(module, at)
-            sizes = []
-            for _ in range(count):
-                body, cursor = _leb128(module, cursor)
-                sizes.append(body)
-                cursor += body
-            return sizes
-        at += size
-    return []
 
 
 def compiled_code_bytes(pid: int) -> int:

@@ -13,7 +13,7 @@ stays with Envoy's allocator afterwards (BENCHMARKS.md "Memory"): 10 MiB less pe
 
 Before that, the list is checked against the shell: every callback method defined in src/proxy_wasm/*.rs
 (`fn on_…`) must be kept, and every method the list names must be defined, so a new callback cannot be
-silently dropped. Usage: python3 tools/slim_module.py MODULE.wasm [--check-only]
+silently dropped. Usage: python3 -m tools.slim_module MODULE.wasm [--check-only] (from the repository root)
 """
 
 import glob
@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import REPO, wasm_binary
+
 KEEP_LIST = os.path.join(REPO, "src", "proxy_wasm", "exports.txt")
 SHELL_SOURCES = os.path.join(REPO, "src", "proxy_wasm", "*.rs")
 CALLBACK = re.compile(r"\bfn\s+(on_\w+)\s*[<(]")
@@ -73,36 +74,12 @@ def check_against_shell(kept: dict, implemented: set):
         )
 
 
-def _leb128(data: bytes, at: int) -> tuple:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, at
-
-
 def exports(module: bytes) -> list:
-    """The export names of a Wasm binary (its export section, id 7)."""
-    if module[:4] != b"\0asm":
-        raise SlimError("not a Wasm module")
-    at = 8
-    while at < len(module):
-        section, at = module[at], at + 1
-        size, at = _leb128(module, at)
-        if section == 7:
-            count, cursor = _leb128(module, at)
-            names = []
-            for _ in range(count):
-                length, cursor = _leb128(module, cursor)
-                names.append(module[cursor : cursor + length].decode())
-                cursor += length + 1  # the export kind
-                _, cursor = _leb128(module, cursor)  # its index
-            return names
-        at += size
-    return []
+    """The export names of a Wasm binary."""
+    try:
+        return wasm_binary.export_names(module)
+    except wasm_binary.WasmError as e:
+        raise SlimError(str(e)) from None
 
 
 def slim(path: str, kept: dict):
