@@ -194,10 +194,6 @@ def variants(module: str, compare_module: str = "", cost_model: bool = False, co
     return listeners
 
 
-def _address(port: int) -> dict:
-    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
-
-
 def _listener(variant: Variant, port: int) -> dict:
     virtual_host = {
         "name": variant.name,
@@ -207,26 +203,14 @@ def _listener(variant: Variant, port: int) -> dict:
     return envoylab.http_listener(variant.name, port, virtual_host, list(variant.filters))
 
 
-def _cluster(name: str, port: int) -> dict:
-    return {
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(port)}}]}],
-        },
-    }
-
-
 def measured_bootstrap(variant_list: list, upstream_ports: dict) -> dict:
     """Front listeners for the given variants; upstream_ports is {version: port} of the upstream Envoy."""
     clusters = {V1: "v1", V2: "v2", V3: "v3", **plugin_configs.GATEWAY_CLUSTERS}
     return {
-        "admin": {"address": _address(free_port())},
+        "admin": {"address": envoylab.local_address(free_port())},
         "static_resources": {
             "listeners": [_listener(v, free_port()) for v in variant_list],
-            "clusters": [_cluster(name, upstream_ports[version]) for name, version in clusters.items()],
+            "clusters": [envoylab.static_cluster(name, upstream_ports[version]) for name, version in clusters.items()],
         },
     }
 

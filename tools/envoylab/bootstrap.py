@@ -180,7 +180,7 @@ def tag_routes(
     ]
 
 
-def _address(port: int) -> dict:
+def local_address(port: int) -> dict:
     return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
 
 
@@ -188,7 +188,7 @@ def http_listener(name: str, port: int, virtual_host: dict, http_filters: list) 
     """A listener on 127.0.0.1:port with one virtual host and `http_filters` before the router."""
     return {
         "name": name,
-        "address": _address(port),
+        "address": local_address(port),
         "filter_chains": [
             {
                 "filters": [
@@ -234,14 +234,14 @@ def _upstream_listener(version: str, port: int, echo_headers, status: int = 200)
     return http_listener("upstream-" + version, port, virtual_host, [])
 
 
-def _cluster(name: str, port: int) -> dict:
+def static_cluster(name: str, port: int) -> dict:
     return {
         "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(port)}}]}],
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": local_address(port)}}]}],
         },
     }
 
@@ -285,7 +285,7 @@ def render_bootstrap(
     clusters = clusters_named(ISTIO_TEMPLATE, versions) if clusters is None else clusters
     front_host = {"name": "reviews", "domains": ["*"], "routes": routes or [cluster_header_route()]}
     return {
-        "admin": {"address": _address(ports[ADMIN])},
+        "admin": {"address": local_address(ports[ADMIN])},
         "stats_config": metrics.stats_config(),  # the filter's labels (tools/envoylab/metrics.py)
         "layered_runtime": metrics.NATIVE_RUNTIME,  # the native build's series named as the Wasm build's
         "static_resources": {
@@ -295,7 +295,7 @@ def render_bootstrap(
                 for v in versions
                 if v not in absent
             ],
-            "clusters": [_cluster(name, ports[version]) for name, version in clusters.items()],
+            "clusters": [static_cluster(name, ports[version]) for name, version in clusters.items()],
         },
     }
 
