@@ -150,9 +150,11 @@ fn a_bad_configuration_is_refused_with_the_cores_one_line() {
 }
 
 /// A rollout halfway since 2020 (its last step in ten years), guarded; `guard` replaces the guard.
-fn halfway(guard: &str) -> String {
+/// `entry` names it: a rollout's state (its steps logged once per Envoy) is process-wide, as in
+/// Envoy, so tests running in parallel each take their own entry name.
+fn halfway(entry: &str, guard: &str) -> String {
     format!(
-        r#"{{"clusterName": "{{subset}}", "http": [{{"name": "reviews",
+        r#"{{"clusterName": "{{subset}}", "http": [{{"name": "{entry}",
             "route": [{{"destination": {{"host": "reviews", "subset": "v1"}}, "weight": 0}},
                       {{"destination": {{"host": "reviews", "subset": "v3"}}, "weight": 100}}],
             "rollout": {{"from": [100, 0], "start": "2020-01-01T00:00:00Z",
@@ -197,7 +199,7 @@ fn counters() -> Vec<u64> {
 
 #[test]
 fn the_native_filter_runs_a_rollout_and_its_guard_counts_only_upstream_failures() {
-    let config = filter_config("traffic-shift", &halfway(GUARD));
+    let config = filter_config("traffic-shift", &halfway("reviews", GUARD));
     assert!(!config.is_null(), "{:?}", fake_envoy::take_logs());
     assert!(fake_envoy::take_logs()
         .iter()
@@ -250,12 +252,12 @@ fn specifier_config(config: &str) -> *const c_void {
 
 #[test]
 fn the_cluster_specifier_runs_a_rollout_but_refuses_its_guard() {
-    let errors = refusal(specifier_config(&halfway(GUARD)));
+    let errors = refusal(specifier_config(&halfway("reviews-specifier", GUARD)));
     assert_eq!(
         errors,
         ["traffic-shift: invalid configuration at http[0].rollout.guard: the cluster specifier never sees the answer, so it cannot guard a rollout; use the traffic-shift HTTP filter for a guarded rollout (a rollout without guard runs here)"]
     );
-    let config = specifier_config(&halfway(""));
+    let config = specifier_config(&halfway("reviews-specifier", ""));
     assert!(!config.is_null(), "{:?}", fake_envoy::take_logs());
     let mut chosen = std::collections::BTreeMap::<Vec<u8>, usize>::new();
     for _ in 0..200 {
